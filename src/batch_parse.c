@@ -1,0 +1,595 @@
+/*
+ * batch_parse.c - a POST /v1/batch body into a struct batch_spec (see
+ * batch_parse.h). Three layers: the query string (options and format),
+ * the body's kind (JSON or URL list, from Content-Type or sniffed), and
+ * the items. Whole-request errors stop the parse; item errors are kept
+ * on the item (the first problem found wins) and parsing goes on.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "base64.h"
+#include "batch_parse.h"
+#include "util.h"
+
+static const char *const method_names[HM__COUNT] = {
+    [HM_GET] = "GET",
+    [HM_HEAD] = "HEAD",
+    [HM_POST] = "POST",
+    [HM_PUT] = "PUT",
+    [HM_PATCH] = "PATCH",
+    [HM_DELETE] = "DELETE",
+    [HM_OPTIONS] = "OPTIONS",
+};
+
+/* Headers fanoutd writes itself; an item may not set them. */
+static const char *const managed_headers[] = {"Content-Length",
+    "Transfer-Encoding", "Connection", "Keep-Alive", "Upgrade", "TE", "Trailer",
+    "Expect", "Proxy-Connection"};
+
+enum input_kind { INPUT_JSON, INPUT_TEXT };
+
+const char *
+http_method_name(enum http_method m)
+{
+	return (unsigned)m < HM__COUNT ? method_names[m] : "GET";
+}
+
+int
+http_method_parse(const char *s)
+{
+	int i;
+
+	for (i = 0; i < HM__COUNT; i++)
+		if (strcmp(s, method_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+static int perr(struct parse_error *err, enum req_err code, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
+
+static int
+perr(struct parse_error *err, enum req_err code, const char *fmt, ...)
+{
+	va_list ap;
+
+	err->code = code;
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static void item_invalid(struct batch_spec *spec, struct item_spec *it,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Mark the item invalid with the first problem found. */
+static void
+item_invalid(
+    struct batch_spec *spec, struct item_spec *it, const char *fmt, ...)
+{
+	char msg[300];
+	va_list ap;
+
+	if (it->invalid != NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	it->invalid = arena_strdup(&spec->arena, msg);
+}
+
+/* Percent-decode s[0..n) into out ('+' is a space); returns out. */
+static char *
+query_decode(const char *s, size_t n, char *out)
+{
+	char *o = out;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] == '+') {
+			*o++ = ' ';
+		} else if (s[i] == '%' && i + 2 < n &&
+		    isxdigit((unsigned char)s[i + 1]) &&
+		    isxdigit((unsigned char)s[i + 2])) {
+			char hex[3] = {s[i + 1], s[i + 2], '\0'};
+
+			*o++ = (char)strtol(hex, NULL, 16);
+			i += 2;
+		} else {
+			*o++ = s[i];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+static int
+parse_format(const char *v, enum out_format *f)
+{
+	if (strcmp(v, "ndjson") == 0)
+		*f = OUT_NDJSON;
+	else if (strcmp(v, "json") == 0)
+		*f = OUT_JSON;
+	else if (strcmp(v, "sse") == 0)
+		*f = OUT_SSE;
+	else
+		return -1;
+	return 0;
+}
+
+/* key=value&...: batch options and `format`. */
+static int
+parse_query(struct batch_spec *spec, const char *q, const struct config *cfg,
+    struct parse_error *err)
+{
+	size_t qlen = strlen(q);
+	char *key = xmalloc(qlen + 1), *val = xmalloc(qlen + 1);
+	const char *p = q, *why;
+	int rc = 0;
+
+	while (rc == 0 && *p != '\0') {
+		size_t len = strcspn(p, "&");
+		const char *eq = memchr(p, '=', len);
+		size_t klen = eq ? (size_t)(eq - p) : len;
+
+		query_decode(p, klen, key);
+		query_decode(
+		    eq ? eq + 1 : p + len, eq ? len - klen - 1 : 0, val);
+		p += len + (p[len] == '&');
+		if (key[0] == '\0')
+			continue;
+		if (strcmp(key, "format") == 0) {
+			if (parse_format(val, &spec->format) != 0)
+				rc = perr(err, RERR_BAD_REQUEST,
+				    "query.format: expected ndjson, json or "
+				    "sse");
+		} else if (!opts_is_option(key)) {
+			rc = perr(err, RERR_BAD_REQUEST,
+			    "query.%.100s: unknown option", key);
+		} else if (opts_set_text(&spec->opts, cfg, key, val, &why) !=
+		    0) {
+			rc = perr(err, RERR_BAD_REQUEST, "query.%.100s: %s",
+			    key, why);
+		}
+	}
+	free(key);
+	free(val);
+	return rc;
+}
+
+/* JSON or URL list, from the Content-Type or by sniffing the body. */
+static int
+input_kind(const char *ct, const char *body, size_t len, enum input_kind *k,
+    struct parse_error *err)
+{
+	char type[128];
+	size_t n, i;
+
+	if (ct != NULL) {
+		while (*ct == ' ' || *ct == '\t')
+			ct++;
+		n = strcspn(ct, "; \t");
+		if (n >= sizeof(type))
+			n = sizeof(type) - 1;
+		for (i = 0; i < n; i++)
+			type[i] = (char)tolower((unsigned char)ct[i]);
+		type[n] = '\0';
+		if (strcmp(type, "application/json") == 0) {
+			*k = INPUT_JSON;
+			return 0;
+		}
+		if (strcmp(type, "text/plain") == 0) {
+			*k = INPUT_TEXT;
+			return 0;
+		}
+		if (n > 0 &&
+		    strcmp(type, "application/x-www-form-urlencoded") != 0)
+			return perr(err, RERR_MEDIA_TYPE,
+			    "unsupported Content-Type \"%.60s\"; send "
+			    "application/json or text/plain",
+			    type);
+	}
+	for (i = 0; i < len && isspace((unsigned char)body[i]); i++)
+		;
+	*k = i < len && (body[i] == '{' || body[i] == '[') ? INPUT_JSON
+	                                                   : INPUT_TEXT;
+	return 0;
+}
+
+static bool
+is_tchar(unsigned char c)
+{
+	return isalnum(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* "headers": {"Name": "value", ...} into the item. */
+static void
+parse_item_headers(
+    struct batch_spec *spec, struct item_spec *it, const json_t *h)
+{
+	struct item_header *hs;
+	const char *name;
+	json_t *v;
+	size_t n = 0, i;
+
+	if (!json_is_object(h)) {
+		item_invalid(spec, it,
+		    "requests[%u].headers: expected an object", it->index);
+		return;
+	}
+	hs = arena_alloc(&spec->arena, json_object_size(h) * sizeof(*hs) + 1);
+	json_object_foreach((json_t *)h, name, v)
+	{
+		const char *val;
+		size_t vlen;
+
+		for (i = 0; name[i] != '\0' && is_tchar((unsigned char)name[i]);
+		     i++)
+			;
+		if (name[0] == '\0' || name[i] != '\0') {
+			item_invalid(spec, it,
+			    "requests[%u].headers: \"%.60s\" is not a valid "
+			    "header name",
+			    it->index, name);
+			return;
+		}
+		for (i = 0;
+		     i < sizeof(managed_headers) / sizeof(*managed_headers);
+		     i++)
+			if (strcasecmp(name, managed_headers[i]) == 0) {
+				item_invalid(spec, it,
+				    "requests[%u].headers.%s: fanoutd sets "
+				    "this header itself",
+				    it->index, name);
+				return;
+			}
+		if (!json_is_string(v)) {
+			item_invalid(spec, it,
+			    "requests[%u].headers.%.60s: expected a string",
+			    it->index, name);
+			return;
+		}
+		val = json_string_value(v);
+		vlen = json_string_length(v);
+		if (strlen(val) != vlen || strpbrk(val, "\r\n") != NULL) {
+			item_invalid(spec, it,
+			    "requests[%u].headers.%.60s: header values may not "
+			    "contain CR, LF or NUL",
+			    it->index, name);
+			return;
+		}
+		hs[n].name = arena_strdup(&spec->arena, name);
+		hs[n].value = arena_strndup(&spec->arena, val, vlen);
+		n++;
+	}
+	it->headers = hs;
+	it->nheaders = (uint32_t)n;
+}
+
+static void
+parse_item_body(struct batch_spec *spec, struct item_spec *it,
+    const json_t *body, const json_t *b64)
+{
+	if (body != NULL && b64 != NULL) {
+		item_invalid(spec, it,
+		    "requests[%u]: body and body_base64 are exclusive",
+		    it->index);
+	} else if (body != NULL) {
+		if (!json_is_string(body)) {
+			item_invalid(spec, it,
+			    "requests[%u].body: expected a string", it->index);
+			return;
+		}
+		it->body_len = json_string_length(body);
+		it->body = arena_memdup(
+		    &spec->arena, json_string_value(body), it->body_len);
+		it->has_body = true;
+	} else if (b64 != NULL) {
+		size_t n, outlen;
+		unsigned char *out;
+
+		if (!json_is_string(b64)) {
+			item_invalid(spec, it,
+			    "requests[%u].body_base64: expected a string",
+			    it->index);
+			return;
+		}
+		n = json_string_length(b64);
+		out = arena_alloc(&spec->arena, BASE64_DECODED_MAX(n));
+		if (base64_decode(json_string_value(b64), n, out, &outlen) !=
+		    0) {
+			item_invalid(spec, it,
+			    "requests[%u].body_base64: invalid base64",
+			    it->index);
+			return;
+		}
+		it->body = out;
+		it->body_len = outlen;
+		it->has_body = true;
+	}
+}
+
+static void
+parse_item_url(struct batch_spec *spec, struct item_spec *it, const char *s,
+    size_t len, const char *path)
+{
+	const char *why;
+
+	it->url = arena_strndup(&spec->arena, s, len);
+	if (url_parse(s, len, &spec->arena, &it->u, &why) != 0)
+		item_invalid(
+		    spec, it, "requests[%u]%s: %s", it->index, path, why);
+}
+
+static void
+parse_item_object(struct batch_spec *spec, struct item_spec *it,
+    const json_t *obj, const struct config *cfg)
+{
+	const json_t *url = json_object_get(obj, "url");
+	const json_t *id = json_object_get(obj, "id");
+	const char *key;
+	json_t *v;
+	int m;
+
+	if (id != NULL) {
+		if (json_is_string(id) || json_is_integer(id)) {
+			char *s = json_dumps(id, JSON_ENCODE_ANY);
+
+			it->id_json = arena_strdup(&spec->arena, s);
+			free(s);
+		} else {
+			item_invalid(spec, it,
+			    "requests[%u].id: expected a string or an integer",
+			    it->index);
+		}
+	}
+	if (url != NULL && json_is_string(url))
+		parse_item_url(spec, it, json_string_value(url),
+		    json_string_length(url), ".url");
+	else if (url != NULL)
+		item_invalid(
+		    spec, it, "requests[%u].url: expected a string", it->index);
+	else
+		item_invalid(spec, it, "requests[%u].url: missing", it->index);
+	json_object_foreach((json_t *)obj, key, v)
+	{
+		if (strcmp(key, "url") == 0 || strcmp(key, "id") == 0 ||
+		    strcmp(key, "body") == 0 || strcmp(key, "body_base64") == 0)
+			continue;
+		if (strcmp(key, "method") == 0) {
+			if (!json_is_string(v) ||
+			    (m = http_method_parse(json_string_value(v))) < 0)
+				item_invalid(spec, it,
+				    "requests[%u].method: expected one of GET, "
+				    "HEAD, POST, PUT, PATCH, DELETE, OPTIONS",
+				    it->index);
+			else
+				it->method = (enum http_method)m;
+		} else if (strcmp(key, "headers") == 0) {
+			parse_item_headers(spec, it, v);
+		} else if (strcmp(key, "timeout_ms") == 0) {
+			if (!json_is_integer(v) || json_integer_value(v) < 1)
+				item_invalid(spec, it,
+				    "requests[%u].timeout_ms: expected a "
+				    "positive integer",
+				    it->index);
+			else
+				it->timeout_ms = opts_clamp_timeout(
+				    cfg, (uint64_t)json_integer_value(v));
+		} else {
+			item_invalid(spec, it,
+			    "requests[%u].%.60s: unknown key", it->index, key);
+		}
+	}
+	parse_item_body(spec, it, json_object_get(obj, "body"),
+	    json_object_get(obj, "body_base64"));
+}
+
+static int
+parse_items_json(struct batch_spec *spec, const json_t *reqs,
+    const struct config *cfg, struct parse_error *err)
+{
+	size_t n = json_array_size(reqs), i;
+
+	if (n > cfg->max_items)
+		return perr(err, RERR_TOO_LARGE,
+		    "requests: %zu items exceed the limit of %llu", n,
+		    (unsigned long long)cfg->max_items);
+	spec->items = arena_alloc(&spec->arena, n * sizeof(*spec->items) + 1);
+	memset(spec->items, 0, n * sizeof(*spec->items));
+	spec->nitems = (uint32_t)n;
+	for (i = 0; i < n; i++) {
+		struct item_spec *it = &spec->items[i];
+		const json_t *v = json_array_get(reqs, i);
+
+		it->index = (uint32_t)i;
+		it->method = HM_GET;
+		if (json_is_string(v))
+			parse_item_url(spec, it, json_string_value(v),
+			    json_string_length(v), "");
+		else if (json_is_object(v))
+			parse_item_object(spec, it, v, cfg);
+		else
+			item_invalid(spec, it,
+			    "requests[%u]: expected a URL string or an object",
+			    it->index);
+	}
+	return 0;
+}
+
+static int
+parse_json(struct batch_spec *spec, const char *body, size_t len,
+    const struct config *cfg, struct parse_error *err)
+{
+	json_error_t je;
+	json_t *root = json_loadb(body, len, 0, &je);
+	const json_t *reqs = NULL, *opts = NULL;
+	const char *key, *why;
+	json_t *v;
+	int rc = -1;
+
+	if (root == NULL)
+		return perr(err, RERR_BAD_REQUEST,
+		    "body is not valid JSON: %s (line %d, column %d)", je.text,
+		    je.line, je.column);
+	if (json_is_array(root)) {
+		reqs = root;
+	} else if (json_is_object(root)) {
+		json_object_foreach(root, key, v)
+		{
+			if (strcmp(key, "requests") == 0)
+				reqs = v;
+			else if (strcmp(key, "options") == 0)
+				opts = v;
+			else {
+				perr(err, RERR_BAD_REQUEST,
+				    "%.100s: unknown key", key);
+				goto out;
+			}
+		}
+		if (reqs == NULL) {
+			perr(err, RERR_BAD_REQUEST, "requests: missing");
+			goto out;
+		}
+		if (!json_is_array(reqs)) {
+			perr(err, RERR_BAD_REQUEST,
+			    "requests: expected an array");
+			goto out;
+		}
+	} else {
+		perr(err, RERR_BAD_REQUEST,
+		    "body: expected an object with \"requests\" or an array "
+		    "of requests");
+		goto out;
+	}
+	if (opts != NULL && !json_is_object(opts)) {
+		perr(err, RERR_BAD_REQUEST, "options: expected an object");
+		goto out;
+	}
+	if (opts != NULL) {
+		json_object_foreach((json_t *)opts, key, v)
+		{
+			if (opts_set_json(&spec->opts, cfg, key, v, &why) !=
+			    0) {
+				perr(err, RERR_BAD_REQUEST,
+				    "options.%.100s: %s", key, why);
+				goto out;
+			}
+		}
+	}
+	rc = parse_items_json(spec, reqs, cfg, err);
+out:
+	json_decref(root);
+	return rc;
+}
+
+/* Next non-blank, non-comment line of the URL list, trimmed. */
+static bool
+next_url_line(const char **p, const char *end, const char **s, size_t *n)
+{
+	while (*p < end) {
+		const char *nl = memchr(*p, '\n', (size_t)(end - *p));
+		const char *b = *p, *e = nl ? nl : end;
+
+		*p = nl ? nl + 1 : end;
+		while (b < e && (*b == ' ' || *b == '\t' || *b == '\r'))
+			b++;
+		while (
+		    e > b && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+			e--;
+		if (b == e || *b == '#')
+			continue;
+		*s = b;
+		*n = (size_t)(e - b);
+		return true;
+	}
+	return false;
+}
+
+static int
+parse_text(struct batch_spec *spec, const char *body, size_t len,
+    const struct config *cfg, struct parse_error *err)
+{
+	const char *p = body, *end = body + len, *s;
+	size_t n = 0, sl;
+	uint32_t i;
+
+	while (next_url_line(&p, end, &s, &sl))
+		n++;
+	if (n > cfg->max_items)
+		return perr(err, RERR_TOO_LARGE,
+		    "requests: %zu items exceed the limit of %llu", n,
+		    (unsigned long long)cfg->max_items);
+	spec->items = arena_alloc(&spec->arena, n * sizeof(*spec->items) + 1);
+	memset(spec->items, 0, n * sizeof(*spec->items));
+	spec->nitems = (uint32_t)n;
+	for (p = body, i = 0; next_url_line(&p, end, &s, &sl); i++) {
+		spec->items[i].index = i;
+		spec->items[i].method = HM_GET;
+		parse_item_url(spec, &spec->items[i], s, sl, "");
+	}
+	return 0;
+}
+
+static enum out_format
+format_from_accept(const char *accept)
+{
+	if (accept == NULL)
+		return OUT_NDJSON;
+	if (strstr(accept, "text/event-stream") != NULL)
+		return OUT_SSE;
+	if (strstr(accept, "application/json") != NULL)
+		return OUT_JSON;
+	return OUT_NDJSON;
+}
+
+int
+batch_parse(struct batch_spec *spec, const char *body, size_t len,
+    const char *content_type, const char *query, const char *accept,
+    const struct config *cfg, struct parse_error *err)
+{
+	enum input_kind kind = INPUT_JSON;
+	int rc;
+
+	memset(spec, 0, sizeof(*spec));
+	memset(err, 0, sizeof(*err));
+	if (body == NULL)
+		body = "";
+	opts_defaults(&spec->opts, cfg);
+	spec->format = format_from_accept(accept);
+	if (query != NULL && parse_query(spec, query, cfg, err) != 0)
+		goto fail;
+	if (input_kind(content_type, body, len, &kind, err) != 0)
+		goto fail;
+	rc = kind == INPUT_JSON ? parse_json(spec, body, len, cfg, err)
+	                        : parse_text(spec, body, len, cfg, err);
+	if (rc != 0)
+		goto fail;
+	if (spec->format == OUT_JSON && spec->nitems > cfg->max_json_items) {
+		perr(err, RERR_TOO_LARGE,
+		    "format json is limited to %llu items; use NDJSON (the "
+		    "default) for larger batches",
+		    (unsigned long long)cfg->max_json_items);
+		goto fail;
+	}
+	return 0;
+fail:
+	arena_free(&spec->arena);
+	memset(spec, 0, sizeof(*spec));
+	return -1;
+}
+
+void
+batch_spec_free(struct batch_spec *spec)
+{
+	arena_free(&spec->arena);
+	memset(spec, 0, sizeof(*spec));
+}

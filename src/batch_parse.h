@@ -1,0 +1,94 @@
+/*
+ * batch_parse.h - a POST /v1/batch request body into a struct batch_spec,
+ * or a whole-request error (DESIGN.md §1). Pure: no I/O.
+ *
+ * Accepts the JSON object {"requests":[...],"options":{...}}, the bare
+ * array shorthand, and text/plain URL lists (one per line, blank lines
+ * and # comments ignored) with options in the query string. A body with
+ * no Content-Type or curl's application/x-www-form-urlencoded is sniffed:
+ * JSON when its first non-blank byte is { or [, else a URL list.
+ *
+ * A problem with the batch as a whole (not JSON, wrong shape, a bad
+ * option, too many items) fails the parse with a status and a message
+ * naming the path ("options.timeout_ms: expected a positive integer"). A
+ * problem with one item never does: the item is kept with `invalid` set
+ * to its message and becomes an invalid_request line.
+ */
+#ifndef FANOUTD_BATCH_PARSE_H
+#define FANOUTD_BATCH_PARSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "config.h"
+#include "emit.h"
+#include "err.h"
+#include "options.h"
+#include "url.h"
+
+enum http_method {
+	HM_GET = 0,
+	HM_HEAD,
+	HM_POST,
+	HM_PUT,
+	HM_PATCH,
+	HM_DELETE,
+	HM_OPTIONS,
+	HM__COUNT
+};
+
+/* "GET", ...; and the reverse (exact, upper-case), -1 when unknown. */
+const char *http_method_name(enum http_method m);
+int http_method_parse(const char *s);
+
+struct item_header {
+	const char *name;
+	const char *value;
+};
+
+struct item_spec {
+	uint32_t index;      /* position in the input */
+	const char *url;     /* as given; NULL when the item had none */
+	const char *id_json; /* "id" (a string or an integer) as JSON text */
+	const char *invalid; /* NULL, or why the item is an invalid_request */
+	enum http_method method;
+	struct url u; /* parsed url; valid when invalid is NULL */
+	const struct item_header *headers;
+	uint32_t nheaders;
+	const unsigned char *body; /* "body" or decoded "body_base64" */
+	size_t body_len;
+	bool has_body;
+	uint32_t timeout_ms; /* 0: the batch's timeout_ms */
+};
+
+struct batch_spec {
+	struct item_spec *items; /* from arena */
+	uint32_t nitems;
+	struct batch_opts opts;
+	enum out_format format;
+	struct arena arena; /* owns items and every string they point to */
+};
+
+struct parse_error {
+	enum req_err
+	    code; /* RERR_BAD_REQUEST, RERR_TOO_LARGE, RERR_MEDIA_TYPE */
+	char message[256];
+};
+
+/*
+ * Parse a batch. content_type, query and accept may be NULL. query is the
+ * raw (still percent-encoded) query string: batch options plus `format`
+ * (ndjson, json, sse), which wins over Accept (application/json -> json,
+ * text/event-stream -> sse, otherwise ndjson). Returns 0 with *spec
+ * filled (free it with batch_spec_free), or -1 with *err filled and
+ * nothing to free.
+ */
+int batch_parse(struct batch_spec *spec, const char *body, size_t len,
+    const char *content_type, const char *query, const char *accept,
+    const struct config *cfg, struct parse_error *err);
+
+void batch_spec_free(struct batch_spec *spec);
+
+#endif

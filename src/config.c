@@ -1,0 +1,489 @@
+/*
+ * config.c - the configuration table, its parsers and validation (see
+ * config.h). config_keys[] is the one list of keys: defaults are applied
+ * by parsing each row's default text with the same setter that parses
+ * the INI file, so a default can never be a value the file would refuse.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <arpa/inet.h>
+
+#include <ini.h>
+
+#include "config.h"
+#include "log.h"
+
+enum cfg_type {
+	CT_UINT,        /* decimal integer in [min, max] */
+	CT_BYTES,       /* integer with an optional K, M or G suffix */
+	CT_STRING,      /* up to CONFIG_ADDR_LEN - 1 bytes */
+	CT_LISTEN,      /* list of ip:port, [ip6]:port, unix:/path */
+	CT_NAMESERVERS, /* list of ip[:port], [ip6][:port] */
+	CT_LOGLEVEL,
+};
+
+struct cfg_key {
+	const char *section;
+	const char *key;
+	enum cfg_type type;
+	size_t off;
+	const char *def;
+	uint64_t min;
+	uint64_t max;
+	const char *doc;
+};
+
+#ifdef PACKAGE_VERSION
+#define PACKAGE_VERSION_STR PACKAGE_VERSION
+#else
+#define PACKAGE_VERSION_STR "0.1.0"
+#endif
+
+#define F(field) offsetof(struct config, field)
+#define MS_MAX   86400000ull
+#define CONC_MAX 1000000ull
+
+static const struct cfg_key config_keys[] = {
+    {"server", "listen", CT_LISTEN, F(listen), "127.0.0.1:7878", 0, 0,
+        "Addresses to serve on: ip:port, [ip6]:port or unix:/path, "
+        "separated by commas."},
+    {"server", "max_items", CT_UINT, F(max_items), "100000", 1, 10000000,
+        "Most items one batch may hold (413 beyond)."},
+    {"server", "max_request_bytes", CT_BYTES, F(max_request_bytes), "16777216",
+        1, 1ull << 40,
+        "Largest request body accepted (413 beyond); K, M, G suffixes."},
+    {"server", "max_json_items", CT_UINT, F(max_json_items), "1000", 1,
+        10000000, "Most items a batch may have in the buffered JSON format."},
+    {"server", "max_hops", CT_UINT, F(max_hops), "2", 0, 100,
+        "Refuse (508) a batch whose X-Fanoutd-Hops is this or more."},
+    {"limits", "concurrency", CT_UINT, F(concurrency), "1024", 1, CONC_MAX,
+        "Global cap on in-flight upstream attempts; also the most a "
+        "batch may ask for."},
+    {"limits", "batch_concurrency", CT_UINT, F(batch_concurrency), "100", 1,
+        CONC_MAX, "Concurrency of a batch that names none."},
+    {"limits", "per_host_concurrency", CT_UINT, F(per_host_concurrency), "100",
+        1, CONC_MAX,
+        "Cap on in-flight attempts per origin host, across all batches; "
+        "also a batch's default."},
+    {"upstream", "connect_timeout_ms", CT_UINT, F(connect_timeout_ms), "5000",
+        1, MS_MAX, "Default connect timeout of a batch."},
+    {"upstream", "timeout_ms", CT_UINT, F(timeout_ms), "30000", 1, MS_MAX,
+        "Default per-attempt timeout, dispatch to last body byte."},
+    {"upstream", "timeout_cap_ms", CT_UINT, F(timeout_cap_ms), "300000", 1,
+        MS_MAX,
+        "Most a batch or item may ask for connect_timeout_ms and "
+        "timeout_ms."},
+    {"upstream", "deadline_ms", CT_UINT, F(deadline_ms), "300000", 1, MS_MAX,
+        "Default deadline of a whole batch."},
+    {"upstream", "deadline_cap_ms", CT_UINT, F(deadline_cap_ms), "3600000", 1,
+        MS_MAX, "Most a batch may ask for deadline_ms."},
+    {"upstream", "max_body_bytes", CT_BYTES, F(max_body_bytes), "1048576", 1,
+        1ull << 40,
+        "Default cap on a response body; the rest is cut (truncated)."},
+    {"upstream", "max_body_bytes_cap", CT_BYTES, F(max_body_bytes_cap),
+        "16777216", 1, 1ull << 40, "Most a batch may ask for max_body_bytes."},
+    {"upstream", "user_agent", CT_STRING, F(user_agent),
+        "fanoutd/" PACKAGE_VERSION_STR, 0, 0,
+        "User-Agent sent when an item sets none (empty: send none)."},
+    {"upstream", "nameservers", CT_NAMESERVERS, F(nameservers), "", 0, 0,
+        "DNS resolvers as ip[:port], separated by commas (empty: "
+        "/etc/resolv.conf)."},
+    {"upstream", "dns_cache_ms", CT_UINT, F(dns_cache_ms), "10000", 1, MS_MAX,
+        "How long a DNS answer is reused."},
+    {"upstream", "max_idle_per_host", CT_UINT, F(max_idle_per_host), "100", 0,
+        CONC_MAX, "Idle keep-alive connections kept per origin."},
+    {"upstream", "max_idle", CT_UINT, F(max_idle), "1024", 0, CONC_MAX,
+        "Idle keep-alive connections kept in all."},
+    {"upstream", "idle_timeout_ms", CT_UINT, F(idle_timeout_ms), "30000", 1,
+        MS_MAX, "An idle keep-alive connection is closed after this."},
+    {"log", "level", CT_LOGLEVEL, F(log_level), "info", 0, 0,
+        "error, warn, info or debug."},
+};
+
+static const struct cfg_key *
+key_find(const char *section, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++)
+		if (strcmp(config_keys[i].section, section) == 0 &&
+		    strcmp(config_keys[i].key, key) == 0)
+			return &config_keys[i];
+	return NULL;
+}
+
+static bool
+section_known(const char *section)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++)
+		if (strcmp(config_keys[i].section, section) == 0)
+			return true;
+	return false;
+}
+
+/* Decimal digits (and for bytes a K/M/G suffix) into *out. */
+static int
+parse_uint(const char *s, bool suffix, uint64_t *out)
+{
+	uint64_t v = 0, mult = 1;
+	const char *p = s;
+
+	if (!isdigit((unsigned char)*p))
+		return -1;
+	for (; isdigit((unsigned char)*p); p++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (suffix && *p != '\0' && p[1] == '\0') {
+		switch (*p | 0x20) {
+		case 'k':
+			mult = 1ull << 10;
+			break;
+		case 'm':
+			mult = 1ull << 20;
+			break;
+		case 'g':
+			mult = 1ull << 30;
+			break;
+		default:
+			return -1;
+		}
+		p++;
+	}
+	if (*p != '\0' || (v != 0 && mult > UINT64_MAX / v))
+		return -1;
+	*out = v * mult;
+	return 0;
+}
+
+/* "1.2.3.4" or "[::1]" (brackets required for IPv6 with a port). */
+static bool
+valid_ip(const char *s, size_t n, bool bracketed)
+{
+	char tmp[INET6_ADDRSTRLEN + 1];
+	unsigned char a[16];
+
+	if (n == 0 || n >= sizeof(tmp))
+		return false;
+	memcpy(tmp, s, n);
+	tmp[n] = '\0';
+	return bracketed ? inet_pton(AF_INET6, tmp, a) == 1
+	                 : inet_pton(AF_INET, tmp, a) == 1;
+}
+
+/* host[:port] with a bracketed IPv6 host; port required when need_port. */
+static bool
+valid_hostport(const char *s, bool need_port)
+{
+	const char *port = NULL;
+	uint64_t v;
+	bool ok;
+
+	if (*s == '[') {
+		const char *close = strchr(s, ']');
+
+		if (close == NULL)
+			return false;
+		ok = valid_ip(s + 1, (size_t)(close - s - 1), true);
+		if (close[1] == ':')
+			port = close + 2;
+		else if (close[1] != '\0')
+			return false;
+	} else {
+		const char *colon = strchr(s, ':');
+
+		ok =
+		    valid_ip(s, colon ? (size_t)(colon - s) : strlen(s), false);
+		if (colon != NULL)
+			port = colon + 1;
+	}
+	if (!ok)
+		return false;
+	if (port == NULL)
+		return !need_port;
+	return parse_uint(port, false, &v) == 0 && v <= 65535;
+}
+
+/* Split a list on commas and whitespace into the fixed array. */
+static int
+set_list(char (*dst)[CONFIG_ADDR_LEN], unsigned *count, unsigned max,
+    const char *value, bool listen, char *why, size_t whylen)
+{
+	char item[CONFIG_ADDR_LEN];
+	const char *p = value;
+	unsigned n = 0;
+
+	while (*p != '\0') {
+		size_t len = strcspn(p, ", \t");
+
+		if (len == 0) {
+			p++;
+			continue;
+		}
+		if (len >= sizeof(item) || n == max) {
+			snprintf(why, whylen,
+			    len >= sizeof(item) ? "entry too long"
+			                        : "at most %u entries",
+			    max);
+			return -1;
+		}
+		memcpy(item, p, len);
+		item[len] = '\0';
+		if (listen ? !(strncmp(item, "unix:/", 6) == 0 ||
+		                 valid_hostport(item, true))
+		           : !valid_hostport(item, false)) {
+			snprintf(why, whylen,
+			    listen ? "\"%s\" is not ip:port, [ip6]:port or "
+			             "unix:/path"
+			           : "\"%s\" is not ip[:port] or [ip6][:port]",
+			    item);
+			return -1;
+		}
+		n++; /* nothing is written until every entry is valid */
+		p += len;
+	}
+	/* Second pass: copy (the first pass validated everything). */
+	n = 0;
+	for (p = value; *p != '\0';) {
+		size_t len = strcspn(p, ", \t");
+
+		if (len == 0) {
+			p++;
+			continue;
+		}
+		memcpy(dst[n], p, len);
+		dst[n][len] = '\0';
+		n++;
+		p += len;
+	}
+	*count = n;
+	return 0;
+}
+
+static int
+key_set(struct config *c, const struct cfg_key *k, const char *value, char *why,
+    size_t whylen)
+{
+	char *field = (char *)c + k->off;
+	uint64_t v;
+	int lvl;
+
+	switch (k->type) {
+	case CT_UINT:
+	case CT_BYTES:
+		if (parse_uint(value, k->type == CT_BYTES, &v) != 0 ||
+		    v < k->min || v > k->max) {
+			snprintf(why, whylen,
+			    "expected an integer from %llu to %llu%s",
+			    (unsigned long long)k->min,
+			    (unsigned long long)k->max,
+			    k->type == CT_BYTES ? " (K, M, G suffixes allowed)"
+			                        : "");
+			return -1;
+		}
+		*(uint64_t *)(void *)field = v;
+		return 0;
+	case CT_STRING:
+		if (strlen(value) >= CONFIG_ADDR_LEN) {
+			snprintf(why, whylen, "longer than %d bytes",
+			    CONFIG_ADDR_LEN - 1);
+			return -1;
+		}
+		strcpy(field, value);
+		return 0;
+	case CT_LISTEN:
+		if (set_list(c->listen, &c->nlisten, CONFIG_MAX_LISTEN, value,
+		        true, why, whylen) != 0)
+			return -1;
+		if (c->nlisten == 0) {
+			snprintf(why, whylen, "at least one address is needed");
+			return -1;
+		}
+		return 0;
+	case CT_NAMESERVERS:
+		return set_list(c->nameservers, &c->nnameservers,
+		    CONFIG_MAX_NAMESERVERS, value, false, why, whylen);
+	case CT_LOGLEVEL:
+		if ((lvl = log_level_parse(value)) < 0) {
+			snprintf(
+			    why, whylen, "expected error, warn, info or debug");
+			return -1;
+		}
+		c->log_level = lvl;
+		return 0;
+	}
+	return -1;
+}
+
+int
+config_set(struct config *c, const char *section, const char *key,
+    const char *value, char *why, size_t whylen)
+{
+	const struct cfg_key *k = key_find(section, key);
+
+	if (k == NULL) {
+		snprintf(why, whylen,
+		    section_known(section) ? "unknown key" : "unknown section");
+		return -1;
+	}
+	return key_set(c, k, value, why, whylen);
+}
+
+void
+config_defaults(struct config *c)
+{
+	char why[256];
+	size_t i;
+
+	memset(c, 0, sizeof(*c));
+	for (i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++)
+		if (key_set(c, &config_keys[i], config_keys[i].def, why,
+		        sizeof(why)) != 0)
+			abort(); /* a default the parser refuses: a bug */
+}
+
+struct load_ctx {
+	struct config *c;
+	struct config_error *err;
+};
+
+static int
+config_ini_cb(
+    void *user, const char *section, const char *name, const char *value)
+{
+	struct load_ctx *ctx = user;
+
+	if (config_set(ctx->c, section, name, value, ctx->err->message,
+	        sizeof(ctx->err->message)) == 0)
+		return 1;
+	snprintf(ctx->err->section, sizeof(ctx->err->section), "%s", section);
+	snprintf(ctx->err->key, sizeof(ctx->err->key), "%s", name);
+	return 0;
+}
+
+static int
+config_load(struct config *c, const char *path, const char *text,
+    struct config_error *err)
+{
+	struct load_ctx ctx = {c, err};
+	int rc;
+
+	memset(err, 0, sizeof(*err));
+	snprintf(err->file, sizeof(err->file), "%s", path);
+	ini_stop_on_first_error = true;
+	ini_use_stack = false;
+	ini_allow_realloc = true;
+	ini_max_line = 65536;
+	rc = text ? ini_parse_string(text, config_ini_cb, &ctx)
+	          : ini_parse(path, config_ini_cb, &ctx);
+	if (rc == 0)
+		return 0;
+	if (rc == -1) {
+		snprintf(err->message, sizeof(err->message), "cannot open: %s",
+		    strerror(errno));
+	} else if (rc == -2) {
+		snprintf(err->message, sizeof(err->message), "out of memory");
+	} else {
+		err->line = rc;
+		if (err->message[0] == '\0')
+			snprintf(err->message, sizeof(err->message),
+			    "syntax error (expected [section] or key = value)");
+	}
+	return -1;
+}
+
+int
+config_load_file(struct config *c, const char *path, struct config_error *err)
+{
+	return config_load(c, path, NULL, err);
+}
+
+int
+config_load_string(struct config *c, const char *text, const char *name,
+    struct config_error *err)
+{
+	return config_load(c, name, text, err);
+}
+
+static int
+too_big(struct config_error *err, const char *section, const char *key,
+    const char *cap_key, uint64_t cap)
+{
+	memset(err, 0, sizeof(*err));
+	snprintf(err->section, sizeof(err->section), "%s", section);
+	snprintf(err->key, sizeof(err->key), "%s", key);
+	snprintf(err->message, sizeof(err->message),
+	    "must not exceed %s (%llu)", cap_key, (unsigned long long)cap);
+	return -1;
+}
+
+int
+config_validate(const struct config *c, struct config_error *err)
+{
+	if (c->batch_concurrency > c->concurrency)
+		return too_big(err, "limits", "batch_concurrency",
+		    "[limits] concurrency", c->concurrency);
+	if (c->per_host_concurrency > c->concurrency)
+		return too_big(err, "limits", "per_host_concurrency",
+		    "[limits] concurrency", c->concurrency);
+	if (c->connect_timeout_ms > c->timeout_cap_ms)
+		return too_big(err, "upstream", "connect_timeout_ms",
+		    "[upstream] timeout_cap_ms", c->timeout_cap_ms);
+	if (c->timeout_ms > c->timeout_cap_ms)
+		return too_big(err, "upstream", "timeout_ms",
+		    "[upstream] timeout_cap_ms", c->timeout_cap_ms);
+	if (c->deadline_ms > c->deadline_cap_ms)
+		return too_big(err, "upstream", "deadline_ms",
+		    "[upstream] deadline_cap_ms", c->deadline_cap_ms);
+	if (c->max_body_bytes > c->max_body_bytes_cap)
+		return too_big(err, "upstream", "max_body_bytes",
+		    "[upstream] max_body_bytes_cap", c->max_body_bytes_cap);
+	return 0;
+}
+
+void
+config_error_format(const struct config_error *err, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	if (err->file[0] != '\0')
+		n += (size_t)snprintf(out + n, outlen - n, "%s:", err->file);
+	if (err->line > 0 && n < outlen)
+		n += (size_t)snprintf(out + n, outlen - n, "%d:", err->line);
+	if (n > 0 && n < outlen)
+		n += (size_t)snprintf(out + n, outlen - n, " ");
+	if (err->section[0] != '\0' && n < outlen)
+		n += (size_t)snprintf(
+		    out + n, outlen - n, "[%s] %s: ", err->section, err->key);
+	if (n < outlen)
+		snprintf(out + n, outlen - n, "%s", err->message);
+}
+
+size_t
+config_key_count(void)
+{
+	return sizeof(config_keys) / sizeof(config_keys[0]);
+}
+
+const struct config_key_info *
+config_key_at(size_t i)
+{
+	static struct config_key_info info;
+
+	if (i >= config_key_count())
+		return NULL;
+	info.section = config_keys[i].section;
+	info.key = config_keys[i].key;
+	info.def = config_keys[i].def;
+	info.doc = config_keys[i].doc;
+	return &info;
+}

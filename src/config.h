@@ -1,0 +1,104 @@
+/*
+ * config.h - the server configuration: built-in defaults, the INI file of
+ * DESIGN.md §3 (parsed with libinih), and validation.
+ *
+ * Every key lives in one table in config.c with its section, type,
+ * default, range and a one-line description; the INI parser, the defaults,
+ * `fanoutd -t` and the documentation checks all read that table. A struct
+ * config is a plain value: load into a scratch copy, validate, then assign,
+ * so a bad file never leaves a half-applied configuration behind.
+ */
+#ifndef FANOUTD_CONFIG_H
+#define FANOUTD_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_DEFAULT_PATH    "/etc/fanoutd/fanoutd.conf"
+#define CONFIG_MAX_LISTEN      8
+#define CONFIG_MAX_NAMESERVERS 8
+#define CONFIG_ADDR_LEN        128
+
+struct config {
+	/* [server] */
+	char listen[CONFIG_MAX_LISTEN][CONFIG_ADDR_LEN]; /* "ip:port" */
+	unsigned nlisten;
+	uint64_t max_items;         /* items per batch, else 413 */
+	uint64_t max_request_bytes; /* request body, else 413 */
+	uint64_t max_json_items;    /* items in the buffered JSON format */
+	uint64_t max_hops;          /* loop guard, else 508 */
+
+	/* [limits] */
+	uint64_t concurrency;          /* global in-flight cap; batch cap */
+	uint64_t batch_concurrency;    /* a batch's default concurrency */
+	uint64_t per_host_concurrency; /* in-flight cap per origin */
+
+	/* [upstream] */
+	uint64_t connect_timeout_ms; /* default of the batch option */
+	uint64_t timeout_ms;         /* per attempt, default */
+	uint64_t timeout_cap_ms;     /* cap of connect_timeout_ms, timeout_ms */
+	uint64_t deadline_ms;        /* per batch, default */
+	uint64_t deadline_cap_ms;
+	uint64_t max_body_bytes; /* default of the batch option */
+	uint64_t max_body_bytes_cap;
+	char user_agent[CONFIG_ADDR_LEN];
+	char nameservers[CONFIG_MAX_NAMESERVERS]
+	                [CONFIG_ADDR_LEN]; /* ip[:port] */
+	unsigned nnameservers;             /* 0: /etc/resolv.conf */
+	uint64_t dns_cache_ms;
+	uint64_t max_idle_per_host; /* idle keep-alive connections per origin */
+	uint64_t max_idle;          /* idle keep-alive connections in all */
+	uint64_t idle_timeout_ms;
+
+	/* [log] */
+	int log_level; /* enum log_level */
+};
+
+struct config_error {
+	char file[256]; /* "" for built-in or command-line values */
+	int line;       /* 0 when not tied to one line */
+	char section[32];
+	char key[64];
+	char message[256];
+};
+
+/* Fill c with the built-in defaults. */
+void config_defaults(struct config *c);
+
+/*
+ * Apply the INI file at path (or the text, for tests) on top of c. Stops
+ * at the first error: returns -1 and fills err with the file, line,
+ * section, key and what is wrong (unknown section or key, bad value).
+ * Returns 0 on success. Does not run config_validate.
+ */
+int config_load_file(
+    struct config *c, const char *path, struct config_error *err);
+int config_load_string(struct config *c, const char *text, const char *name,
+    struct config_error *err);
+
+/*
+ * Set one key from its text form, as the INI parser and command-line
+ * flags do. Returns 0, or -1 with a reason in why ("unknown key",
+ * "expected an integer from 1 to 1000000").
+ */
+int config_set(struct config *c, const char *section, const char *key,
+    const char *value, char *why, size_t whylen);
+
+/* Check relations between keys (a default above its cap). 0 or -1. */
+int config_validate(const struct config *c, struct config_error *err);
+
+/* "FILE:LINE: [section] key: message" (parts omitted when unknown). */
+void config_error_format(
+    const struct config_error *err, char *out, size_t outlen);
+
+/* The key table, for documentation checks: one entry per key. */
+struct config_key_info {
+	const char *section;
+	const char *key;
+	const char *def; /* default, as written in the INI file */
+	const char *doc; /* one line */
+};
+size_t config_key_count(void);
+const struct config_key_info *config_key_at(size_t i);
+
+#endif

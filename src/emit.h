@@ -1,0 +1,100 @@
+/*
+ * emit.h - results and summaries as JSON text, and the three framings of
+ * the response stream (DESIGN.md §1): NDJSON (one object per line), SSE
+ * (`event: result` / `event: summary` with a `data:` line) and the
+ * buffered JSON document {"results":[...],"summary":{...}}.
+ *
+ * Pure: callers pass views over data they own (valid for the call), emit
+ * appends text to a struct buf. Whatever bytes a body or header holds, the
+ * output is valid JSON and valid UTF-8.
+ */
+#ifndef FANOUTD_EMIT_H
+#define FANOUTD_EMIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "err.h"
+
+enum out_format { OUT_NDJSON = 0, OUT_JSON, OUT_SSE };
+
+struct emit_header {
+	const char *name; /* as received; emitted lower-cased */
+	const char *value;
+};
+
+/* Everything one result line says. Negative times are omitted. */
+struct result_view {
+	uint32_t index;
+	const char *id_json; /* the item's "id", already JSON; NULL: omitted */
+	const char *url;     /* as given; NULL: omitted */
+	enum item_err error; /* IERR_NONE when a response arrived */
+	const char *message; /* the error's sentence, when error is set */
+	int status;          /* HTTP status, when error is IERR_NONE */
+	bool with_headers;   /* "headers" option */
+	const struct emit_header *headers; /* response headers, in order */
+	size_t nheaders;
+	bool with_body; /* "body": "auto" (true) or "none" (false) */
+	const unsigned char *body;
+	size_t body_len; /* bytes kept (at most max_body_bytes) */
+	bool truncated;
+	const char *final_url; /* NULL: omitted (no redirect followed) */
+	unsigned redirects;
+	unsigned attempts;
+	double elapsed_ms;
+	double queued_ms; /* timings: batch accepted -> first dispatch */
+	double dns_ms;
+	double ttfb_ms;
+};
+
+struct summary_view {
+	uint32_t total;
+	uint32_t ok;
+	uint32_t failed;
+	uint64_t retries;
+	double elapsed_ms;
+	const char *effective_json; /* an object, from opts_emit_effective */
+};
+
+/*
+ * One result as a JSON object (no framing, no newline):
+ * {"index":0,"id":..,"url":..,"ok":true,"status":200,"headers":{..},
+ *  "body":..,"body_encoding":"utf8"|"base64","body_bytes":N,
+ *  "truncated":false,"attempts":1,"elapsed_ms":41.7,"timings":{..}}
+ * or, on error, {"index":..,"url":..,"ok":false,"error":{"type":..,
+ * "message":..},"attempts":..,"elapsed_ms":..}.
+ * "ok" is true when a response arrived with status < 400. Repeated
+ * headers are joined with ", " (Set-Cookie with "\n").
+ */
+void emit_result(struct buf *out, const struct result_view *r);
+
+/* The summary's inner object: {"total":..,"ok":..,...,"effective":{..}}. */
+void emit_summary(struct buf *out, const struct summary_view *s);
+
+/* Framed for the stream: NDJSON line / SSE event. Not for OUT_JSON. */
+void emit_frame_result(
+    struct buf *out, enum out_format f, const struct result_view *r);
+void emit_frame_summary(
+    struct buf *out, enum out_format f, const struct summary_view *s);
+
+/*
+ * The buffered JSON document from results already rendered with
+ * emit_result, in input order: {"results":[r0,r1,...],"summary":{...}}\n
+ */
+void emit_json_document(struct buf *out, const char *const *results,
+    const size_t *lens, size_t n, const struct summary_view *s);
+
+/* A whole-request error body: {"error":{"type":..,"message":..}}\n */
+void emit_error_body(struct buf *out, const char *type, const char *message);
+
+/* A JSON string literal of the len bytes at s, quotes included; bytes
+ * that are not valid UTF-8 become U+FFFD. */
+void emit_json_string(struct buf *out, const char *s, size_t len);
+
+/* True when the len bytes at s are valid UTF-8 (no overlongs, no
+ * surrogates, nothing above U+10FFFF). */
+bool emit_is_utf8(const unsigned char *s, size_t len);
+
+#endif

@@ -1,0 +1,60 @@
+/*
+ * err.c - names and statuses of the closed error sets (see err.h).
+ */
+#include "err.h"
+#include "util.h"
+
+static const char *const item_err_names[IERR__COUNT] = {
+    [IERR_NONE] = "none",
+    [IERR_INVALID_REQUEST] = "invalid_request",
+    [IERR_DENIED] = "denied",
+    [IERR_DNS] = "dns",
+    [IERR_CONNECT] = "connect",
+    [IERR_TLS] = "tls",
+    [IERR_TIMEOUT] = "timeout",
+    [IERR_RESET] = "reset",
+    [IERR_PROTOCOL] = "protocol",
+    [IERR_TOO_MANY_REDIRECTS] = "too_many_redirects",
+    [IERR_DEADLINE] = "deadline",
+    [IERR_CANCELLED] = "cancelled",
+};
+
+const char *
+item_err_name(enum item_err e)
+{
+	if ((unsigned)e >= IERR__COUNT)
+		return "unknown";
+	return item_err_names[e];
+}
+
+static const struct {
+	const char *name;
+	int status;
+} req_errs[RERR__COUNT] = {
+    [RERR_BAD_REQUEST] = {"bad_request", 400},
+    [RERR_UNAUTHORIZED] = {"unauthorized", 401},
+    [RERR_NOT_FOUND] = {"not_found", 404},
+    [RERR_METHOD] = {"method_not_allowed", 405},
+    [RERR_TOO_LARGE] = {"too_large", 413},
+    [RERR_MEDIA_TYPE] = {"unsupported_media_type", 415},
+    [RERR_BUSY] = {"too_many_batches", 429},
+    [RERR_INTERNAL] = {"internal", 500},
+    [RERR_DRAINING] = {"draining", 503},
+    [RERR_LOOP] = {"loop_detected", 508},
+};
+
+const char *
+req_err_name(enum req_err e)
+{
+	if ((unsigned)e >= RERR__COUNT)
+		return "internal";
+	return req_errs[e].name;
+}
+
+int
+req_err_status(enum req_err e)
+{
+	if ((unsigned)e >= RERR__COUNT)
+		return 500;
+	return req_errs[e].status;
+}

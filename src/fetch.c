@@ -1,0 +1,662 @@
+/*
+ * fetch.c - one upstream attempt as an explicit state machine over
+ * evhttp's client (see fetch.h and LIBEVENT-NOTES.md, Client).
+ *
+ *   RESOLVING -> CONNECTING -> READING -> DONE     (new connection)
+ *               WAITING    -> READING -> DONE     (pooled connection)
+ *
+ * Every outcome goes through fetch_fail() or fetch_succeed(), which set
+ * DONE, disarm the timers, give the connection back and deliver. An
+ * outcome reached inside one of our own calls into evhttp or the resolver
+ * (evhttp may call back from inside evhttp_make_request) is delivered
+ * from a zero-delay event instead, so no caller ever sees its callback
+ * run inside fetch_start() and no frame of ours is freed under it.
+ *
+ * evhttp reports errors coarsely; the state we were in, errno at the
+ * error callback and the TLS state turn them into the closed set of
+ * item errors.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <event2/event_struct.h>
+#include <event2/http.h>
+
+#include "base64.h"
+#include "buf.h"
+#include "fetch.h"
+#include "log.h"
+#include "util.h"
+
+enum fetch_state {
+	FS_RESOLVING = 0, /* waiting for the resolver */
+	FS_CONNECTING,    /* request queued on a new connection */
+	FS_WAITING,       /* request on an established connection */
+	FS_READING,       /* response headers in, reading the body */
+	FS_DONE,          /* outcome decided */
+};
+
+static const char *const fetch_state_names[] = {
+    "resolving", "connecting", "waiting", "reading", "done"};
+
+struct fetch {
+	struct fetch_ctx *ctx;
+	const struct fetch_params *p;
+	fetch_cb cb;
+	void *arg;
+	enum fetch_state state;
+	struct resolve_waiter *rw;
+	union sockaddr_any addrs[RESOLVE_MAX_ADDRS];
+	unsigned naddrs;
+	unsigned next_addr;
+	struct pconn *pc;
+	struct evhttp_request *req;
+	struct event timer;  /* the attempt's deadline */
+	struct event ctimer; /* connect deadline of a new connection */
+	struct event defer;  /* delivers an outcome reached inside a call */
+	int nest;            /* depth of our calls into evhttp / resolver */
+	bool no_reuse;       /* retrying after a stale pooled connection */
+	bool cancelling;     /* inside evhttp_cancel_request */
+	int ev_err;          /* from evhttp's error callback, or -1 */
+	int ev_errno;
+	struct buf body;
+	uint64_t body_seen;
+	bool truncated;
+	uint64_t t_start;
+	uint64_t t_resolve;
+	uint64_t t_sent;
+	struct fetch_result res;
+	char msg[256];
+	char lasterr[200]; /* last connect failure, if every address fails */
+};
+
+static void fetch_begin(struct fetch *f);
+static void fetch_send(struct fetch *f);
+
+static void
+fetch_set_state(struct fetch *f, enum fetch_state s)
+{
+	log_debug("fetch %p %s: %s -> %s", (void *)f, f->p->url->origin,
+	    fetch_state_names[f->state], fetch_state_names[s]);
+	f->state = s;
+}
+
+static void
+fetch_free(struct fetch *f)
+{
+	event_del(&f->timer);
+	event_del(&f->ctimer);
+	event_del(&f->defer);
+	buf_free(&f->body);
+	free(f);
+}
+
+static void
+fetch_deliver(struct fetch *f)
+{
+	f->cb(&f->res, f->arg);
+	fetch_free(f);
+}
+
+static void
+fetch_defer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	fetch_deliver(arg);
+}
+
+/* Stop whatever is in progress: a lookup or an evhttp request. */
+static void
+fetch_abort_io(struct fetch *f)
+{
+	if (f->rw != NULL) {
+		resolve_cancel(f->rw);
+		f->rw = NULL;
+	}
+	if (f->req != NULL) {
+		struct evhttp_request *req = f->req;
+
+		f->req = NULL;
+		f->cancelling = true;
+		evhttp_cancel_request(req);
+		f->cancelling = false;
+	}
+}
+
+static void
+fetch_release(struct fetch *f, bool reusable)
+{
+	if (f->pc != NULL) {
+		pool_release(f->ctx->pool, f->pc, reusable);
+		f->pc = NULL;
+	}
+}
+
+/* Finish the attempt, now or (inside our own call) from f->defer. */
+static void
+fetch_finish(struct fetch *f)
+{
+	fetch_set_state(f, FS_DONE);
+	event_del(&f->timer);
+	event_del(&f->ctimer);
+	if (f->nest > 0)
+		event_active(&f->defer, EV_TIMEOUT, 1);
+	else
+		fetch_deliver(f);
+}
+
+static void fetch_fail(struct fetch *f, enum item_err e, bool sent,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void
+fetch_fail(struct fetch *f, enum item_err e, bool sent, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(f->msg, sizeof(f->msg), fmt, ap);
+	va_end(ap);
+	fetch_abort_io(f);
+	fetch_release(f, false);
+	f->res.error = e;
+	f->res.message = f->msg;
+	f->res.sent = sent;
+	f->res.dns_ms = f->t_resolve ? us_to_ms(f->t_resolve - f->t_start) : -1;
+	fetch_finish(f);
+}
+
+static void
+timer_arm(struct event *ev, uint32_t ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+	evtimer_add(ev, &tv);
+}
+
+/* Milliseconds left of the attempt (at least 1). */
+static uint32_t
+fetch_remaining_ms(const struct fetch *f)
+{
+	uint64_t used = (mono_us() - f->t_start) / 1000;
+
+	return used >= f->p->timeout_ms ? 1
+	                                : (uint32_t)(f->p->timeout_ms - used);
+}
+
+/* errno values that mean a connection was never established. */
+static bool
+is_connect_errno(int e)
+{
+	return e == ECONNREFUSED || e == EHOSTUNREACH || e == ENETUNREACH ||
+	    e == ETIMEDOUT || e == EADDRNOTAVAIL;
+}
+
+static bool
+method_is_idempotent(enum http_method m)
+{
+	return m != HM_POST && m != HM_PATCH;
+}
+
+static enum evhttp_cmd_type
+method_cmd(enum http_method m)
+{
+	static const enum evhttp_cmd_type cmds[HM__COUNT] = {
+	    [HM_GET] = EVHTTP_REQ_GET,
+	    [HM_HEAD] = EVHTTP_REQ_HEAD,
+	    [HM_POST] = EVHTTP_REQ_POST,
+	    [HM_PUT] = EVHTTP_REQ_PUT,
+	    [HM_PATCH] = EVHTTP_REQ_PATCH,
+	    [HM_DELETE] = EVHTTP_REQ_DELETE,
+	    [HM_OPTIONS] = EVHTTP_REQ_OPTIONS,
+	};
+
+	return cmds[m];
+}
+
+static void
+fetch_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct fetch *f = arg;
+	bool sent = f->state == FS_WAITING || f->state == FS_READING ||
+	    (f->state == FS_CONNECTING && f->pc && pconn_established(f->pc));
+
+	switch (f->state) {
+	case FS_RESOLVING:
+		fetch_fail(f, IERR_TIMEOUT, false,
+		    "DNS lookup of %s did not finish within %u ms",
+		    f->p->url->host, f->p->timeout_ms);
+		break;
+	case FS_READING:
+		fetch_fail(f, IERR_TIMEOUT, true,
+		    "response body not complete within %u ms",
+		    f->p->timeout_ms);
+		break;
+	default:
+		fetch_fail(f, IERR_TIMEOUT, sent, "no response within %u ms",
+		    f->p->timeout_ms);
+		break;
+	}
+}
+
+/* A new connection failed before carrying the request: try the next
+ * address, or fail with the last reason. */
+static void
+fetch_connect_failed(struct fetch *f)
+{
+	fetch_abort_io(f);
+	fetch_release(f, false);
+	event_del(&f->ctimer);
+	if (f->next_addr < f->naddrs) {
+		fetch_begin(f);
+		return;
+	}
+	fetch_fail(f, IERR_CONNECT, false, "%s", f->lasterr);
+}
+
+static void
+fetch_connect_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct fetch *f = arg;
+
+	if (f->pc == NULL || pconn_established(f->pc))
+		return;
+	if (f->next_addr < f->naddrs) {
+		snprintf(f->lasterr, sizeof(f->lasterr),
+		    "could not connect to %s within %u ms", pconn_peer(f->pc),
+		    f->p->connect_timeout_ms);
+		fetch_connect_failed(f);
+		return;
+	}
+	fetch_fail(f, IERR_TIMEOUT, false,
+	    "could not connect to %s within %u ms", pconn_peer(f->pc),
+	    f->p->connect_timeout_ms);
+}
+
+/* Open a connection to the next resolved address and send. */
+static void
+fetch_connect_next(struct fetch *f)
+{
+	const struct url *u = f->p->url;
+	char why[200];
+
+	f->pc = pool_open(f->ctx->pool, u->origin, &f->addrs[f->next_addr++],
+	    u->port, u->https, u->host, u->ip_literal, why, sizeof(why));
+	if (f->pc == NULL) {
+		fetch_fail(f, IERR_CONNECT, false, "%s", why);
+		return;
+	}
+	timer_arm(&f->ctimer, f->p->connect_timeout_ms);
+	fetch_send(f);
+}
+
+static void
+fetch_resolved(struct fetch *f, const struct resolve_answer *ans)
+{
+	if (!f->p->url->ip_literal)
+		f->t_resolve = mono_us(); /* a name was looked up */
+	if (ans->error != 0) {
+		fetch_fail(f, IERR_DNS, false, "cannot resolve %s: %s",
+		    f->p->url->host, resolve_strerror(ans->error));
+		return;
+	}
+	memcpy(f->addrs, ans->addrs, sizeof(f->addrs[0]) * ans->naddrs);
+	f->naddrs = ans->naddrs;
+	f->next_addr = 0;
+	fetch_connect_next(f);
+}
+
+static void
+fetch_resolved_cb(const struct resolve_answer *ans, void *arg)
+{
+	struct fetch *f = arg;
+
+	f->rw = NULL;
+	fetch_resolved(f, ans);
+}
+
+/* Reuse an idle connection, or resolve and connect; with addresses left
+ * from an earlier failure, go straight to the next one. */
+static void
+fetch_begin(struct fetch *f)
+{
+	const struct url *u = f->p->url;
+	struct resolve_answer ans;
+
+	if (f->naddrs > 0 && f->next_addr < f->naddrs) {
+		fetch_connect_next(f);
+		return;
+	}
+	if (!f->no_reuse &&
+	    (f->pc = pool_take(f->ctx->pool, u->origin)) != NULL) {
+		fetch_send(f);
+		return;
+	}
+	fetch_set_state(f, FS_RESOLVING);
+	f->nest++;
+	if (resolve_lookup(f->ctx->resolver, u->host, &ans, fetch_resolved_cb,
+	        f, &f->rw) == RESOLVE_DONE) {
+		f->nest--;
+		fetch_resolved(f, &ans);
+		return;
+	}
+	f->nest--;
+}
+
+/* Percent-decode s into out (room for strlen(s) + 1). */
+static void
+pct_decode(const char *s, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	while (*s != '\0') {
+		const char *h, *l;
+
+		if (s[0] == '%' && s[1] != '\0' && s[2] != '\0' &&
+		    (h = strchr(hex, s[1] | 0x20)) != NULL &&
+		    (l = strchr(hex, s[2] | 0x20)) != NULL) {
+			*out++ = (char)((h - hex) << 4 | (l - hex));
+			s += 3;
+		} else {
+			*out++ = *s++;
+		}
+	}
+	*out = '\0';
+}
+
+/* Add the request headers: ours where the item did not set them. */
+static int
+fetch_add_headers(struct fetch *f, struct evkeyvalq *h)
+{
+	const struct fetch_params *p = f->p;
+	bool host = false, ua = false, accept = false, auth = false;
+	char tmp[32];
+	uint32_t i;
+
+	for (i = 0; i < p->nheaders; i++) {
+		const char *n = p->headers[i].name;
+
+		host |= strcasecmp(n, "Host") == 0;
+		ua |= strcasecmp(n, "User-Agent") == 0;
+		accept |= strcasecmp(n, "Accept") == 0;
+		auth |= strcasecmp(n, "Authorization") == 0;
+	}
+	if (!host && evhttp_add_header(h, "Host", p->url->host_header) != 0)
+		return -1;
+	for (i = 0; i < p->nheaders; i++)
+		if (evhttp_add_header(
+		        h, p->headers[i].name, p->headers[i].value) != 0)
+			return -1;
+	if (!ua && p->user_agent[0] != '\0')
+		evhttp_add_header(h, "User-Agent", p->user_agent);
+	if (!accept)
+		evhttp_add_header(h, "Accept", "*/*");
+	if (!auth && p->url->userinfo != NULL) {
+		size_t n = strlen(p->url->userinfo);
+		char *plain = xmalloc(n + 1);
+		char *enc = xmalloc(BASE64_ENCODED_LEN(n) + 7);
+
+		pct_decode(p->url->userinfo, plain);
+		memcpy(enc, "Basic ", 6);
+		enc[6 +
+		    base64_encode((const unsigned char *)plain, strlen(plain),
+		        enc + 6)] = '\0';
+		evhttp_add_header(h, "Authorization", enc);
+		free(plain);
+		free(enc);
+	}
+	snprintf(tmp, sizeof(tmp), "%u", p->hops);
+	evhttp_add_header(h, "X-Fanoutd-Hops", tmp);
+	if (p->has_body || p->method == HM_POST || p->method == HM_PUT ||
+	    p->method == HM_PATCH) {
+		snprintf(tmp, sizeof(tmp), "%zu", p->body_len);
+		evhttp_add_header(h, "Content-Length", tmp);
+	}
+	return 0;
+}
+
+static void fetch_response_cb(struct evhttp_request *req, void *arg);
+
+static void
+fetch_error_cb(enum evhttp_request_error err, void *arg)
+{
+	struct fetch *f = arg;
+
+	if (f->cancelling)
+		return; /* we asked for it; the outcome is ours to give */
+	f->ev_err = (int)err;
+	f->ev_errno = errno;
+}
+
+static int
+fetch_header_cb(struct evhttp_request *req, void *arg)
+{
+	struct fetch *f = arg;
+
+	f->res.ttfb_ms = us_to_ms(mono_us() - f->t_sent);
+	event_del(&f->ctimer);
+	fetch_set_state(f, FS_READING);
+	return 0;
+}
+
+/* Deliver a response: the connection goes back to the pool when
+ * reusable, then the caller sees status, headers and body. */
+static void
+fetch_succeed(struct fetch *f, struct evhttp_request *req, bool reusable)
+{
+	fetch_release(f, reusable);
+	f->res.error = IERR_NONE;
+	f->res.sent = true;
+	f->res.status = evhttp_request_get_response_code(req);
+	f->res.headers = evhttp_request_get_input_headers(req);
+	f->res.body = (const unsigned char *)f->body.data;
+	f->res.body_len = f->body.len;
+	f->res.body_seen = f->body_seen;
+	f->res.truncated = f->truncated;
+	f->res.dns_ms = f->t_resolve ? us_to_ms(f->t_resolve - f->t_start) : -1;
+	fetch_finish(f);
+}
+
+/* Move body bytes from in: keep up to the cap (when the body is kept)
+ * and count them. Returns true when the body went past the cap. */
+static bool
+fetch_take_body(struct fetch *f, struct evbuffer *in)
+{
+	size_t n = evbuffer_get_length(in);
+	uint64_t room = f->p->max_body_bytes - f->body_seen;
+	size_t take = n < room ? n : (size_t)room;
+
+	if (f->p->keep_body && take > 0) {
+		buf_reserve(&f->body, take);
+		evbuffer_remove(in, f->body.data + f->body.len, take);
+		f->body.len += take;
+	}
+	f->body_seen += take;
+	if (n > room)
+		f->truncated = true;
+	return f->truncated;
+}
+
+/* Body bytes as they stream in. Past the cap: stop reading, close the
+ * connection (the rest is never read) and deliver what we have. */
+static void
+fetch_chunk_cb(struct evhttp_request *req, void *arg)
+{
+	struct fetch *f = arg;
+
+	if (f->state == FS_DONE ||
+	    !fetch_take_body(f, evhttp_request_get_input_buffer(req)))
+		return;
+	f->req = NULL;
+	f->cancelling = true;
+	evhttp_cancel_request(req); /* evhttp frees it after we return */
+	f->cancelling = false;
+	fetch_succeed(f, req, false);
+}
+
+/* evhttp failed the request (req == NULL): make it an item error. */
+static void
+fetch_failed_io(struct fetch *f)
+{
+	const char *peer = f->pc ? pconn_peer(f->pc) : f->p->url->host;
+	char tls[200];
+	const char *tlsmsg =
+	    f->pc ? pconn_tls_error(f->pc, tls, sizeof(tls)) : NULL;
+	int e = f->ev_errno;
+
+	switch (f->ev_err) {
+	case EVREQ_HTTP_TIMEOUT:
+		fetch_fail(f, IERR_TIMEOUT, f->state != FS_CONNECTING,
+		    "no data from %s for %u ms", peer, f->p->timeout_ms);
+		return;
+	case EVREQ_HTTP_INVALID_HEADER:
+		fetch_fail(f, IERR_PROTOCOL, true,
+		    "malformed response header from %s", peer);
+		return;
+	case EVREQ_HTTP_DATA_TOO_LONG:
+		fetch_fail(f, IERR_PROTOCOL, true,
+		    "malformed chunked response body from %s", peer);
+		return;
+	default:
+		break;
+	}
+	if (f->state == FS_CONNECTING && tlsmsg != NULL) {
+		fetch_fail(f, IERR_TLS, false, "%s: %s", peer, tlsmsg);
+		return;
+	}
+	if (f->state == FS_CONNECTING && is_connect_errno(e)) {
+		snprintf(f->lasterr, sizeof(f->lasterr),
+		    "cannot connect to %s: %s", peer, strerror(e));
+		fetch_connect_failed(f);
+		return;
+	}
+	if (f->state == FS_WAITING && f->pc != NULL && pconn_reused(f->pc) &&
+	    !f->no_reuse && method_is_idempotent(f->p->method)) {
+		/* The peer closed a pooled connection as we reused it: one
+		 * fresh connection, same attempt (what curl and Go do). */
+		log_debug(
+		    "fetch: stale pooled connection to %s, retrying", peer);
+		fetch_release(f, false);
+		f->no_reuse = true;
+		f->ev_err = -1;
+		fetch_begin(f);
+		return;
+	}
+	if (f->state == FS_READING)
+		fetch_fail(f, IERR_RESET, true,
+		    "connection to %s closed after %llu bytes of the response "
+		    "body",
+		    peer, (unsigned long long)f->body_seen);
+	else
+		fetch_fail(f, IERR_RESET, true,
+		    "connection to %s closed before a response", peer);
+}
+
+static void
+fetch_response_cb(struct evhttp_request *req, void *arg)
+{
+	struct fetch *f = arg;
+
+	f->req = NULL; /* evhttp frees it when we return */
+	if (f->state == FS_DONE)
+		return;
+	event_del(&f->ctimer);
+	if (req == NULL) {
+		fetch_failed_io(f);
+		return;
+	}
+	if (evhttp_request_get_response_code(req) == 0) {
+		/* evhttp's connect clean-up path: refused, mostly. errno may
+		 * have been overwritten since; trust only connect errors. */
+		int e = errno;
+
+		snprintf(f->lasterr, sizeof(f->lasterr),
+		    "cannot connect to %s: %s",
+		    f->pc ? pconn_peer(f->pc) : f->p->url->host,
+		    strerror(is_connect_errno(e) ? e : ECONNREFUSED));
+		fetch_connect_failed(f);
+		return;
+	}
+	/* Complete response: the connection stays reusable even when the
+	 * last bytes went past the cap. */
+	fetch_take_body(f, evhttp_request_get_input_buffer(req));
+	fetch_succeed(f, req, true);
+}
+
+/* Hand the request to f->pc. */
+static void
+fetch_send(struct fetch *f)
+{
+	const struct fetch_params *p = f->p;
+	struct evhttp_request *req;
+	int rc;
+
+	req = evhttp_request_new(fetch_response_cb, f);
+	evhttp_request_set_error_cb(req, fetch_error_cb);
+	evhttp_request_set_header_cb(req, fetch_header_cb);
+	evhttp_request_set_chunked_cb(req, fetch_chunk_cb);
+	if (fetch_add_headers(f, evhttp_request_get_output_headers(req)) != 0) {
+		evhttp_request_free(req);
+		fetch_fail(f, IERR_INVALID_REQUEST, false,
+		    "a request header was refused by the HTTP library");
+		return;
+	}
+	if (p->body_len > 0)
+		evbuffer_add_reference(evhttp_request_get_output_buffer(req),
+		    p->body, p->body_len, NULL, NULL);
+	pconn_begin(f->pc, fetch_remaining_ms(f));
+	fetch_set_state(f,
+	    pconn_reused(f->pc) && !f->no_reuse ? FS_WAITING : FS_CONNECTING);
+	if (f->state == FS_WAITING)
+		event_del(&f->ctimer);
+	f->req = req;
+	f->ev_err = -1;
+	f->ev_errno = 0;
+	f->t_sent = mono_us();
+	f->nest++;
+	rc = evhttp_make_request(
+	    pconn_evcon(f->pc), req, method_cmd(p->method), p->url->target);
+	f->nest--;
+	if (rc != 0 && f->state != FS_DONE) {
+		f->req = NULL; /* evhttp freed it or never took it */
+		snprintf(f->lasterr, sizeof(f->lasterr),
+		    "cannot start a request to %s", pconn_peer(f->pc));
+		fetch_connect_failed(f);
+	}
+}
+
+struct fetch *
+fetch_start(
+    struct fetch_ctx *ctx, const struct fetch_params *p, fetch_cb cb, void *arg)
+{
+	struct fetch *f = xcalloc(1, sizeof(*f));
+
+	f->ctx = ctx;
+	f->p = p;
+	f->cb = cb;
+	f->arg = arg;
+	f->ev_err = -1;
+	f->res.ttfb_ms = -1;
+	f->t_start = mono_us();
+	evtimer_assign(&f->timer, ctx->base, fetch_timeout_cb, f);
+	evtimer_assign(&f->ctimer, ctx->base, fetch_connect_timeout_cb, f);
+	event_assign(&f->defer, ctx->base, -1, 0, fetch_defer_cb, f);
+	timer_arm(&f->timer, p->timeout_ms);
+	f->nest++;
+	fetch_begin(f);
+	f->nest--;
+	return f;
+}
+
+void
+fetch_cancel(struct fetch *f)
+{
+	if (f == NULL)
+		return;
+	fetch_abort_io(f);
+	fetch_release(f, false);
+	fetch_free(f);
+}

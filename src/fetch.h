@@ -1,0 +1,74 @@
+/*
+ * fetch.h - one upstream attempt: resolve the host, take a pooled
+ * connection or open one, send the request, read the response body up to
+ * its cap, and report one outcome.
+ *
+ * The callback is called exactly once per fetch_start() unless
+ * fetch_cancel() comes first, and never from inside fetch_start(). On a
+ * response it runs while libevent still holds the response, so the
+ * headers and body in struct fetch_result are valid only during the
+ * call; copy what must outlive it.
+ */
+#ifndef FANOUTD_FETCH_H
+#define FANOUTD_FETCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <event2/keyvalq_struct.h>
+
+#include "batch_parse.h"
+#include "config.h"
+#include "err.h"
+#include "pool.h"
+#include "resolve.h"
+#include "url.h"
+
+struct fetch_ctx {
+	struct event_base *base;
+	struct pool *pool;
+	struct resolver *resolver;
+};
+
+struct fetch_params {
+	const struct url *url;
+	enum http_method method;
+	const struct item_header *headers;
+	uint32_t nheaders;
+	const unsigned char *body; /* sent as is; must outlive the fetch */
+	size_t body_len;
+	bool has_body;
+	uint32_t connect_timeout_ms;
+	uint32_t timeout_ms; /* dispatch to last body byte */
+	uint64_t max_body_bytes;
+	bool keep_body;         /* false: count body bytes, keep none */
+	unsigned hops;          /* X-Fanoutd-Hops value to send */
+	const char *user_agent; /* unless the item sets User-Agent */
+};
+
+struct fetch_result {
+	enum item_err error; /* IERR_NONE: a response arrived */
+	const char *message; /* the error's sentence */
+	bool sent;           /* the request may have reached the upstream */
+	int status;
+	const struct evkeyvalq *headers; /* response headers, or NULL */
+	const unsigned char *body;
+	size_t body_len;    /* bytes kept (0 when !keep_body) */
+	uint64_t body_seen; /* bytes read, up to the cap */
+	bool truncated;     /* the body went past max_body_bytes */
+	double dns_ms;      /* -1 when no lookup was needed */
+	double ttfb_ms;     /* request handed over -> response headers */
+};
+
+struct fetch;
+typedef void (*fetch_cb)(const struct fetch_result *res, void *arg);
+
+/* Start an attempt; p and everything it points to must outlive it. */
+struct fetch *fetch_start(struct fetch_ctx *ctx, const struct fetch_params *p,
+    fetch_cb cb, void *arg);
+/* Abandon the attempt: its connection is closed, no callback follows. */
+void fetch_cancel(struct fetch *f);
+
+#endif

@@ -1,0 +1,240 @@
+/*
+ * main.c - fanoutd's entry point: command line, configuration, signals,
+ * and the one event loop that everything runs on.
+ *
+ * Start-up order follows the module stack of DESIGN.md §4, bottom up:
+ * resolver and pool, fetcher, scheduler, batches, server. Shutdown runs
+ * it top down, so each module is freed after everything that uses it.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "batch.h"
+#include "config.h"
+#include "fetch.h"
+#include "log.h"
+#include "pool.h"
+#include "resolve.h"
+#include "scheduler.h"
+#include "server.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "0.1.0"
+#endif
+
+struct daemon {
+	struct config cfg;
+	struct event_base *base;
+	struct resolver *resolver;
+	struct pool *pool;
+	struct fetch_ctx fetch;
+	struct batch_ctx bctx;
+	struct server *server;
+	struct event *sigint;
+	struct event *sigterm;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: fanoutd [-c FILE] [--listen ADDR:PORT] [-t] [--version] "
+	    "[--help]\n"
+	    "\n"
+	    "  -c, --config FILE    read the INI configuration FILE\n"
+	    "                       (without it: built-in defaults)\n"
+	    "  -l, --listen ADDR    listen on ADDR (ip:port, [ip6]:port or\n"
+	    "                       unix:/path) instead of [server] listen\n"
+	    "  -t, --test           check the configuration and exit\n"
+	    "  -V, --version        print the version and exit\n"
+	    "  -h, --help           print this help and exit\n");
+}
+
+static void
+libevent_log(int severity, const char *msg)
+{
+	if (severity >= EVENT_LOG_ERR)
+		log_error("libevent: %s", msg);
+	else if (severity == EVENT_LOG_WARN)
+		log_warn("libevent: %s", msg);
+	else
+		log_debug("libevent: %s", msg);
+}
+
+/* Lift the soft descriptor limit to the hard one: every in-flight
+ * attempt holds a socket, and so does every caller. */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		log_warn(
+		    "cannot raise the descriptor limit: %s", strerror(errno));
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	log_info("signal %d: shutting down", (int)sig);
+	event_base_loopbreak(d->base);
+}
+
+/* Build the daemon on d->cfg; 0, or -1 after logging why. */
+static int
+daemon_start(struct daemon *d)
+{
+	char why[256];
+
+	d->base = event_base_new();
+	if (d->base == NULL) {
+		log_error("cannot create the event loop");
+		return -1;
+	}
+	d->resolver = resolver_new(d->base, &d->cfg, why, sizeof(why));
+	if (d->resolver == NULL) {
+		log_error("%s", why);
+		return -1;
+	}
+	d->pool = pool_new(d->base, &d->cfg, why, sizeof(why));
+	if (d->pool == NULL) {
+		log_error("%s", why);
+		return -1;
+	}
+	d->fetch.base = d->base;
+	d->fetch.pool = d->pool;
+	d->fetch.resolver = d->resolver;
+	d->bctx.base = d->base;
+	d->bctx.fetch = &d->fetch;
+	d->bctx.cfg = &d->cfg;
+	d->bctx.sched = sched_new((uint32_t)d->cfg.concurrency,
+	    (uint32_t)d->cfg.per_host_concurrency);
+	d->server = server_new(d->base, &d->bctx, &d->cfg, why, sizeof(why));
+	if (d->server == NULL) {
+		log_error("%s", why);
+		return -1;
+	}
+	d->sigint = evsignal_new(d->base, SIGINT, on_signal, d);
+	d->sigterm = evsignal_new(d->base, SIGTERM, on_signal, d);
+	evsignal_add(d->sigint, NULL);
+	evsignal_add(d->sigterm, NULL);
+	return 0;
+}
+
+static void
+daemon_stop(struct daemon *d)
+{
+	server_free(d->server);
+	sched_free(d->bctx.sched);
+	pool_free(d->pool);
+	resolver_free(d->resolver);
+	if (d->sigint)
+		event_free(d->sigint);
+	if (d->sigterm)
+		event_free(d->sigterm);
+	if (d->base)
+		event_base_free(d->base);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"listen", required_argument, NULL, 'l'},
+	    {"test", no_argument, NULL, 't'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	static struct daemon d;
+	const char *config_path = NULL, *listen = NULL;
+	struct config_error err;
+	char why[256], msg[600];
+	int c, test = 0, rc;
+
+	while ((c = getopt_long(argc, argv, "c:l:tVh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'l':
+			listen = optarg;
+			break;
+		case 't':
+			test = 1;
+			break;
+		case 'V':
+			printf("fanoutd %s\n", PACKAGE_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(
+		    stderr, "fanoutd: unexpected argument: %s\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+
+	log_init();
+	config_defaults(&d.cfg);
+	memset(&err, 0, sizeof(err));
+	rc = 0;
+	if (config_path != NULL)
+		rc = config_load_file(&d.cfg, config_path, &err);
+	if (rc == 0 && listen != NULL &&
+	    config_set(&d.cfg, "server", "listen", listen, why, sizeof(why)) !=
+	        0) {
+		memset(&err, 0, sizeof(err));
+		snprintf(err.file, sizeof(err.file), "--listen");
+		snprintf(err.section, sizeof(err.section), "server");
+		snprintf(err.key, sizeof(err.key), "listen");
+		snprintf(err.message, sizeof(err.message), "%s", why);
+		rc = -1;
+	}
+	if (rc == 0)
+		rc = config_validate(&d.cfg, &err);
+	if (rc != 0) {
+		config_error_format(&err, msg, sizeof(msg));
+		fprintf(stderr, "fanoutd: configuration error: %s\n", msg);
+		return 1;
+	}
+	if (test) {
+		printf("fanoutd: configuration %s is valid\n",
+		    config_path ? config_path : "(built-in defaults)");
+		return 0;
+	}
+
+	log_set_level((enum log_level)d.cfg.log_level);
+	event_set_log_callback(libevent_log);
+	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
+	if (daemon_start(&d) != 0) {
+		daemon_stop(&d);
+		return 1;
+	}
+	log_info("fanoutd %s ready", PACKAGE_VERSION);
+	event_base_dispatch(d.base);
+	daemon_stop(&d);
+	log_info("fanoutd stopped");
+	return 0;
+}

@@ -1,0 +1,415 @@
+/*
+ * pool.c - per-origin keep-alive connection pool over evhttp (see
+ * pool.h), with the TLS set-up evhttp leaves to its user.
+ *
+ * A pconn is BUSY (lent to a fetch), IDLE (on its origin's idle list and
+ * on the pool-wide LRU list) or DEAD (on the reap list, freed by the
+ * reap event). evhttp tells us of a close through the connection's close
+ * callback, which it may call from deep inside its own code: the callback
+ * only marks the pconn and, if it was idle, moves it to the reap list.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/util.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "htab.h"
+#include "log.h"
+#include "pool.h"
+#include "util.h"
+
+enum pconn_state { PC_BUSY, PC_IDLE, PC_DEAD };
+
+struct pool_origin {
+	char *name;
+	TAILQ_HEAD(, pconn) idle; /* most recently used first */
+	uint32_t nidle;
+};
+
+struct pconn {
+	struct pool *pool;
+	struct pool_origin *origin;
+	struct evhttp_connection *evcon;
+	struct bufferevent *bev;
+	SSL *ssl; /* owned by bev; NULL for http */
+	enum pconn_state state;
+	bool closed; /* evhttp reported the socket closed */
+	unsigned requests;
+	char peer[INET6_ADDRSTRLEN + 8];
+	TAILQ_ENTRY(pconn) olink; /* origin->idle */
+	TAILQ_ENTRY(pconn) plink; /* pool->lru or pool->reap */
+};
+
+struct pool {
+	struct event_base *base;
+	SSL_CTX *ssl_ctx;
+	struct htab origins;               /* name -> struct pool_origin */
+	TAILQ_HEAD(pconn_list, pconn) lru; /* idle, most recently used first */
+	TAILQ_HEAD(, pconn) reap;          /* dead, waiting for reap_ev */
+	struct event *reap_ev;
+	uint64_t nidle;
+	uint64_t nopen;
+	uint32_t max_idle_per_host;
+	uint64_t max_idle;
+	uint32_t idle_timeout_ms;
+};
+
+static void pool_reap_cb(evutil_socket_t fd, short what, void *arg);
+
+static SSL_CTX *
+pool_ssl_ctx_new(char *why, size_t whylen)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	if (ctx == NULL) {
+		snprintf(why, whylen, "cannot create the TLS context");
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if (SSL_CTX_set_default_verify_paths(ctx) != 1)
+		log_warn("tls: cannot load the system trust store");
+	return ctx;
+}
+
+struct pool *
+pool_new(
+    struct event_base *base, const struct config *cfg, char *why, size_t whylen)
+{
+	struct pool *p = xcalloc(1, sizeof(*p));
+
+	p->base = base;
+	TAILQ_INIT(&p->lru);
+	TAILQ_INIT(&p->reap);
+	if ((p->ssl_ctx = pool_ssl_ctx_new(why, whylen)) == NULL) {
+		free(p);
+		return NULL;
+	}
+	p->reap_ev = event_new(base, -1, 0, pool_reap_cb, p);
+	pool_configure(p, cfg);
+	return p;
+}
+
+void
+pool_configure(struct pool *p, const struct config *cfg)
+{
+	p->max_idle_per_host = (uint32_t)cfg->max_idle_per_host;
+	p->max_idle = cfg->max_idle;
+	p->idle_timeout_ms = (uint32_t)cfg->idle_timeout_ms;
+}
+
+static struct pool_origin *
+origin_get(struct pool *p, const char *name)
+{
+	struct pool_origin *o = htab_get(&p->origins, name);
+
+	if (o == NULL) {
+		o = xcalloc(1, sizeof(*o));
+		o->name = xstrdup(name);
+		TAILQ_INIT(&o->idle);
+		htab_put(&p->origins, name, o);
+	}
+	return o;
+}
+
+/* Take pc off the idle lists. */
+static void
+pconn_unidle(struct pconn *pc)
+{
+	struct pool *p = pc->pool;
+
+	TAILQ_REMOVE(&pc->origin->idle, pc, olink);
+	TAILQ_REMOVE(&p->lru, pc, plink);
+	pc->origin->nidle--;
+	p->nidle--;
+}
+
+/* Queue pc for freeing on the next loop iteration. */
+static void
+pconn_kill(struct pconn *pc)
+{
+	struct pool *p = pc->pool;
+
+	if (pc->state == PC_IDLE)
+		pconn_unidle(pc);
+	if (pc->state == PC_DEAD)
+		return;
+	pc->state = PC_DEAD;
+	TAILQ_INSERT_TAIL(&p->reap, pc, plink);
+	event_active(p->reap_ev, EV_TIMEOUT, 1);
+}
+
+static void
+pconn_free(struct pconn *pc)
+{
+	/* evhttp_connection_free calls the close callback: unhook it. */
+	evhttp_connection_set_closecb(pc->evcon, NULL, NULL);
+	evhttp_connection_free(pc->evcon); /* frees bev, SSL and the fd */
+	pc->pool->nopen--;
+	free(pc);
+}
+
+static void
+pool_reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pool *p = arg;
+	struct pconn *pc;
+
+	while ((pc = TAILQ_FIRST(&p->reap)) != NULL) {
+		TAILQ_REMOVE(&p->reap, pc, plink);
+		pconn_free(pc);
+	}
+}
+
+/* evhttp: the socket closed (peer close, error, idle timeout, reset). */
+static void
+pconn_close_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct pconn *pc = arg;
+
+	pc->closed = true;
+	if (pc->state == PC_IDLE) {
+		log_debug("pool: idle connection to %s closed", pc->peer);
+		pconn_kill(pc);
+	}
+}
+
+struct pconn *
+pool_take(struct pool *p, const char *origin)
+{
+	struct pool_origin *o = htab_get(&p->origins, origin);
+	struct pconn *pc;
+
+	if (o == NULL || (pc = TAILQ_FIRST(&o->idle)) == NULL)
+		return NULL;
+	pconn_unidle(pc);
+	pc->state = PC_BUSY;
+	return pc;
+}
+
+/* Per-connection TLS: SNI and host name verification against the URL's
+ * host, never the address it resolved to. */
+static SSL *
+pconn_ssl_new(struct pool *p, const char *host, bool is_ip)
+{
+	SSL *ssl = SSL_new(p->ssl_ctx);
+
+	if (ssl == NULL)
+		return NULL;
+	if (is_ip) {
+		X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
+
+		if (X509_VERIFY_PARAM_set1_ip_asc(vp, host) != 1)
+			goto fail;
+	} else {
+		if (SSL_set_tlsext_host_name(ssl, host) != 1 ||
+		    SSL_set1_host(ssl, host) != 1)
+			goto fail;
+	}
+	return ssl;
+fail:
+	SSL_free(ssl);
+	return NULL;
+}
+
+struct pconn *
+pool_open(struct pool *p, const char *origin, const union sockaddr_any *addr,
+    uint16_t port, bool https, const char *tls_host, bool tls_host_is_ip,
+    char *why, size_t whylen)
+{
+	struct pconn *pc = xcalloc(1, sizeof(*pc));
+	char ip[INET6_ADDRSTRLEN];
+	const void *src;
+
+	src = addr->sa.sa_family == AF_INET6
+	    ? (const void *)&addr->sin6.sin6_addr
+	    : (const void *)&addr->sin.sin_addr;
+	evutil_inet_ntop(addr->sa.sa_family, src, ip, sizeof(ip));
+	snprintf(pc->peer, sizeof(pc->peer),
+	    addr->sa.sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, port);
+	if (https) {
+		if ((pc->ssl = pconn_ssl_new(p, tls_host, tls_host_is_ip)) ==
+		    NULL) {
+			snprintf(
+			    why, whylen, "TLS set-up failed for %s", tls_host);
+			free(pc);
+			return NULL;
+		}
+		pc->bev = bufferevent_openssl_socket_new(p->base, -1, pc->ssl,
+		    BUFFEREVENT_SSL_CONNECTING,
+		    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+		if (pc->bev != NULL)
+			bufferevent_openssl_set_allow_dirty_shutdown(
+			    pc->bev, 1);
+		else
+			SSL_free(pc->ssl);
+	} else {
+		pc->bev =
+		    bufferevent_socket_new(p->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	}
+	if (pc->bev == NULL) {
+		snprintf(
+		    why, whylen, "cannot create a connection to %s", pc->peer);
+		free(pc);
+		return NULL;
+	}
+	/* A numeric address: evhttp never resolves anything itself. */
+	pc->evcon = evhttp_connection_base_bufferevent_new(
+	    p->base, NULL, pc->bev, ip, port);
+	if (pc->evcon == NULL) {
+		bufferevent_free(pc->bev);
+		snprintf(
+		    why, whylen, "cannot create a connection to %s", pc->peer);
+		free(pc);
+		return NULL;
+	}
+	evhttp_connection_set_family(pc->evcon, addr->sa.sa_family);
+	evhttp_connection_set_closecb(pc->evcon, pconn_close_cb, pc);
+	pc->pool = p;
+	pc->origin = origin_get(p, origin);
+	pc->state = PC_BUSY;
+	p->nopen++;
+	return pc;
+}
+
+static void
+pconn_set_timeout(struct pconn *pc, uint32_t ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+	evhttp_connection_set_timeout_tv(pc->evcon, &tv);
+}
+
+void
+pconn_begin(struct pconn *pc, uint32_t timeout_ms)
+{
+	pconn_set_timeout(pc, timeout_ms + 1000);
+}
+
+void
+pool_release(struct pool *p, struct pconn *pc, bool reusable)
+{
+	struct pool_origin *o = pc->origin;
+
+	pc->requests++;
+	if (!reusable || pc->closed || o->nidle >= p->max_idle_per_host ||
+	    p->max_idle == 0) {
+		pconn_kill(pc);
+		return;
+	}
+	/* evhttp's inactivity timeout now doubles as the idle timeout. */
+	pconn_set_timeout(pc, p->idle_timeout_ms);
+	pc->state = PC_IDLE;
+	TAILQ_INSERT_HEAD(&o->idle, pc, olink);
+	TAILQ_INSERT_HEAD(&p->lru, pc, plink);
+	o->nidle++;
+	p->nidle++;
+	if (p->nidle > p->max_idle)
+		pconn_kill(TAILQ_LAST(&p->lru, pconn_list));
+}
+
+struct evhttp_connection *
+pconn_evcon(struct pconn *pc)
+{
+	return pc->evcon;
+}
+
+bool
+pconn_established(struct pconn *pc)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	evutil_socket_t fd = bufferevent_getfd(pc->bev);
+
+	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
+		return false;
+	return pc->ssl == NULL || SSL_is_init_finished(pc->ssl);
+}
+
+bool
+pconn_reused(const struct pconn *pc)
+{
+	return pc->requests > 0;
+}
+
+const char *
+pconn_peer(const struct pconn *pc)
+{
+	return pc->peer;
+}
+
+const char *
+pconn_tls_error(struct pconn *pc, char *buf, size_t n)
+{
+	unsigned long e;
+	long vr;
+
+	if (pc->ssl == NULL)
+		return NULL;
+	vr = SSL_get_verify_result(pc->ssl);
+	if (vr != X509_V_OK) {
+		snprintf(buf, n, "certificate verification failed: %s",
+		    X509_verify_cert_error_string(vr));
+		return buf;
+	}
+	if ((e = bufferevent_get_openssl_error(pc->bev)) != 0) {
+		char tmp[256];
+
+		ERR_error_string_n(e, tmp, sizeof(tmp));
+		snprintf(buf, n, "TLS handshake failed: %s", tmp);
+		while (bufferevent_get_openssl_error(pc->bev) != 0)
+			; /* drain: libevent keeps 3 and never clears */
+		return buf;
+	}
+	if (!SSL_is_init_finished(pc->ssl)) {
+		snprintf(buf, n, "TLS handshake with %s failed", pc->peer);
+		return buf;
+	}
+	return NULL;
+}
+
+uint64_t
+pool_idle_count(const struct pool *p)
+{
+	return p->nidle;
+}
+
+uint64_t
+pool_open_count(const struct pool *p)
+{
+	return p->nopen;
+}
+
+static void
+origin_free(void *value)
+{
+	struct pool_origin *o = value;
+
+	free(o->name);
+	free(o);
+}
+
+void
+pool_free(struct pool *p)
+{
+	struct pconn *pc;
+
+	if (p == NULL)
+		return;
+	while ((pc = TAILQ_FIRST(&p->lru)) != NULL)
+		pconn_kill(pc);
+	pool_reap_cb(-1, 0, p);
+	htab_free(&p->origins, origin_free);
+	event_free(p->reap_ev);
+	SSL_CTX_free(p->ssl_ctx);
+	free(p);
+}

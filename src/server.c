@@ -1,0 +1,494 @@
+/*
+ * server.c - evhttp listeners, routing and whole-request errors, and the
+ * stream that carries one batch's response to its caller (see server.h
+ * and LIBEVENT-NOTES.md, Server).
+ *
+ * A stream is RUNNING while its batch runs, ENDING once the batch has
+ * written its summary and the last bytes are being flushed, ENDED after
+ * evhttp_send_reply_end. Lines from the batch collect in `pending` and go
+ * out as one chunk per loop iteration. The reply is started as soon as
+ * the batch is accepted, because evhttp notices a disconnect only once
+ * the connection is writing; the connection's close callback then
+ * cancels the batch at once. Who frees what:
+ *   - normal end: evhttp calls on_complete after the last byte; we free
+ *     the stream, evhttp frees the request;
+ *   - caller gone while RUNNING/ENDING: evhttp has detached the request;
+ *     we cancel the batch, free the request with send_reply_end, free
+ *     the stream;
+ *   - caller gone while ENDED: evhttp frees the request; we free the
+ *     stream.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event_struct.h>
+#include <event2/http.h>
+#include <event2/http_struct.h>
+#include <event2/keyvalq_struct.h>
+
+#include "emit.h"
+#include "log.h"
+#include "metrics.h"
+#include "pool.h"
+#include "server.h"
+#include "util.h"
+
+#define SERVER_IDLE_TIMEOUT_S 60
+#define SERVER_MAX_HEADERS    (64 * 1024)
+
+enum stream_state { ST_RUNNING = 0, ST_ENDING, ST_ENDED };
+
+struct stream {
+	struct server *srv;
+	struct evhttp_request *req;
+	struct evhttp_connection *evcon;
+	struct batch *batch; /* NULL once the batch ended or was cancelled */
+	struct evbuffer *pending;
+	struct event flush_ev;
+	bool flush_armed;
+	enum stream_state state;
+	uint64_t bytes_out;
+	char peer[64];
+	TAILQ_ENTRY(stream) link;
+};
+
+struct server {
+	struct event_base *base;
+	struct evhttp *http;
+	struct batch_ctx *bctx;
+	const struct config *cfg;
+	TAILQ_HEAD(, stream) streams;
+	char *unix_paths[CONFIG_MAX_LISTEN];
+	unsigned nunix;
+};
+
+/* Reply with a JSON error body; extra_name/value may add one header. */
+static void
+server_error(struct evhttp_request *req, enum req_err code, const char *message,
+    const char *extra_name, const char *extra_value)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	struct evbuffer *evb = evbuffer_new();
+	struct buf b = BUF_INIT;
+
+	emit_error_body(&b, req_err_name(code), message);
+	evbuffer_add(evb, b.data, b.len);
+	evhttp_add_header(h, "Content-Type", "application/json");
+	if (extra_name != NULL)
+		evhttp_add_header(h, extra_name, extra_value);
+	evhttp_send_reply(req, req_err_status(code), NULL, evb);
+	evbuffer_free(evb);
+	buf_free(&b);
+}
+
+static void
+server_reply(
+    struct evhttp_request *req, const char *type, const char *body, size_t len)
+{
+	struct evbuffer *evb = evbuffer_new();
+
+	evbuffer_add(evb, body, len);
+	evhttp_add_header(
+	    evhttp_request_get_output_headers(req), "Content-Type", type);
+	evhttp_send_reply(req, 200, "OK", evb);
+	evbuffer_free(evb);
+}
+
+static void
+stream_free(struct stream *st)
+{
+	TAILQ_REMOVE(&st->srv->streams, st, link);
+	event_del(&st->flush_ev);
+	evbuffer_free(st->pending);
+	free(st);
+}
+
+static void
+stream_arm_flush(struct stream *st)
+{
+	if (!st->flush_armed) {
+		st->flush_armed = true;
+		event_active(&st->flush_ev, EV_TIMEOUT, 1);
+	}
+}
+
+/* Hand pending lines to evhttp as one chunk; end the reply when due. */
+static void
+stream_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct stream *st = arg;
+	size_t len = evbuffer_get_length(st->pending);
+
+	st->flush_armed = false;
+	if (len > 0) {
+		st->bytes_out += len;
+		metrics.bytes_out_total += len;
+		evhttp_send_reply_chunk(st->req, st->pending);
+	}
+	if (st->state == ST_ENDING) {
+		st->state = ST_ENDED;
+		/* May complete at once and free st through on_complete. */
+		evhttp_send_reply_end(st->req);
+	}
+}
+
+static void
+stream_write(void *arg, const char *data, size_t len)
+{
+	struct stream *st = arg;
+
+	evbuffer_add(st->pending, data, len);
+	stream_arm_flush(st);
+}
+
+static void
+stream_end(void *arg, const struct batch_stats *bs)
+{
+	struct stream *st = arg;
+
+	st->batch = NULL;
+	st->state = ST_ENDING;
+	log_info("batch from %s: %u items, %u ok, %u failed, %llu retries, "
+	         "%.1f ms, %zu bytes out",
+	    st->peer, bs->items, bs->ok, bs->failed,
+	    (unsigned long long)bs->retries, bs->elapsed_ms,
+	    (size_t)(st->bytes_out + evbuffer_get_length(st->pending)));
+	stream_arm_flush(st);
+}
+
+/* The reply is fully written: the connection may carry another request. */
+static void
+stream_complete_cb(struct evhttp_request *req, void *arg)
+{
+	struct stream *st = arg;
+	struct timeval tv = {SERVER_IDLE_TIMEOUT_S, 0};
+
+	evhttp_connection_set_closecb(st->evcon, NULL, NULL);
+	bufferevent_set_timeouts(
+	    evhttp_connection_get_bufferevent(st->evcon), &tv, &tv);
+	stream_free(st);
+}
+
+/* The caller's connection closed. */
+static void
+stream_close_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct stream *st = arg;
+
+	if (st->state != ST_ENDED) {
+		if (st->batch != NULL) {
+			log_info("batch from %s: caller disconnected, "
+			         "cancelling",
+			    st->peer);
+			batch_cancel(st->batch);
+			st->batch = NULL;
+		}
+		/* evhttp detached the request; ending it frees it. */
+		if (evhttp_request_get_connection(st->req) == NULL)
+			evhttp_send_reply_end(st->req);
+	}
+	stream_free(st);
+}
+
+static const char *
+format_content_type(enum out_format f)
+{
+	switch (f) {
+	case OUT_JSON:
+		return "application/json";
+	case OUT_SSE:
+		return "text/event-stream";
+	default:
+		return "application/x-ndjson";
+	}
+}
+
+/* Accept a parsed batch: start the reply, then the batch. */
+static void
+stream_start(struct server *srv, struct evhttp_request *req,
+    struct batch_spec *spec, unsigned hops)
+{
+	struct stream *st = xcalloc(1, sizeof(*st));
+	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+	struct batch_sink sink = {stream_write, stream_end, st};
+	struct timeval wtv = {SERVER_IDLE_TIMEOUT_S, 0};
+	char *addr = NULL;
+	ev_uint16_t port = 0;
+
+	st->srv = srv;
+	st->req = req;
+	st->evcon = evhttp_request_get_connection(req);
+	st->pending = evbuffer_new();
+	event_assign(&st->flush_ev, srv->base, -1, 0, stream_flush_cb, st);
+	evhttp_connection_get_peer(st->evcon, &addr, &port);
+	snprintf(st->peer, sizeof(st->peer), "%s:%u", addr ? addr : "?", port);
+	TAILQ_INSERT_TAIL(&srv->streams, st, link);
+
+	evhttp_add_header(
+	    out, "Content-Type", format_content_type(spec->format));
+	evhttp_add_header(out, "Cache-Control", "no-store");
+	/* HTTP/1.0 keep-alive callers would get "Content-Length: 0" with a
+	 * stream behind it: make the stream end at close instead. */
+	if (req->major == 1 && req->minor == 0)
+		evhttp_remove_header(
+		    evhttp_request_get_input_headers(req), "Connection");
+	evhttp_send_reply_start(req, 200, "OK");
+	/* The caller sends nothing while we stream: no read timeout. */
+	bufferevent_set_timeouts(
+	    evhttp_connection_get_bufferevent(st->evcon), NULL, &wtv);
+	evhttp_connection_set_closecb(st->evcon, stream_close_cb, st);
+	evhttp_request_set_on_complete_cb(req, stream_complete_cb, st);
+	st->batch = batch_start(srv->bctx, spec, hops, &sink);
+}
+
+static void
+server_batch(struct server *srv, struct evhttp_request *req)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	struct evbuffer *body = evhttp_request_get_input_buffer(req);
+	const char *hops_s = evhttp_find_header(in, "X-Fanoutd-Hops");
+	unsigned long hops = hops_s ? strtoul(hops_s, NULL, 10) : 0;
+	size_t len = evbuffer_get_length(body);
+	const char *data = len ? (const char *)evbuffer_pullup(body, -1) : "";
+	struct parse_error perr;
+	struct batch_spec spec;
+	char msg[200];
+
+	if (hops >= srv->cfg->max_hops && hops_s != NULL) {
+		snprintf(msg, sizeof(msg),
+		    "the batch already passed through %lu fanoutd hops "
+		    "(X-Fanoutd-Hops); the limit is %llu",
+		    hops, (unsigned long long)srv->cfg->max_hops);
+		metrics.batches_rejected++;
+		server_error(req, RERR_LOOP, msg, NULL, NULL);
+		return;
+	}
+	if (batch_parse(&spec, data, len,
+	        evhttp_find_header(in, "Content-Type"),
+	        evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req)),
+	        evhttp_find_header(in, "Accept"), srv->cfg, &perr) != 0) {
+		metrics.batches_rejected++;
+		server_error(req, perr.code, perr.message, NULL, NULL);
+		return;
+	}
+	stream_start(srv, req, &spec, (unsigned)hops + 1);
+}
+
+static void
+server_metrics(struct server *srv, struct evhttp_request *req)
+{
+	struct metrics_gauges g;
+	struct buf b = BUF_INIT;
+
+	g.batches_active = srv->bctx->active;
+	g.inflight = sched_inflight(srv->bctx->sched);
+	g.queued = sched_queued(srv->bctx->sched);
+	g.connections_open = pool_open_count(srv->bctx->fetch->pool);
+	g.connections_idle = pool_idle_count(srv->bctx->fetch->pool);
+	metrics_render(&b, &g);
+	server_reply(req, "text/plain; version=0.0.4", b.data, b.len);
+	buf_free(&b);
+}
+
+static void
+server_request_cb(struct evhttp_request *req, void *arg)
+{
+	struct server *srv = arg;
+	const char *path =
+	    evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	bool get = cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD;
+	char msg[200];
+
+	if (path == NULL)
+		path = "";
+	if (strcmp(path, "/v1/batch") == 0) {
+		if (cmd == EVHTTP_REQ_POST)
+			server_batch(srv, req);
+		else
+			server_error(req, RERR_METHOD,
+			    "/v1/batch accepts POST only", "Allow", "POST");
+	} else if (strcmp(path, "/healthz") == 0) {
+		if (get)
+			server_reply(req, "application/json",
+			    "{\"status\":\"ok\"}\n", 16);
+		else
+			server_error(req, RERR_METHOD,
+			    "/healthz accepts GET and HEAD only", "Allow",
+			    "GET, HEAD");
+	} else if (strcmp(path, "/metrics") == 0) {
+		if (get)
+			server_metrics(srv, req);
+		else
+			server_error(req, RERR_METHOD,
+			    "/metrics accepts GET and HEAD only", "Allow",
+			    "GET, HEAD");
+	} else {
+		snprintf(msg, sizeof(msg),
+		    "no such endpoint: %.100s; use POST /v1/batch", path);
+		server_error(req, RERR_NOT_FOUND, msg, NULL, NULL);
+	}
+}
+
+/* Bind a unix socket at path (replacing a stale one), mode 0660. */
+static int
+server_listen_unix(
+    struct server *srv, const char *path, char *why, size_t whylen)
+{
+	struct sockaddr_un sun;
+	evutil_socket_t fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(why, whylen, "unix socket path too long: %s", path);
+		return -1;
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	strcpy(sun.sun_path, path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		goto fail;
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
+	    chmod(path, 0660) != 0 || listen(fd, 511) != 0 ||
+	    evutil_make_socket_nonblocking(fd) != 0) {
+		close(fd);
+		goto fail;
+	}
+	if (evhttp_accept_socket_with_handle(srv->http, fd) == NULL) {
+		close(fd);
+		goto fail;
+	}
+	srv->unix_paths[srv->nunix++] = xstrdup(path);
+	log_info("listening on unix:%s", path);
+	return 0;
+fail:
+	snprintf(
+	    why, whylen, "cannot listen on unix:%s: %s", path, strerror(errno));
+	return -1;
+}
+
+/* Bind "ip:port" or "[ip6]:port"; logs the real port. */
+static int
+server_listen_tcp(
+    struct server *srv, const char *spec, char *why, size_t whylen)
+{
+	char host[CONFIG_ADDR_LEN];
+	const char *colon = strrchr(spec, ':');
+	struct evhttp_bound_socket *bs;
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	char ip[INET6_ADDRSTRLEN];
+	size_t hlen;
+	unsigned port;
+
+	if (colon == NULL || (hlen = (size_t)(colon - spec)) >= sizeof(host)) {
+		snprintf(why, whylen, "bad listen address: %s", spec);
+		return -1;
+	}
+	memcpy(host, spec, hlen);
+	host[hlen] = '\0';
+	if (host[0] == '[' && hlen > 2 && host[hlen - 1] == ']') {
+		memmove(host, host + 1, hlen - 2);
+		host[hlen - 2] = '\0';
+	}
+	port = (unsigned)strtoul(colon + 1, NULL, 10);
+	bs = evhttp_bind_socket_with_handle(srv->http, host, (uint16_t)port);
+	if (bs == NULL) {
+		snprintf(why, whylen, "cannot listen on %s: %s", spec,
+		    strerror(errno));
+		return -1;
+	}
+	if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss,
+	        &sslen) == 0) {
+		if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+			inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
+			log_info("listening on http://[%s]:%u", ip,
+			    ntohs(s6->sin6_port));
+		} else {
+			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+			inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
+			log_info("listening on http://%s:%u", ip,
+			    ntohs(s4->sin_port));
+		}
+	}
+	return 0;
+}
+
+struct server *
+server_new(struct event_base *base, struct batch_ctx *bctx,
+    const struct config *cfg, char *why, size_t whylen)
+{
+	struct server *srv = xcalloc(1, sizeof(*srv));
+	unsigned i;
+	int rc;
+
+	srv->base = base;
+	srv->bctx = bctx;
+	srv->cfg = cfg;
+	TAILQ_INIT(&srv->streams);
+	if ((srv->http = evhttp_new(base)) == NULL) {
+		snprintf(why, whylen, "cannot create the HTTP server");
+		free(srv);
+		return NULL;
+	}
+	/* Answer every method ourselves (405 with Allow, not evhttp's 501). */
+	evhttp_set_allowed_methods(srv->http,
+	    EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+	        EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+	        EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
+	evhttp_set_max_body_size(srv->http, (ev_ssize_t)cfg->max_request_bytes);
+	evhttp_set_max_headers_size(srv->http, SERVER_MAX_HEADERS);
+	evhttp_set_timeout(srv->http, SERVER_IDLE_TIMEOUT_S);
+	evhttp_set_flags(srv->http, EVHTTP_SERVER_LINGERING_CLOSE);
+	evhttp_set_default_content_type(srv->http, "application/json");
+	evhttp_set_gencb(srv->http, server_request_cb, srv);
+	for (i = 0; i < cfg->nlisten; i++) {
+		const char *l = cfg->listen[i];
+
+		if (strncmp(l, "unix:", 5) == 0)
+			rc = server_listen_unix(srv, l + 5, why, whylen);
+		else
+			rc = server_listen_tcp(srv, l, why, whylen);
+		if (rc != 0) {
+			server_free(srv);
+			return NULL;
+		}
+	}
+	return srv;
+}
+
+void
+server_free(struct server *srv)
+{
+	struct stream *st;
+	unsigned i;
+
+	if (srv == NULL)
+		return;
+	while ((st = TAILQ_FIRST(&srv->streams)) != NULL) {
+		evhttp_connection_set_closecb(st->evcon, NULL, NULL);
+		if (st->batch != NULL)
+			batch_cancel(st->batch);
+		/* evhttp_free below frees the request with its connection. */
+		evhttp_request_set_on_complete_cb(st->req, NULL, NULL);
+		stream_free(st);
+	}
+	evhttp_free(srv->http);
+	for (i = 0; i < srv->nunix; i++) {
+		unlink(srv->unix_paths[i]);
+		free(srv->unix_paths[i]);
+	}
+	free(srv);
+}

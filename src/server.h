@@ -1,0 +1,31 @@
+/*
+ * server.h - the caller's side: evhttp listeners, routing, whole-request
+ * errors, and the streamed response of each batch (DESIGN.md §1).
+ *
+ * Endpoints: POST /v1/batch, GET /healthz, GET /metrics. Every error is
+ * JSON {"error":{"type":..,"message":..}} with its status.
+ */
+#ifndef FANOUTD_SERVER_H
+#define FANOUTD_SERVER_H
+
+#include <stddef.h>
+
+#include <event2/event.h>
+
+#include "batch.h"
+#include "config.h"
+
+struct server;
+
+/*
+ * Bind every [server] listen address (TCP "ip:port", "[ip6]:port" or
+ * "unix:/path") and start serving. Logs each bound address, with the real
+ * port when the configured one was 0. Returns NULL with a reason in why.
+ */
+struct server *server_new(struct event_base *base, struct batch_ctx *bctx,
+    const struct config *cfg, char *why, size_t whylen);
+
+/* Cancel every running batch, close every connection, free. */
+void server_free(struct server *s);
+
+#endif

@@ -1,0 +1,272 @@
+/*
+ * url.c - strict parsing of absolute http/https URLs (RFC 3986 §3) into
+ * struct url (see url.h). One left-to-right pass: scheme, "//",
+ * authority (userinfo, host, port), then path, query and fragment, each
+ * checked against its character class. Everything it returns is a copy
+ * in the caller's arena.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <arpa/inet.h>
+
+#include "url.h"
+
+/* RFC 3986 character classes. */
+static bool
+is_unreserved(unsigned char c)
+{
+	return isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+static bool
+is_sub_delim(unsigned char c)
+{
+	return c != '\0' && strchr("!$&'()*+,;=", c) != NULL;
+}
+
+static bool
+is_hex(unsigned char c)
+{
+	return isxdigit(c) != 0;
+}
+
+/* pchar minus '%' (checked separately), plus '/' and '?'. */
+static bool
+is_path_char(unsigned char c)
+{
+	return is_unreserved(c) || is_sub_delim(c) || c == ':' || c == '@' ||
+	    c == '/' || c == '?';
+}
+
+/* Check s[0..n) against a class, allowing %XX escapes. */
+static bool
+valid_run(const char *s, size_t n, bool (*ok)(unsigned char))
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '%') {
+			if (i + 2 >= n || !is_hex((unsigned char)s[i + 1]) ||
+			    !is_hex((unsigned char)s[i + 2]))
+				return false;
+			i += 2;
+		} else if (!ok(c)) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool
+is_userinfo_char(unsigned char c)
+{
+	return is_unreserved(c) || is_sub_delim(c) || c == ':';
+}
+
+static bool
+is_regname_char(unsigned char c)
+{
+	return is_unreserved(c) || is_sub_delim(c);
+}
+
+static char *
+lower_dup(struct arena *a, const char *s, size_t n)
+{
+	char *p = arena_strndup(a, s, n);
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (char)tolower((unsigned char)p[i]);
+	return p;
+}
+
+/* Parse the port digits of s[0..n); 0 (use the default) when n is 0. */
+static int
+parse_port(const char *s, size_t n, unsigned *port)
+{
+	unsigned v = 0;
+	size_t i;
+
+	*port = 0;
+	if (n == 0)
+		return 0;
+	if (n > 5)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (unsigned)(s[i] - '0');
+	}
+	if (v == 0 || v > 65535)
+		return -1;
+	*port = v;
+	return 0;
+}
+
+/* Parse the authority s[0..n) into u (host, port, userinfo). */
+static int
+parse_authority(
+    const char *s, size_t n, struct arena *a, struct url *u, const char **why)
+{
+	const char *at = memchr(s, '@', n);
+	const char *host, *end = s + n, *portp = NULL;
+	size_t hlen;
+	unsigned port;
+
+	if (at != NULL) {
+		if (memchr(at + 1, '@', (size_t)(end - at - 1)) != NULL ||
+		    !valid_run(s, (size_t)(at - s), is_userinfo_char)) {
+			*why = "invalid user information in URL";
+			return -1;
+		}
+		u->userinfo = arena_strndup(a, s, (size_t)(at - s));
+		s = at + 1;
+	}
+	host = s;
+	if (*host == '[') {
+		const char *close = memchr(host, ']', (size_t)(end - host));
+		char tmp[INET6_ADDRSTRLEN];
+		struct in6_addr in6;
+
+		hlen = close ? (size_t)(close - host - 1) : 0;
+		if (close == NULL || hlen == 0 || hlen >= sizeof(tmp)) {
+			*why = "invalid IPv6 address in URL";
+			return -1;
+		}
+		memcpy(tmp, host + 1, hlen);
+		tmp[hlen] = '\0';
+		if (inet_pton(AF_INET6, tmp, &in6) != 1) {
+			*why = "invalid IPv6 address in URL";
+			return -1;
+		}
+		u->host = lower_dup(a, tmp, hlen);
+		u->ip_literal = true;
+		if (close + 1 < end) {
+			if (close[1] != ':') {
+				*why = "invalid character after IPv6 address";
+				return -1;
+			}
+			portp = close + 2;
+		}
+	} else {
+		const char *colon = memchr(host, ':', (size_t)(end - host));
+		char tmp[16];
+		struct in_addr in4;
+
+		hlen = colon ? (size_t)(colon - host) : (size_t)(end - host);
+		if (hlen == 0) {
+			*why = "missing host";
+			return -1;
+		}
+		if (hlen > 253 || !valid_run(host, hlen, is_regname_char)) {
+			*why = "invalid host name";
+			return -1;
+		}
+		u->host = lower_dup(a, host, hlen);
+		if (hlen < sizeof(tmp)) {
+			memcpy(tmp, host, hlen);
+			tmp[hlen] = '\0';
+			u->ip_literal = inet_pton(AF_INET, tmp, &in4) == 1;
+		}
+		if (colon != NULL)
+			portp = colon + 1;
+	}
+	if (portp != NULL) {
+		if (parse_port(portp, (size_t)(end - portp), &port) != 0) {
+			*why = "invalid port";
+			return -1;
+		}
+	} else {
+		port = 0;
+	}
+	u->port = (uint16_t)(port ? port : (u->https ? 443 : 80));
+	return 0;
+}
+
+/* host_header and origin, from host, port and scheme. */
+static void
+url_derive(struct arena *a, struct url *u)
+{
+	bool v6 = strchr(u->host, ':') != NULL;
+	bool dflt = u->port == (u->https ? 443 : 80);
+	char buf[300];
+
+	if (dflt)
+		snprintf(buf, sizeof(buf), v6 ? "[%s]" : "%s", u->host);
+	else
+		snprintf(buf, sizeof(buf), v6 ? "[%s]:%u" : "%s:%u", u->host,
+		    u->port);
+	u->host_header = arena_strdup(a, buf);
+	snprintf(buf, sizeof(buf), v6 ? "%s://[%s]:%u" : "%s://%s:%u",
+	    u->https ? "https" : "http", u->host, u->port);
+	u->origin = arena_strdup(a, buf);
+}
+
+int
+url_parse(
+    const char *s, size_t len, struct arena *a, struct url *u, const char **why)
+{
+	const char *p, *end = s + len, *auth, *path;
+	size_t i;
+
+	memset(u, 0, sizeof(*u));
+	if (len > URL_MAX_LEN) {
+		*why = "URL longer than 8192 bytes";
+		return -1;
+	}
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c <= 0x20 || c >= 0x7f || strchr("\"<>\\^`{|}", c)) {
+			*why = "invalid character in URL";
+			return -1;
+		}
+	}
+	p = memchr(s, ':', len);
+	if (p == NULL || p == s || p + 3 > end || p[1] != '/' || p[2] != '/') {
+		*why = "not an absolute URL";
+		return -1;
+	}
+	if ((size_t)(p - s) == 4 && strncasecmp(s, "http", 4) == 0) {
+		u->https = false;
+	} else if ((size_t)(p - s) == 5 && strncasecmp(s, "https", 5) == 0) {
+		u->https = true;
+	} else {
+		*why = "unsupported scheme; use http or https";
+		return -1;
+	}
+	auth = p + 3;
+	for (path = auth;
+	     path < end && *path != '/' && *path != '?' && *path != '#'; path++)
+		;
+	if (parse_authority(auth, (size_t)(path - auth), a, u, why) != 0)
+		return -1;
+	/* Path and query (the fragment is never sent). */
+	for (p = path; p < end && *p != '#'; p++)
+		;
+	if (!valid_run(path, (size_t)(p - path), is_path_char)) {
+		*why = "invalid character in URL";
+		return -1;
+	}
+	if (p < end && !valid_run(p + 1, (size_t)(end - p - 1), is_path_char)) {
+		*why = "invalid character in URL fragment";
+		return -1;
+	}
+	if (path == p || *path == '?') {
+		/* Empty path: "/" then the query, if any. */
+		char *t = arena_alloc(a, (size_t)(p - path) + 2);
+
+		t[0] = '/';
+		memcpy(t + 1, path, (size_t)(p - path));
+		t[(size_t)(p - path) + 1] = '\0';
+		u->target = t;
+	} else {
+		u->target = arena_strndup(a, path, (size_t)(p - path));
+	}
+	url_derive(a, u);
+	return 0;
+}

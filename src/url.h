@@ -1,0 +1,39 @@
+/*
+ * url.h - absolute http/https URLs, parsed strictly (RFC 3986) into what
+ * a fetch needs: where to connect, what to put in Host, and the request
+ * target to send verbatim. Pure: no I/O, no libevent.
+ */
+#ifndef FANOUTD_URL_H
+#define FANOUTD_URL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arena.h"
+
+#define URL_MAX_LEN 8192
+
+struct url {
+	bool https;
+	bool ip_literal; /* host is an IPv4 or IPv6 address */
+	char *host;      /* lower-cased; IPv6 without brackets */
+	uint16_t port;   /* explicit, or 80 / 443 */
+	char *target;    /* path[?query] as given; "/" when the path is empty */
+	char *host_header; /* host[:port], IPv6 in brackets, default port
+	                      omitted */
+	char *userinfo;    /* as given (still percent-encoded), or NULL */
+	char *origin;      /* "http://host:port": the pool and per-host key */
+};
+
+/*
+ * Parse the len bytes at s. Strings in *u are allocated from a. Returns 0,
+ * or -1 with *why set to a static sentence saying what is wrong: "not an
+ * absolute URL", "unsupported scheme; use http or https", "missing host",
+ * "invalid port", "invalid character in URL", "URL longer than 8192
+ * bytes", ... The fragment, if any, is dropped.
+ */
+int url_parse(const char *s, size_t len, struct arena *a, struct url *u,
+    const char **why);
+
+#endif

@@ -1,0 +1,64 @@
+#!/bin/bash
+# dns.sh - names are resolved asynchronously with evdns against the
+# resolvers of [upstream] nameservers: a dnsmasq on a loopback port that
+# this test starts, answering good.test and NXDOMAIN for the rest of
+# .test. Nothing leaves the machine. Also pins one lookup per name:
+# fifty items for one name cost one query per record type.
+. "${TESTLIB:?TESTLIB must point to tests/integration/lib.sh}"
+
+command -v dnsmasq >/dev/null || { echo "dnsmasq is missing"; exit 1; }
+
+start_upstream
+PORT=${UP##*:}
+
+# Start dnsmasq on a free UDP port (retry on a clash).
+start_dnsmasq() {
+	local try p
+	for try in 1 2 3 4 5 6 7 8 9 10; do
+		p=$((20000 + RANDOM % 40000))
+		dnsmasq --keep-in-foreground --conf-file=/dev/null \
+			--listen-address=127.0.0.1 --bind-interfaces --port="$p" \
+			--no-resolv --no-hosts --local=/test/ \
+			--address=/good.test/127.0.0.1 --address=/other.test/127.0.0.1 \
+			--log-queries --log-facility="$T/dns.log" \
+			--pid-file="$T/dns.pid" --user=root --group=root \
+			2>>"$T/dns.err" &
+		DNS_PID=$!
+		# Ready once it answers (or gone if the port was taken).
+		if wait_until 5 sh -c "grep -q started '$T/dns.log' 2>/dev/null || ! kill -0 $DNS_PID 2>/dev/null" &&
+			kill -0 "$DNS_PID" 2>/dev/null; then
+			PIDS+=("$DNS_PID")
+			DNS_PORT=$p
+			return 0
+		fi
+	done
+	echo "cannot start dnsmasq" >&2
+	cat "$T/dns.err" >&2
+	exit 1
+}
+start_dnsmasq
+start_fanoutd "[upstream]
+nameservers = 127.0.0.1:$DNS_PORT"
+
+out=$(batch "[\"http://good.test:$PORT/text/3\",\"http://nxdomain.test:$PORT/\"]")
+check "a name the resolver knows is fetched" \
+	"$(results "$out" | jq -c 'select(.index==0) | [.ok,.body]')" '[true,"abc"]'
+check "the dns timing is reported" \
+	"$(results "$out" | jq 'select(.index==0) | .timings.dns >= 0')" true
+check "NXDOMAIN is a dns error" \
+	"$(results "$out" | jq -r 'select(.index==1) | .error.type')" dns
+check "the message names the host and the reason" \
+	"$(results "$out" | jq -r 'select(.index==1) | .error.message')" \
+	"cannot resolve nxdomain.test: no such host"
+
+queries() {
+	grep -c "query\[A\] other.test" "$T/dns.log"
+}
+out=$(batch "$(jq -cn --arg u "http://other.test:$PORT/text/1" '[range(50)] | map($u)')")
+check "fifty items for one name all succeed" "$(summary "$out" | jq .ok)" 50
+check "with one A query for the name" "$(queries)" 1
+check "the Host header keeps the name" \
+	"$(batch "[\"http://good.test:$PORT/echo\"]" | jq -r 'select(.index==0) | .body | fromjson | .headers[] | select(.[0]=="Host") | .[1]')" \
+	"good.test:$PORT"
+
+finish

@@ -1,0 +1,175 @@
+# tests/integration/lib.sh - shared harness for the integration tests.
+#
+# Each test script sources this file, starts the test upstream and
+# fanoutd on free loopback ports (port 0, real port read back from the
+# ready file / the log), drives them with curl and checks output with jq.
+# Everything a test starts is killed when it exits; fanoutd is stopped
+# with SIGTERM and must exit 0 (with FANOUTD_WRAPPER=valgrind... that
+# also checks for leaks).
+#
+# Environment (set by `make check`): FANOUTD, UPSTREAM.
+
+set -u
+set -o pipefail
+
+: "${FANOUTD:?FANOUTD must point to the fanoutd binary}"
+: "${UPSTREAM:?UPSTREAM must point to the fanout-upstream binary}"
+FANOUTD_WRAPPER=${FANOUTD_WRAPPER:-}
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/fanoutd-test.XXXXXX")
+PIDS=()
+FANOUTD_PID=
+TESTS_RUN=0
+TESTS_FAILED=0
+
+cleanup() {
+	local rc=$?
+	local p
+	if [ -n "$FANOUTD_PID" ]; then
+		stop_fanoutd || rc=1
+	fi
+	for p in "${PIDS[@]}"; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	if [ "$rc" != 0 ] || [ "$TESTS_FAILED" != 0 ]; then
+		echo "--- fanoutd log (last 40 lines)"
+		tail -n 40 "$T/fanoutd.log" 2>/dev/null
+	fi
+	rm -rf "$T"
+	if [ "$TESTS_FAILED" != 0 ]; then
+		exit 1
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*" >&2
+	TESTS_FAILED=$((TESTS_FAILED + 1))
+}
+
+# check NAME ACTUAL EXPECTED: one named assertion.
+check() {
+	TESTS_RUN=$((TESTS_RUN + 1))
+	if [ "$2" == "$3" ]; then
+		echo "ok - $1"
+	else
+		fail "$1: expected [$3], got [$2]"
+	fi
+}
+
+# check_true NAME COMMAND...: the command must succeed.
+check_true() {
+	local name=$1
+	shift
+	TESTS_RUN=$((TESTS_RUN + 1))
+	if "$@"; then
+		echo "ok - $name"
+	else
+		fail "$name: [$*] is false"
+	fi
+}
+
+# wait_until SECONDS COMMAND...: poll COMMAND until it succeeds.
+wait_until() {
+	local deadline=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			return 1
+		fi
+		sleep 0.02
+	done
+}
+
+# start_upstream [LISTEN...]: start the test upstream (default: one
+# listener on 127.0.0.1:0). Sets UP (first base URL) and UPS (array).
+start_upstream() {
+	local ready="$T/upstream.ready.$RANDOM"
+	local args=() l
+	if [ "$#" = 0 ]; then
+		set -- 127.0.0.1:0
+	fi
+	for l in "$@"; do
+		args+=(--listen "$l")
+	done
+	"$UPSTREAM" "${args[@]}" --ready-file "$ready" \
+		>>"$T/upstream.log" 2>&1 &
+	PIDS+=($!)
+	wait_until 10 test -s "$ready" || {
+		echo "upstream did not start" >&2
+		exit 1
+	}
+	UPS=()
+	while read -r l; do
+		UPS+=("http://$l")
+	done <"$ready"
+	UP=${UPS[0]}
+}
+
+# start_fanoutd [INI TEXT]: start fanoutd on 127.0.0.1:0 with the given
+# extra configuration. Sets FO (base URL).
+start_fanoutd() {
+	local conf="$T/fanoutd.conf"
+	# A section may appear twice in an INI file: the extra text can
+	# add [server] keys after ours.
+	printf '[server]\nlisten = 127.0.0.1:0\n%s\n' "${1:-}" >"$conf"
+	: >"$T/fanoutd.log"
+	# shellcheck disable=SC2086
+	$FANOUTD_WRAPPER "$FANOUTD" -c "$conf" 2>>"$T/fanoutd.log" &
+	FANOUTD_PID=$!
+	wait_until 30 grep -q 'listening on http://' "$T/fanoutd.log" || {
+		echo "fanoutd did not start" >&2
+		cat "$T/fanoutd.log" >&2
+		exit 1
+	}
+	FO=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$T/fanoutd.log" |
+		head -n 1)
+}
+
+# stop_fanoutd: SIGTERM, wait, and require exit status 0.
+stop_fanoutd() {
+	local rc
+	kill -TERM "$FANOUTD_PID" 2>/dev/null
+	wait "$FANOUTD_PID"
+	rc=$?
+	FANOUTD_PID=
+	if [ "$rc" != 0 ]; then
+		fail "fanoutd exited with status $rc"
+		return 1
+	fi
+	return 0
+}
+
+# batch JSON [CURL ARGS...]: POST a JSON batch, print the response body.
+batch() {
+	local body=$1
+	shift
+	curl -sS --max-time 60 -X POST "$FO/v1/batch" \
+		-H 'Content-Type: application/json' --data-binary "$body" "$@"
+}
+
+# upstream_stats [BASE]: the upstream's /stats document.
+upstream_stats() {
+	curl -sS --max-time 10 "${1:-$UP}/stats"
+}
+
+# ms_now: milliseconds since the epoch.
+ms_now() {
+	date +%s%3N
+}
+
+# summary NDJSON: the summary object of an NDJSON response.
+summary() {
+	printf '%s\n' "$1" | jq -c 'select(.summary) | .summary'
+}
+
+# results NDJSON: the result lines, one JSON object per line.
+results() {
+	printf '%s\n' "$1" | jq -c 'select(.summary | not)'
+}
+
+finish() {
+	echo "# $TESTS_RUN checks, $TESTS_FAILED failed"
+}

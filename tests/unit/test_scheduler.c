@@ -1,0 +1,435 @@
+/*
+ * test_scheduler.c - the admission rules of DESIGN.md §2, pinned on the
+ * pure scheduler: the global, batch and per-host caps hold at every
+ * dispatch, a saturated host never blocks other hosts, batches share
+ * capacity round-robin, and removal / pause / re-enqueue keep the books
+ * straight. A simulated clock-free world: the test decides when each
+ * running job finishes.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "scheduler.h"
+
+#define MAXJOBS 4096
+
+struct tjob {
+	struct sched_job job; /* first: the test casts back */
+	int batch;
+	const char *host;
+	int order; /* dispatch order, -1 until dispatched */
+};
+
+struct world {
+	struct sched *s;
+	uint32_t global_cap, batch_cap, host_cap, batch_host_cap;
+	int running;
+	int running_batch[8];
+	int order;
+	struct tjob *log[MAXJOBS]; /* jobs in dispatch order */
+	int nlog;
+	struct tjob jobs[MAXJOBS];
+	int njobs;
+	struct sched_batch *b[8];
+};
+
+static int
+running_for_host(struct world *w, const char *host, int batch)
+{
+	int i, n = 0;
+
+	for (i = 0; i < w->njobs; i++)
+		if (w->jobs[i].job.state == SJ_RUNNING &&
+		    strcmp(w->jobs[i].host, host) == 0 &&
+		    (batch < 0 || w->jobs[i].batch == batch))
+			n++;
+	return n;
+}
+
+/* The dispatch callback checks every cap at the instant of admission. */
+static void
+on_dispatch(struct sched_job *job, void *arg)
+{
+	struct world *w = arg;
+	struct tjob *t = (struct tjob *)job;
+
+	assert_int_equal(job->state, SJ_RUNNING);
+	t->order = w->order++;
+	w->log[w->nlog++] = t;
+	w->running++;
+	w->running_batch[t->batch]++;
+	assert_true((uint32_t)w->running <= w->global_cap);
+	assert_true((uint32_t)w->running_batch[t->batch] <= w->batch_cap);
+	assert_true((uint32_t)running_for_host(w, t->host, -1) <= w->host_cap);
+	assert_true((uint32_t)running_for_host(w, t->host, t->batch) <=
+	    w->batch_host_cap);
+	assert_int_equal(sched_inflight(w->s), (uint32_t)w->running);
+}
+
+static void
+world_init(struct world *w, uint32_t global_cap, uint32_t batch_cap,
+    uint32_t host_cap, uint32_t batch_host_cap, int nbatches)
+{
+	int i;
+
+	memset(w, 0, sizeof(*w));
+	w->global_cap = global_cap;
+	w->batch_cap = batch_cap;
+	w->host_cap = host_cap;
+	w->batch_host_cap = batch_host_cap;
+	w->s = sched_new(global_cap, host_cap);
+	for (i = 0; i < nbatches; i++)
+		w->b[i] = sched_batch_new(
+		    w->s, batch_cap, batch_host_cap, on_dispatch, w);
+}
+
+static struct tjob *
+add_job(struct world *w, int batch, const char *host)
+{
+	struct tjob *t = &w->jobs[w->njobs++];
+
+	t->batch = batch;
+	t->host = host;
+	t->order = -1;
+	sched_enqueue(w->b[batch], &t->job, host);
+	return t;
+}
+
+static void
+finish(struct world *w, struct tjob *t)
+{
+	assert_int_equal(t->job.state, SJ_RUNNING);
+	sched_done(&t->job);
+	w->running--;
+	w->running_batch[t->batch]--;
+}
+
+/* Finish the oldest running job; returns 0 when none runs. */
+static int
+finish_oldest(struct world *w)
+{
+	int i;
+
+	for (i = 0; i < w->nlog; i++)
+		if (w->log[i]->job.state == SJ_RUNNING) {
+			finish(w, w->log[i]);
+			return 1;
+		}
+	return 0;
+}
+
+static void
+world_free(struct world *w)
+{
+	int i;
+
+	while (finish_oldest(w))
+		;
+	for (i = 0; i < 8; i++)
+		sched_batch_free(w->b[i]);
+	sched_free(w->s);
+}
+
+static void
+test_global_cap_holds_while_draining(void **state)
+{
+	static struct world w;
+	int i;
+
+	world_init(&w, 10, 100, 100, 100, 1);
+	for (i = 0; i < 200; i++)
+		add_job(&w, 0, "h");
+	sched_run(w.s);
+	assert_int_equal(w.running, 10);
+	assert_int_equal(sched_queued(w.s), 190);
+	while (finish_oldest(&w))
+		sched_run(w.s);
+	assert_int_equal(w.nlog, 200);
+	assert_int_equal(sched_queued(w.s), 0);
+	world_free(&w);
+}
+
+static void
+test_batch_cap_limits_one_batch(void **state)
+{
+	static struct world w;
+	int i;
+
+	world_init(&w, 100, 7, 100, 100, 1);
+	for (i = 0; i < 50; i++)
+		add_job(&w, 0, "h");
+	sched_run(w.s);
+	assert_int_equal(w.running, 7);
+	while (finish_oldest(&w))
+		sched_run(w.s);
+	assert_int_equal(w.nlog, 50);
+	world_free(&w);
+}
+
+static void
+test_saturated_host_does_not_block_other_hosts(void **state)
+{
+	static struct world w;
+	int i;
+
+	/* Host cap 2; 50 jobs for "slow" queued first, then 5 for "fast". */
+	world_init(&w, 100, 100, 2, 100, 1);
+	for (i = 0; i < 50; i++)
+		add_job(&w, 0, "slow");
+	for (i = 0; i < 5; i++)
+		add_job(&w, 0, "fast");
+	sched_run(w.s);
+	assert_int_equal(running_for_host(&w, "slow", -1), 2);
+	assert_int_equal(running_for_host(&w, "fast", -1), 2);
+	assert_int_equal(w.running, 4);
+	/* The fast host drains without any slow job finishing. */
+	for (i = 0; i < 5; i++) {
+		int j;
+
+		for (j = 0; j < w.nlog; j++)
+			if (w.log[j]->job.state == SJ_RUNNING &&
+			    strcmp(w.log[j]->host, "fast") == 0) {
+				finish(&w, w.log[j]);
+				break;
+			}
+		sched_run(w.s);
+	}
+	assert_int_equal(running_for_host(&w, "fast", -1), 0);
+	assert_int_equal(running_for_host(&w, "slow", -1), 2);
+	world_free(&w);
+}
+
+static void
+test_batch_per_host_cap_below_server_cap(void **state)
+{
+	static struct world w;
+	int i;
+
+	world_init(&w, 100, 100, 50, 3, 2);
+	for (i = 0; i < 20; i++) {
+		add_job(&w, 0, "h");
+		add_job(&w, 1, "h");
+	}
+	sched_run(w.s);
+	assert_int_equal(running_for_host(&w, "h", 0), 3);
+	assert_int_equal(running_for_host(&w, "h", 1), 3);
+	while (finish_oldest(&w))
+		sched_run(w.s);
+	assert_int_equal(w.nlog, 40);
+	world_free(&w);
+}
+
+static void
+test_server_host_cap_shared_between_batches(void **state)
+{
+	static struct world w;
+	int i;
+
+	world_init(&w, 100, 100, 4, 100, 2);
+	for (i = 0; i < 30; i++) {
+		add_job(&w, 0, "h");
+		add_job(&w, 1, "h");
+	}
+	sched_run(w.s);
+	assert_int_equal(running_for_host(&w, "h", -1), 4);
+	while (finish_oldest(&w))
+		sched_run(w.s);
+	assert_int_equal(w.nlog, 60);
+	world_free(&w);
+}
+
+static void
+test_late_small_batch_gets_half_the_capacity(void **state)
+{
+	static struct world w;
+	int i, small_done = 0, big_before = 0;
+
+	/* A big batch fills the global cap; a small one arrives later. */
+	world_init(&w, 10, 100, 100, 100, 2);
+	for (i = 0; i < 1000; i++)
+		add_job(&w, 0, "big");
+	sched_run(w.s);
+	assert_int_equal(w.running, 10);
+	for (i = 0; i < 10; i++)
+		add_job(&w, 1, "small");
+	/* Each completion frees one slot: round-robin gives every other
+	 * slot to the small batch, so it finishes within ~20 completions. */
+	while (small_done < 10) {
+		int n = w.nlog;
+
+		finish_oldest(&w);
+		sched_run(w.s);
+		if (w.nlog > n && w.log[w.nlog - 1]->batch == 1)
+			small_done++;
+		else if (w.nlog > n)
+			big_before++;
+	}
+	assert_true(big_before <= 10);
+	world_free(&w);
+}
+
+static void
+test_hosts_served_round_robin_within_a_batch(void **state)
+{
+	static struct world w;
+	int i;
+
+	world_init(&w, 3, 100, 100, 100, 1);
+	for (i = 0; i < 9; i++)
+		add_job(&w, 0, "a");
+	for (i = 0; i < 9; i++)
+		add_job(&w, 0, "b");
+	for (i = 0; i < 9; i++)
+		add_job(&w, 0, "c");
+	sched_run(w.s);
+	/* One slot each, not three for "a". */
+	assert_int_equal(running_for_host(&w, "a", -1), 1);
+	assert_int_equal(running_for_host(&w, "b", -1), 1);
+	assert_int_equal(running_for_host(&w, "c", -1), 1);
+	while (finish_oldest(&w))
+		sched_run(w.s);
+	world_free(&w);
+}
+
+static void
+test_remove_queued_job(void **state)
+{
+	static struct world w;
+	struct tjob *t[5];
+	int i;
+
+	world_init(&w, 1, 100, 100, 100, 1);
+	for (i = 0; i < 5; i++)
+		t[i] = add_job(&w, 0, "h");
+	sched_run(w.s);
+	sched_remove(&t[3]->job);
+	assert_int_equal(t[3]->job.state, SJ_IDLE);
+	assert_int_equal(sched_queued(w.s), 3);
+	while (finish_oldest(&w))
+		sched_run(w.s);
+	assert_int_equal(w.nlog, 4);
+	assert_int_equal(t[3]->order, -1);
+	world_free(&w);
+}
+
+static void
+test_paused_batch_dispatches_nothing_until_resumed(void **state)
+{
+	static struct world w;
+	int i;
+
+	world_init(&w, 10, 10, 10, 10, 1);
+	sched_batch_pause(w.b[0], true);
+	for (i = 0; i < 5; i++)
+		add_job(&w, 0, "h");
+	sched_run(w.s);
+	assert_int_equal(w.running, 0);
+	sched_batch_pause(w.b[0], false);
+	sched_run(w.s);
+	assert_int_equal(w.running, 5);
+	while (finish_oldest(&w))
+		sched_run(w.s);
+	world_free(&w);
+}
+
+static void
+test_done_job_can_be_enqueued_again(void **state)
+{
+	static struct world w;
+	struct tjob *t;
+
+	world_init(&w, 1, 1, 1, 1, 1);
+	t = add_job(&w, 0, "h");
+	sched_run(w.s);
+	finish(&w, t);
+	assert_int_equal(t->job.state, SJ_IDLE);
+	sched_enqueue(w.b[0], &t->job, "h");
+	sched_run(w.s);
+	assert_int_equal(t->job.state, SJ_RUNNING);
+	assert_int_equal(w.nlog, 2);
+	finish(&w, t);
+	world_free(&w);
+}
+
+/* Completing from inside the dispatch callback (a synchronous failure)
+ * must not break the outer sched_run. */
+static struct world *reentrant_world;
+
+static void
+on_dispatch_fail_at_once(struct sched_job *job, void *arg)
+{
+	struct world *w = arg;
+
+	w->nlog++;
+	assert_true(sched_inflight(w->s) <= 2);
+	sched_done(job);
+	sched_run(w->s);
+}
+
+static void
+test_completion_inside_dispatch_is_safe(void **state)
+{
+	static struct world w;
+	struct sched_batch *b;
+	int i;
+
+	reentrant_world = &w;
+	memset(&w, 0, sizeof(w));
+	w.s = sched_new(2, 2);
+	b = sched_batch_new(w.s, 2, 2, on_dispatch_fail_at_once, &w);
+	for (i = 0; i < 100; i++)
+		sched_enqueue(b, &w.jobs[i].job, "h");
+	sched_run(w.s);
+	assert_int_equal(w.nlog, 100);
+	assert_int_equal(sched_inflight(w.s), 0);
+	assert_int_equal(sched_queued(w.s), 0);
+	sched_batch_free(b);
+	sched_free(w.s);
+}
+
+static void
+test_batch_free_drops_queued_jobs(void **state)
+{
+	static struct world w;
+	struct tjob *t[3];
+	int i;
+
+	world_init(&w, 1, 1, 1, 1, 1);
+	for (i = 0; i < 3; i++)
+		t[i] = add_job(&w, 0, i ? "x" : "y");
+	assert_int_equal(sched_queued(w.s), 3);
+	sched_batch_free(w.b[0]);
+	w.b[0] = NULL;
+	assert_int_equal(sched_queued(w.s), 0);
+	assert_int_equal(t[1]->job.state, SJ_IDLE);
+	world_free(&w);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_global_cap_holds_while_draining),
+	    cmocka_unit_test(test_batch_cap_limits_one_batch),
+	    cmocka_unit_test(test_saturated_host_does_not_block_other_hosts),
+	    cmocka_unit_test(test_batch_per_host_cap_below_server_cap),
+	    cmocka_unit_test(test_server_host_cap_shared_between_batches),
+	    cmocka_unit_test(test_late_small_batch_gets_half_the_capacity),
+	    cmocka_unit_test(test_hosts_served_round_robin_within_a_batch),
+	    cmocka_unit_test(test_remove_queued_job),
+	    cmocka_unit_test(
+	        test_paused_batch_dispatches_nothing_until_resumed),
+	    cmocka_unit_test(test_done_job_can_be_enqueued_again),
+	    cmocka_unit_test(test_completion_inside_dispatch_is_safe),
+	    cmocka_unit_test(test_batch_free_drops_queued_jobs),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
