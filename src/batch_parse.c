@@ -430,7 +430,8 @@ parse_json(struct batch_spec *spec, const char *body, size_t len,
     const struct config *cfg, struct parse_error *err)
 {
 	json_error_t je;
-	json_t *root = json_loadb(body, len, 0, &je);
+	json_t *root =
+	    json_loadb(body, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
 	const json_t *reqs = NULL, *opts = NULL;
 	const char *key, *why;
 	json_t *v;

@@ -413,40 +413,55 @@ config_load_string(struct config *c, const char *text, const char *name,
 	return config_load(c, name, text, err);
 }
 
-static int
-too_big(struct config_error *err, const char *section, const char *key,
-    const char *cap_key, uint64_t cap)
+/* One relation between a default and its cap. */
+static const struct cap_rule {
+	const char *key;
+	size_t def;
+	const char *cap_key;
+	size_t cap;
+} cap_rules[] = {
+    {"[limits] batch_concurrency", F(batch_concurrency), "[limits] concurrency",
+        F(concurrency)},
+    {"[limits] per_host_concurrency", F(per_host_concurrency),
+        "[limits] concurrency", F(concurrency)},
+    {"[upstream] connect_timeout_ms", F(connect_timeout_ms),
+        "[upstream] timeout_cap_ms", F(timeout_cap_ms)},
+    {"[upstream] timeout_ms", F(timeout_ms), "[upstream] timeout_cap_ms",
+        F(timeout_cap_ms)},
+    {"[upstream] deadline_ms", F(deadline_ms), "[upstream] deadline_cap_ms",
+        F(deadline_cap_ms)},
+    {"[upstream] max_body_bytes", F(max_body_bytes),
+        "[upstream] max_body_bytes_cap", F(max_body_bytes_cap)},
+};
+
+static uint64_t
+field_u64(const struct config *c, size_t off)
 {
-	memset(err, 0, sizeof(*err));
-	snprintf(err->section, sizeof(err->section), "%s", section);
-	snprintf(err->key, sizeof(err->key), "%s", key);
-	snprintf(err->message, sizeof(err->message),
-	    "must not exceed %s (%llu)", cap_key, (unsigned long long)cap);
-	return -1;
+	return *(const uint64_t *)(const void *)((const char *)c + off);
 }
 
-int
-config_validate(const struct config *c, struct config_error *err)
+unsigned
+config_warnings(const struct config *c, void (*warn)(const char *msg))
 {
-	if (c->batch_concurrency > c->concurrency)
-		return too_big(err, "limits", "batch_concurrency",
-		    "[limits] concurrency", c->concurrency);
-	if (c->per_host_concurrency > c->concurrency)
-		return too_big(err, "limits", "per_host_concurrency",
-		    "[limits] concurrency", c->concurrency);
-	if (c->connect_timeout_ms > c->timeout_cap_ms)
-		return too_big(err, "upstream", "connect_timeout_ms",
-		    "[upstream] timeout_cap_ms", c->timeout_cap_ms);
-	if (c->timeout_ms > c->timeout_cap_ms)
-		return too_big(err, "upstream", "timeout_ms",
-		    "[upstream] timeout_cap_ms", c->timeout_cap_ms);
-	if (c->deadline_ms > c->deadline_cap_ms)
-		return too_big(err, "upstream", "deadline_ms",
-		    "[upstream] deadline_cap_ms", c->deadline_cap_ms);
-	if (c->max_body_bytes > c->max_body_bytes_cap)
-		return too_big(err, "upstream", "max_body_bytes",
-		    "[upstream] max_body_bytes_cap", c->max_body_bytes_cap);
-	return 0;
+	char msg[256];
+	unsigned n = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(cap_rules) / sizeof(cap_rules[0]); i++) {
+		const struct cap_rule *r = &cap_rules[i];
+		uint64_t d = field_u64(c, r->def), cap = field_u64(c, r->cap);
+
+		if (d <= cap)
+			continue;
+		snprintf(msg, sizeof(msg),
+		    "%s (%llu) is above %s (%llu); batches get %llu", r->key,
+		    (unsigned long long)d, r->cap_key, (unsigned long long)cap,
+		    (unsigned long long)cap);
+		if (warn != NULL)
+			warn(msg);
+		n++;
+	}
+	return n;
 }
 
 void

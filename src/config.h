@@ -69,7 +69,7 @@ void config_defaults(struct config *c);
  * Apply the INI file at path (or the text, for tests) on top of c. Stops
  * at the first error: returns -1 and fills err with the file, line,
  * section, key and what is wrong (unknown section or key, bad value).
- * Returns 0 on success. Does not run config_validate.
+ * Returns 0 on success. See config_warnings for relations between keys.
  */
 int config_load_file(
     struct config *c, const char *path, struct config_error *err);
@@ -84,8 +84,12 @@ int config_load_string(struct config *c, const char *text, const char *name,
 int config_set(struct config *c, const char *section, const char *key,
     const char *value, char *why, size_t whylen);
 
-/* Check relations between keys (a default above its cap). 0 or -1. */
-int config_validate(const struct config *c, struct config_error *err);
+/*
+ * A default above its cap (e.g. timeout_ms above timeout_cap_ms) is not
+ * an error: batches get the cap. Call warn with one sentence for each
+ * such key; returns how many there were.
+ */
+unsigned config_warnings(const struct config *c, void (*warn)(const char *msg));
 
 /* "FILE:LINE: [section] key: message" (parts omitted when unknown). */
 void config_error_format(

@@ -59,6 +59,18 @@ usage(FILE *f)
 }
 
 static void
+warn_stderr(const char *msg)
+{
+	fprintf(stderr, "fanoutd: warning: %s\n", msg);
+}
+
+static void
+warn_log(const char *msg)
+{
+	log_warn("configuration: %s", msg);
+}
+
+static void
 libevent_log(int severity, const char *msg)
 {
 	if (severity >= EVENT_LOG_ERR)
@@ -211,20 +223,20 @@ main(int argc, char **argv)
 		snprintf(err.message, sizeof(err.message), "%s", why);
 		rc = -1;
 	}
-	if (rc == 0)
-		rc = config_validate(&d.cfg, &err);
 	if (rc != 0) {
 		config_error_format(&err, msg, sizeof(msg));
 		fprintf(stderr, "fanoutd: configuration error: %s\n", msg);
 		return 1;
 	}
 	if (test) {
+		config_warnings(&d.cfg, warn_stderr);
 		printf("fanoutd: configuration %s is valid\n",
 		    config_path ? config_path : "(built-in defaults)");
 		return 0;
 	}
 
 	log_set_level((enum log_level)d.cfg.log_level);
+	config_warnings(&d.cfg, warn_log);
 	event_set_log_callback(libevent_log);
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();

@@ -1,0 +1,45 @@
+#!/bin/bash
+# cli.sh - the command line: --version, --help, -t on good and bad
+# files (exit status, and file, line and key in the message), flags
+# override the file, unknown flags are refused, built-in defaults need
+# no file.
+. "${TESTLIB:?TESTLIB must point to tests/integration/lib.sh}"
+
+check "--version prints the version" \
+	"$("$FANOUTD" --version | cut -d' ' -f1)" fanoutd
+check_true "--help prints the usage" sh -c '"$FANOUTD" --help | grep -q -- "--listen"'
+"$FANOUTD" --bogus >/dev/null 2>&1
+check "an unknown flag exits 2" "$?" 2
+
+printf '[limits]\nconcurrency = 10\n' >"$T/good.conf"
+check "-t accepts a good file" "$("$FANOUTD" -t -c "$T/good.conf" >/dev/null 2>&1; echo $?)" 0
+check "-t accepts the built-in defaults" "$("$FANOUTD" -t >/dev/null 2>&1; echo $?)" 0
+check "-t accepts the shipped example" \
+	"$("$FANOUTD" -t -c "$(dirname "$TESTLIB")/../../etc/fanoutd.conf" >/dev/null 2>&1; echo $?)" 0
+
+printf '[limits]\nconcurrency = 10\n\nper_host_concurency = 5\n' >"$T/bad.conf"
+msg=$("$FANOUTD" -t -c "$T/bad.conf" 2>&1)
+check "-t refuses a bad file with exit 1" "$?" 1
+check "the message names the file, line and key" "$msg" \
+	"fanoutd: configuration error: $T/bad.conf:4: [limits] per_host_concurency: unknown key"
+printf '[limits]\nconcurrency = 10\nbatch_concurrency = 20\n' >"$T/rel.conf"
+check "-t accepts a default above its cap" \
+	"$("$FANOUTD" -t -c "$T/rel.conf" >/dev/null 2>&1; echo $?)" 0
+check "but warns that batches get the cap" \
+	"$("$FANOUTD" -t -c "$T/rel.conf" 2>&1 >/dev/null | grep -c 'batch_concurrency (20) is above \[limits\] concurrency (10); batches get 10')" 1
+check "a missing file is an error" \
+	"$("$FANOUTD" -t -c "$T/nope.conf" >/dev/null 2>&1; echo $?)" 1
+check "a bad --listen is an error" \
+	"$("$FANOUTD" -t --listen nowhere >/dev/null 2>&1; echo $?)" 1
+
+# --listen overrides [server] listen from the file.
+printf '[server]\nlisten = 127.0.0.1:1\n' >"$T/listen.conf"
+"$FANOUTD" -c "$T/listen.conf" --listen 127.0.0.1:0 2>"$T/fanoutd.log" &
+FANOUTD_PID=$!
+wait_until 10 grep -q 'listening on http://' "$T/fanoutd.log"
+FO=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$T/fanoutd.log")
+check "--listen wins over the file" "${FO##*:}" "$(printf '%s' "${FO##*:}" | grep -v '^1$')"
+check "the daemon answers there" "$(curl -sS "$FO/healthz" | jq -r .status)" ok
+stop_fanoutd
+
+finish

@@ -1,0 +1,189 @@
+/*
+ * test_options.c - the batch options table: defaults come from the
+ * server config, a value over its cap is clamped (a batch may lower a
+ * cap, never raise it), bad values are refused with a reason, the JSON
+ * and query-string forms agree, and "effective" lists every option.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "options.h"
+
+static struct config cfg;
+
+static int
+setup(void **state)
+{
+	config_defaults(&cfg);
+	return 0;
+}
+
+static void
+test_defaults_come_from_the_config(void **state)
+{
+	struct batch_opts o;
+
+	cfg.batch_concurrency = 42;
+	cfg.timeout_ms = 1234;
+	opts_defaults(&o, &cfg);
+	assert_int_equal(o.concurrency, 42);
+	assert_int_equal(o.per_host_concurrency, 100);
+	assert_int_equal(o.timeout_ms, 1234);
+	assert_int_equal(o.connect_timeout_ms, 5000);
+	assert_int_equal(o.deadline_ms, 300000);
+	assert_int_equal(o.max_body_bytes, 1048576);
+	assert_int_equal(o.body, BODY_AUTO);
+	assert_true(o.headers);
+}
+
+static void
+test_values_over_the_cap_are_clamped(void **state)
+{
+	struct batch_opts o;
+	const char *why;
+	json_t *big = json_integer(5000);
+
+	opts_defaults(&o, &cfg);
+	assert_int_equal(opts_set_json(&o, &cfg, "concurrency", big, &why), 0);
+	assert_int_equal(o.concurrency, 1024);
+	assert_int_equal(
+	    opts_set_text(&o, &cfg, "per_host_concurrency", "5000", &why), 0);
+	assert_int_equal(o.per_host_concurrency, 100);
+	assert_int_equal(
+	    opts_set_text(&o, &cfg, "timeout_ms", "99999999999999999999", &why),
+	    0);
+	assert_int_equal(o.timeout_ms, 300000);
+	assert_int_equal(
+	    opts_set_text(&o, &cfg, "max_body_bytes", "99999999999", &why), 0);
+	assert_int_equal(o.max_body_bytes, 16777216);
+	json_decref(big);
+}
+
+static void
+test_a_batch_may_lower_a_cap(void **state)
+{
+	struct batch_opts o;
+	const char *why;
+
+	opts_defaults(&o, &cfg);
+	assert_int_equal(opts_set_text(&o, &cfg, "concurrency", "3", &why), 0);
+	assert_int_equal(o.concurrency, 3);
+	assert_int_equal(opts_set_text(&o, &cfg, "deadline_ms", "10", &why), 0);
+	assert_int_equal(o.deadline_ms, 10);
+}
+
+static void
+expect_json_refused(const char *name, json_t *v, const char *reason)
+{
+	struct batch_opts o;
+	const char *why = NULL;
+
+	opts_defaults(&o, &cfg);
+	assert_int_equal(opts_set_json(&o, &cfg, name, v, &why), -1);
+	assert_string_equal(why, reason);
+	json_decref(v);
+}
+
+static void
+test_bad_json_values_are_refused(void **state)
+{
+	const char *posint = "expected a positive integer";
+
+	expect_json_refused("concurrency", json_integer(0), posint);
+	expect_json_refused("concurrency", json_integer(-1), posint);
+	expect_json_refused("concurrency", json_real(1.5), posint);
+	expect_json_refused("timeout_ms", json_string("10"), posint);
+	expect_json_refused("timeout_ms", json_true(), posint);
+	expect_json_refused(
+	    "body", json_string("raw"), "expected \"auto\" or \"none\"");
+	expect_json_refused(
+	    "body", json_integer(1), "expected \"auto\" or \"none\"");
+	expect_json_refused(
+	    "headers", json_string("yes"), "expected true or false");
+	expect_json_refused("rate_limit", json_integer(1), "unknown option");
+}
+
+static void
+test_bad_text_values_are_refused(void **state)
+{
+	struct batch_opts o;
+	const char *why;
+
+	opts_defaults(&o, &cfg);
+	assert_int_equal(opts_set_text(&o, &cfg, "concurrency", "", &why), -1);
+	assert_int_equal(opts_set_text(&o, &cfg, "concurrency", "0", &why), -1);
+	assert_int_equal(
+	    opts_set_text(&o, &cfg, "concurrency", "-3", &why), -1);
+	assert_int_equal(
+	    opts_set_text(&o, &cfg, "concurrency", "1e3", &why), -1);
+	assert_string_equal(why, "expected a positive integer");
+	assert_int_equal(opts_set_text(&o, &cfg, "headers", "maybe", &why), -1);
+	assert_int_equal(opts_set_text(&o, &cfg, "nope", "1", &why), -1);
+	assert_string_equal(why, "unknown option");
+	assert_false(opts_is_option("nope"));
+	assert_true(opts_is_option("deadline_ms"));
+}
+
+static void
+test_body_and_headers_forms(void **state)
+{
+	struct batch_opts o;
+	const char *why;
+
+	opts_defaults(&o, &cfg);
+	assert_int_equal(opts_set_text(&o, &cfg, "body", "none", &why), 0);
+	assert_int_equal(o.body, BODY_NONE);
+	assert_int_equal(opts_set_text(&o, &cfg, "headers", "0", &why), 0);
+	assert_false(o.headers);
+	assert_int_equal(
+	    opts_set_json(&o, &cfg, "headers", json_true(), &why), 0);
+	assert_true(o.headers);
+}
+
+static void
+test_per_item_timeout_is_clamped(void **state)
+{
+	assert_int_equal(opts_clamp_timeout(&cfg, 10), 10);
+	assert_int_equal(opts_clamp_timeout(&cfg, 1ull << 40), 300000);
+}
+
+static void
+test_effective_lists_every_option(void **state)
+{
+	struct batch_opts o;
+	struct buf b = BUF_INIT;
+	const char *why;
+
+	opts_defaults(&o, &cfg);
+	opts_set_text(&o, &cfg, "concurrency", "7", &why);
+	opts_set_text(&o, &cfg, "body", "none", &why);
+	opts_emit_effective(&o, &b);
+	assert_string_equal(buf_cstr(&b),
+	    "{\"concurrency\":7,\"per_host_concurrency\":100,"
+	    "\"connect_timeout_ms\":5000,\"timeout_ms\":30000,"
+	    "\"deadline_ms\":300000,\"max_body_bytes\":1048576,"
+	    "\"body\":\"none\",\"headers\":true}");
+	buf_free(&b);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup(test_defaults_come_from_the_config, setup),
+	    cmocka_unit_test_setup(test_values_over_the_cap_are_clamped, setup),
+	    cmocka_unit_test_setup(test_a_batch_may_lower_a_cap, setup),
+	    cmocka_unit_test_setup(test_bad_json_values_are_refused, setup),
+	    cmocka_unit_test_setup(test_bad_text_values_are_refused, setup),
+	    cmocka_unit_test_setup(test_body_and_headers_forms, setup),
+	    cmocka_unit_test_setup(test_per_item_timeout_is_clamped, setup),
+	    cmocka_unit_test_setup(test_effective_lists_every_option, setup),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
