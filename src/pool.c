@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <arpa/inet.h>
 
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/util.h>
@@ -301,8 +302,11 @@ pool_release(struct pool *p, struct pconn *pc, bool reusable)
 	struct pool_origin *o = pc->origin;
 
 	pc->requests++;
-	if (!reusable || pc->closed || o->nidle >= p->max_idle_per_host ||
-	    p->max_idle == 0) {
+	/* Bytes already waiting belong to no request (a body sent after a
+	 * HEAD response, say): the next response would be misread. */
+	if (!reusable || pc->closed ||
+	    evbuffer_get_length(bufferevent_get_input(pc->bev)) > 0 ||
+	    o->nidle >= p->max_idle_per_host || p->max_idle == 0) {
 		pconn_kill(pc);
 		return;
 	}

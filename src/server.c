@@ -71,22 +71,43 @@ struct server {
 	unsigned nunix;
 };
 
+/*
+ * Send a complete reply. evhttp writes the body even for HEAD (which
+ * would poison the caller's keep-alive connection), so for HEAD only the
+ * Content-Length the body would have is sent.
+ */
+static void
+server_send(struct evhttp_request *req, int status, const char *type,
+    const char *body, size_t len, const char *extra_name,
+    const char *extra_value)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	struct evbuffer *evb = evbuffer_new();
+	char clen[24];
+
+	evhttp_add_header(h, "Content-Type", type);
+	if (extra_name != NULL)
+		evhttp_add_header(h, extra_name, extra_value);
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+		snprintf(clen, sizeof(clen), "%zu", len);
+		evhttp_add_header(h, "Content-Length", clen);
+	} else {
+		evbuffer_add(evb, body, len);
+	}
+	evhttp_send_reply(req, status, NULL, evb);
+	evbuffer_free(evb);
+}
+
 /* Reply with a JSON error body; extra_name/value may add one header. */
 static void
 server_error(struct evhttp_request *req, enum req_err code, const char *message,
     const char *extra_name, const char *extra_value)
 {
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	struct evbuffer *evb = evbuffer_new();
 	struct buf b = BUF_INIT;
 
 	emit_error_body(&b, req_err_name(code), message);
-	evbuffer_add(evb, b.data, b.len);
-	evhttp_add_header(h, "Content-Type", "application/json");
-	if (extra_name != NULL)
-		evhttp_add_header(h, extra_name, extra_value);
-	evhttp_send_reply(req, req_err_status(code), NULL, evb);
-	evbuffer_free(evb);
+	server_send(req, req_err_status(code), "application/json", b.data,
+	    b.len, extra_name, extra_value);
 	buf_free(&b);
 }
 
@@ -94,13 +115,7 @@ static void
 server_reply(
     struct evhttp_request *req, const char *type, const char *body, size_t len)
 {
-	struct evbuffer *evb = evbuffer_new();
-
-	evbuffer_add(evb, body, len);
-	evhttp_add_header(
-	    evhttp_request_get_output_headers(req), "Content-Type", type);
-	evhttp_send_reply(req, 200, "OK", evb);
-	evbuffer_free(evb);
+	server_send(req, 200, type, body, len, NULL, NULL);
 }
 
 static void

@@ -86,6 +86,27 @@ check "repeated headers are joined" \
 check "mixed-case names are lower-cased" \
 	"$(results "$out" | jq -r '.headers["x-mixed-case"]')" Yes
 
+# --- a pooled connection is never reused with stray bytes on it -------------
+curl -sS -o /dev/null "$UP/stats/reset"
+out=$(batch "{\"requests\":[{\"url\":\"$UP/text/5?head_body=1\",\"method\":\"HEAD\"}],
+	\"options\":{\"concurrency\":1}}")
+check "HEAD gets its status even from an upstream that sends a body" \
+	"$(results "$out" | jq -c '[.status, .body_bytes]')" "[200,0]"
+out=$(batch "[\"$UP/text/3\"]")
+check "the next request does not read that body as its response" \
+	"$(results "$out" | jq -c '[.ok, .body]')" '[true,"abc"]'
+check "because it went over a fresh connection" \
+	"$(upstream_stats | jq .connections)" 2
+
+# --- HEAD on fanoutd's own endpoints -------------------------------------------
+check "HEAD /healthz has the length of the body and no body" \
+	"$(curl -sS -I "$FO/healthz" | grep -i '^content-length:' | tr -d '\r' | cut -d' ' -f2)/$(curl -sS -X HEAD --max-time 2 "$FO/healthz" 2>/dev/null | wc -c | tr -d ' ')" \
+	"16/0"
+out=$(batch "[{\"url\":\"$FO/metrics\",\"method\":\"HEAD\"}]")
+out=$(batch "[\"$FO/healthz\",\"$FO/healthz\"]")
+check "fanoutd fetching its own endpoints after a HEAD still parses" \
+	"$(summary "$out" | jq .ok)" 2
+
 # --- the daemon survives all of the above --------------------------------------
 check "/healthz after the faults" "$(curl -sS "$FO/healthz" | jq -r .status)" ok
 check "nothing is left in flight" \

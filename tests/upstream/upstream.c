@@ -14,7 +14,8 @@
  *
  * Endpoints: /status/N, /delay/MS, /bytes/N, /text/N, /echo, /close,
  * /hang, /partial, /garbage, /headers/K, /stats, /stats/reset; any of
- * them takes ?tag=NAME and ?delay=MS (see tests/README.md).
+ * them takes ?tag=NAME and ?delay=MS, and ?head_body=1 sends a body even
+ * for HEAD (a broken upstream).
  */
 #include <errno.h>
 #include <signal.h>
@@ -258,8 +259,11 @@ up_respond(struct up_conn *c, int code, const char *type, const char *extra,
     const void *body, size_t len)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
-	bool nobody =
-	    code == 204 || code == 304 || strcmp(c->req.method, "HEAD") == 0;
+	char q[8];
+	/* ?head_body=1 misbehaves: a body even after a HEAD. */
+	bool nobody = code == 204 || code == 304 ||
+	    (strcmp(c->req.method, "HEAD") == 0 &&
+	        up_query(&c->req, "head_body", q, sizeof(q)) == NULL);
 
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", code, up_reason(code));
 	if (type)
