@@ -13,9 +13,13 @@
  * response is flushed to the socket or the connection closes.
  *
  * Endpoints: /status/N, /delay/MS, /bytes/N, /text/N, /echo, /close,
- * /hang, /partial, /garbage, /headers/K, /stats, /stats/reset; any of
+ * /hang, /partial, /garbage, /headers/K, /close-idle, /stats,
+ * /stats/reset; any of
  * them takes ?tag=NAME and ?delay=MS, and ?head_body=1 sends a body even
- * for HEAD (a broken upstream).
+ * for HEAD (a broken upstream), ?close_reused=1 closes the connection
+ * without a response when it served a request before (a keep-alive
+ * connection dropped just as it was reused). /close-idle closes every
+ * idle keep-alive connection, as a server's keep-alive timeout would.
  */
 #include <errno.h>
 #include <signal.h>
@@ -91,7 +95,8 @@ struct up_conn {
 	struct bufferevent *bev;
 	struct up_port *port;
 	enum up_state state;
-	bool counted; /* already counted as a connection */
+	bool counted;    /* already counted as a connection */
+	unsigned served; /* responses completed on this connection */
 	enum up_after after;
 	size_t head_bytes;
 	struct up_req req;
@@ -445,6 +450,22 @@ up_stats_reset(void)
 	c->counted = false;
 }
 
+/* Close every other connection that waits for its next request, as a
+ * server does when its keep-alive timeout passes. */
+static void
+up_close_idle(struct up_conn *self)
+{
+	struct up_conn *c, *next;
+
+	for (c = LIST_FIRST(&conns); c != NULL; c = next) {
+		next = LIST_NEXT(c, link);
+		if (c != self && c->state == UP_READ_HEAD &&
+		    c->req.target == NULL &&
+		    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
+			up_conn_free(c, false);
+	}
+}
+
 /* Produce the response for the fully read request (after any delay). */
 static void
 up_route(struct up_conn *c)
@@ -500,6 +521,9 @@ up_route(struct up_conn *c)
 		    "Set-Cookie: a=1\r\nSet-Cookie: b=2\r\nX-Mixed-Case: "
 		    "Yes\r\n");
 		up_respond(c, 200, "text/plain", extra, "ok\n", 3);
+	} else if (up_path_is(r, "/close-idle", NULL)) {
+		up_close_idle(c);
+		up_respond(c, 200, "text/plain", NULL, "closed\n", 7);
 	} else if (up_path_is(r, "/stats/reset", NULL)) {
 		up_stats_reset();
 		up_respond(c, 200, "text/plain", NULL, "reset\n", 6);
@@ -548,7 +572,10 @@ up_request_done(struct up_conn *c)
 		r->inflight = true;
 	}
 	c->state = UP_WAIT;
-	if (up_path_is(r, "/close", NULL)) {
+	/* /close always; ?close_reused=1 only on a reused connection (a
+	 * keep-alive connection the server dropped as it was reused). */
+	if (up_path_is(r, "/close", NULL) ||
+	    (c->served > 0 && up_query(r, "close_reused", q, sizeof(q)))) {
 		up_req_stop(c, false);
 		up_conn_free(c, false);
 		return;
@@ -747,6 +774,7 @@ up_conn_write_cb(struct bufferevent *bev, void *arg)
 		return;
 	}
 	up_req_clear(&c->req);
+	c->served++;
 	if (c->timer) {
 		event_free(c->timer);
 		c->timer = NULL;
