@@ -59,7 +59,7 @@ static const struct cfg_key config_keys[] = {
         "Largest request body accepted (413 beyond); K, M, G suffixes."},
     {"server", "max_json_items", CT_UINT, F(max_json_items), "1000", 1,
         10000000, "Most items a batch may have in the buffered JSON format."},
-    {"server", "max_hops", CT_UINT, F(max_hops), "2", 0, 100,
+    {"server", "max_hops", CT_UINT, F(max_hops), "1", 0, 100,
         "Refuse (508) a batch whose X-Fanoutd-Hops is this or more."},
     {"limits", "concurrency", CT_UINT, F(concurrency), "1024", 1, CONC_MAX,
         "Global cap on in-flight upstream attempts; also the most a "

@@ -173,8 +173,13 @@ code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$FO/v1/batch" \
 check "a body over max_request_bytes is refused with 413" "$code" 413
 req_error "unsupported content type" 415 unsupported_media_type -X POST \
 	"$FO/v1/batch" -H 'Content-Type: application/xml' --data-binary '<a/>'
-req_error "hop limit" 508 loop_detected -X POST "$FO/v1/batch" \
-	-H 'X-Fanoutd-Hops: 2' --data-binary "[\"$UP/text/1\"]"
+req_error "a batch sent by another fanoutd (hop limit 1)" 508 loop_detected \
+	-X POST "$FO/v1/batch" -H 'X-Fanoutd-Hops: 1' --data-binary "[\"$UP/text/1\"]"
+out=$(batch "[{\"url\":\"$FO/v1/batch\",\"method\":\"POST\",\"body\":\"[]\"}]")
+check "fanoutd posting to itself is stopped by the loop guard" \
+	"$(results "$out" | jq -c '[.status, (.body | fromjson | .error.type)]')" '[508,"loop_detected"]'
+check "a batch with hop count 0 is fine" \
+	"$(batch "[\"$UP/text/1\"]" -H 'X-Fanoutd-Hops: 0' | jq -r 'select(.summary) | .summary.ok')" 1
 
 # --- clamping to the server caps ------------------------------------------
 out=$(batch '{"requests":[],"options":{"concurrency":99999,"per_host_concurrency":5000,"timeout_ms":99999999,"max_body_bytes":999999999999}}')
