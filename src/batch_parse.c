@@ -375,6 +375,24 @@ parse_item_object(struct batch_spec *spec, struct item_spec *it,
 				it->method = (enum http_method)m;
 		} else if (strcmp(key, "headers") == 0) {
 			parse_item_headers(spec, it, v);
+		} else if (strcmp(key, "retries") == 0) {
+			if (!json_is_integer(v) || json_integer_value(v) < 0)
+				item_invalid(spec, it,
+				    "requests[%u].retries: expected an integer "
+				    "of 0 or more",
+				    it->index);
+			else
+				it->retries = (int32_t)opts_clamp_retries(
+				    cfg, (uint64_t)json_integer_value(v));
+		} else if (strcmp(key, "retry_unsafe") == 0) {
+			if (!json_is_boolean(v))
+				item_invalid(spec, it,
+				    "requests[%u].retry_unsafe: expected true "
+				    "or "
+				    "false",
+				    it->index);
+			else
+				it->retry_unsafe = json_is_true(v);
 		} else if (strcmp(key, "timeout_ms") == 0) {
 			if (!json_is_integer(v) || json_integer_value(v) < 1)
 				item_invalid(spec, it,
@@ -412,6 +430,7 @@ parse_items_json(struct batch_spec *spec, const json_t *reqs,
 
 		it->index = (uint32_t)i;
 		it->method = HM_GET;
+		it->retries = -1;
 		if (json_is_string(v))
 			parse_item_url(spec, it, json_string_value(v),
 			    json_string_length(v), "");
@@ -535,6 +554,7 @@ parse_text(struct batch_spec *spec, const char *body, size_t len,
 	for (p = body, i = 0; next_url_line(&p, end, &s, &sl); i++) {
 		spec->items[i].index = i;
 		spec->items[i].method = HM_GET;
+		spec->items[i].retries = -1;
 		parse_item_url(spec, &spec->items[i], s, sl, "");
 	}
 	return 0;

@@ -61,6 +61,8 @@ struct item_spec {
 	size_t body_len;
 	bool has_body;
 	uint32_t timeout_ms; /* 0: the batch's timeout_ms */
+	int32_t retries;     /* -1: the batch's retries */
+	bool retry_unsafe;   /* retry POST/PATCH even when it may be sent */
 };
 
 struct batch_spec {

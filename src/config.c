@@ -25,6 +25,8 @@ enum cfg_type {
 	CT_LISTEN,      /* list of ip:port, [ip6]:port, unix:/path */
 	CT_NAMESERVERS, /* list of ip[:port], [ip6][:port] */
 	CT_LOGLEVEL,
+	CT_RATE,     /* decimal number >= 0, fractions allowed */
+	CT_RETRY_ON, /* list of connect, dns, timeout, reset, status codes */
 };
 
 struct cfg_key {
@@ -61,6 +63,10 @@ static const struct cfg_key config_keys[] = {
         10000000, "Most items a batch may have in the buffered JSON format."},
     {"server", "max_hops", CT_UINT, F(max_hops), "1", 0, 100,
         "Refuse (508) a batch whose X-Fanoutd-Hops is this or more."},
+    {"server", "output_high_water", CT_BYTES, F(output_high_water), "1048576",
+        4096, 1ull << 40,
+        "A batch stops dispatching while this much of its output is unsent, "
+        "and resumes below half of it."},
     {"limits", "concurrency", CT_UINT, F(concurrency), "1024", 1, CONC_MAX,
         "Global cap on in-flight upstream attempts; also the most a "
         "batch may ask for."},
@@ -70,6 +76,16 @@ static const struct cfg_key config_keys[] = {
         1, CONC_MAX,
         "Cap on in-flight attempts per origin host, across all batches; "
         "also a batch's default."},
+    {"limits", "rate", CT_RATE, F(rate), "0", 0, 1000000,
+        "Global cap on upstream attempts per second (0: unlimited)."},
+    {"limits", "burst", CT_RATE, F(burst), "0", 0, 1000000,
+        "Attempts the global rate lets through at once (0: one second's "
+        "worth)."},
+    {"limits", "per_host_rate", CT_RATE, F(per_host_rate), "0", 0, 1000000,
+        "Cap on attempts per second to one origin host, across all batches "
+        "(0: unlimited); also the most a batch may ask for."},
+    {"limits", "per_host_burst", CT_RATE, F(per_host_burst), "0", 0, 1000000,
+        "Burst of per_host_rate (0: one second's worth)."},
     {"upstream", "connect_timeout_ms", CT_UINT, F(connect_timeout_ms), "5000",
         1, MS_MAX, "Default connect timeout of a batch."},
     {"upstream", "timeout_ms", CT_UINT, F(timeout_ms), "30000", 1, MS_MAX,
@@ -87,6 +103,23 @@ static const struct cfg_key config_keys[] = {
         "Default cap on a response body; the rest is cut (truncated)."},
     {"upstream", "max_body_bytes_cap", CT_BYTES, F(max_body_bytes_cap),
         "16777216", 1, 1ull << 40, "Most a batch may ask for max_body_bytes."},
+    {"upstream", "retries", CT_UINT, F(retries), "2", 0, 100,
+        "Default retries after a failed attempt (retry_on decides which)."},
+    {"upstream", "retries_cap", CT_UINT, F(retries_cap), "10", 0, 100,
+        "Most retries a batch or item may ask for."},
+    {"upstream", "backoff_ms", CT_UINT, F(backoff_ms), "100", 1, MS_MAX,
+        "Backoff bound before the first retry; it doubles for each next."},
+    {"upstream", "backoff_max_ms", CT_UINT, F(backoff_max_ms), "10000", 1,
+        MS_MAX, "Largest backoff bound; also caps Retry-After."},
+    {"upstream", "backoff_cap_ms", CT_UINT, F(backoff_cap_ms), "60000", 1,
+        MS_MAX, "Most a batch may ask for backoff_ms and backoff_max_ms."},
+    {"upstream", "retry_on", CT_RETRY_ON, F(retry_on),
+        "connect, timeout, reset, 429, 502, 503, 504", 0, 0,
+        "Outcomes retried: connect, dns, timeout, reset, HTTP statuses."},
+    {"upstream", "follow_redirects", CT_UINT, F(follow_redirects), "5", 0, 100,
+        "Redirects followed by default (0: none)."},
+    {"upstream", "redirects_cap", CT_UINT, F(redirects_cap), "20", 0, 100,
+        "Most redirects a batch may ask to follow."},
     {"upstream", "user_agent", CT_STRING, F(user_agent),
         "fanoutd/" PACKAGE_VERSION_STR, 0, 0,
         "User-Agent sent when an item sets none (empty: send none)."},
@@ -268,6 +301,36 @@ set_list(char (*dst)[CONFIG_ADDR_LEN], unsigned *count, unsigned max,
 	return 0;
 }
 
+/* "connect, timeout, 503": words separated by commas and spaces. */
+static int
+set_retry_on(struct retry_on *r, const char *value, char *why, size_t whylen)
+{
+	struct retry_on tmp;
+	char word[16];
+	const char *p = value;
+
+	retry_on_clear(&tmp);
+	while (*p != '\0') {
+		size_t len = strcspn(p, ", \t");
+
+		if (len == 0) {
+			p++;
+			continue;
+		}
+		snprintf(word, sizeof(word), "%.*s", (int)len, p);
+		if (len >= sizeof(word) || retry_on_add(&tmp, word) != 0) {
+			snprintf(why, whylen,
+			    "\"%.*s\" is not connect, dns, timeout, reset or "
+			    "an HTTP status",
+			    (int)(len > 20 ? 20 : len), p);
+			return -1;
+		}
+		p += len;
+	}
+	*r = tmp;
+	return 0;
+}
+
 static int
 key_set(struct config *c, const struct cfg_key *k, const char *value, char *why,
     size_t whylen)
@@ -311,6 +374,23 @@ key_set(struct config *c, const struct cfg_key *k, const char *value, char *why,
 	case CT_NAMESERVERS:
 		return set_list(c->nameservers, &c->nnameservers,
 		    CONFIG_MAX_NAMESERVERS, value, false, why, whylen);
+	case CT_RATE: {
+		char *end;
+		double d = strtod(value, &end);
+
+		if (end == value || *end != '\0' || !(d >= 0) ||
+		    d > (double)k->max) {
+			snprintf(why, whylen,
+			    "expected a number from 0 to %llu",
+			    (unsigned long long)k->max);
+			return -1;
+		}
+		*(double *)(void *)field = d;
+		return 0;
+	}
+	case CT_RETRY_ON:
+		return set_retry_on(
+		    (struct retry_on *)(void *)field, value, why, whylen);
 	case CT_LOGLEVEL:
 		if ((lvl = log_level_parse(value)) < 0) {
 			snprintf(
@@ -432,6 +512,14 @@ static const struct cap_rule {
         F(deadline_cap_ms)},
     {"[upstream] max_body_bytes", F(max_body_bytes),
         "[upstream] max_body_bytes_cap", F(max_body_bytes_cap)},
+    {"[upstream] retries", F(retries), "[upstream] retries_cap",
+        F(retries_cap)},
+    {"[upstream] backoff_ms", F(backoff_ms), "[upstream] backoff_cap_ms",
+        F(backoff_cap_ms)},
+    {"[upstream] backoff_max_ms", F(backoff_max_ms),
+        "[upstream] backoff_cap_ms", F(backoff_cap_ms)},
+    {"[upstream] follow_redirects", F(follow_redirects),
+        "[upstream] redirects_cap", F(redirects_cap)},
 };
 
 static uint64_t

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "retry.h"
+
 #define CONFIG_DEFAULT_PATH    "/etc/fanoutd/fanoutd.conf"
 #define CONFIG_MAX_LISTEN      8
 #define CONFIG_MAX_NAMESERVERS 8
@@ -27,11 +29,16 @@ struct config {
 	uint64_t max_request_bytes; /* request body, else 413 */
 	uint64_t max_json_items;    /* items in the buffered JSON format */
 	uint64_t max_hops;          /* loop guard, else 508 */
+	uint64_t output_high_water; /* unsent bytes that pause a batch */
 
 	/* [limits] */
 	uint64_t concurrency;          /* global in-flight cap; batch cap */
 	uint64_t batch_concurrency;    /* a batch's default concurrency */
 	uint64_t per_host_concurrency; /* in-flight cap per origin */
+	double rate;                   /* global attempts/s; 0: unlimited */
+	double burst;                  /* 0: one second's worth */
+	double per_host_rate;          /* per origin; also a batch's default */
+	double per_host_burst;
 
 	/* [upstream] */
 	uint64_t connect_timeout_ms; /* default of the batch option */
@@ -41,6 +48,14 @@ struct config {
 	uint64_t deadline_cap_ms;
 	uint64_t max_body_bytes; /* default of the batch option */
 	uint64_t max_body_bytes_cap;
+	uint64_t retries; /* default of the batch option */
+	uint64_t retries_cap;
+	uint64_t backoff_ms;     /* first backoff bound */
+	uint64_t backoff_max_ms; /* largest backoff bound */
+	uint64_t backoff_cap_ms; /* cap of both */
+	struct retry_on retry_on;
+	uint64_t follow_redirects;
+	uint64_t redirects_cap;
 	char user_agent[CONFIG_ADDR_LEN];
 	char nameservers[CONFIG_MAX_NAMESERVERS]
 	                [CONFIG_ADDR_LEN]; /* ip[:port] */

@@ -358,6 +358,21 @@ emit_frame_summary(
 }
 
 void
+emit_frame_progress(
+    struct buf *out, enum out_format f, const struct progress_view *p)
+{
+	char inner[160];
+
+	snprintf(inner, sizeof(inner),
+	    "{\"done\":%u,\"total\":%u,\"in_flight\":%u,\"queued\":%llu}",
+	    p->done, p->total, p->in_flight, (unsigned long long)p->queued);
+	if (f == OUT_SSE)
+		buf_printf(out, "event: progress\ndata: %s\n\n", inner);
+	else
+		buf_printf(out, "{\"progress\":%s}\n", inner);
+}
+
+void
 emit_json_document(struct buf *out, const char *const *results,
     const size_t *lens, size_t n, const struct summary_view *s)
 {

@@ -58,6 +58,15 @@ struct summary_view {
 	const char *effective_json; /* an object, from opts_emit_effective */
 };
 
+/* A progress line: {"progress":{"done":..,"total":..,"in_flight":..,
+ * "queued":..}} (queued counts items waiting for a retry, too). */
+struct progress_view {
+	uint32_t done;
+	uint32_t total;
+	uint32_t in_flight;
+	uint64_t queued;
+};
+
 /*
  * One result as a JSON object (no framing, no newline):
  * {"index":0,"id":..,"url":..,"ok":true,"status":200,"headers":{..},
@@ -78,6 +87,9 @@ void emit_frame_result(
     struct buf *out, enum out_format f, const struct result_view *r);
 void emit_frame_summary(
     struct buf *out, enum out_format f, const struct summary_view *s);
+/* NDJSON: {"progress":{...}}\n; SSE: event: progress, data {...}. */
+void emit_frame_progress(
+    struct buf *out, enum out_format f, const struct progress_view *p);
 
 /*
  * The buffered JSON document from results already rendered with

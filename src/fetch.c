@@ -26,11 +26,13 @@
 #include <event2/buffer.h>
 #include <event2/event_struct.h>
 #include <event2/http.h>
+#include <zlib.h>
 
 #include "base64.h"
 #include "buf.h"
 #include "fetch.h"
 #include "log.h"
+#include "redirect.h"
 #include "util.h"
 
 enum fetch_state {
@@ -67,6 +69,10 @@ struct fetch {
 	struct buf body;
 	uint64_t body_seen;
 	bool truncated;
+	z_stream *z;    /* decoding a gzip / deflate body */
+	bool z_deflate; /* Content-Encoding: deflate (may be raw) */
+	bool z_started; /* inflate produced output, or went raw */
+	bool z_ended;   /* the encoded stream is complete */
 	uint64_t t_start;
 	uint64_t t_resolve;
 	uint64_t t_sent;
@@ -93,6 +99,10 @@ fetch_free(struct fetch *f)
 	event_del(&f->ctimer);
 	event_del(&f->defer);
 	buf_free(&f->body);
+	if (f->z != NULL) {
+		inflateEnd(f->z);
+		free(f->z);
+	}
 	free(f);
 }
 
@@ -367,33 +377,48 @@ pct_decode(const char *s, char *out)
 	*out = '\0';
 }
 
+/* An item header that does not go on this attempt: credentials and the
+ * Host override stay behind on a cross-origin hop. */
+static bool
+fetch_skips_header(const struct fetch_params *p, const char *name)
+{
+	return p->drop_credentials &&
+	    (redirect_drops_header(name) || strcasecmp(name, "Host") == 0);
+}
+
 /* Add the request headers: ours where the item did not set them. */
 static int
 fetch_add_headers(struct fetch *f, struct evkeyvalq *h)
 {
 	const struct fetch_params *p = f->p;
-	bool host = false, ua = false, accept = false, auth = false;
+	bool host = false, ua = false, accept = false, auth = false, ae = false;
 	char tmp[32];
 	uint32_t i;
 
 	for (i = 0; i < p->nheaders; i++) {
 		const char *n = p->headers[i].name;
 
+		if (fetch_skips_header(p, n))
+			continue;
 		host |= strcasecmp(n, "Host") == 0;
 		ua |= strcasecmp(n, "User-Agent") == 0;
 		accept |= strcasecmp(n, "Accept") == 0;
 		auth |= strcasecmp(n, "Authorization") == 0;
+		ae |= strcasecmp(n, "Accept-Encoding") == 0;
 	}
 	if (!host && evhttp_add_header(h, "Host", p->url->host_header) != 0)
 		return -1;
 	for (i = 0; i < p->nheaders; i++)
-		if (evhttp_add_header(
+		if (!fetch_skips_header(p, p->headers[i].name) &&
+		    evhttp_add_header(
 		        h, p->headers[i].name, p->headers[i].value) != 0)
 			return -1;
 	if (!ua && p->user_agent[0] != '\0')
 		evhttp_add_header(h, "User-Agent", p->user_agent);
 	if (!accept)
 		evhttp_add_header(h, "Accept", "*/*");
+	if (!ae && p->decode)
+		evhttp_add_header(h, "Accept-Encoding", "gzip, deflate");
 	if (!auth && p->url->userinfo != NULL) {
 		size_t n = strlen(p->url->userinfo);
 		char *plain = xmalloc(n + 1);
@@ -431,6 +456,29 @@ fetch_error_cb(enum evhttp_request_error err, void *arg)
 	f->ev_errno = errno;
 }
 
+/* Start decoding when the response says gzip or deflate. */
+static void
+fetch_start_decoding(struct fetch *f, struct evhttp_request *req)
+{
+	const char *ce = evhttp_find_header(
+	    evhttp_request_get_input_headers(req), "Content-Encoding");
+
+	if (!f->p->decode || ce == NULL)
+		return;
+	if (strcasecmp(ce, "gzip") == 0 || strcasecmp(ce, "x-gzip") == 0)
+		f->z_deflate = false;
+	else if (strcasecmp(ce, "deflate") == 0)
+		f->z_deflate = true;
+	else
+		return; /* identity, br, ...: passed through as is */
+	f->z = xcalloc(1, sizeof(*f->z));
+	/* 15 + 32: a zlib or a gzip header, detected. */
+	if (inflateInit2(f->z, 15 + 32) != Z_OK) {
+		free(f->z);
+		f->z = NULL;
+	}
+}
+
 static int
 fetch_header_cb(struct evhttp_request *req, void *arg)
 {
@@ -439,6 +487,7 @@ fetch_header_cb(struct evhttp_request *req, void *arg)
 	f->res.ttfb_ms = us_to_ms(mono_us() - f->t_sent);
 	event_del(&f->ctimer);
 	fetch_set_state(f, FS_READING);
+	fetch_start_decoding(f, req);
 	return 0;
 }
 
@@ -460,15 +509,90 @@ fetch_succeed(struct fetch *f, struct evhttp_request *req, bool reusable)
 	fetch_finish(f);
 }
 
-/* Move body bytes from in: keep up to the cap (when the body is kept)
- * and count them. Returns true when the body went past the cap. */
-static bool
+enum body_status {
+	BODY_MORE, /* keep reading */
+	BODY_FULL, /* past max_body_bytes: truncated */
+	BODY_BAD,  /* the encoding is corrupt */
+};
+
+/* Keep n decoded bytes at p, within the cap. */
+static enum body_status
+fetch_keep(struct fetch *f, const unsigned char *p, size_t n)
+{
+	uint64_t room = f->p->max_body_bytes - f->body_seen;
+	size_t take = n < room ? n : (size_t)room;
+
+	if (f->p->keep_body && take > 0)
+		buf_add(&f->body, p, take);
+	f->body_seen += take;
+	if (n > room)
+		f->truncated = true;
+	return f->truncated ? BODY_FULL : BODY_MORE;
+}
+
+/*
+ * Inflate what in holds. The cap applies to the decoded size, so a gzip
+ * bomb stops at max_body_bytes. "deflate" is meant to be zlib-wrapped
+ * but some servers send it raw: on a bad header before any output, try
+ * raw once.
+ */
+static enum body_status
+fetch_inflate(struct fetch *f, struct evbuffer *in)
+{
+	unsigned char out[16384];
+	struct evbuffer_iovec v;
+	z_stream *z = f->z;
+	enum body_status st = BODY_MORE;
+	int rc = Z_OK;
+
+	while (st == BODY_MORE && !f->z_ended &&
+	    evbuffer_peek(in, -1, NULL, &v, 1) == 1) {
+		z->next_in = v.iov_base;
+		z->avail_in = (uInt)v.iov_len;
+		do {
+			z->next_out = out;
+			z->avail_out = sizeof(out);
+			rc = inflate(z, Z_NO_FLUSH);
+			if (rc == Z_DATA_ERROR && f->z_deflate &&
+			    z->total_out == 0 && !f->z_started) {
+				/* Raw deflate: start over on this chunk. */
+				inflateEnd(z);
+				memset(z, 0, sizeof(*z));
+				if (inflateInit2(z, -15) != Z_OK)
+					return BODY_BAD;
+				f->z_started = true;
+				z->next_in = v.iov_base;
+				z->avail_in = (uInt)v.iov_len;
+				continue;
+			}
+			if (rc != Z_OK && rc != Z_STREAM_END &&
+			    rc != Z_BUF_ERROR)
+				return BODY_BAD;
+			st = fetch_keep(f, out, sizeof(out) - z->avail_out);
+		} while (st == BODY_MORE && rc != Z_STREAM_END &&
+		    (z->avail_in > 0 || z->avail_out == 0));
+		if (z->total_out > 0)
+			f->z_started = true;
+		evbuffer_drain(in, v.iov_len - z->avail_in);
+		if (rc == Z_STREAM_END) {
+			f->z_ended = true;
+			evbuffer_drain(in, evbuffer_get_length(in));
+		}
+	}
+	return st;
+}
+
+/* Move body bytes from in: decode if encoded, keep up to the cap (when
+ * the body is kept) and count them. */
+static enum body_status
 fetch_take_body(struct fetch *f, struct evbuffer *in)
 {
 	size_t n = evbuffer_get_length(in);
 	uint64_t room = f->p->max_body_bytes - f->body_seen;
 	size_t take = n < room ? n : (size_t)room;
 
+	if (f->z != NULL)
+		return f->z_ended ? BODY_MORE : fetch_inflate(f, in);
 	if (f->p->keep_body && take > 0) {
 		buf_reserve(&f->body, take);
 		evbuffer_remove(in, f->body.data + f->body.len, take);
@@ -477,7 +601,17 @@ fetch_take_body(struct fetch *f, struct evbuffer *in)
 	f->body_seen += take;
 	if (n > room)
 		f->truncated = true;
-	return f->truncated;
+	return f->truncated ? BODY_FULL : BODY_MORE;
+}
+
+/* Stop reading this response: the connection is closed with it. */
+static void
+fetch_stop_reading(struct fetch *f, struct evhttp_request *req)
+{
+	f->req = NULL;
+	f->cancelling = true;
+	evhttp_cancel_request(req); /* evhttp frees it after we return */
+	f->cancelling = false;
 }
 
 /* Body bytes as they stream in. Past the cap: stop reading, close the
@@ -486,15 +620,20 @@ static void
 fetch_chunk_cb(struct evhttp_request *req, void *arg)
 {
 	struct fetch *f = arg;
+	enum body_status st;
 
-	if (f->state == FS_DONE ||
-	    !fetch_take_body(f, evhttp_request_get_input_buffer(req)))
+	if (f->state == FS_DONE)
 		return;
-	f->req = NULL;
-	f->cancelling = true;
-	evhttp_cancel_request(req); /* evhttp frees it after we return */
-	f->cancelling = false;
-	fetch_succeed(f, req, false);
+	st = fetch_take_body(f, evhttp_request_get_input_buffer(req));
+	if (st == BODY_MORE)
+		return;
+	fetch_stop_reading(f, req);
+	if (st == BODY_FULL)
+		fetch_succeed(f, req, false);
+	else
+		fetch_fail(f, IERR_PROTOCOL, true,
+		    "cannot decode the %s response body",
+		    f->z_deflate ? "deflate" : "gzip");
 }
 
 /* evhttp failed the request (req == NULL): make it an item error. */
@@ -582,7 +721,15 @@ fetch_response_cb(struct evhttp_request *req, void *arg)
 	}
 	/* Complete response: the connection stays reusable even when the
 	 * last bytes went past the cap. */
-	fetch_take_body(f, evhttp_request_get_input_buffer(req));
+	if (fetch_take_body(f, evhttp_request_get_input_buffer(req)) ==
+	        BODY_BAD ||
+	    (f->z != NULL && !f->z_ended && !f->truncated &&
+	        f->z->total_in > 0)) {
+		fetch_fail(f, IERR_PROTOCOL, true,
+		    "cannot decode the %s response body",
+		    f->z_deflate ? "deflate" : "gzip");
+		return;
+	}
 	fetch_succeed(f, req, true);
 }
 

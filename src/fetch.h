@@ -44,6 +44,9 @@ struct fetch_params {
 	uint32_t timeout_ms; /* dispatch to last body byte */
 	uint64_t max_body_bytes;
 	bool keep_body;         /* false: count body bytes, keep none */
+	bool decode;            /* ask for and decode gzip / deflate */
+	bool drop_credentials;  /* cross-origin hop: no Authorization,
+	                           Cookie from the item's headers */
 	unsigned hops;          /* X-Fanoutd-Hops value to send */
 	const char *user_agent; /* unless the item sets User-Agent */
 };
@@ -56,7 +59,7 @@ struct fetch_result {
 	const struct evkeyvalq *headers; /* response headers, or NULL */
 	const unsigned char *body;
 	size_t body_len;    /* bytes kept (0 when !keep_body) */
-	uint64_t body_seen; /* bytes read, up to the cap */
+	uint64_t body_seen; /* bytes read (decoded), up to the cap */
 	bool truncated;     /* the body went past max_body_bytes */
 	double dns_ms;      /* -1 when no lookup was needed */
 	double ttfb_ms;     /* request handed over -> response headers */

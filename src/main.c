@@ -129,11 +129,7 @@ daemon_start(struct daemon *d)
 	d->fetch.base = d->base;
 	d->fetch.pool = d->pool;
 	d->fetch.resolver = d->resolver;
-	d->bctx.base = d->base;
-	d->bctx.fetch = &d->fetch;
-	d->bctx.cfg = &d->cfg;
-	d->bctx.sched = sched_new((uint32_t)d->cfg.concurrency,
-	    (uint32_t)d->cfg.per_host_concurrency);
+	batch_ctx_init(&d->bctx, d->base, &d->fetch, &d->cfg);
 	d->server = server_new(d->base, &d->bctx, &d->cfg, why, sizeof(why));
 	if (d->server == NULL) {
 		log_error("%s", why);
@@ -150,7 +146,7 @@ static void
 daemon_stop(struct daemon *d)
 {
 	server_free(d->server);
-	sched_free(d->bctx.sched);
+	batch_ctx_free(&d->bctx);
 	pool_free(d->pool);
 	resolver_free(d->resolver);
 	if (d->sigint)

@@ -50,6 +50,14 @@ metrics_render(struct buf *out, const struct metrics_gauges *g)
 		    item_err_name(e), metrics.items_error[e]);
 	metric_one(out, "fanoutd_upstream_attempts_total", "counter",
 	    "Upstream attempts started.", metrics.attempts_total);
+	metric_one(out, "fanoutd_upstream_retries_total", "counter",
+	    "Upstream attempts that were retries.", metrics.retries_total);
+	metric_one(out, "fanoutd_upstream_redirects_total", "counter",
+	    "Redirects followed.", metrics.redirects_total);
+	metric_head(out, "fanoutd_rate_limit_wait_seconds_total", "counter",
+	    "Seconds queues spent parked waiting for rate-limit tokens.");
+	buf_printf(out, "fanoutd_rate_limit_wait_seconds_total %.6f\n",
+	    (double)g->token_wait_us / 1e6);
 	metric_one(out, "fanoutd_inflight", "gauge",
 	    "Upstream attempts in flight.", g->inflight);
 	metric_one(out, "fanoutd_queued", "gauge",

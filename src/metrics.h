@@ -22,6 +22,8 @@ struct metrics {
 	uint64_t items_http_error;  /* a response with status >= 400 */
 	uint64_t items_error[IERR__COUNT]; /* no response, by error type */
 	uint64_t attempts_total;           /* upstream attempts started */
+	uint64_t retries_total;            /* attempts that were retries */
+	uint64_t redirects_total;          /* redirects followed */
 	uint64_t bytes_out_total; /* response bytes written to callers */
 };
 
@@ -33,6 +35,7 @@ struct metrics_gauges {
 	uint64_t queued;
 	uint64_t connections_open;
 	uint64_t connections_idle;
+	uint64_t token_wait_us; /* queues parked waiting for rate tokens */
 };
 
 void metrics_render(struct buf *out, const struct metrics_gauges *g);

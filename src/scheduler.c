@@ -1,31 +1,45 @@
 /*
- * scheduler.c - admission under global, per-batch and per-host caps with
- * round-robin fairness (see scheduler.h for the queue structure).
+ * scheduler.c - admission under caps and token buckets with round-robin
+ * fairness (see scheduler.h for the queue structure).
  *
- * Every change of a counter is followed by hostq_update() and
- * batch_update(), which recompute where the host queue and the batch
- * belong. Those two functions are the whole state machine; nothing else
- * moves a queue between lists.
+ * Every change of a counter or a token wait is followed by
+ * hostq_update() and batch_update(), which recompute where the host
+ * queue and the batch belong; nothing else moves a queue between lists.
+ * A queue parked for tokens is in the wake heap (struct sched_wake) and
+ * in no list; popping it from the heap clears its flag and updates it.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "htab.h"
+#include "bucket.h"
 #include "scheduler.h"
 #include "util.h"
+
+enum wake_kind { WAKE_HOSTQ, WAKE_HOST, WAKE_BATCH };
+
+/* A place in the wake heap: something parked until `at`. */
+struct sched_wake {
+	uint64_t at;
+	size_t idx; /* position in s->heap, or SIZE_MAX when not in it */
+	enum wake_kind kind;
+};
 
 struct sched_host {
 	char *name;
 	uint32_t inflight;
-	uint32_t refs;                     /* host queues pointing here */
-	TAILQ_HEAD(, sched_hostq) waiting; /* blocked by per_host_cap */
+	uint32_t refs;        /* host queues pointing here */
+	struct bucket bucket; /* server per_host_rate */
+	struct sched_wake wake;
+	TAILQ_HEAD(, sched_hostq) waiting; /* held by the host cap or bucket */
 };
 
 enum hostq_state {
 	HQ_IDLE = 0,   /* no queued job */
 	HQ_READY,      /* in its batch's ready ring */
-	HQ_WAIT_HOST,  /* in host->waiting: the host is at the server cap */
+	HQ_WAIT_HOST,  /* in host->waiting: host cap or host bucket */
 	HQ_WAIT_BATCH, /* the batch's per-host cap is reached */
+	HQ_WAIT_TOKEN, /* its own bucket (batch per_host_rate) is empty */
 };
 
 struct sched_hostq {
@@ -35,6 +49,8 @@ struct sched_hostq {
 	uint32_t queued;
 	uint32_t inflight;
 	enum hostq_state state;
+	struct bucket bucket; /* the batch's per_host_rate */
+	struct sched_wake wake;
 	TAILQ_ENTRY(sched_hostq) link; /* ready ring or host->waiting */
 };
 
@@ -42,8 +58,9 @@ struct sched_batch {
 	struct sched *s;
 	struct htab hostqs; /* host name -> struct sched_hostq */
 	TAILQ_HEAD(, sched_hostq) ready;
-	uint32_t cap;
-	uint32_t per_host_cap;
+	struct sched_batch_limits lim;
+	struct bucket bucket; /* the batch's rate */
+	struct sched_wake wake;
 	uint32_t inflight;
 	uint64_t queued;
 	bool paused;
@@ -54,48 +71,123 @@ struct sched_batch {
 };
 
 struct sched {
-	struct htab hosts; /* name -> struct sched_host */
+	struct sched_limits lim;
+	struct bucket bucket; /* global rate */
+	uint64_t global_at;   /* the global bucket refills then; 0: not empty */
+	struct htab hosts;    /* name -> struct sched_host */
 	TAILQ_HEAD(, sched_batch) ring;
-	uint32_t global_cap;
-	uint32_t per_host_cap;
+	struct sched_wake **heap;
+	size_t nheap;
+	size_t heapcap;
 	uint32_t inflight;
 	uint64_t queued;
+	uint64_t token_wait_us;
 	bool running; /* inside sched_run */
 	bool again;   /* sched_run was called while running */
 };
 
-struct sched *
-sched_new(uint32_t global_cap, uint32_t per_host_cap)
-{
-	struct sched *s = xcalloc(1, sizeof(*s));
+/* --- the wake heap ------------------------------------------------------ */
 
-	TAILQ_INIT(&s->ring);
-	s->global_cap = global_cap;
-	s->per_host_cap = per_host_cap;
-	return s;
+static void
+heap_swap(struct sched *s, size_t i, size_t j)
+{
+	struct sched_wake *t = s->heap[i];
+
+	s->heap[i] = s->heap[j];
+	s->heap[j] = t;
+	s->heap[i]->idx = i;
+	s->heap[j]->idx = j;
 }
 
-void
-sched_free(struct sched *s)
+static void
+heap_up(struct sched *s, size_t i)
 {
-	if (s == NULL)
+	while (i > 0 && s->heap[(i - 1) / 2]->at > s->heap[i]->at) {
+		heap_swap(s, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+static void
+heap_down(struct sched *s, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < s->nheap && s->heap[l]->at < s->heap[m]->at)
+			m = l;
+		if (r < s->nheap && s->heap[r]->at < s->heap[m]->at)
+			m = r;
+		if (m == i)
+			return;
+		heap_swap(s, i, m);
+		i = m;
+	}
+}
+
+static void
+heap_push(struct sched *s, struct sched_wake *w, uint64_t at)
+{
+	if (s->nheap == s->heapcap) {
+		s->heapcap = s->heapcap ? s->heapcap * 2 : 64;
+		s->heap = xrealloc(s->heap, s->heapcap * sizeof(*s->heap));
+	}
+	w->at = at;
+	w->idx = s->nheap;
+	s->heap[s->nheap++] = w;
+	heap_up(s, w->idx);
+}
+
+static void
+heap_remove(struct sched *s, struct sched_wake *w)
+{
+	size_t i = w->idx;
+
+	if (i == SIZE_MAX)
 		return;
-	htab_free(&s->hosts, NULL); /* empty once all batches are gone */
-	free(s);
+	s->nheap--;
+	if (i != s->nheap) {
+		s->heap[i] = s->heap[s->nheap];
+		s->heap[i]->idx = i;
+		heap_down(s, i);
+		heap_up(s, i);
+	}
+	w->idx = SIZE_MAX;
 }
 
-/* Put a host queue where its counters say it belongs. */
+static void
+wake_init(struct sched_wake *w, enum wake_kind kind)
+{
+	w->at = 0;
+	w->idx = SIZE_MAX;
+	w->kind = kind;
+}
+
+static bool
+wake_parked(const struct sched_wake *w)
+{
+	return w->idx != SIZE_MAX;
+}
+
+/* --- where queues belong ---------------------------------------------------
+ */
+
+/* Put a host queue where its counters and token waits say it belongs. */
 static void
 hostq_update(struct sched_hostq *hq)
 {
 	struct sched_batch *b = hq->b;
+	struct sched_host *h = hq->host;
 	enum hostq_state want;
 
 	if (hq->queued == 0)
 		want = HQ_IDLE;
-	else if (hq->inflight >= b->per_host_cap)
+	else if (hq->inflight >= b->lim.per_host_concurrency)
 		want = HQ_WAIT_BATCH;
-	else if (hq->host->inflight >= b->s->per_host_cap)
+	else if (wake_parked(&hq->wake))
+		want = HQ_WAIT_TOKEN;
+	else if (h->inflight >= b->s->lim.per_host_concurrency ||
+	    wake_parked(&h->wake))
 		want = HQ_WAIT_HOST;
 	else
 		want = HQ_READY;
@@ -104,11 +196,11 @@ hostq_update(struct sched_hostq *hq)
 	if (hq->state == HQ_READY)
 		TAILQ_REMOVE(&b->ready, hq, link);
 	else if (hq->state == HQ_WAIT_HOST)
-		TAILQ_REMOVE(&hq->host->waiting, hq, link);
+		TAILQ_REMOVE(&h->waiting, hq, link);
 	if (want == HQ_READY)
 		TAILQ_INSERT_TAIL(&b->ready, hq, link);
 	else if (want == HQ_WAIT_HOST)
-		TAILQ_INSERT_TAIL(&hq->host->waiting, hq, link);
+		TAILQ_INSERT_TAIL(&h->waiting, hq, link);
 	hq->state = want;
 }
 
@@ -116,8 +208,8 @@ hostq_update(struct sched_hostq *hq)
 static void
 batch_update(struct sched_batch *b)
 {
-	bool want =
-	    !b->paused && b->inflight < b->cap && !TAILQ_EMPTY(&b->ready);
+	bool want = !b->paused && !wake_parked(&b->wake) &&
+	    b->inflight < b->lim.concurrency && !TAILQ_EMPTY(&b->ready);
 
 	if (want == b->in_ring)
 		return;
@@ -128,41 +220,106 @@ batch_update(struct sched_batch *b)
 	b->in_ring = want;
 }
 
-/* The host freed a slot: every queue waiting on it may run again. */
+/* The host freed a slot or refilled: its waiting queues may run again. */
 static void
 host_wake(struct sched_host *h)
 {
-	struct sched_hostq *hq;
+	struct sched_hostq *hq, *next;
 
-	while ((hq = TAILQ_FIRST(&h->waiting)) != NULL) {
+	for (hq = TAILQ_FIRST(&h->waiting); hq != NULL; hq = next) {
+		next = TAILQ_NEXT(hq, link);
 		TAILQ_REMOVE(&h->waiting, hq, link);
 		hq->state = HQ_IDLE;
 		hostq_update(hq);
 		batch_update(hq->b);
 		if (hq->state == HQ_WAIT_HOST)
-			break; /* cap lowered meanwhile: still full */
+			break; /* still full: the rest wait too */
 	}
 }
 
-void
-sched_set_caps(struct sched *s, uint32_t global_cap, uint32_t per_host_cap)
+/* A token wait is over. */
+static void
+wake_fire(struct sched_wake *w)
 {
-	s->global_cap = global_cap;
-	s->per_host_cap = per_host_cap;
-	/* Queues parked on a host re-check on the host's next completion;
-	 * raising the cap takes effect for new host queues at once. */
+	switch (w->kind) {
+	case WAKE_HOSTQ: {
+		struct sched_hostq *hq =
+		    (struct sched_hostq *)(void *)((char *)w -
+		        offsetof(struct sched_hostq, wake));
+
+		hostq_update(hq);
+		batch_update(hq->b);
+		break;
+	}
+	case WAKE_HOST:
+		host_wake((struct sched_host *)(void *)((char *)w -
+		    offsetof(struct sched_host, wake)));
+		break;
+	case WAKE_BATCH:
+		batch_update((struct sched_batch *)(void *)((char *)w -
+		    offsetof(struct sched_batch, wake)));
+		break;
+	}
+}
+
+/* --- set-up --------------------------------------------------------------- */
+
+struct sched *
+sched_new(const struct sched_limits *l, uint64_t now_us)
+{
+	struct sched *s = xcalloc(1, sizeof(*s));
+
+	TAILQ_INIT(&s->ring);
+	s->lim = *l;
+	bucket_init(&s->bucket, l->rate, l->burst, now_us);
+	return s;
+}
+
+void
+sched_free(struct sched *s)
+{
+	if (s == NULL)
+		return;
+	htab_free(&s->hosts, NULL); /* empty once all batches are gone */
+	free(s->heap);
+	free(s);
+}
+
+static void
+host_set_bucket(void *value, void *arg)
+{
+	struct sched_host *h = value;
+	struct sched *s = arg;
+
+	bucket_set(&h->bucket, s->lim.per_host_rate, s->lim.per_host_burst,
+	    h->bucket.last_us);
+}
+
+void
+sched_set_limits(struct sched *s, const struct sched_limits *l, uint64_t now_us)
+{
+	s->lim = *l;
+	bucket_set(&s->bucket, l->rate, l->burst, now_us);
+	htab_foreach(&s->hosts, host_set_bucket, s);
+	/* Queues parked on a host re-check at its next completion or
+	 * refill; new host queues see the new caps at once. */
 }
 
 struct sched_batch *
-sched_batch_new(struct sched *s, uint32_t cap, uint32_t per_host_cap,
-    sched_dispatch_fn dispatch, void *arg)
+sched_batch_new(struct sched *s, const struct sched_batch_limits *l,
+    sched_dispatch_fn dispatch, void *arg, uint64_t now_us)
 {
 	struct sched_batch *b = xcalloc(1, sizeof(*b));
 
 	b->s = s;
 	TAILQ_INIT(&b->ready);
-	b->cap = cap ? cap : 1;
-	b->per_host_cap = per_host_cap ? per_host_cap : 1;
+	b->lim = *l;
+	if (b->lim.concurrency == 0)
+		b->lim.concurrency = 1;
+	if (b->lim.per_host_concurrency == 0)
+		b->lim.per_host_concurrency = 1;
+	bucket_init(&b->bucket, l->rate, l->burst, now_us);
+	wake_init(&b->wake, WAKE_BATCH);
 	b->dispatch = dispatch;
 	b->arg = arg;
 	return b;
@@ -172,21 +329,33 @@ static struct sched_hostq *
 hostq_get(struct sched_batch *b, const char *name)
 {
 	struct sched_hostq *hq = htab_get(&b->hostqs, name);
+	struct sched *s = b->s;
 	struct sched_host *h;
 
 	if (hq != NULL)
 		return hq;
-	if ((h = htab_get(&b->s->hosts, name)) == NULL) {
+	if ((h = htab_get(&s->hosts, name)) == NULL) {
 		h = xcalloc(1, sizeof(*h));
 		h->name = xstrdup(name);
 		TAILQ_INIT(&h->waiting);
-		htab_put(&b->s->hosts, name, h);
+		bucket_init(&h->bucket, s->lim.per_host_rate,
+		    s->lim.per_host_burst, b->bucket.last_us);
+		wake_init(&h->wake, WAKE_HOST);
+		htab_put(&s->hosts, name, h);
 	}
 	h->refs++;
 	hq = xcalloc(1, sizeof(*hq));
 	hq->b = b;
 	hq->host = h;
 	TAILQ_INIT(&hq->jobs);
+	/* A batch per-host rate only matters below the server's. */
+	bucket_init(&hq->bucket,
+	    s->lim.per_host_rate > 0 &&
+	            b->lim.per_host_rate >= s->lim.per_host_rate
+	        ? 0
+	        : b->lim.per_host_rate,
+	    s->lim.per_host_burst, b->bucket.last_us);
+	wake_init(&hq->wake, WAKE_HOSTQ);
 	htab_put(&b->hostqs, name, hq);
 	return hq;
 }
@@ -207,7 +376,9 @@ hostq_free(void *value)
 	}
 	if (hq->state == HQ_WAIT_HOST)
 		TAILQ_REMOVE(&h->waiting, hq, link);
+	heap_remove(s, &hq->wake);
 	if (--h->refs == 0 && h->inflight == 0) {
+		heap_remove(s, &h->wake);
 		htab_del(&s->hosts, h->name);
 		free(h->name);
 		free(h);
@@ -222,6 +393,7 @@ sched_batch_free(struct sched_batch *b)
 		return;
 	if (b->in_ring)
 		TAILQ_REMOVE(&b->s->ring, b, link);
+	heap_remove(b->s, &b->wake);
 	htab_free(&b->hostqs, hostq_free);
 	free(b);
 }
@@ -232,6 +404,20 @@ sched_batch_pause(struct sched_batch *b, bool paused)
 	b->paused = paused;
 	batch_update(b);
 }
+
+uint64_t
+sched_batch_queued(const struct sched_batch *b)
+{
+	return b->queued;
+}
+
+uint32_t
+sched_batch_inflight(const struct sched_batch *b)
+{
+	return b->inflight;
+}
+
+/* --- jobs --------------------------------------------------------------- */
 
 void
 sched_enqueue(struct sched_batch *b, struct sched_job *job, const char *host)
@@ -283,18 +469,62 @@ sched_done(struct sched_job *job)
 	job->state = SJ_IDLE;
 	job->hq = NULL;
 	hostq_update(hq);
-	if (h->inflight < b->s->per_host_cap)
+	if (h->inflight < b->s->lim.per_host_concurrency)
 		host_wake(h);
 	batch_update(b);
 }
 
-/* Admit the head job of hq: count it under every cap, then dispatch. */
+/* --- dispatch ------------------------------------------------------------ */
+
+/* Park w until now + wait for tokens. */
 static void
-sched_admit(struct sched *s, struct sched_hostq *hq)
+park(struct sched *s, struct sched_wake *w, uint64_t now, uint64_t wait)
+{
+	s->token_wait_us += wait;
+	heap_push(s, w, now + wait);
+}
+
+/*
+ * Try to admit the head job of hq at time now: every bucket that applies
+ * must have a token. If one has none, park the narrowest thing it holds
+ * back (the batch, the host or the host queue) and return false.
+ */
+static bool
+sched_try_admit(struct sched *s, struct sched_hostq *hq, uint64_t now)
 {
 	struct sched_batch *b = hq->b;
-	struct sched_job *job = TAILQ_FIRST(&hq->jobs);
+	struct sched_host *h = hq->host;
+	struct sched_job *job;
+	uint64_t w;
 
+	if (wake_parked(&h->wake)) {
+		/* Another batch found the host's bucket empty meanwhile. */
+		hostq_update(hq);
+		batch_update(b);
+		return false;
+	}
+	if ((w = bucket_wait_us(&b->bucket, now)) > 0) {
+		park(s, &b->wake, now, w);
+		batch_update(b);
+		return false;
+	}
+	if ((w = bucket_wait_us(&h->bucket, now)) > 0) {
+		park(s, &h->wake, now, w);
+		hostq_update(hq);
+		batch_update(b);
+		return false;
+	}
+	if ((w = bucket_wait_us(&hq->bucket, now)) > 0) {
+		park(s, &hq->wake, now, w);
+		hostq_update(hq);
+		batch_update(b);
+		return false;
+	}
+	bucket_take(&s->bucket, now);
+	bucket_take(&b->bucket, now);
+	bucket_take(&h->bucket, now);
+	bucket_take(&hq->bucket, now);
+	job = TAILQ_FIRST(&hq->jobs);
 	TAILQ_REMOVE(&hq->jobs, job, link);
 	hq->queued--;
 	b->queued--;
@@ -302,44 +532,73 @@ sched_admit(struct sched *s, struct sched_hostq *hq)
 	hq->inflight++;
 	b->inflight++;
 	s->inflight++;
-	hq->host->inflight++;
+	h->inflight++;
 	job->state = SJ_RUNNING;
 	hostq_update(hq);
 	batch_update(b);
 	b->dispatch(job, b->arg);
+	return true;
 }
 
-void
-sched_run(struct sched *s)
+/* One pass: wake what is due, then admit while caps and tokens allow. */
+static void
+sched_pass(struct sched *s, uint64_t now)
 {
 	struct sched_batch *b;
 	struct sched_hostq *hq;
+	uint64_t w;
+
+	while (s->nheap > 0 && s->heap[0]->at <= now) {
+		struct sched_wake *top = s->heap[0];
+
+		heap_remove(s, top);
+		wake_fire(top);
+	}
+	while (s->inflight < s->lim.concurrency &&
+	    (b = TAILQ_FIRST(&s->ring)) != NULL) {
+		if ((w = bucket_wait_us(&s->bucket, now)) > 0) {
+			/* Nothing can go before the global refill. */
+			if (s->global_at <= now)
+				s->token_wait_us += w;
+			s->global_at = now + w;
+			return;
+		}
+		/* Rotate both rings: the next call serves the next. */
+		TAILQ_REMOVE(&s->ring, b, link);
+		TAILQ_INSERT_TAIL(&s->ring, b, link);
+		hq = TAILQ_FIRST(&b->ready);
+		TAILQ_REMOVE(&b->ready, hq, link);
+		TAILQ_INSERT_TAIL(&b->ready, hq, link);
+		if (hq->host->inflight >= s->lim.per_host_concurrency) {
+			/* Another batch filled the host meanwhile. */
+			hostq_update(hq);
+			batch_update(b);
+			continue;
+		}
+		sched_try_admit(s, hq, now);
+	}
+	s->global_at = 0;
+}
+
+uint64_t
+sched_run(struct sched *s, uint64_t now_us)
+{
+	uint64_t next;
 
 	if (s->running) {
 		s->again = true;
-		return;
+		return SCHED_NEVER; /* the outer call returns the real time */
 	}
 	s->running = true;
 	do {
 		s->again = false;
-		while (s->inflight < s->global_cap &&
-		    (b = TAILQ_FIRST(&s->ring)) != NULL) {
-			/* Rotate both rings: the next call serves the next. */
-			TAILQ_REMOVE(&s->ring, b, link);
-			TAILQ_INSERT_TAIL(&s->ring, b, link);
-			hq = TAILQ_FIRST(&b->ready);
-			TAILQ_REMOVE(&b->ready, hq, link);
-			TAILQ_INSERT_TAIL(&b->ready, hq, link);
-			if (hq->host->inflight >= s->per_host_cap) {
-				/* Another batch filled the host meanwhile. */
-				hostq_update(hq);
-				batch_update(b);
-				continue;
-			}
-			sched_admit(s, hq);
-		}
+		sched_pass(s, now_us);
 	} while (s->again);
 	s->running = false;
+	next = s->nheap > 0 ? s->heap[0]->at : SCHED_NEVER;
+	if (s->global_at > now_us && s->global_at < next)
+		next = s->global_at;
+	return next;
 }
 
 uint32_t
@@ -352,4 +611,10 @@ uint64_t
 sched_queued(const struct sched *s)
 {
 	return s->queued;
+}
+
+uint64_t
+sched_token_wait_us(const struct sched *s)
+{
+	return s->token_wait_us;
 }

@@ -2,24 +2,28 @@
  * scheduler.h - admission of upstream attempts (DESIGN.md §2): which
  * queued job runs next, so that at every instant the in-flight attempts
  * stay within the global cap, each batch's cap, each batch's per-host cap
- * and the server's per-host cap; so that a job waiting on a saturated host
- * never delays jobs bound for other hosts; and so that concurrent batches
- * share global capacity round-robin.
+ * and the server's per-host cap; so that every attempt takes a token from
+ * each rate-limit bucket that applies (global, per batch, per host, per
+ * batch and host); so that a job waiting on a saturated or rate-limited
+ * host never delays jobs bound for other hosts; and so that concurrent
+ * batches share global capacity round-robin.
  *
- * Pure bookkeeping: no I/O and no clock. The owner (batch.c) enqueues
- * jobs, calls sched_run() to dispatch what the caps allow, and reports
- * each finished attempt with sched_done(). A job is intrusive: embed a
- * struct sched_job in the owner's per-item struct.
+ * Pure bookkeeping: no I/O; the time is passed in. The owner (batch.c)
+ * enqueues jobs, calls sched_run() to dispatch what the caps and buckets
+ * allow, reports each finished attempt with sched_done(), and arms one
+ * timer for the instant sched_run() returns: the earliest moment a queue
+ * that waits for tokens can move. Nothing polls.
  *
  * Queues: each batch keeps one FIFO per host (a "host queue"). A host
- * queue is READY when it has jobs and neither its batch's per-host cap nor
- * the host's server-wide cap is reached; it then sits in its batch's ready
- * ring. One blocked by the server-wide host cap waits on the host and is
- * woken when the host frees a slot. A batch with a READY host queue and
- * room under its own cap sits in the scheduler's ring. sched_run takes the
- * next batch in the ring and the next host queue in that batch's ring, so
- * both levels are round-robin and a blocked host costs nothing per
- * dispatch.
+ * queue is READY when it has jobs and no cap or bucket holds it back; it
+ * then sits in its batch's ready ring. One held back by the server-wide
+ * host cap or host bucket waits on the host and is woken when the host
+ * frees a slot or refills. A batch with a READY host queue, room under
+ * its cap and a token in its bucket sits in the scheduler's ring.
+ * sched_run() takes the next batch in the ring and the next host queue in
+ * that batch's ring, so both levels are round-robin and a blocked host
+ * costs nothing per dispatch. Token waits sit in one min-heap of wake-up
+ * times.
  */
 #ifndef FANOUTD_SCHEDULER_H
 #define FANOUTD_SCHEDULER_H
@@ -31,6 +35,8 @@
 struct sched;
 struct sched_batch;
 struct sched_hostq;
+
+#define SCHED_NEVER UINT64_MAX
 
 enum sched_job_state {
 	SJ_IDLE = 0, /* not known to the scheduler */
@@ -44,22 +50,46 @@ struct sched_job {
 	enum sched_job_state state;
 };
 
+/* Server-wide limits. Rates are attempts per second, 0 = unlimited;
+ * bursts 0 mean one second's worth. */
+struct sched_limits {
+	uint32_t concurrency;
+	uint32_t per_host_concurrency;
+	double rate;
+	double burst;
+	double per_host_rate;
+	double per_host_burst;
+};
+
+/* One batch's own limits (each within the server's). */
+struct sched_batch_limits {
+	uint32_t concurrency;
+	uint32_t per_host_concurrency;
+	double rate;
+	double burst;
+	double per_host_rate; /* 0: only the server's per-host bucket */
+};
+
 /* Called by sched_run for each job it admits; the job is SJ_RUNNING. */
 typedef void (*sched_dispatch_fn)(struct sched_job *job, void *arg);
 
-struct sched *sched_new(uint32_t global_cap, uint32_t per_host_cap);
+struct sched *sched_new(const struct sched_limits *l, uint64_t now_us);
 /* All batches must have been freed. */
 void sched_free(struct sched *s);
-/* New caps apply to the next dispatch; running jobs are never stopped. */
-void sched_set_caps(
-    struct sched *s, uint32_t global_cap, uint32_t per_host_cap);
+/* New limits apply to the next dispatch; running jobs are never stopped. */
+void sched_set_limits(
+    struct sched *s, const struct sched_limits *l, uint64_t now_us);
 
-struct sched_batch *sched_batch_new(struct sched *s, uint32_t cap,
-    uint32_t per_host_cap, sched_dispatch_fn dispatch, void *arg);
+struct sched_batch *sched_batch_new(struct sched *s,
+    const struct sched_batch_limits *l, sched_dispatch_fn dispatch, void *arg,
+    uint64_t now_us);
 /* The batch must have no running job; queued jobs are dropped. */
 void sched_batch_free(struct sched_batch *b);
 /* A paused batch dispatches nothing (output backpressure). */
 void sched_batch_pause(struct sched_batch *b, bool paused);
+/* Jobs of the batch waiting in its queues / running now. */
+uint64_t sched_batch_queued(const struct sched_batch *b);
+uint32_t sched_batch_inflight(const struct sched_batch *b);
 
 /* Append job to the batch's queue for host (any string naming the
  * origin). Dispatches nothing until sched_run. */
@@ -68,18 +98,22 @@ void sched_enqueue(
 /* Take a queued job out of its queue (deadline, cancel). */
 void sched_remove(struct sched_job *job);
 /* A running job's attempt ended: free its slots. The job becomes SJ_IDLE
- * and may be enqueued again (retry). Dispatches nothing until sched_run. */
+ * and may be enqueued again (retry, redirect). */
 void sched_done(struct sched_job *job);
 
 /*
  * Dispatch jobs, round-robin over batches and over each batch's hosts,
- * while the caps allow. Safe to call from inside a dispatch callback (the
- * outer call then carries on).
+ * while the caps and buckets allow at time now_us. Returns the earliest
+ * time at which a queue waiting for tokens may move (SCHED_NEVER when
+ * none waits): call again then. Safe to call from inside a dispatch
+ * callback (the outer call then carries on).
  */
-void sched_run(struct sched *s);
+uint64_t sched_run(struct sched *s, uint64_t now_us);
 
-/* Gauges, for metrics. */
+/* Gauges and counters, for metrics. */
 uint32_t sched_inflight(const struct sched *s);
 uint64_t sched_queued(const struct sched *s);
+/* Microseconds queues spent parked waiting for rate-limit tokens. */
+uint64_t sched_token_wait_us(const struct sched *s);
 
 #endif

@@ -55,6 +55,7 @@ struct stream {
 	struct evbuffer *pending;
 	struct event flush_ev;
 	bool flush_armed;
+	bool paused; /* the batch waits for the caller to read */
 	enum stream_state state;
 	uint64_t bytes_out;
 	char peer[64];
@@ -136,6 +137,33 @@ stream_arm_flush(struct stream *st)
 	}
 }
 
+static struct bufferevent *
+stream_bev(struct stream *st)
+{
+	return evhttp_connection_get_bufferevent(st->evcon);
+}
+
+/* Bytes written by the batch that the caller has not taken yet. */
+static size_t
+stream_unsent(struct stream *st)
+{
+	return evbuffer_get_length(st->pending) +
+	    evbuffer_get_length(bufferevent_get_output(stream_bev(st)));
+}
+
+/* evhttp: the connection's output fell to the low-water mark. */
+static void
+stream_drained_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct stream *st = arg;
+
+	if (st->paused && st->batch != NULL &&
+	    stream_unsent(st) <= st->srv->cfg->output_high_water / 2) {
+		st->paused = false;
+		batch_pause(st->batch, false);
+	}
+}
+
 /* Hand pending lines to evhttp as one chunk; end the reply when due. */
 static void
 stream_flush_cb(evutil_socket_t fd, short what, void *arg)
@@ -147,15 +175,20 @@ stream_flush_cb(evutil_socket_t fd, short what, void *arg)
 	if (len > 0) {
 		st->bytes_out += len;
 		metrics.bytes_out_total += len;
-		evhttp_send_reply_chunk(st->req, st->pending);
+		evhttp_send_reply_chunk_with_cb(
+		    st->req, st->pending, stream_drained_cb, st);
 	}
 	if (st->state == ST_ENDING) {
 		st->state = ST_ENDED;
+		/* evhttp completes the reply when the output is empty. */
+		bufferevent_setwatermark(stream_bev(st), EV_WRITE, 0, 0);
 		/* May complete at once and free st through on_complete. */
 		evhttp_send_reply_end(st->req);
 	}
 }
 
+/* The batch writes: queue it, and pause the batch while the caller is
+ * too far behind (output_high_water). */
 static void
 stream_write(void *arg, const char *data, size_t len)
 {
@@ -163,6 +196,11 @@ stream_write(void *arg, const char *data, size_t len)
 
 	evbuffer_add(st->pending, data, len);
 	stream_arm_flush(st);
+	if (!st->paused && st->batch != NULL &&
+	    stream_unsent(st) > st->srv->cfg->output_high_water) {
+		st->paused = true;
+		batch_pause(st->batch, true);
+	}
 }
 
 static void
@@ -257,9 +295,11 @@ stream_start(struct server *srv, struct evhttp_request *req,
 		evhttp_remove_header(
 		    evhttp_request_get_input_headers(req), "Connection");
 	evhttp_send_reply_start(req, 200, "OK");
-	/* The caller sends nothing while we stream: no read timeout. */
-	bufferevent_set_timeouts(
-	    evhttp_connection_get_bufferevent(st->evcon), NULL, &wtv);
+	/* The caller sends nothing while we stream: no read timeout. The
+	 * write callback (stream_drained_cb) comes at half the high water. */
+	bufferevent_set_timeouts(stream_bev(st), NULL, &wtv);
+	bufferevent_setwatermark(
+	    stream_bev(st), EV_WRITE, srv->cfg->output_high_water / 2, 0);
 	evhttp_connection_set_closecb(st->evcon, stream_close_cb, st);
 	evhttp_request_set_on_complete_cb(req, stream_complete_cb, st);
 	st->batch = batch_start(srv->bctx, spec, hops, &sink);
@@ -309,6 +349,7 @@ server_metrics(struct server *srv, struct evhttp_request *req)
 	g.queued = sched_queued(srv->bctx->sched);
 	g.connections_open = pool_open_count(srv->bctx->fetch->pool);
 	g.connections_idle = pool_idle_count(srv->bctx->fetch->pool);
+	g.token_wait_us = sched_token_wait_us(srv->bctx->sched);
 	metrics_render(&b, &g);
 	server_reply(req, "text/plain; version=0.0.4", b.data, b.len);
 	buf_free(&b);

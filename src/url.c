@@ -270,3 +270,158 @@ url_parse(
 	url_derive(a, u);
 	return 0;
 }
+
+/* --- RFC 3986 §5.2 reference resolution ------------------------------- */
+
+/* The five components of a URI reference (pointers into the string). */
+struct uri_parts {
+	const char *scheme, *auth, *path, *query;
+	size_t scheme_len, auth_len, path_len, query_len;
+	bool has_scheme, has_auth, has_query;
+};
+
+/* Split per RFC 3986 appendix B; the fragment is dropped. */
+static void
+uri_split(const char *s, struct uri_parts *p)
+{
+	const char *q = s + strcspn(s, ":/?#");
+
+	memset(p, 0, sizeof(*p));
+	if (*q == ':' && q > s) {
+		p->has_scheme = true;
+		p->scheme = s;
+		p->scheme_len = (size_t)(q - s);
+		s = q + 1;
+	}
+	if (s[0] == '/' && s[1] == '/') {
+		p->has_auth = true;
+		p->auth = s + 2;
+		p->auth_len = strcspn(p->auth, "/?#");
+		s = p->auth + p->auth_len;
+	}
+	p->path = s;
+	p->path_len = strcspn(s, "?#");
+	s += p->path_len;
+	if (*s == '?') {
+		p->has_query = true;
+		p->query = s + 1;
+		p->query_len = strcspn(p->query, "#");
+	}
+}
+
+/* RFC 3986 §5.2.4: remove "." and ".." segments from in[0..n). */
+static void
+remove_dot_segments(const char *in, size_t n, struct buf *out)
+{
+	size_t start = out->len;
+
+	while (n > 0) {
+		if (n >= 3 && strncmp(in, "../", 3) == 0) {
+			in += 3, n -= 3;
+		} else if (n >= 2 && strncmp(in, "./", 2) == 0) {
+			in += 2, n -= 2;
+		} else if ((n >= 3 && strncmp(in, "/./", 3) == 0)) {
+			in += 2, n -= 2;
+		} else if (n == 2 && strncmp(in, "/.", 2) == 0) {
+			in += 1, n -= 1;
+			buf_addc(out, '/'), in += 1, n -= 1;
+		} else if ((n >= 4 && strncmp(in, "/../", 4) == 0) ||
+		    (n == 3 && strncmp(in, "/..", 3) == 0)) {
+			/* Drop the last output segment. */
+			while (
+			    out->len > start && out->data[out->len - 1] != '/')
+				out->len--;
+			if (out->len > start)
+				out->len--;
+			if (n == 3) {
+				buf_addc(out, '/');
+				in += 3, n -= 3;
+			} else {
+				in += 3, n -= 3;
+			}
+		} else if ((n == 1 && in[0] == '.') ||
+		    (n == 2 && strncmp(in, "..", 2) == 0)) {
+			in += n, n = 0;
+		} else {
+			size_t seg = 1 + strcspn(in + 1, "/");
+
+			if (seg > n)
+				seg = n;
+			buf_add(out, in, seg);
+			in += seg, n -= seg;
+		}
+	}
+	if (out->data != NULL)
+		out->data[out->len] = '\0';
+}
+
+int
+url_resolve(const char *base, const char *ref, struct buf *out)
+{
+	struct uri_parts b, r;
+
+	uri_split(base, &b);
+	uri_split(ref, &r);
+	if (!b.has_scheme || !b.has_auth)
+		return -1;
+	if (r.has_scheme) {
+		buf_add(out, r.scheme, r.scheme_len);
+		buf_addc(out, ':');
+		if (r.has_auth) {
+			buf_add(out, "//", 2);
+			buf_add(out, r.auth, r.auth_len);
+		}
+		remove_dot_segments(r.path, r.path_len, out);
+		if (r.has_query) {
+			buf_addc(out, '?');
+			buf_add(out, r.query, r.query_len);
+		}
+		return 0;
+	}
+	buf_add(out, b.scheme, b.scheme_len);
+	buf_add(out, "://", 3);
+	if (r.has_auth) {
+		buf_add(out, r.auth, r.auth_len);
+		remove_dot_segments(r.path, r.path_len, out);
+		if (r.has_query) {
+			buf_addc(out, '?');
+			buf_add(out, r.query, r.query_len);
+		}
+		return 0;
+	}
+	buf_add(out, b.auth, b.auth_len);
+	if (r.path_len == 0) {
+		buf_add(out, b.path, b.path_len);
+		if (r.has_query) {
+			buf_addc(out, '?');
+			buf_add(out, r.query, r.query_len);
+		} else if (b.has_query) {
+			buf_addc(out, '?');
+			buf_add(out, b.query, b.query_len);
+		}
+		return 0;
+	}
+	if (r.path[0] == '/') {
+		remove_dot_segments(r.path, r.path_len, out);
+	} else {
+		/* Merge (§5.2.3): the base path up to its last "/", then
+		 * the reference path. */
+		struct buf merged = BUF_INIT;
+		size_t keep = b.path_len;
+
+		while (keep > 0 && b.path[keep - 1] != '/')
+			keep--;
+		if (b.path_len == 0)
+			buf_addc(&merged, '/');
+		else
+			buf_add(&merged, b.path, keep);
+		buf_add(&merged, r.path, r.path_len);
+		remove_dot_segments(merged.data, merged.len, out);
+		buf_free(&merged);
+	}
+	if (r.has_query) {
+		buf_addc(out, '?');
+		buf_add(out, r.query, r.query_len);
+	}
+	return 0;
+}

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "arena.h"
+#include "buf.h"
 
 #define URL_MAX_LEN 8192
 
@@ -35,5 +36,13 @@ struct url {
  */
 int url_parse(const char *s, size_t len, struct arena *a, struct url *u,
     const char **why);
+
+/*
+ * Resolve the reference ref (a redirect's Location: absolute, or relative
+ * like "../x?q", "//host/p", "?q") against the absolute URL base, per
+ * RFC 3986 §5.2, dot segments removed. Appends the absolute URL to out
+ * (without a fragment). Returns 0, or -1 when base is not absolute.
+ */
+int url_resolve(const char *base, const char *ref, struct buf *out);
 
 #endif

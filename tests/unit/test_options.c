@@ -146,6 +146,70 @@ test_body_and_headers_forms(void **state)
 }
 
 static void
+test_rates_are_capped_by_the_server(void **state)
+{
+	struct batch_opts o;
+	const char *why;
+	json_t *v;
+
+	cfg.rate = 50;
+	cfg.per_host_rate = 5;
+	opts_defaults(&o, &cfg);
+	/* Unlimited is above any cap: a batch gets the server's. */
+	assert_true(o.rate == 50);
+	assert_true(o.per_host_rate == 5);
+	assert_int_equal(opts_set_text(&o, &cfg, "rate", "0.5", &why), 0);
+	assert_true(o.rate == 0.5);
+	v = json_integer(500);
+	assert_int_equal(opts_set_json(&o, &cfg, "rate", v, &why), 0);
+	assert_true(o.rate == 50);
+	json_decref(v);
+	v = json_real(2.5);
+	assert_int_equal(opts_set_json(&o, &cfg, "per_host_rate", v, &why), 0);
+	assert_true(o.per_host_rate == 2.5);
+	json_decref(v);
+	assert_int_equal(opts_set_text(&o, &cfg, "rate", "-1", &why), -1);
+	assert_string_equal(why, "expected a number of 0 or more");
+	cfg.rate = 0;
+	opts_defaults(&o, &cfg);
+	assert_true(o.rate == 0);
+}
+
+static void
+test_retry_options(void **state)
+{
+	struct batch_opts o;
+	const char *why;
+	json_t *v = json_pack("[sss]", "dns", "500", "reset");
+	json_t *bad = json_pack("[s]", "5xx");
+	json_t *zero = json_integer(0);
+
+	opts_defaults(&o, &cfg);
+	assert_int_equal(o.retries, 2);
+	assert_int_equal(opts_set_json(&o, &cfg, "retries", zero, &why), 0);
+	assert_int_equal(o.retries, 0);
+	assert_int_equal(opts_set_text(&o, &cfg, "retries", "99", &why), 0);
+	assert_int_equal(o.retries, 10);
+	assert_int_equal(opts_set_json(&o, &cfg, "retry_on", v, &why), 0);
+	assert_true(retry_wanted(&o.retry_on, IERR_NONE, 500, true, true));
+	assert_false(retry_wanted(&o.retry_on, IERR_CONNECT, 0, false, true));
+	assert_int_equal(opts_set_json(&o, &cfg, "retry_on", bad, &why), -1);
+	assert_int_equal(
+	    opts_set_text(&o, &cfg, "retry_on", "timeout,503", &why), 0);
+	assert_true(retry_wanted(&o.retry_on, IERR_NONE, 503, true, true));
+	assert_false(retry_wanted(&o.retry_on, IERR_NONE, 500, true, true));
+	assert_int_equal(
+	    opts_set_text(&o, &cfg, "follow_redirects", "0", &why), 0);
+	assert_int_equal(o.follow_redirects, 0);
+	assert_int_equal(opts_set_text(&o, &cfg, "backoff_ms", "0", &why), -1);
+	assert_int_equal(opts_set_text(&o, &cfg, "decode", "false", &why), 0);
+	assert_false(o.decode);
+	json_decref(v);
+	json_decref(bad);
+	json_decref(zero);
+}
+
+static void
 test_per_item_timeout_is_clamped(void **state)
 {
 	assert_int_equal(opts_clamp_timeout(&cfg, 10), 10);
@@ -167,7 +231,12 @@ test_effective_lists_every_option(void **state)
 	    "{\"concurrency\":7,\"per_host_concurrency\":100,"
 	    "\"connect_timeout_ms\":5000,\"timeout_ms\":30000,"
 	    "\"deadline_ms\":300000,\"max_body_bytes\":1048576,"
-	    "\"body\":\"none\",\"headers\":true}");
+	    "\"rate\":0,\"burst\":0,\"per_host_rate\":0,\"retries\":2,"
+	    "\"backoff_ms\":100,\"backoff_max_ms\":10000,"
+	    "\"retry_on\":[\"connect\",\"timeout\",\"reset\",\"429\","
+	    "\"502\",\"503\",\"504\"],\"follow_redirects\":5,"
+	    "\"progress_ms\":0,\"body\":\"none\",\"headers\":true,"
+	    "\"decode\":true}");
 	buf_free(&b);
 }
 
@@ -181,6 +250,8 @@ main(void)
 	    cmocka_unit_test_setup(test_bad_json_values_are_refused, setup),
 	    cmocka_unit_test_setup(test_bad_text_values_are_refused, setup),
 	    cmocka_unit_test_setup(test_body_and_headers_forms, setup),
+	    cmocka_unit_test_setup(test_rates_are_capped_by_the_server, setup),
+	    cmocka_unit_test_setup(test_retry_options, setup),
 	    cmocka_unit_test_setup(test_per_item_timeout_is_clamped, setup),
 	    cmocka_unit_test_setup(test_effective_lists_every_option, setup),
 	};

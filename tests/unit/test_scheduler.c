@@ -77,6 +77,8 @@ static void
 world_init(struct world *w, uint32_t global_cap, uint32_t batch_cap,
     uint32_t host_cap, uint32_t batch_host_cap, int nbatches)
 {
+	struct sched_limits sl = {global_cap, host_cap, 0, 0, 0, 0};
+	struct sched_batch_limits bl = {batch_cap, batch_host_cap, 0, 0, 0};
 	int i;
 
 	memset(w, 0, sizeof(*w));
@@ -84,10 +86,9 @@ world_init(struct world *w, uint32_t global_cap, uint32_t batch_cap,
 	w->batch_cap = batch_cap;
 	w->host_cap = host_cap;
 	w->batch_host_cap = batch_host_cap;
-	w->s = sched_new(global_cap, host_cap);
+	w->s = sched_new(&sl, 0);
 	for (i = 0; i < nbatches; i++)
-		w->b[i] = sched_batch_new(
-		    w->s, batch_cap, batch_host_cap, on_dispatch, w);
+		w->b[i] = sched_batch_new(w->s, &bl, on_dispatch, w, 0);
 }
 
 static struct tjob *
@@ -146,11 +147,11 @@ test_global_cap_holds_while_draining(void **state)
 	world_init(&w, 10, 100, 100, 100, 1);
 	for (i = 0; i < 200; i++)
 		add_job(&w, 0, "h");
-	sched_run(w.s);
+	sched_run(w.s, 0);
 	assert_int_equal(w.running, 10);
 	assert_int_equal(sched_queued(w.s), 190);
 	while (finish_oldest(&w))
-		sched_run(w.s);
+		sched_run(w.s, 0);
 	assert_int_equal(w.nlog, 200);
 	assert_int_equal(sched_queued(w.s), 0);
 	world_free(&w);
@@ -165,10 +166,10 @@ test_batch_cap_limits_one_batch(void **state)
 	world_init(&w, 100, 7, 100, 100, 1);
 	for (i = 0; i < 50; i++)
 		add_job(&w, 0, "h");
-	sched_run(w.s);
+	sched_run(w.s, 0);
 	assert_int_equal(w.running, 7);
 	while (finish_oldest(&w))
-		sched_run(w.s);
+		sched_run(w.s, 0);
 	assert_int_equal(w.nlog, 50);
 	world_free(&w);
 }
@@ -185,7 +186,7 @@ test_saturated_host_does_not_block_other_hosts(void **state)
 		add_job(&w, 0, "slow");
 	for (i = 0; i < 5; i++)
 		add_job(&w, 0, "fast");
-	sched_run(w.s);
+	sched_run(w.s, 0);
 	assert_int_equal(running_for_host(&w, "slow", -1), 2);
 	assert_int_equal(running_for_host(&w, "fast", -1), 2);
 	assert_int_equal(w.running, 4);
@@ -199,7 +200,7 @@ test_saturated_host_does_not_block_other_hosts(void **state)
 				finish(&w, w.log[j]);
 				break;
 			}
-		sched_run(w.s);
+		sched_run(w.s, 0);
 	}
 	assert_int_equal(running_for_host(&w, "fast", -1), 0);
 	assert_int_equal(running_for_host(&w, "slow", -1), 2);
@@ -217,11 +218,11 @@ test_batch_per_host_cap_below_server_cap(void **state)
 		add_job(&w, 0, "h");
 		add_job(&w, 1, "h");
 	}
-	sched_run(w.s);
+	sched_run(w.s, 0);
 	assert_int_equal(running_for_host(&w, "h", 0), 3);
 	assert_int_equal(running_for_host(&w, "h", 1), 3);
 	while (finish_oldest(&w))
-		sched_run(w.s);
+		sched_run(w.s, 0);
 	assert_int_equal(w.nlog, 40);
 	world_free(&w);
 }
@@ -237,10 +238,10 @@ test_server_host_cap_shared_between_batches(void **state)
 		add_job(&w, 0, "h");
 		add_job(&w, 1, "h");
 	}
-	sched_run(w.s);
+	sched_run(w.s, 0);
 	assert_int_equal(running_for_host(&w, "h", -1), 4);
 	while (finish_oldest(&w))
-		sched_run(w.s);
+		sched_run(w.s, 0);
 	assert_int_equal(w.nlog, 60);
 	world_free(&w);
 }
@@ -255,7 +256,7 @@ test_late_small_batch_gets_half_the_capacity(void **state)
 	world_init(&w, 10, 100, 100, 100, 2);
 	for (i = 0; i < 1000; i++)
 		add_job(&w, 0, "big");
-	sched_run(w.s);
+	sched_run(w.s, 0);
 	assert_int_equal(w.running, 10);
 	for (i = 0; i < 10; i++)
 		add_job(&w, 1, "small");
@@ -265,7 +266,7 @@ test_late_small_batch_gets_half_the_capacity(void **state)
 		int n = w.nlog;
 
 		finish_oldest(&w);
-		sched_run(w.s);
+		sched_run(w.s, 0);
 		if (w.nlog > n && w.log[w.nlog - 1]->batch == 1)
 			small_done++;
 		else if (w.nlog > n)
@@ -288,13 +289,13 @@ test_hosts_served_round_robin_within_a_batch(void **state)
 		add_job(&w, 0, "b");
 	for (i = 0; i < 9; i++)
 		add_job(&w, 0, "c");
-	sched_run(w.s);
+	sched_run(w.s, 0);
 	/* One slot each, not three for "a". */
 	assert_int_equal(running_for_host(&w, "a", -1), 1);
 	assert_int_equal(running_for_host(&w, "b", -1), 1);
 	assert_int_equal(running_for_host(&w, "c", -1), 1);
 	while (finish_oldest(&w))
-		sched_run(w.s);
+		sched_run(w.s, 0);
 	world_free(&w);
 }
 
@@ -308,12 +309,12 @@ test_remove_queued_job(void **state)
 	world_init(&w, 1, 100, 100, 100, 1);
 	for (i = 0; i < 5; i++)
 		t[i] = add_job(&w, 0, "h");
-	sched_run(w.s);
+	sched_run(w.s, 0);
 	sched_remove(&t[3]->job);
 	assert_int_equal(t[3]->job.state, SJ_IDLE);
 	assert_int_equal(sched_queued(w.s), 3);
 	while (finish_oldest(&w))
-		sched_run(w.s);
+		sched_run(w.s, 0);
 	assert_int_equal(w.nlog, 4);
 	assert_int_equal(t[3]->order, -1);
 	world_free(&w);
@@ -329,13 +330,13 @@ test_paused_batch_dispatches_nothing_until_resumed(void **state)
 	sched_batch_pause(w.b[0], true);
 	for (i = 0; i < 5; i++)
 		add_job(&w, 0, "h");
-	sched_run(w.s);
+	sched_run(w.s, 0);
 	assert_int_equal(w.running, 0);
 	sched_batch_pause(w.b[0], false);
-	sched_run(w.s);
+	sched_run(w.s, 0);
 	assert_int_equal(w.running, 5);
 	while (finish_oldest(&w))
-		sched_run(w.s);
+		sched_run(w.s, 0);
 	world_free(&w);
 }
 
@@ -347,11 +348,11 @@ test_done_job_can_be_enqueued_again(void **state)
 
 	world_init(&w, 1, 1, 1, 1, 1);
 	t = add_job(&w, 0, "h");
-	sched_run(w.s);
+	sched_run(w.s, 0);
 	finish(&w, t);
 	assert_int_equal(t->job.state, SJ_IDLE);
 	sched_enqueue(w.b[0], &t->job, "h");
-	sched_run(w.s);
+	sched_run(w.s, 0);
 	assert_int_equal(t->job.state, SJ_RUNNING);
 	assert_int_equal(w.nlog, 2);
 	finish(&w, t);
@@ -370,23 +371,25 @@ on_dispatch_fail_at_once(struct sched_job *job, void *arg)
 	w->nlog++;
 	assert_true(sched_inflight(w->s) <= 2);
 	sched_done(job);
-	sched_run(w->s);
+	sched_run(w->s, 0);
 }
 
 static void
 test_completion_inside_dispatch_is_safe(void **state)
 {
 	static struct world w;
+	struct sched_limits sl = {2, 2, 0, 0, 0, 0};
+	struct sched_batch_limits bl = {2, 2, 0, 0, 0};
 	struct sched_batch *b;
 	int i;
 
 	reentrant_world = &w;
 	memset(&w, 0, sizeof(w));
-	w.s = sched_new(2, 2);
-	b = sched_batch_new(w.s, 2, 2, on_dispatch_fail_at_once, &w);
+	w.s = sched_new(&sl, 0);
+	b = sched_batch_new(w.s, &bl, on_dispatch_fail_at_once, &w, 0);
 	for (i = 0; i < 100; i++)
 		sched_enqueue(b, &w.jobs[i].job, "h");
-	sched_run(w.s);
+	sched_run(w.s, 0);
 	assert_int_equal(w.nlog, 100);
 	assert_int_equal(sched_inflight(w.s), 0);
 	assert_int_equal(sched_queued(w.s), 0);
@@ -412,6 +415,169 @@ test_batch_free_drops_queued_jobs(void **state)
 	world_free(&w);
 }
 
+/* A world with rate limits; jobs finish only when the test says so. */
+static void
+world_init_rates(struct world *w, const struct sched_limits *sl,
+    const struct sched_batch_limits *bl, int nbatches)
+{
+	int i;
+
+	memset(w, 0, sizeof(*w));
+	w->global_cap = sl->concurrency;
+	w->host_cap = sl->per_host_concurrency;
+	w->batch_cap = bl->concurrency;
+	w->batch_host_cap = bl->per_host_concurrency;
+	w->s = sched_new(sl, 0);
+	for (i = 0; i < nbatches; i++)
+		w->b[i] = sched_batch_new(w->s, bl, on_dispatch, w, 0);
+}
+
+#define MS 1000ull
+
+static void
+test_global_rate_spaces_dispatches_and_says_when(void **state)
+{
+	static struct world w;
+	struct sched_limits sl = {100, 100, 10, 2, 0, 0};
+	struct sched_batch_limits bl = {100, 100, 0, 0, 0};
+	uint64_t t, next;
+	int i;
+
+	world_init_rates(&w, &sl, &bl, 1);
+	for (i = 0; i < 50; i++)
+		add_job(&w, 0, "h");
+	next = sched_run(w.s, 0);
+	assert_int_equal(w.nlog, 2); /* the burst */
+	assert_int_equal(next, 100 * MS);
+	/* Waking early changes nothing; on time lets exactly one through. */
+	assert_int_equal(sched_run(w.s, 50 * MS), 100 * MS);
+	assert_int_equal(w.nlog, 2);
+	for (t = 100 * MS; t <= 1000 * MS; t = next) {
+		next = sched_run(w.s, t);
+		assert_int_equal(next, t + 100 * MS);
+	}
+	assert_int_equal(w.nlog, 12); /* 2 + one per 100 ms up to 1 s */
+	assert_true(sched_token_wait_us(w.s) > 0);
+	world_free(&w);
+}
+
+static void
+test_rate_limited_host_does_not_block_other_hosts(void **state)
+{
+	static struct world w;
+	struct sched_limits sl = {100, 100, 0, 0, 1, 1};
+	struct sched_batch_limits bl = {100, 100, 0, 0, 0};
+	int i;
+
+	world_init_rates(&w, &sl, &bl, 1);
+	for (i = 0; i < 5; i++)
+		add_job(&w, 0, "a");
+	add_job(&w, 0, "b");
+	assert_int_equal(sched_run(w.s, 0), 1000 * MS);
+	assert_int_equal(running_for_host(&w, "a", -1), 1);
+	assert_int_equal(running_for_host(&w, "b", -1), 1);
+	/* A second batch's jobs for "a" wait on the same host bucket. */
+	sched_run(w.s, 500 * MS);
+	assert_int_equal(w.nlog, 2);
+	sched_run(w.s, 1000 * MS);
+	assert_int_equal(running_for_host(&w, "a", -1), 2);
+	world_free(&w);
+}
+
+static void
+test_host_bucket_is_shared_by_batches(void **state)
+{
+	static struct world w;
+	struct sched_limits sl = {100, 100, 0, 0, 2, 1};
+	struct sched_batch_limits bl = {100, 100, 0, 0, 0};
+	uint64_t t, next = 0;
+	int i;
+
+	world_init_rates(&w, &sl, &bl, 2);
+	for (i = 0; i < 10; i++) {
+		add_job(&w, 0, "h");
+		add_job(&w, 1, "h");
+	}
+	for (t = 0; t <= 2000 * MS; t = next)
+		next = sched_run(w.s, t);
+	/* 2/s burst 1 over two seconds, whatever the number of batches. */
+	assert_int_equal(w.nlog, 5);
+	world_free(&w);
+}
+
+static void
+test_batch_rate_is_its_own(void **state)
+{
+	static struct world w;
+	struct sched_limits sl = {100, 100, 0, 0, 0, 0};
+	struct sched_batch_limits slow = {100, 100, 2, 1, 0};
+	struct sched_batch_limits fast = {100, 100, 0, 0, 0};
+	int i, n0 = 0, n1 = 0;
+
+	memset(&w, 0, sizeof(w));
+	w.global_cap = w.host_cap = w.batch_cap = w.batch_host_cap = 100;
+	w.s = sched_new(&sl, 0);
+	w.b[0] = sched_batch_new(w.s, &slow, on_dispatch, &w, 0);
+	w.b[1] = sched_batch_new(w.s, &fast, on_dispatch, &w, 0);
+	for (i = 0; i < 10; i++) {
+		add_job(&w, 0, "h");
+		add_job(&w, 1, "h");
+	}
+	assert_int_equal(sched_run(w.s, 0), 500 * MS);
+	for (i = 0; i < w.nlog; i++) {
+		n0 += w.log[i]->batch == 0;
+		n1 += w.log[i]->batch == 1;
+	}
+	assert_int_equal(n0, 1);
+	assert_int_equal(n1, 10);
+	world_free(&w);
+}
+
+static void
+test_batch_per_host_rate_limits_each_host(void **state)
+{
+	static struct world w;
+	struct sched_limits sl = {100, 100, 0, 0, 0, 0};
+	struct sched_batch_limits bl = {100, 100, 0, 0, 4};
+	uint64_t t, next = 0;
+	int i;
+
+	world_init_rates(&w, &sl, &bl, 1);
+	for (i = 0; i < 20; i++) {
+		add_job(&w, 0, "a");
+		add_job(&w, 0, "b");
+	}
+	for (t = 0; t <= 1000 * MS; t = next)
+		next = sched_run(w.s, t);
+	/* 4/s with a one-second burst (4), plus 4 refills in the second. */
+	assert_int_equal(running_for_host(&w, "a", -1), 8);
+	assert_int_equal(running_for_host(&w, "b", -1), 8);
+	world_free(&w);
+}
+
+static void
+test_freeing_a_parked_batch_leaves_no_wake(void **state)
+{
+	static struct world w;
+	struct sched_limits sl = {100, 100, 0, 0, 1, 1};
+	struct sched_batch_limits bl = {100, 100, 1, 1, 1};
+	int i;
+
+	world_init_rates(&w, &sl, &bl, 2);
+	for (i = 0; i < 3; i++) {
+		add_job(&w, 0, "a");
+		add_job(&w, 1, "b");
+	}
+	assert_int_not_equal(sched_run(w.s, 0), SCHED_NEVER);
+	while (finish_oldest(&w))
+		;
+	sched_batch_free(w.b[0]);
+	sched_batch_free(w.b[1]);
+	w.b[0] = w.b[1] = NULL;
+	assert_int_equal(sched_run(w.s, 0), SCHED_NEVER);
+	world_free(&w);
+}
+
 int
 main(void)
 {
@@ -429,6 +595,12 @@ main(void)
 	    cmocka_unit_test(test_done_job_can_be_enqueued_again),
 	    cmocka_unit_test(test_completion_inside_dispatch_is_safe),
 	    cmocka_unit_test(test_batch_free_drops_queued_jobs),
+	    cmocka_unit_test(test_global_rate_spaces_dispatches_and_says_when),
+	    cmocka_unit_test(test_rate_limited_host_does_not_block_other_hosts),
+	    cmocka_unit_test(test_host_bucket_is_shared_by_batches),
+	    cmocka_unit_test(test_batch_rate_is_its_own),
+	    cmocka_unit_test(test_batch_per_host_rate_limits_each_host),
+	    cmocka_unit_test(test_freeing_a_parked_batch_leaves_no_wake),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -164,6 +164,71 @@ test_refusals_say_why(void **state)
 	free(long_url);
 }
 
+/* RFC 3986 §5.4: every normal and abnormal example. */
+static void
+test_resolve_rfc3986_examples(void **state)
+{
+	static const char *const cases[][2] = {
+	    {"g:h", "g:h"},
+	    {"g", "http://a/b/c/g"},
+	    {"./g", "http://a/b/c/g"},
+	    {"g/", "http://a/b/c/g/"},
+	    {"/g", "http://a/g"},
+	    {"//g", "http://g"},
+	    {"?y", "http://a/b/c/d;p?y"},
+	    {"g?y", "http://a/b/c/g?y"},
+	    {"#s", "http://a/b/c/d;p?q"},
+	    {"g#s", "http://a/b/c/g"},
+	    {"g?y#s", "http://a/b/c/g?y"},
+	    {";x", "http://a/b/c/;x"},
+	    {"g;x", "http://a/b/c/g;x"},
+	    {"", "http://a/b/c/d;p?q"},
+	    {".", "http://a/b/c/"},
+	    {"./", "http://a/b/c/"},
+	    {"..", "http://a/b/"},
+	    {"../", "http://a/b/"},
+	    {"../g", "http://a/b/g"},
+	    {"../..", "http://a/"},
+	    {"../../", "http://a/"},
+	    {"../../g", "http://a/g"},
+	    {"../../../g", "http://a/g"},
+	    {"../../../../g", "http://a/g"},
+	    {"/./g", "http://a/g"},
+	    {"/../g", "http://a/g"},
+	    {"g.", "http://a/b/c/g."},
+	    {".g", "http://a/b/c/.g"},
+	    {"g..", "http://a/b/c/g.."},
+	    {"..g", "http://a/b/c/..g"},
+	    {"./../g", "http://a/b/g"},
+	    {"./g/.", "http://a/b/c/g/"},
+	    {"g/./h", "http://a/b/c/g/h"},
+	    {"g/../h", "http://a/b/c/h"},
+	    {"g;x=1/./y", "http://a/b/c/g;x=1/y"},
+	    {"g;x=1/../y", "http://a/b/c/y"},
+	    {"g?y/./x", "http://a/b/c/g?y/./x"},
+	    {"g?y/../x", "http://a/b/c/g?y/../x"},
+	    {"g#s/./x", "http://a/b/c/g"},
+	    {"https://other.test:8443/x/../y", "https://other.test:8443/y"},
+	};
+	struct buf out = BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		buf_reset(&out);
+		assert_int_equal(
+		    url_resolve("http://a/b/c/d;p?q", cases[i][0], &out), 0);
+		if (strcmp(buf_cstr(&out), cases[i][1]) != 0)
+			fail_msg("\"%s\" resolved to \"%s\", not \"%s\"",
+			    cases[i][0], buf_cstr(&out), cases[i][1]);
+	}
+	buf_reset(&out);
+	assert_int_equal(url_resolve("http://h", "x", &out), 0);
+	assert_string_equal(buf_cstr(&out), "http://h/x");
+	buf_reset(&out);
+	assert_int_equal(url_resolve("/relative", "x", &out), -1);
+	buf_free(&out);
+}
+
 int
 main(void)
 {
@@ -177,6 +242,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_ip_literals, teardown),
 	    cmocka_unit_test_teardown(test_userinfo_is_kept_raw, teardown),
 	    cmocka_unit_test_teardown(test_refusals_say_why, teardown),
+	    cmocka_unit_test(test_resolve_rfc3986_examples),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
