@@ -109,9 +109,16 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 static int
 daemon_start(struct daemon *d)
 {
+	struct event_config *ecfg;
 	char why[256];
 
-	d->base = event_base_new();
+	/* Precise timers (timerfd): rate limits arm µs-exact wake-ups, and
+	 * epoll's millisecond rounding would lose a token at every one. */
+	if ((ecfg = event_config_new()) != NULL) {
+		event_config_set_flag(ecfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+		d->base = event_base_new_with_config(ecfg);
+		event_config_free(ecfg);
+	}
 	if (d->base == NULL) {
 		log_error("cannot create the event loop");
 		return -1;

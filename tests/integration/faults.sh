@@ -10,12 +10,12 @@ start_fanoutd
 
 # error_of JSON-ITEMS OPTIONS: "type<TAB>message" of item 0.
 error_of() {
-	batch "{\"requests\":$1,\"options\":${2:-{\}}}" |
+	batch "{\"requests\":$1,\"options\":${2:-{\"retries\":0\}}}" |
 		jq -r 'select(.index==0) | [.error.type, .error.message] | @tsv'
 }
 
 # --- timeouts ---------------------------------------------------------------
-out=$(batch "{\"requests\":[\"$UP/hang\"],\"options\":{\"timeout_ms\":300}}")
+out=$(batch "{\"requests\":[\"$UP/hang\"],\"options\":{\"timeout_ms\":300,\"retries\":0}}")
 check "a hanging upstream ends as timeout" \
 	"$(results "$out" | jq -r .error.type)" timeout
 check "the message says how long" \
@@ -23,7 +23,7 @@ check "the message says how long" \
 check_true "after about 300 ms" \
 	test "$(results "$out" | jq '.elapsed_ms >= 290 and .elapsed_ms < 2000')" = true
 out=$(batch "{\"requests\":[{\"url\":\"$UP/delay/2000\",\"timeout_ms\":200},
-	\"$UP/delay/100\"],\"options\":{\"timeout_ms\":5000}}")
+	\"$UP/delay/100\"],\"options\":{\"timeout_ms\":5000,\"retries\":0}}")
 check "an item's timeout_ms overrides the batch's" \
 	"$(results "$out" | jq -r 'select(.index==0) | .error.type')" timeout
 check "without touching the other items" \

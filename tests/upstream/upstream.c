@@ -14,7 +14,7 @@
  *
  * Endpoints: /status/N, /delay/MS, /bytes/N, /text/N, /echo, /close,
  * /hang, /partial, /garbage, /headers/K, /close-idle, /stats,
- * /stats/reset; any of
+ * /stats/reset, and the policy endpoints of policy.c; any of
  * them takes ?tag=NAME and ?delay=MS, and ?head_body=1 sends a body even
  * for HEAD (a broken upstream), ?close_reused=1 closes the connection
  * without a response when it served a request before (a keep-alive
@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
@@ -39,70 +40,7 @@
 #include <event2/listener.h>
 #include <jansson.h>
 
-#define UP_MAX_LISTEN       8
-#define UP_MAX_HEADER_BYTES (64 * 1024)
-#define UP_MAX_BODY         (64 * 1024 * 1024)
-#define UP_MAX_HEADERS      200
-
-struct up_counts {
-	long connections; /* accepted (counted at the first counted request) */
-	long requests;
-	long inflight;
-	long peak;
-	long aborted;
-};
-
-struct up_tag {
-	char *name;
-	struct up_counts c;
-	LIST_ENTRY(up_tag) link;
-};
-
-struct up_port {
-	struct evconnlistener *listener;
-	unsigned port;
-	char addr[64];
-	struct up_counts c;
-};
-
-enum up_state {
-	UP_READ_HEAD = 0, /* request line and headers */
-	UP_READ_BODY,     /* Content-Length body */
-	UP_READ_CHUNKED,  /* chunked body */
-	UP_WAIT,          /* delay timer, or hanging forever */
-	UP_WRITE,         /* response queued, waiting for the flush */
-};
-
-enum up_after { AFTER_KEEP, AFTER_CLOSE };
-
-struct up_req {
-	char method[32];
-	char *target;
-	char version[16];
-	char *hname[UP_MAX_HEADERS];
-	char *hvalue[UP_MAX_HEADERS];
-	int nheaders;
-	struct evbuffer *body;
-	long long body_left;  /* Content-Length bytes still to read */
-	long long chunk_left; /* -1: reading a chunk-size line */
-	bool keepalive;
-	bool counted; /* not a /stats request */
-	bool inflight;
-	struct up_tag *tag;
-};
-
-struct up_conn {
-	struct bufferevent *bev;
-	struct up_port *port;
-	enum up_state state;
-	bool counted;    /* already counted as a connection */
-	unsigned served; /* responses completed on this connection */
-	enum up_after after;
-	size_t head_bytes;
-	struct up_req req;
-	struct event *timer;
-	LIST_ENTRY(up_conn) link;
-};
+#include "upstream.h"
 
 static struct event_base *base;
 static struct up_port ports[UP_MAX_LISTEN];
@@ -114,6 +52,41 @@ static LIST_HEAD(, up_conn) conns = LIST_HEAD_INITIALIZER(conns);
 
 static void up_conn_read_cb(struct bufferevent *bev, void *arg);
 static void up_conn_process(struct up_conn *c);
+
+double
+up_now_ms(void)
+{
+	static struct timespec start;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (start.tv_sec == 0 && start.tv_nsec == 0)
+		start = ts;
+	return (double)(ts.tv_sec - start.tv_sec) * 1e3 +
+	    (double)(ts.tv_nsec - start.tv_nsec) / 1e6;
+}
+
+struct up_tag *
+up_tag_find(const char *name)
+{
+	struct up_tag *t;
+
+	LIST_FOREACH(t, &tags, link)
+	if (strcmp(t->name, name) == 0)
+		return t;
+	return NULL;
+}
+
+/* Record when a request of tag t arrived (for rate measurements). */
+static void
+up_tag_stamp(struct up_tag *t)
+{
+	if (t->ntimes == t->times_cap) {
+		t->times_cap = t->times_cap ? t->times_cap * 2 : 256;
+		t->times = realloc(t->times, t->times_cap * sizeof(*t->times));
+	}
+	t->times[t->ntimes++] = up_now_ms();
+}
 
 static struct up_tag *
 up_tag_get(const char *name)
@@ -187,7 +160,14 @@ up_conn_free(struct up_conn *c, bool aborted)
 	free(c);
 }
 
-static const char *
+void
+up_close(struct up_conn *c)
+{
+	up_req_stop(c, false);
+	up_conn_free(c, false);
+}
+
+const char *
 up_header(const struct up_req *r, const char *name)
 {
 	int i;
@@ -199,7 +179,7 @@ up_header(const struct up_req *r, const char *name)
 }
 
 /* Value of query parameter key in the target, or NULL (no decoding). */
-static const char *
+const char *
 up_query(const struct up_req *r, const char *key, char *out, size_t n)
 {
 	const char *q = strchr(r->target, '?');
@@ -221,7 +201,7 @@ up_query(const struct up_req *r, const char *key, char *out, size_t n)
 	return NULL;
 }
 
-static bool
+bool
 up_path_is(const struct up_req *r, const char *prefix, long *arg)
 {
 	size_t n = strlen(prefix);
@@ -259,7 +239,7 @@ up_reason(int code)
 }
 
 /* Queue a whole response; extra holds complete header lines. */
-static void
+void
 up_respond(struct up_conn *c, int code, const char *type, const char *extra,
     const void *body, size_t len)
 {
@@ -442,7 +422,10 @@ up_stats_reset(void)
 
 	up_counts_reset(&total);
 	LIST_FOREACH(t, &tags, link)
-	up_counts_reset(&t->c);
+	{
+		up_counts_reset(&t->c);
+		t->ntimes = 0;
+	}
 	for (i = 0; i < nports; i++)
 		up_counts_reset(&ports[i].c);
 	/* Open connections count again at their next request. */
@@ -476,6 +459,8 @@ up_route(struct up_conn *c)
 	long n;
 	int i;
 
+	if (up_route_policy(c))
+		return;
 	if (up_path_is(r, "/status/", &n)) {
 		char body[32];
 
@@ -558,6 +543,8 @@ up_request_done(struct up_conn *c)
 	if (r->counted) {
 		if (up_query(r, "tag", q, sizeof(q)))
 			r->tag = up_tag_get(q);
+		if (r->tag)
+			up_tag_stamp(r->tag);
 		if (!c->counted) {
 			c->counted = true;
 			total.connections++;
@@ -576,8 +563,7 @@ up_request_done(struct up_conn *c)
 	 * keep-alive connection the server dropped as it was reused). */
 	if (up_path_is(r, "/close", NULL) ||
 	    (c->served > 0 && up_query(r, "close_reused", q, sizeof(q)))) {
-		up_req_stop(c, false);
-		up_conn_free(c, false);
+		up_close(c);
 		return;
 	}
 	if (up_path_is(r, "/hang", NULL))
@@ -954,8 +940,10 @@ main(int argc, char **argv)
 		up_conn_free(LIST_FIRST(&conns), false);
 	for (i = 0; i < nports; i++)
 		evconnlistener_free(ports[i].listener);
+	up_policy_free();
 	while ((t = LIST_FIRST(&tags)) != NULL) {
 		LIST_REMOVE(t, link);
+		free(t->times);
 		free(t->name);
 		free(t);
 	}

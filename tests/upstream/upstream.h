@@ -1,0 +1,109 @@
+/*
+ * upstream.h - what the test upstream's files share: the connection and
+ * request structs, the response helpers, and the endpoint families
+ * beyond the core ones (policy.c: flaky, redirects, compressed bodies).
+ */
+#ifndef FANOUT_UPSTREAM_H
+#define FANOUT_UPSTREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/queue.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#define UP_MAX_LISTEN       8
+#define UP_MAX_HEADER_BYTES (64 * 1024)
+#define UP_MAX_BODY         (64 * 1024 * 1024)
+#define UP_MAX_HEADERS      200
+
+struct up_counts {
+	long connections; /* accepted (counted at the first counted request) */
+	long requests;
+	long inflight;
+	long peak;
+	long aborted;
+};
+
+struct up_tag {
+	char *name;
+	struct up_counts c;
+	double *times; /* arrival of each request, ms since start */
+	size_t ntimes;
+	size_t times_cap;
+	LIST_ENTRY(up_tag) link;
+};
+
+struct up_port {
+	struct evconnlistener *listener;
+	unsigned port;
+	char addr[64];
+	struct up_counts c;
+};
+
+enum up_state {
+	UP_READ_HEAD = 0, /* request line and headers */
+	UP_READ_BODY,     /* Content-Length body */
+	UP_READ_CHUNKED,  /* chunked body */
+	UP_WAIT,          /* delay timer, or hanging forever */
+	UP_WRITE,         /* response queued, waiting for the flush */
+};
+
+enum up_after { AFTER_KEEP, AFTER_CLOSE };
+
+struct up_req {
+	char method[32];
+	char *target;
+	char version[16];
+	char *hname[UP_MAX_HEADERS];
+	char *hvalue[UP_MAX_HEADERS];
+	int nheaders;
+	struct evbuffer *body;
+	long long body_left;  /* Content-Length bytes still to read */
+	long long chunk_left; /* -1: reading a chunk-size line */
+	bool keepalive;
+	bool counted; /* not a /stats request */
+	bool inflight;
+	struct up_tag *tag;
+};
+
+struct up_conn {
+	struct bufferevent *bev;
+	struct up_port *port;
+	enum up_state state;
+	bool counted;    /* already counted as a connection */
+	unsigned served; /* responses completed on this connection */
+	enum up_after after;
+	size_t head_bytes;
+	struct up_req req;
+	struct event *timer;
+	LIST_ENTRY(up_conn) link;
+};
+
+/* Queue a whole response; extra holds complete header lines. */
+void up_respond(struct up_conn *c, int code, const char *type,
+    const char *extra, const void *body, size_t len);
+/* Value of query parameter key (not decoded), or NULL. */
+const char *up_query(
+    const struct up_req *r, const char *key, char *out, size_t n);
+/* Does the target start with prefix (then *arg is the number after it,
+ * when arg is not NULL)? */
+bool up_path_is(const struct up_req *r, const char *prefix, long *arg);
+const char *up_header(const struct up_req *r, const char *name);
+/* Close the connection now, without a response (c is freed). */
+void up_close(struct up_conn *c);
+/* Milliseconds since the upstream started. */
+double up_now_ms(void);
+
+/* policy.c: answer /flaky, /redirect, /redirect-to, /gzip, /deflate,
+ * /deflate-raw, /gzip-bomb, /gzip-bad and /stats/times; false when the
+ * path is none of them. */
+bool up_route_policy(struct up_conn *c);
+void up_policy_free(void);
+/* Find a tag by name (NULL when unknown). */
+struct up_tag *up_tag_find(const char *name);
+
+#endif
