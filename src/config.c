@@ -22,6 +22,8 @@ enum cfg_type {
 	CT_UINT,        /* decimal integer in [min, max] */
 	CT_BYTES,       /* integer with an optional K, M or G suffix */
 	CT_STRING,      /* up to CONFIG_ADDR_LEN - 1 bytes */
+	CT_PATH,        /* a file name, up to CONFIG_PATH_LEN - 1 bytes */
+	CT_BOOL,        /* true/false, yes/no, on/off, 1/0 */
 	CT_LISTEN,      /* list of ip:port, [ip6]:port, unix:/path */
 	CT_NAMESERVERS, /* list of ip[:port], [ip6][:port] */
 	CT_LOGLEVEL,
@@ -67,6 +69,11 @@ static const struct cfg_key config_keys[] = {
         4096, 1ull << 40,
         "A batch stops dispatching while this much of its output is unsent, "
         "and resumes below half of it."},
+    {"server", "tls_cert", CT_PATH, F(tls_cert), "", 0, 0,
+        "PEM certificate (chain) that makes the listeners HTTPS (empty: "
+        "plain HTTP)."},
+    {"server", "tls_key", CT_PATH, F(tls_key), "", 0, 0,
+        "PEM private key of tls_cert."},
     {"limits", "concurrency", CT_UINT, F(concurrency), "1024", 1, CONC_MAX,
         "Global cap on in-flight upstream attempts; also the most a "
         "batch may ask for."},
@@ -120,6 +127,17 @@ static const struct cfg_key config_keys[] = {
         "Redirects followed by default (0: none)."},
     {"upstream", "redirects_cap", CT_UINT, F(redirects_cap), "20", 0, 100,
         "Most redirects a batch may ask to follow."},
+    {"upstream", "tls_verify", CT_BOOL, F(tls_verify), "true", 0, 0,
+        "Verify upstream certificates and host names (false: a warning at "
+        "start-up; never a batch option)."},
+    {"upstream", "ca_file", CT_PATH, F(ca_file), "", 0, 0,
+        "PEM file of trusted CAs (empty: the system trust store)."},
+    {"upstream", "ca_path", CT_PATH, F(ca_path), "", 0, 0,
+        "Directory of hashed CA certificates (empty: none)."},
+    {"upstream", "client_cert", CT_PATH, F(client_cert), "", 0, 0,
+        "PEM client certificate for mutual TLS upstreams (empty: none)."},
+    {"upstream", "client_key", CT_PATH, F(client_key), "", 0, 0,
+        "PEM private key of client_cert."},
     {"upstream", "user_agent", CT_STRING, F(user_agent),
         "fanoutd/" PACKAGE_VERSION_STR, 0, 0,
         "User-Agent sent when an item sets none (empty: send none)."},
@@ -354,6 +372,27 @@ key_set(struct config *c, const struct cfg_key *k, const char *value, char *why,
 		}
 		*(uint64_t *)(void *)field = v;
 		return 0;
+	case CT_PATH:
+		if (strlen(value) >= CONFIG_PATH_LEN) {
+			snprintf(why, whylen, "longer than %d bytes",
+			    CONFIG_PATH_LEN - 1);
+			return -1;
+		}
+		strcpy(field, value);
+		return 0;
+	case CT_BOOL:
+		if (strcmp(value, "true") == 0 || strcmp(value, "yes") == 0 ||
+		    strcmp(value, "on") == 0 || strcmp(value, "1") == 0) {
+			*(int *)(void *)field = 1;
+		} else if (strcmp(value, "false") == 0 ||
+		    strcmp(value, "no") == 0 || strcmp(value, "off") == 0 ||
+		    strcmp(value, "0") == 0) {
+			*(int *)(void *)field = 0;
+		} else {
+			snprintf(why, whylen, "expected true or false");
+			return -1;
+		}
+		return 0;
 	case CT_STRING:
 		if (strlen(value) >= CONFIG_ADDR_LEN) {
 			snprintf(why, whylen, "longer than %d bytes",
@@ -528,6 +567,32 @@ field_u64(const struct config *c, size_t off)
 	return *(const uint64_t *)(const void *)((const char *)c + off);
 }
 
+/* err names key: it needs other_key set too. */
+static int
+needs(struct config_error *err, const char *section, const char *key,
+    const char *other_key)
+{
+	memset(err, 0, sizeof(*err));
+	snprintf(err->section, sizeof(err->section), "%s", section);
+	snprintf(err->key, sizeof(err->key), "%s", key);
+	snprintf(err->message, sizeof(err->message), "needs %s too", other_key);
+	return -1;
+}
+
+int
+config_check(const struct config *c, struct config_error *err)
+{
+	if ((c->tls_cert[0] != '\0') != (c->tls_key[0] != '\0'))
+		return c->tls_cert[0]
+		    ? needs(err, "server", "tls_cert", "tls_key")
+		    : needs(err, "server", "tls_key", "tls_cert");
+	if ((c->client_cert[0] != '\0') != (c->client_key[0] != '\0'))
+		return c->client_cert[0]
+		    ? needs(err, "upstream", "client_cert", "client_key")
+		    : needs(err, "upstream", "client_key", "client_cert");
+	return 0;
+}
+
 unsigned
 config_warnings(const struct config *c, void (*warn)(const char *msg))
 {
@@ -535,6 +600,12 @@ config_warnings(const struct config *c, void (*warn)(const char *msg))
 	unsigned n = 0;
 	size_t i;
 
+	if (!c->tls_verify) {
+		if (warn != NULL)
+			warn("[upstream] tls_verify is false: upstream "
+			     "certificates are not verified");
+		n++;
+	}
 	for (i = 0; i < sizeof(cap_rules) / sizeof(cap_rules[0]); i++) {
 		const struct cap_rule *r = &cap_rules[i];
 		uint64_t d = field_u64(c, r->def), cap = field_u64(c, r->cap);

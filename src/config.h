@@ -20,16 +20,19 @@
 #define CONFIG_MAX_LISTEN      8
 #define CONFIG_MAX_NAMESERVERS 8
 #define CONFIG_ADDR_LEN        128
+#define CONFIG_PATH_LEN        512
 
 struct config {
 	/* [server] */
 	char listen[CONFIG_MAX_LISTEN][CONFIG_ADDR_LEN]; /* "ip:port" */
 	unsigned nlisten;
-	uint64_t max_items;         /* items per batch, else 413 */
-	uint64_t max_request_bytes; /* request body, else 413 */
-	uint64_t max_json_items;    /* items in the buffered JSON format */
-	uint64_t max_hops;          /* loop guard, else 508 */
-	uint64_t output_high_water; /* unsent bytes that pause a batch */
+	uint64_t max_items;             /* items per batch, else 413 */
+	uint64_t max_request_bytes;     /* request body, else 413 */
+	uint64_t max_json_items;        /* items in the buffered JSON format */
+	uint64_t max_hops;              /* loop guard, else 508 */
+	uint64_t output_high_water;     /* unsent bytes that pause a batch */
+	char tls_cert[CONFIG_PATH_LEN]; /* HTTPS listeners when set */
+	char tls_key[CONFIG_PATH_LEN];
 
 	/* [limits] */
 	uint64_t concurrency;          /* global in-flight cap; batch cap */
@@ -56,6 +59,11 @@ struct config {
 	struct retry_on retry_on;
 	uint64_t follow_redirects;
 	uint64_t redirects_cap;
+	int tls_verify;                /* verify upstream certificates */
+	char ca_file[CONFIG_PATH_LEN]; /* "": the system trust store */
+	char ca_path[CONFIG_PATH_LEN];
+	char client_cert[CONFIG_PATH_LEN]; /* mutual TLS, when set */
+	char client_key[CONFIG_PATH_LEN];
 	char user_agent[CONFIG_ADDR_LEN];
 	char nameservers[CONFIG_MAX_NAMESERVERS]
 	                [CONFIG_ADDR_LEN]; /* ip[:port] */
@@ -98,6 +106,12 @@ int config_load_string(struct config *c, const char *text, const char *name,
  */
 int config_set(struct config *c, const char *section, const char *key,
     const char *value, char *why, size_t whylen);
+
+/*
+ * Check keys that only make sense together (a certificate without its
+ * key). Returns 0, or -1 with err naming the key.
+ */
+int config_check(const struct config *c, struct config_error *err);
 
 /*
  * A default above its cap (e.g. timeout_ms above timeout_cap_ms) is not

@@ -708,9 +708,33 @@ fetch_response_cb(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if (evhttp_request_get_response_code(req) == 0) {
-		/* evhttp's connect clean-up path: refused, mostly. errno may
-		 * have been overwritten since; trust only connect errors. */
+		/* evhttp's connect clean-up path: refused, mostly; but evhttp
+		 * decides that from a stale errno, so a TLS failure can land
+		 * here too. errno may have been overwritten since; trust only
+		 * connect errors. */
 		int e = errno;
+		char tls[200];
+
+		if (f->pc != NULL &&
+		    pconn_tls_error(f->pc, tls, sizeof(tls)) != NULL) {
+			fetch_fail(f, IERR_TLS, false, "%s: %s",
+			    pconn_peer(f->pc), tls);
+			return;
+		}
+		if (f->pc != NULL && pconn_tls_handshaked(f->pc)) {
+			/* Through TLS, then dropped before the request went
+			 * out: in TLS 1.3 a server refuses a client (say, for
+			 * a missing client certificate) after our side of
+			 * the handshake, and its alert can be lost to the
+			 * reset. A TLS failure, not worth retrying. */
+			fetch_fail(f, IERR_TLS, false,
+			    "%s: the peer closed the connection right after "
+			    "the "
+			    "TLS handshake (does it require a client "
+			    "certificate?)",
+			    pconn_peer(f->pc));
+			return;
+		}
 
 		snprintf(f->lasterr, sizeof(f->lasterr),
 		    "cannot connect to %s: %s",

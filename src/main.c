@@ -226,6 +226,8 @@ main(int argc, char **argv)
 		snprintf(err.message, sizeof(err.message), "%s", why);
 		rc = -1;
 	}
+	if (rc == 0)
+		rc = config_check(&d.cfg, &err);
 	if (rc != 0) {
 		config_error_format(&err, msg, sizeof(msg));
 		fprintf(stderr, "fanoutd: configuration error: %s\n", msg);

@@ -21,11 +21,11 @@
 #include <event2/util.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #include "htab.h"
 #include "log.h"
 #include "pool.h"
+#include "tls.h"
 #include "util.h"
 
 enum pconn_state { PC_BUSY, PC_IDLE, PC_DEAD };
@@ -41,7 +41,9 @@ struct pconn {
 	struct pool_origin *origin;
 	struct evhttp_connection *evcon;
 	struct bufferevent *bev;
-	SSL *ssl; /* owned by bev; NULL for http */
+	SSL *ssl;           /* owned by bev; NULL for http */
+	bool tls_done;      /* the handshake completed at least once */
+	char tls_alert[64]; /* the last TLS alert the peer sent, or "" */
 	enum pconn_state state;
 	bool closed; /* evhttp reported the socket closed */
 	unsigned requests;
@@ -66,22 +68,6 @@ struct pool {
 
 static void pool_reap_cb(evutil_socket_t fd, short what, void *arg);
 
-static SSL_CTX *
-pool_ssl_ctx_new(char *why, size_t whylen)
-{
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-
-	if (ctx == NULL) {
-		snprintf(why, whylen, "cannot create the TLS context");
-		return NULL;
-	}
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	if (SSL_CTX_set_default_verify_paths(ctx) != 1)
-		log_warn("tls: cannot load the system trust store");
-	return ctx;
-}
-
 struct pool *
 pool_new(
     struct event_base *base, const struct config *cfg, char *why, size_t whylen)
@@ -91,7 +77,7 @@ pool_new(
 	p->base = base;
 	TAILQ_INIT(&p->lru);
 	TAILQ_INIT(&p->reap);
-	if ((p->ssl_ctx = pool_ssl_ctx_new(why, whylen)) == NULL) {
+	if ((p->ssl_ctx = tls_client_ctx(cfg, why, whylen)) == NULL) {
 		free(p);
 		return NULL;
 	}
@@ -197,29 +183,19 @@ pool_take(struct pool *p, const char *origin)
 	return pc;
 }
 
-/* Per-connection TLS: SNI and host name verification against the URL's
- * host, never the address it resolved to. */
-static SSL *
-pconn_ssl_new(struct pool *p, const char *host, bool is_ip)
+/* OpenSSL: handshake progress and alerts on a connection. */
+static void
+pconn_ssl_info_cb(const SSL *ssl, int where, int ret)
 {
-	SSL *ssl = SSL_new(p->ssl_ctx);
+	struct pconn *pc = SSL_get_app_data(ssl);
 
-	if (ssl == NULL)
-		return NULL;
-	if (is_ip) {
-		X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
-
-		if (X509_VERIFY_PARAM_set1_ip_asc(vp, host) != 1)
-			goto fail;
-	} else {
-		if (SSL_set_tlsext_host_name(ssl, host) != 1 ||
-		    SSL_set1_host(ssl, host) != 1)
-			goto fail;
-	}
-	return ssl;
-fail:
-	SSL_free(ssl);
-	return NULL;
+	if (pc == NULL)
+		return;
+	if (where & SSL_CB_HANDSHAKE_DONE)
+		pc->tls_done = true;
+	if ((where & SSL_CB_READ_ALERT) && (ret >> 8) == SSL3_AL_FATAL)
+		snprintf(pc->tls_alert, sizeof(pc->tls_alert), "%s",
+		    SSL_alert_desc_string_long(ret));
 }
 
 struct pconn *
@@ -238,13 +214,17 @@ pool_open(struct pool *p, const char *origin, const union sockaddr_any *addr,
 	snprintf(pc->peer, sizeof(pc->peer),
 	    addr->sa.sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, port);
 	if (https) {
-		if ((pc->ssl = pconn_ssl_new(p, tls_host, tls_host_is_ip)) ==
-		    NULL) {
+		if ((pc->ssl = tls_client_ssl(
+		         p->ssl_ctx, tls_host, tls_host_is_ip)) == NULL) {
 			snprintf(
 			    why, whylen, "TLS set-up failed for %s", tls_host);
 			free(pc);
 			return NULL;
 		}
+		/* evhttp's reset calls SSL_clear, which forgets how the
+		 * handshake went: record it as it happens. */
+		SSL_set_app_data(pc->ssl, pc);
+		SSL_set_info_callback(pc->ssl, pconn_ssl_info_cb);
 		pc->bev = bufferevent_openssl_socket_new(p->base, -1, pc->ssl,
 		    BUFFEREVENT_SSL_CONNECTING,
 		    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
@@ -336,7 +316,7 @@ pconn_established(struct pconn *pc)
 
 	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
 		return false;
-	return pc->ssl == NULL || SSL_is_init_finished(pc->ssl);
+	return pc->ssl == NULL || pc->tls_done;
 }
 
 bool
@@ -354,31 +334,33 @@ pconn_peer(const struct pconn *pc)
 const char *
 pconn_tls_error(struct pconn *pc, char *buf, size_t n)
 {
-	unsigned long e;
-	long vr;
+	unsigned long e, found = 0;
 
 	if (pc->ssl == NULL)
 		return NULL;
-	vr = SSL_get_verify_result(pc->ssl);
-	if (vr != X509_V_OK) {
-		snprintf(buf, n, "certificate verification failed: %s",
-		    X509_verify_cert_error_string(vr));
+	/*
+	 * libevent keeps the last 3 errors, most recent first, and never
+	 * clears them: drain. Some are SSL_get_error() codes, not packed
+	 * OpenSSL errors; keep the most recent real one.
+	 */
+	while ((e = bufferevent_get_openssl_error(pc->bev)) != 0)
+		if (found == 0 && ERR_GET_LIB(e) != 0)
+			found = e;
+	if (found == 0 && SSL_get_verify_result(pc->ssl) == X509_V_OK) {
+		if (pc->tls_alert[0] == '\0')
+			return NULL; /* nothing TLS-specific: a TCP failure */
+		snprintf(buf, n,
+		    "handshake failure: the peer sent alert \"%s\"",
+		    pc->tls_alert);
 		return buf;
 	}
-	if ((e = bufferevent_get_openssl_error(pc->bev)) != 0) {
-		char tmp[256];
+	return tls_failure(pc->ssl, found, buf, n);
+}
 
-		ERR_error_string_n(e, tmp, sizeof(tmp));
-		snprintf(buf, n, "TLS handshake failed: %s", tmp);
-		while (bufferevent_get_openssl_error(pc->bev) != 0)
-			; /* drain: libevent keeps 3 and never clears */
-		return buf;
-	}
-	if (!SSL_is_init_finished(pc->ssl)) {
-		snprintf(buf, n, "TLS handshake with %s failed", pc->peer);
-		return buf;
-	}
-	return NULL;
+bool
+pconn_tls_handshaked(const struct pconn *pc)
+{
+	return pc->tls_done;
 }
 
 uint64_t

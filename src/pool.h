@@ -70,6 +70,9 @@ struct evhttp_connection *pconn_evcon(struct pconn *pc);
 bool pconn_established(struct pconn *pc);
 /* True when the connection carried a request before the current one. */
 bool pconn_reused(const struct pconn *pc);
+/* True once a TLS handshake completed on this connection (TCP was
+ * connected, whatever failed next). */
+bool pconn_tls_handshaked(const struct pconn *pc);
 /* "ip:port" of the peer, for messages. */
 const char *pconn_peer(const struct pconn *pc);
 /* For https: why the handshake or verification failed, in words; NULL
@@ -80,4 +83,5 @@ const char *pconn_tls_error(struct pconn *pc, char *buf, size_t n);
 uint64_t pool_idle_count(const struct pool *p);
 uint64_t pool_open_count(const struct pool *p);
 
+const char *pconn_debug(struct pconn *pc);
 #endif

@@ -30,6 +30,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event_struct.h>
 #include <event2/http.h>
 #include <event2/http_struct.h>
@@ -40,6 +41,7 @@
 #include "metrics.h"
 #include "pool.h"
 #include "server.h"
+#include "tls.h"
 #include "util.h"
 
 #define SERVER_IDLE_TIMEOUT_S 60
@@ -70,6 +72,7 @@ struct server {
 	TAILQ_HEAD(, stream) streams;
 	char *unix_paths[CONFIG_MAX_LISTEN];
 	unsigned nunix;
+	SSL_CTX *ssl_ctx; /* HTTPS listeners when [server] tls_cert is set */
 };
 
 /*
@@ -469,17 +472,39 @@ server_listen_tcp(
 			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 
 			inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
-			log_info("listening on http://[%s]:%u", ip,
+			log_info("listening on %s://[%s]:%u",
+			    srv->ssl_ctx ? "https" : "http", ip,
 			    ntohs(s6->sin6_port));
 		} else {
 			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 
 			inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
-			log_info("listening on http://%s:%u", ip,
+			log_info("listening on %s://%s:%u",
+			    srv->ssl_ctx ? "https" : "http", ip,
 			    ntohs(s4->sin_port));
 		}
 	}
 	return 0;
+}
+
+/* evhttp asks for each new connection's bufferevent: a TLS one. */
+static struct bufferevent *
+server_tls_bev(struct event_base *base, void *arg)
+{
+	struct server *srv = arg;
+	SSL *ssl = SSL_new(srv->ssl_ctx);
+	struct bufferevent *bev;
+
+	if (ssl == NULL)
+		return NULL;
+	bev = bufferevent_openssl_socket_new(
+	    base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return bev;
 }
 
 struct server *
@@ -510,6 +535,13 @@ server_new(struct event_base *base, struct batch_ctx *bctx,
 	evhttp_set_flags(srv->http, EVHTTP_SERVER_LINGERING_CLOSE);
 	evhttp_set_default_content_type(srv->http, "application/json");
 	evhttp_set_gencb(srv->http, server_request_cb, srv);
+	if (cfg->tls_cert[0] != '\0') {
+		if ((srv->ssl_ctx = tls_server_ctx(cfg, why, whylen)) == NULL) {
+			server_free(srv);
+			return NULL;
+		}
+		evhttp_set_bevcb(srv->http, server_tls_bev, srv);
+	}
 	for (i = 0; i < cfg->nlisten; i++) {
 		const char *l = cfg->listen[i];
 
@@ -542,6 +574,7 @@ server_free(struct server *srv)
 		stream_free(st);
 	}
 	evhttp_free(srv->http);
+	SSL_CTX_free(srv->ssl_ctx);
 	for (i = 0; i < srv->nunix; i++) {
 		unlink(srv->unix_paths[i]);
 		free(srv->unix_paths[i]);

@@ -83,16 +83,21 @@ wait_until() {
 	done
 }
 
-# start_upstream [LISTEN...]: start the test upstream (default: one
-# listener on 127.0.0.1:0). Sets UP (first base URL) and UPS (array).
+# start_upstream [LISTEN | --option VALUE ...]: start the test upstream
+# (default: one listener on 127.0.0.1:0); a bare address is a --listen.
+# Sets UP (first base URL) and UPS (one http:// URL per listener, in
+# order; make it https:// for --listen-tls ones).
 start_upstream() {
 	local ready="$T/upstream.ready.$RANDOM"
-	local args=() l
+	local args=()
 	if [ "$#" = 0 ]; then
 		set -- 127.0.0.1:0
 	fi
-	for l in "$@"; do
-		args+=(--listen "$l")
+	while [ "$#" -gt 0 ]; do
+		case $1 in
+		--*) args+=("$1" "$2"); shift 2 ;;
+		*) args+=(--listen "$1"); shift ;;
+		esac
 	done
 	"$UPSTREAM" "${args[@]}" --ready-file "$ready" \
 		>>"$T/upstream.log" 2>&1 &
@@ -102,6 +107,7 @@ start_upstream() {
 		exit 1
 	}
 	UPS=()
+	local l
 	while read -r l; do
 		UPS+=("http://$l")
 	done <"$ready"
@@ -119,13 +125,13 @@ start_fanoutd() {
 	# shellcheck disable=SC2086
 	$FANOUTD_WRAPPER "$FANOUTD" -c "$conf" 2>>"$T/fanoutd.log" &
 	FANOUTD_PID=$!
-	wait_until 30 grep -q 'listening on http://' "$T/fanoutd.log" || {
+	wait_until 30 grep -q 'listening on https\?://' "$T/fanoutd.log" || {
 		echo "fanoutd did not start" >&2
 		cat "$T/fanoutd.log" >&2
 		exit 1
 	}
-	FO=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$T/fanoutd.log" |
-		head -n 1)
+	FO=$(sed -n 's/.*listening on \(https\?:[^ ]*\).*/\1/p' \
+		"$T/fanoutd.log" | head -n 1)
 }
 
 # stop_fanoutd: SIGTERM, wait, and require exit status 0.

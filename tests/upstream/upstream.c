@@ -29,6 +29,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
@@ -37,12 +38,18 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/listener.h>
 #include <jansson.h>
+#include <openssl/ssl.h>
 
 #include "upstream.h"
 
+#define UP_MAX_HELD 64
+
 static struct event_base *base;
+static evutil_socket_t held_fds[UP_MAX_HELD];
+static int nheld;
 static struct up_port ports[UP_MAX_LISTEN];
 static int nports;
 static struct up_counts total;
@@ -51,6 +58,7 @@ static LIST_HEAD(, up_tag) tags = LIST_HEAD_INITIALIZER(tags);
 static LIST_HEAD(, up_conn) conns = LIST_HEAD_INITIALIZER(conns);
 
 static void up_conn_read_cb(struct bufferevent *bev, void *arg);
+static int up_listen(struct up_port *p, const char *spec);
 static void up_conn_process(struct up_conn *c);
 
 double
@@ -783,15 +791,68 @@ static void
 up_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg)
 {
-	struct up_conn *c = calloc(1, sizeof(*c));
+	struct up_port *p = arg;
+	struct up_conn *c;
 
-	c->port = arg;
-	c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (p->hold) {
+		/* A peer that never answers: the fd is kept until exit. */
+		held_fds[nheld < UP_MAX_HELD ? nheld++ : 0] = fd;
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	c->port = p;
+	if (p->ssl_ctx != NULL) {
+		c->bev = bufferevent_openssl_socket_new(base, fd,
+		    SSL_new(p->ssl_ctx), BUFFEREVENT_SSL_ACCEPTING,
+		    BEV_OPT_CLOSE_ON_FREE);
+		bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	} else {
+		c->bev =
+		    bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+	}
 	bufferevent_setcb(
 	    c->bev, up_conn_read_cb, up_conn_write_cb, up_conn_event_cb, c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	LIST_INSERT_HEAD(&conns, c, link);
 	open_conns++;
+}
+
+/*
+ * "ADDR:PORT,CERT,KEY[,CLIENT_CA]": a TLS listener; with CLIENT_CA it
+ * requires a client certificate signed by it (mutual TLS).
+ */
+static int
+up_listen_tls(struct up_port *p, const char *spec)
+{
+	char buf[2048], *f[4] = {NULL, NULL, NULL, NULL}, *save = NULL;
+	int n = 0;
+	SSL_CTX *ctx;
+
+	snprintf(buf, sizeof(buf), "%s", spec);
+	for (char *t = strtok_r(buf, ",", &save); t && n < 4;
+	     t = strtok_r(NULL, ",", &save))
+		f[n++] = t;
+	if (n < 3) {
+		fprintf(stderr,
+		    "fanout-upstream: --listen-tls needs "
+		    "ADDR:PORT,CERT,KEY[,CLIENT_CA]\n");
+		return -1;
+	}
+	ctx = SSL_CTX_new(TLS_server_method());
+	if (SSL_CTX_use_certificate_chain_file(ctx, f[1]) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, f[2], SSL_FILETYPE_PEM) != 1 ||
+	    (f[3] != NULL &&
+	        SSL_CTX_load_verify_locations(ctx, f[3], NULL) != 1)) {
+		fprintf(stderr, "fanout-upstream: cannot load %s / %s\n", f[1],
+		    f[2]);
+		SSL_CTX_free(ctx);
+		return -1;
+	}
+	if (f[3] != NULL)
+		SSL_CTX_set_verify(ctx,
+		    SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	p->ssl_ctx = ctx;
+	return up_listen(p, f[0]);
 }
 
 /* "ip:port" or "[ip6]:port" (port 0 allowed) into ss. */
@@ -910,7 +971,16 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	base = event_base_new();
 	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc &&
+		if (strcmp(argv[i], "--listen-tls") == 0 && i + 1 < argc &&
+		    nports < UP_MAX_LISTEN) {
+			if (up_listen_tls(&ports[nports++], argv[++i]) != 0)
+				return 1;
+		} else if (strcmp(argv[i], "--listen-hold") == 0 &&
+		    i + 1 < argc && nports < UP_MAX_LISTEN) {
+			ports[nports].hold = true;
+			if (up_listen(&ports[nports++], argv[++i]) != 0)
+				return 1;
+		} else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc &&
 		    nports < UP_MAX_LISTEN) {
 			if (up_listen(&ports[nports++], argv[++i]) != 0)
 				return 1;
@@ -920,7 +990,8 @@ main(int argc, char **argv)
 		} else {
 			fprintf(stderr,
 			    "usage: fanout-upstream --listen ADDR:PORT ... "
-			    "[--ready-file FILE]\n");
+			    "[--listen-tls ADDR:PORT,CERT,KEY[,CLIENT_CA]] "
+			    "[--listen-hold ADDR:PORT] [--ready-file FILE]\n");
 			return 2;
 		}
 	}
@@ -938,8 +1009,12 @@ main(int argc, char **argv)
 
 	while (!LIST_EMPTY(&conns))
 		up_conn_free(LIST_FIRST(&conns), false);
-	for (i = 0; i < nports; i++)
+	for (i = 0; i < nports; i++) {
 		evconnlistener_free(ports[i].listener);
+		SSL_CTX_free(ports[i].ssl_ctx);
+	}
+	for (i = 0; i < nheld; i++)
+		close(held_fds[i]);
 	up_policy_free();
 	while ((t = LIST_FIRST(&tags)) != NULL) {
 		LIST_REMOVE(t, link);

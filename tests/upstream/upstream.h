@@ -42,6 +42,8 @@ struct up_port {
 	unsigned port;
 	char addr[64];
 	struct up_counts c;
+	struct ssl_ctx_st *ssl_ctx; /* TLS listener (--listen-tls) */
+	bool hold; /* --listen-hold: accept, then never read or write */
 };
 
 enum up_state {
