@@ -16,7 +16,8 @@ start_upstream \
 	--listen-tls "127.0.0.1:0,$P/self.pem,$P/self.key" \
 	--listen-tls "127.0.0.1:0,$P/other.pem,$P/other.key" \
 	--listen-tls "127.0.0.1:0,$P/good.pem,$P/good.key,$P/ca.pem" \
-	--listen-hold 127.0.0.1:0
+	--listen-hold 127.0.0.1:0 \
+	--listen-tls "127.0.0.1:0,$P/iponly.pem,$P/iponly.key"
 port() {
 	printf '%s' "${UPS[$1]##*:}"
 }
@@ -26,6 +27,7 @@ SELF=https://localhost:$(port 2)
 OTHER=https://localhost:$(port 3)
 MTLS=https://localhost:$(port 4)
 HOLD=https://localhost:$(port 5)
+IPONLY=$(port 6)
 start_fanoutd "[upstream]
 ca_file = $P/ca.pem
 retries = 0"
@@ -46,8 +48,12 @@ check "a self-signed certificate is a tls error that says so" \
 	"$(tls_error "$SELF/text/1")" "tls	127.0.0.1:$(port 2): self-signed certificate"
 check "a certificate for another name is a host name mismatch" \
 	"$(tls_error "$OTHER/text/1" | cut -f2 | grep -c 'host name mismatch')" 1
-check "the name is checked, not the address it resolved to" \
-	"$(tls_error "https://127.0.0.1:$(port 3)/text/1" | cut -f2 | grep -c 'host name mismatch')" 1
+# A certificate for 127.0.0.1 only: fine for https://127.0.0.1, but
+# https://localhost resolves to that address and must still fail.
+check "the URL's IP address is checked against the certificate" \
+	"$(batch "[\"https://127.0.0.1:$IPONLY/text/2\"]" | jq -r 'select(.index==0) | .ok')" true
+check "the URL's name is checked, not the address it resolved to" \
+	"$(tls_error "https://localhost:$IPONLY/text/1" | cut -f2 | grep -c 'host name mismatch')" 1
 check "mutual TLS without a client certificate fails the handshake" \
 	"$(tls_error "$MTLS/text/1" | cut -f1)" tls
 out=$(batch "{\"requests\":[\"$HOLD/text/1\"],\"options\":{\"connect_timeout_ms\":300}}")
