@@ -60,7 +60,8 @@ struct batch {
 	struct sched_batch *sb;
 	struct batch_sink sink;
 	unsigned hops;
-	uint32_t remaining; /* items not DONE */
+	char user_agent[CONFIG_ADDR_LEN]; /* as configured when it started */
+	uint32_t remaining;               /* items not DONE */
 	uint32_t backing_off;
 	uint32_t ok;
 	uint32_t failed;
@@ -467,7 +468,7 @@ batch_dispatch(struct sched_job *job, void *arg)
 	p->keep_body = o->body == BODY_AUTO;
 	p->decode = o->decode && p->keep_body;
 	p->hops = b->hops;
-	p->user_agent = b->ctx->cfg->user_agent;
+	p->user_agent = b->user_agent;
 	metrics.attempts_total++;
 	it->fetch = fetch_start(b->ctx->fetch, p, batch_fetch_done, it);
 }
@@ -551,18 +552,13 @@ batch_maybe_end(struct batch *b)
 	}
 }
 
-/* The batch deadline passed: every unfinished item ends with
- * `deadline`, in-flight attempts are cancelled. */
+/* End every unfinished item with err: in-flight attempts are cancelled,
+ * queued and backing-off items dropped. */
 static void
-batch_deadline_cb(evutil_socket_t fd, short what, void *arg)
+batch_end_all(struct batch *b, enum item_err err, const char *msg)
 {
-	struct batch *b = arg;
-	char msg[128];
 	uint32_t i;
 
-	snprintf(msg, sizeof(msg),
-	    "the batch deadline of %u ms passed before a response",
-	    b->spec.opts.deadline_ms);
 	for (i = 0; i < b->spec.nitems; i++) {
 		struct batch_item *it = &b->items[i];
 
@@ -582,9 +578,28 @@ batch_deadline_cb(evutil_socket_t fd, short what, void *arg)
 			b->backing_off--;
 			break;
 		}
-		batch_item_error(b, it, IERR_DEADLINE, msg);
+		batch_item_error(b, it, err, msg);
 	}
 	batch_ctx_schedule(b->ctx);
+}
+
+/* The batch deadline passed. */
+static void
+batch_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct batch *b = arg;
+	char msg[128];
+
+	snprintf(msg, sizeof(msg),
+	    "the batch deadline of %u ms passed before a response",
+	    b->spec.opts.deadline_ms);
+	batch_end_all(b, IERR_DEADLINE, msg);
+}
+
+void
+batch_abort(struct batch *b, const char *why)
+{
+	batch_end_all(b, IERR_CANCELLED, why);
 }
 
 static void
@@ -625,6 +640,8 @@ batch_start(struct batch_ctx *ctx, struct batch_spec *spec, unsigned hops,
 	o = &b->spec.opts;
 	b->sink = *sink;
 	b->hops = hops;
+	snprintf(
+	    b->user_agent, sizeof(b->user_agent), "%s", ctx->cfg->user_agent);
 	b->t_start = mono_us();
 	b->deadline_at = b->t_start + (uint64_t)o->deadline_ms * 1000;
 	b->items = xcalloc(b->spec.nitems, sizeof(*b->items));

@@ -78,6 +78,10 @@ struct batch *batch_start(struct batch_ctx *ctx, struct batch_spec *spec,
 /* The caller is gone: cancel every attempt, write nothing, free. */
 void batch_cancel(struct batch *b);
 
+/* End every unfinished item now with a `cancelled` line saying why
+ * (shutdown); the summary follows as usual. */
+void batch_abort(struct batch *b, const char *why);
+
 /* Stop (or resume) dispatching new attempts: the caller reads slower
  * than results arrive. Attempts in flight carry on. */
 void batch_pause(struct batch *b, bool paused);

@@ -511,29 +511,6 @@ out:
 	return rc;
 }
 
-/* Next non-blank, non-comment line of the URL list, trimmed. */
-static bool
-next_url_line(const char **p, const char *end, const char **s, size_t *n)
-{
-	while (*p < end) {
-		const char *nl = memchr(*p, '\n', (size_t)(end - *p));
-		const char *b = *p, *e = nl ? nl : end;
-
-		*p = nl ? nl + 1 : end;
-		while (b < e && (*b == ' ' || *b == '\t' || *b == '\r'))
-			b++;
-		while (
-		    e > b && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-			e--;
-		if (b == e || *b == '#')
-			continue;
-		*s = b;
-		*n = (size_t)(e - b);
-		return true;
-	}
-	return false;
-}
-
 static int
 parse_text(struct batch_spec *spec, const char *body, size_t len,
     const struct config *cfg, struct parse_error *err)
@@ -542,7 +519,7 @@ parse_text(struct batch_spec *spec, const char *body, size_t len,
 	size_t n = 0, sl;
 	uint32_t i;
 
-	while (next_url_line(&p, end, &s, &sl))
+	while (next_text_line(&p, end, &s, &sl))
 		n++;
 	if (n > cfg->max_items)
 		return perr(err, RERR_TOO_LARGE,
@@ -551,7 +528,7 @@ parse_text(struct batch_spec *spec, const char *body, size_t len,
 	spec->items = arena_alloc(&spec->arena, n * sizeof(*spec->items) + 1);
 	memset(spec->items, 0, n * sizeof(*spec->items));
 	spec->nitems = (uint32_t)n;
-	for (p = body, i = 0; next_url_line(&p, end, &s, &sl); i++) {
+	for (p = body, i = 0; next_text_line(&p, end, &s, &sl); i++) {
 		spec->items[i].index = i;
 		spec->items[i].method = HM_GET;
 		spec->items[i].retries = -1;

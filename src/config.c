@@ -24,6 +24,7 @@ enum cfg_type {
 	CT_STRING,      /* up to CONFIG_ADDR_LEN - 1 bytes */
 	CT_PATH,        /* a file name, up to CONFIG_PATH_LEN - 1 bytes */
 	CT_BOOL,        /* true/false, yes/no, on/off, 1/0 */
+	CT_MODE,        /* octal file mode, e.g. 0660 */
 	CT_LISTEN,      /* list of ip:port, [ip6]:port, unix:/path */
 	CT_NAMESERVERS, /* list of ip[:port], [ip6][:port] */
 	CT_LOGLEVEL,
@@ -69,6 +70,17 @@ static const struct cfg_key config_keys[] = {
         4096, 1ull << 40,
         "A batch stops dispatching while this much of its output is unsent, "
         "and resumes below half of it."},
+    {"server", "max_active_batches", CT_UINT, F(max_active_batches), "64", 1,
+        100000, "Batches running at once; beyond, 429 with Retry-After."},
+    {"server", "drain_timeout_ms", CT_UINT, F(drain_timeout_ms), "25000", 1,
+        MS_MAX,
+        "On SIGTERM, running batches get this long before their "
+        "remaining items end as cancelled (keep it below TimeoutStopSec)."},
+    {"server", "auth_tokens_file", CT_PATH, F(auth_tokens_file), "", 0, 0,
+        "File of bearer tokens, one per line; when set, every endpoint but "
+        "/healthz needs one (re-read on SIGHUP)."},
+    {"server", "unix_mode", CT_MODE, F(unix_mode), "0660", 0, 0777,
+        "Permissions of unix: listen sockets (octal)."},
     {"server", "tls_cert", CT_PATH, F(tls_cert), "", 0, 0,
         "PEM certificate (chain) that makes the listeners HTTPS (empty: "
         "plain HTTP)."},
@@ -393,6 +405,19 @@ key_set(struct config *c, const struct cfg_key *k, const char *value, char *why,
 			return -1;
 		}
 		return 0;
+	case CT_MODE: {
+		char *end;
+		long m = strtol(value, &end, 8);
+
+		if (*value == '\0' || *end != '\0' || m < 0 ||
+		    (uint64_t)m > k->max) {
+			snprintf(
+			    why, whylen, "expected an octal mode like 0660");
+			return -1;
+		}
+		*(int *)(void *)field = (int)m;
+		return 0;
+	}
 	case CT_STRING:
 		if (strlen(value) >= CONFIG_ADDR_LEN) {
 			snprintf(why, whylen, "longer than %d bytes",

@@ -26,12 +26,16 @@ struct config {
 	/* [server] */
 	char listen[CONFIG_MAX_LISTEN][CONFIG_ADDR_LEN]; /* "ip:port" */
 	unsigned nlisten;
-	uint64_t max_items;             /* items per batch, else 413 */
-	uint64_t max_request_bytes;     /* request body, else 413 */
-	uint64_t max_json_items;        /* items in the buffered JSON format */
-	uint64_t max_hops;              /* loop guard, else 508 */
-	uint64_t output_high_water;     /* unsent bytes that pause a batch */
-	char tls_cert[CONFIG_PATH_LEN]; /* HTTPS listeners when set */
+	uint64_t max_items;          /* items per batch, else 413 */
+	uint64_t max_request_bytes;  /* request body, else 413 */
+	uint64_t max_json_items;     /* items in the buffered JSON format */
+	uint64_t max_hops;           /* loop guard, else 508 */
+	uint64_t output_high_water;  /* unsent bytes that pause a batch */
+	uint64_t max_active_batches; /* beyond: 429 */
+	uint64_t drain_timeout_ms;   /* SIGTERM: running batches get this */
+	char auth_tokens_file[CONFIG_PATH_LEN]; /* "": no auth */
+	int unix_mode;                          /* unix socket permissions */
+	char tls_cert[CONFIG_PATH_LEN];         /* HTTPS listeners when set */
 	char tls_key[CONFIG_PATH_LEN];
 
 	/* [limits] */

@@ -7,6 +7,7 @@
  * it top down, so each module is freed after everything that uses it.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +22,8 @@
 #include "config.h"
 #include "fetch.h"
 #include "log.h"
+#include "notify.h"
+#include "util.h"
 #include "pool.h"
 #include "resolve.h"
 #include "scheduler.h"
@@ -38,8 +41,13 @@ struct daemon {
 	struct fetch_ctx fetch;
 	struct batch_ctx bctx;
 	struct server *server;
+	const char *config_path; /* NULL: built-in defaults */
+	const char *listen_flag; /* --listen, which wins over the file */
 	struct event *sigint;
 	struct event *sigterm;
+	struct event *sighup;
+	struct event *watchdog;
+	bool draining;
 };
 
 static void
@@ -97,12 +105,105 @@ raise_nofile(void)
 }
 
 static void
-on_signal(evutil_socket_t sig, short what, void *arg)
+on_drained(void *arg)
 {
 	struct daemon *d = arg;
 
-	log_info("signal %d: shutting down", (int)sig);
-	event_base_loopbreak(d->base);
+	log_info("drained: every batch has ended");
+	event_base_loopexit(d->base, NULL);
+}
+
+/* SIGTERM, SIGINT: drain; the second one stops at once. */
+static void
+on_stop_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (d->draining) {
+		log_warn("signal %d again: stopping now", (int)sig);
+		event_base_loopbreak(d->base);
+		return;
+	}
+	d->draining = true;
+	notify_stopping();
+	log_info("signal %d: draining (up to %llu ms for running batches)",
+	    (int)sig, (unsigned long long)d->cfg.drain_timeout_ms);
+	server_drain(d->server, on_drained, d);
+}
+
+/* Settings that only a restart applies: say so rather than ignore. */
+static void
+reload_warn_restart(const struct config *old, const struct config *new)
+{
+	if (memcmp(old->listen, new->listen, sizeof(old->listen)) != 0)
+		log_warn("reload: [server] listen changes need a restart");
+	if (strcmp(old->tls_cert, new->tls_cert) != 0 ||
+	    strcmp(old->tls_key, new->tls_key) != 0)
+		log_warn("reload: [server] tls_cert / tls_key changes need a "
+		         "restart");
+	if (memcmp(old->nameservers, new->nameservers,
+	        sizeof(old->nameservers)) != 0 ||
+	    strcmp(old->ca_file, new->ca_file) != 0 ||
+	    strcmp(old->ca_path, new->ca_path) != 0 ||
+	    strcmp(old->client_cert, new->client_cert) != 0 ||
+	    old->tls_verify != new->tls_verify)
+		log_warn("reload: [upstream] nameservers and TLS changes need "
+		         "a restart");
+}
+
+/*
+ * SIGHUP: read the file again. On an error the old configuration stays.
+ * Otherwise the new values replace the old in place (every module holds
+ * a pointer to d->cfg) and the modules that cache them are told.
+ * Running batches keep the options they started with.
+ */
+static void
+on_reload_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct config_error err;
+	struct config next;
+	char msg[600], why[256];
+	struct sched_limits l;
+	int rc = 0;
+
+	notify_reloading();
+	config_defaults(&next);
+	memset(&err, 0, sizeof(err));
+	if (d->config_path != NULL)
+		rc = config_load_file(&next, d->config_path, &err);
+	/* Flags override the file, as at start-up. */
+	if (rc == 0 && d->listen_flag != NULL)
+		config_set(&next, "server", "listen", d->listen_flag, why,
+		    sizeof(why));
+	if (rc == 0)
+		rc = config_check(&next, &err);
+	if (rc != 0) {
+		config_error_format(&err, msg, sizeof(msg));
+		log_error("reload: configuration error, keeping the old one: "
+		          "%s",
+		    msg);
+		notify_ready();
+		return;
+	}
+	reload_warn_restart(&d->cfg, &next);
+	config_warnings(&next, warn_log);
+	d->cfg = next;
+	log_set_level((enum log_level)d->cfg.log_level);
+	l.concurrency = (uint32_t)d->cfg.concurrency;
+	l.per_host_concurrency = (uint32_t)d->cfg.per_host_concurrency;
+	l.rate = d->cfg.rate;
+	l.burst = d->cfg.burst;
+	l.per_host_rate = d->cfg.per_host_rate;
+	l.per_host_burst = d->cfg.per_host_burst;
+	sched_set_limits(d->bctx.sched, &l, mono_us());
+	pool_configure(d->pool, &d->cfg);
+	if (server_reload(d->server, why, sizeof(why)) != 0)
+		log_error("reload: %s; keeping the old tokens", why);
+	log_info("reload: configuration %s applied to new batches",
+	    d->config_path ? d->config_path : "(built-in defaults)");
+	batch_ctx_schedule(&d->bctx);
+	notify_ready();
 }
 
 /* Build the daemon on d->cfg; 0, or -1 after logging why. */
@@ -142,10 +243,13 @@ daemon_start(struct daemon *d)
 		log_error("%s", why);
 		return -1;
 	}
-	d->sigint = evsignal_new(d->base, SIGINT, on_signal, d);
-	d->sigterm = evsignal_new(d->base, SIGTERM, on_signal, d);
+	d->sigint = evsignal_new(d->base, SIGINT, on_stop_signal, d);
+	d->sigterm = evsignal_new(d->base, SIGTERM, on_stop_signal, d);
+	d->sighup = evsignal_new(d->base, SIGHUP, on_reload_signal, d);
 	evsignal_add(d->sigint, NULL);
 	evsignal_add(d->sigterm, NULL);
+	evsignal_add(d->sighup, NULL);
+	d->watchdog = notify_watchdog_new(d->base);
 	return 0;
 }
 
@@ -160,6 +264,10 @@ daemon_stop(struct daemon *d)
 		event_free(d->sigint);
 	if (d->sigterm)
 		event_free(d->sigterm);
+	if (d->sighup)
+		event_free(d->sighup);
+	if (d->watchdog)
+		event_free(d->watchdog);
 	if (d->base)
 		event_base_free(d->base);
 }
@@ -249,6 +357,9 @@ main(int argc, char **argv)
 		daemon_stop(&d);
 		return 1;
 	}
+	d.config_path = config_path;
+	d.listen_flag = listen;
+	notify_ready();
 	log_info("fanoutd %s ready", PACKAGE_VERSION);
 	event_base_dispatch(d.base);
 	daemon_stop(&d);

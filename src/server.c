@@ -40,12 +40,14 @@
 #include "log.h"
 #include "metrics.h"
 #include "pool.h"
+#include "auth.h"
 #include "server.h"
 #include "tls.h"
 #include "util.h"
 
 #define SERVER_IDLE_TIMEOUT_S 60
 #define SERVER_MAX_HEADERS    (64 * 1024)
+#define SERVER_DRAIN_GRACE_S  3
 
 enum stream_state { ST_RUNNING = 0, ST_ENDING, ST_ENDED };
 
@@ -72,7 +74,17 @@ struct server {
 	TAILQ_HEAD(, stream) streams;
 	char *unix_paths[CONFIG_MAX_LISTEN];
 	unsigned nunix;
+	struct evhttp_bound_socket *bound[CONFIG_MAX_LISTEN];
+	unsigned nbound;
 	SSL_CTX *ssl_ctx; /* HTTPS listeners when [server] tls_cert is set */
+	struct auth auth; /* bearer tokens; none: no auth */
+	/* Draining (SIGTERM): no new connections, new batches get 503. */
+	bool draining;
+	struct event *drain_ev; /* the drain timeout, then the last grace */
+	bool drain_aborted;     /* the running batches were cancelled */
+	struct event *idle_ev;  /* checks whether every stream has ended */
+	void (*drained)(void *arg);
+	void *drained_arg;
 };
 
 /*
@@ -125,10 +137,14 @@ server_reply(
 static void
 stream_free(struct stream *st)
 {
-	TAILQ_REMOVE(&st->srv->streams, st, link);
+	struct server *srv = st->srv;
+
+	TAILQ_REMOVE(&srv->streams, st, link);
 	event_del(&st->flush_ev);
 	evbuffer_free(st->pending);
 	free(st);
+	if (srv->draining && TAILQ_EMPTY(&srv->streams))
+		event_active(srv->idle_ev, EV_TIMEOUT, 1);
 }
 
 static void
@@ -321,6 +337,22 @@ server_batch(struct server *srv, struct evhttp_request *req)
 	struct batch_spec spec;
 	char msg[200];
 
+	if (srv->draining) {
+		metrics.batches_rejected++;
+		server_error(req, RERR_DRAINING,
+		    "fanoutd is shutting down; send the batch again later",
+		    "Retry-After", "1");
+		return;
+	}
+	if (srv->bctx->active >= srv->cfg->max_active_batches) {
+		snprintf(msg, sizeof(msg),
+		    "%llu batches are running, the most [server] "
+		    "max_active_batches allows; retry shortly",
+		    (unsigned long long)srv->bctx->active);
+		metrics.batches_rejected++;
+		server_error(req, RERR_BUSY, msg, "Retry-After", "1");
+		return;
+	}
 	if (hops >= srv->cfg->max_hops && hops_s != NULL) {
 		snprintf(msg, sizeof(msg),
 		    "the batch already passed through %lu fanoutd hops "
@@ -370,6 +402,16 @@ server_request_cb(struct evhttp_request *req, void *arg)
 
 	if (path == NULL)
 		path = "";
+	if (strcmp(path, "/healthz") != 0 &&
+	    !auth_check(&srv->auth,
+	        evhttp_find_header(
+	            evhttp_request_get_input_headers(req), "Authorization"))) {
+		server_error(req, RERR_UNAUTHORIZED,
+		    "a valid bearer token is required (Authorization: Bearer "
+		    "<token>)",
+		    "WWW-Authenticate", "Bearer");
+		return;
+	}
 	if (strcmp(path, "/v1/batch") == 0) {
 		if (cmd == EVHTTP_REQ_POST)
 			server_batch(srv, req);
@@ -377,7 +419,10 @@ server_request_cb(struct evhttp_request *req, void *arg)
 			server_error(req, RERR_METHOD,
 			    "/v1/batch accepts POST only", "Allow", "POST");
 	} else if (strcmp(path, "/healthz") == 0) {
-		if (get)
+		if (get && srv->draining)
+			server_send(req, 503, "application/json",
+			    "{\"status\":\"draining\"}\n", 22, NULL, NULL);
+		else if (get)
 			server_reply(req, "application/json",
 			    "{\"status\":\"ok\"}\n", 16);
 		else
@@ -417,15 +462,17 @@ server_listen_unix(
 		goto fail;
 	unlink(path);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
-	    chmod(path, 0660) != 0 || listen(fd, 511) != 0 ||
-	    evutil_make_socket_nonblocking(fd) != 0) {
+	    chmod(path, (mode_t)srv->cfg->unix_mode) != 0 ||
+	    listen(fd, 511) != 0 || evutil_make_socket_nonblocking(fd) != 0) {
 		close(fd);
 		goto fail;
 	}
-	if (evhttp_accept_socket_with_handle(srv->http, fd) == NULL) {
+	if ((srv->bound[srv->nbound] =
+	            evhttp_accept_socket_with_handle(srv->http, fd)) == NULL) {
 		close(fd);
 		goto fail;
 	}
+	srv->nbound++;
 	srv->unix_paths[srv->nunix++] = xstrdup(path);
 	log_info("listening on unix:%s", path);
 	return 0;
@@ -461,6 +508,8 @@ server_listen_tcp(
 	}
 	port = (unsigned)strtoul(colon + 1, NULL, 10);
 	bs = evhttp_bind_socket_with_handle(srv->http, host, (uint16_t)port);
+	if (bs != NULL)
+		srv->bound[srv->nbound++] = bs;
 	if (bs == NULL) {
 		snprintf(why, whylen, "cannot listen on %s: %s", spec,
 		    strerror(errno));
@@ -485,6 +534,83 @@ server_listen_tcp(
 		}
 	}
 	return 0;
+}
+
+/* Every stream has ended: the drain is complete. */
+static void
+server_idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	if (!srv->draining || !TAILQ_EMPTY(&srv->streams) ||
+	    srv->drained == NULL)
+		return;
+	event_del(srv->drain_ev);
+	srv->drained(srv->drained_arg);
+	srv->drained = NULL;
+}
+
+/*
+ * The drain timeout passed: what still runs ends with cancelled lines
+ * and a summary. A last grace of a few seconds then lets those lines
+ * reach callers that read; a caller that does not read is not waited
+ * for beyond it.
+ */
+static void
+server_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	struct timeval grace = {SERVER_DRAIN_GRACE_S, 0};
+	struct stream *st, *next;
+
+	if (srv->drained == NULL)
+		return;
+	if (srv->drain_aborted) {
+		log_warn("drain: %s callers still reading; stopping anyway",
+		    TAILQ_EMPTY(&srv->streams) ? "no" : "some");
+		srv->drained(srv->drained_arg);
+		srv->drained = NULL;
+		return;
+	}
+	srv->drain_aborted = true;
+	for (st = TAILQ_FIRST(&srv->streams); st != NULL; st = next) {
+		next = TAILQ_NEXT(st, link);
+		if (st->batch != NULL)
+			batch_abort(st->batch,
+			    "fanoutd is shutting down (the drain timeout "
+			    "passed)");
+	}
+	evtimer_add(srv->drain_ev, &grace);
+}
+
+void
+server_drain(struct server *srv, void (*drained)(void *arg), void *arg)
+{
+	uint64_t ms = srv->cfg->drain_timeout_ms;
+	struct timeval tv = {
+	    (time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
+	unsigned i;
+
+	srv->draining = true;
+	srv->drained = drained;
+	srv->drained_arg = arg;
+	for (i = 0; i < srv->nbound; i++)
+		evhttp_del_accept_socket(srv->http, srv->bound[i]);
+	srv->nbound = 0;
+	evtimer_add(srv->drain_ev, &tv);
+	event_active(srv->idle_ev, EV_TIMEOUT, 1);
+}
+
+int
+server_reload(struct server *srv, char *why, size_t whylen)
+{
+	evhttp_set_max_body_size(
+	    srv->http, (ev_ssize_t)srv->cfg->max_request_bytes);
+	if (srv->cfg->auth_tokens_file[0] == '\0') {
+		auth_free(&srv->auth);
+		return 0;
+	}
+	return auth_load(&srv->auth, srv->cfg->auth_tokens_file, why, whylen);
 }
 
 /* evhttp asks for each new connection's bufferevent: a TLS one. */
@@ -535,6 +661,13 @@ server_new(struct event_base *base, struct batch_ctx *bctx,
 	evhttp_set_flags(srv->http, EVHTTP_SERVER_LINGERING_CLOSE);
 	evhttp_set_default_content_type(srv->http, "application/json");
 	evhttp_set_gencb(srv->http, server_request_cb, srv);
+	srv->idle_ev = event_new(base, -1, 0, server_idle_cb, srv);
+	srv->drain_ev = evtimer_new(base, server_drain_cb, srv);
+	if (cfg->auth_tokens_file[0] != '\0' &&
+	    auth_load(&srv->auth, cfg->auth_tokens_file, why, whylen) != 0) {
+		server_free(srv);
+		return NULL;
+	}
 	if (cfg->tls_cert[0] != '\0') {
 		if ((srv->ssl_ctx = tls_server_ctx(cfg, why, whylen)) == NULL) {
 			server_free(srv);
@@ -575,6 +708,11 @@ server_free(struct server *srv)
 	}
 	evhttp_free(srv->http);
 	SSL_CTX_free(srv->ssl_ctx);
+	auth_free(&srv->auth);
+	if (srv->idle_ev != NULL)
+		event_free(srv->idle_ev);
+	if (srv->drain_ev != NULL)
+		event_free(srv->drain_ev);
 	for (i = 0; i < srv->nunix; i++) {
 		unlink(srv->unix_paths[i]);
 		free(srv->unix_paths[i]);

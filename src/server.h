@@ -25,6 +25,18 @@ struct server;
 struct server *server_new(struct event_base *base, struct batch_ctx *bctx,
     const struct config *cfg, char *why, size_t whylen);
 
+/*
+ * Drain (SIGTERM): stop accepting connections, answer new batches 503,
+ * give running batches [server] drain_timeout_ms, then end what remains
+ * with cancelled lines; call drained(arg) once every stream has ended.
+ */
+void server_drain(struct server *s, void (*drained)(void *arg), void *arg);
+
+/* Apply a reloaded configuration (the struct s points to has changed):
+ * body size limit, auth tokens. Returns -1 with why when the tokens file
+ * is unusable (the old tokens are kept). */
+int server_reload(struct server *s, char *why, size_t whylen);
+
 /* Cancel every running batch, close every connection, free. */
 void server_free(struct server *s);
 

@@ -1,6 +1,7 @@
 /*
- * util.c - allocation wrappers that abort on failure, and the monotonic
- * clock. See util.h for why out-of-memory is fatal.
+ * util.c - allocation wrappers that abort on failure, the line reader
+ * of the text formats, and the monotonic clock. See util.h for why
+ * out-of-memory is fatal.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,28 @@ xstrndup(const char *s, size_t n)
 	memcpy(p, s, n);
 	p[n] = '\0';
 	return p;
+}
+
+bool
+next_text_line(const char **p, const char *end, const char **s, size_t *n)
+{
+	while (*p < end) {
+		const char *nl = memchr(*p, '\n', (size_t)(end - *p));
+		const char *b = *p, *e = nl ? nl : end;
+
+		*p = nl ? nl + 1 : end;
+		while (b < e && (*b == ' ' || *b == '\t' || *b == '\r'))
+			b++;
+		while (
+		    e > b && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+			e--;
+		if (b == e || *b == '#')
+			continue;
+		*s = b;
+		*n = (size_t)(e - b);
+		return true;
+	}
+	return false;
 }
 
 uint64_t

@@ -11,6 +11,7 @@
 #ifndef FANOUTD_UTIL_H
 #define FANOUTD_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,14 @@ void *xcalloc(size_t count, size_t n);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
+
+/*
+ * The next line of text in [*p, end) that is neither blank nor a comment
+ * (starting with #), without surrounding spaces, tabs and CR: sets *s and
+ * *n, advances *p past it, returns true; false at the end. URL lists and
+ * token files share this format.
+ */
+bool next_text_line(const char **p, const char *end, const char **s, size_t *n);
 
 /* Microseconds on CLOCK_MONOTONIC: for durations, never for dates. */
 uint64_t mono_us(void);

@@ -274,6 +274,68 @@ test_example_config_lists_every_key_with_its_default(void **state)
 	free(seen);
 }
 
+/*
+ * man/fanoutd.conf.5 documents each key as ".B key = default" under its
+ * ".SS [section]": the same keys and defaults as the parser's table.
+ */
+static void
+test_man_page_lists_every_key_with_its_default(void **state)
+{
+	const char *srcdir = getenv("srcdir") ? getenv("srcdir") : ".";
+	char path[1024], line[1024], section[64] = "";
+	size_t i, n = config_key_count(), found = 0;
+	bool *seen = calloc(n, sizeof(bool));
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/man/fanoutd.conf.5", srcdir);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char key[64], *eq, *val;
+		bool known = false;
+
+		line[strcspn(line, "\n")] = '\0';
+		if (strncmp(line, ".SS [", 5) == 0) {
+			sscanf(line + 4, "[%63[^]]", section);
+			continue;
+		}
+		if (strncmp(line, ".B ", 3) != 0 ||
+		    (eq = strstr(line, " =")) == NULL || section[0] == '\0')
+			continue;
+		snprintf(
+		    key, sizeof(key), "%.*s", (int)(eq - line - 3), line + 3);
+		val = eq[2] == ' ' ? eq + 3 : eq + 2;
+		for (i = 0; i < n; i++) {
+			const struct config_key_info *k = config_key_at(i);
+
+			if (strcmp(k->section, section) != 0 ||
+			    strcmp(k->key, key) != 0)
+				continue;
+			known = true;
+			if (seen[i])
+				fail_msg("[%s] %s twice in the man page",
+				    section, key);
+			seen[i] = true;
+			found++;
+			if (strcmp(val, k->def) != 0)
+				fail_msg("[%s] %s: man page says \"%s\", the "
+				         "table \"%s\"",
+				    section, key, val, k->def);
+		}
+		if (!known)
+			fail_msg("the man page documents [%s] %s, which does "
+			         "not exist",
+			    section, key);
+	}
+	fclose(f);
+	for (i = 0; i < n; i++)
+		if (!seen[i])
+			fail_msg("man/fanoutd.conf.5 lacks [%s] %s",
+			    config_key_at(i)->section, config_key_at(i)->key);
+	assert_int_equal(found, n);
+	free(seen);
+}
+
 int
 main(void)
 {
@@ -289,6 +351,7 @@ main(void)
 	    cmocka_unit_test(test_config_set_is_what_flags_use),
 	    cmocka_unit_test(
 	        test_example_config_lists_every_key_with_its_default),
+	    cmocka_unit_test(test_man_page_lists_every_key_with_its_default),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
