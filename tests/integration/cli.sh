@@ -42,4 +42,19 @@ check "--listen wins over the file" "${FO##*:}" "$(printf '%s' "${FO##*:}" | gre
 check "the daemon answers there" "$(curl -sS "$FO/healthz" | jq -r .status)" ok
 stop_fanoutd
 
+# Under systemd (JOURNAL_STREAM set) lines carry sd-daemon priorities
+# and no timestamp; otherwise an ISO timestamp and the level.
+printf '[upstream]\ntls_verify = false\n' >"$T/w.conf"
+JOURNAL_STREAM=8:1234 "$FANOUTD" -c "$T/w.conf" --listen 127.0.0.1:0 \
+	2>"$T/journal.log" &
+FANOUTD_PID=$!
+wait_until 10 grep -q 'listening on' "$T/journal.log"
+stop_fanoutd
+check "journal lines: <4> for a warning, no timestamp" \
+	"$(grep -c '^<4>configuration: \[upstream\] tls_verify is false' "$T/journal.log")" 1
+check "<6> for info" "$(grep -c '^<6>listening on http://' "$T/journal.log")" 1
+check "every journal line has a priority" "$(grep -vc '^<[3467]>' "$T/journal.log")" 0
+check "plain stderr lines start with an ISO timestamp and the level" \
+	"$(head -n 1 "$T/fanoutd.log" | grep -cE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]{12}Z info  ')" 1
+
 finish

@@ -47,6 +47,9 @@ check "a wrong token is 401" \
 check "the right token is let in" \
 	"$(batch "[\"$UP/text/2\"]" "${AUTH[@]}" | jq -r 'select(.summary) | .summary.ok')" 1
 
+check "one access line per batch: caller, items, ok, failed, retries, time, bytes" \
+	"$(grep -cE 'batch from 127\.0\.0\.1:[0-9]+: 1 items, 1 ok, 0 failed, 0 retries, [0-9.]+ ms, [0-9]+ bytes out' "$T/fanoutd.log")" 1
+
 # --- the unix socket ---------------------------------------------------------------
 check "the unix socket has mode 0660" "$(stat -c %a "$T/fanoutd.sock")" 660
 out=$(curl -sS --unix-socket "$T/fanoutd.sock" "${AUTH[@]}" http://fanoutd/v1/batch \
