@@ -16,6 +16,7 @@
 #include <ini.h>
 
 #include "config.h"
+#include "egress.h"
 #include "log.h"
 
 enum cfg_type {
@@ -25,6 +26,7 @@ enum cfg_type {
 	CT_PATH,        /* a file name, up to CONFIG_PATH_LEN - 1 bytes */
 	CT_BOOL,        /* true/false, yes/no, on/off, 1/0 */
 	CT_MODE,        /* octal file mode, e.g. 0660 */
+	CT_CIDRS,       /* list of CIDRs (egress policy) */
 	CT_LISTEN,      /* list of ip:port, [ip6]:port, unix:/path */
 	CT_NAMESERVERS, /* list of ip[:port], [ip6][:port] */
 	CT_LOGLEVEL,
@@ -150,6 +152,13 @@ static const struct cfg_key config_keys[] = {
         "PEM client certificate for mutual TLS upstreams (empty: none)."},
     {"upstream", "client_key", CT_PATH, F(client_key), "", 0, 0,
         "PEM private key of client_cert."},
+    {"upstream", "deny", CT_CIDRS, F(deny), "", 0, 0,
+        "Address ranges (CIDR) never connected to, beyond the built-in "
+        "ones (link-local, metadata, unspecified, multicast, reserved)."},
+    {"upstream", "allow", CT_CIDRS, F(allow), "", 0, 0,
+        "Address ranges (CIDR) allowed even when a deny range holds them."},
+    {"upstream", "deny_private", CT_BOOL, F(deny_private), "false", 0, 0,
+        "Also deny loopback, RFC 1918, CGNAT 100.64.0.0/10 and fc00::/7."},
     {"upstream", "user_agent", CT_STRING, F(user_agent),
         "fanoutd/" PACKAGE_VERSION_STR, 0, 0,
         "User-Agent sent when an item sets none (empty: send none)."},
@@ -416,6 +425,23 @@ key_set(struct config *c, const struct cfg_key *k, const char *value, char *why,
 			return -1;
 		}
 		*(int *)(void *)field = (int)m;
+		return 0;
+	}
+	case CT_CIDRS: {
+		char bad[64];
+
+		if (strlen(value) >= CONFIG_LIST_LEN) {
+			snprintf(why, whylen, "longer than %d bytes",
+			    CONFIG_LIST_LEN - 1);
+			return -1;
+		}
+		if (egress_check_list(value, bad, sizeof(bad)) != 0) {
+			snprintf(why, whylen,
+			    "\"%s\" is not a CIDR like 10.0.0.0/8 or fe80::/10",
+			    bad);
+			return -1;
+		}
+		strcpy(field, value);
 		return 0;
 	}
 	case CT_STRING:

@@ -21,6 +21,7 @@
 #define CONFIG_MAX_NAMESERVERS 8
 #define CONFIG_ADDR_LEN        128
 #define CONFIG_PATH_LEN        512
+#define CONFIG_LIST_LEN        4096
 
 struct config {
 	/* [server] */
@@ -68,6 +69,9 @@ struct config {
 	char ca_path[CONFIG_PATH_LEN];
 	char client_cert[CONFIG_PATH_LEN]; /* mutual TLS, when set */
 	char client_key[CONFIG_PATH_LEN];
+	char deny[CONFIG_LIST_LEN];  /* CIDRs, beyond the built-in ones */
+	char allow[CONFIG_LIST_LEN]; /* CIDRs that win over any deny */
+	int deny_private;            /* loopback, RFC 1918, CGNAT, fc00::/7 */
 	char user_agent[CONFIG_ADDR_LEN];
 	char nameservers[CONFIG_MAX_NAMESERVERS]
 	                [CONFIG_ADDR_LEN]; /* ip[:port] */

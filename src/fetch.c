@@ -303,6 +303,38 @@ fetch_connect_next(struct fetch *f)
 	fetch_send(f);
 }
 
+/*
+ * The egress policy, on every address the name resolved to: if any is
+ * denied the item ends denied (a name that mixes allowed and denied
+ * answers is a rebinding attempt, not a fallback list). True when it
+ * failed the fetch.
+ */
+static bool
+fetch_denied(struct fetch *f, const struct resolve_answer *ans)
+{
+	const struct url *u = f->p->url;
+	uint8_t a[16];
+	uint16_t port;
+	char why[200];
+	unsigned i;
+
+	for (i = 0; i < ans->naddrs; i++) {
+		if (egress_from_sockaddr(&ans->addrs[i].sa, a, &port) != 0)
+			continue;
+		if (egress_allowed(
+		        f->ctx->egress, a, u->port, why, sizeof(why)))
+			continue;
+		if (u->ip_literal)
+			fetch_fail(f, IERR_DENIED, false, "%s", why);
+		else
+			fetch_fail(f, IERR_DENIED, false,
+			    "%s resolves to a denied address: %s", u->host,
+			    why);
+		return true;
+	}
+	return false;
+}
+
 static void
 fetch_resolved(struct fetch *f, const struct resolve_answer *ans)
 {
@@ -313,6 +345,8 @@ fetch_resolved(struct fetch *f, const struct resolve_answer *ans)
 		    f->p->url->host, resolve_strerror(ans->error));
 		return;
 	}
+	if (fetch_denied(f, ans))
+		return;
 	memcpy(f->addrs, ans->addrs, sizeof(f->addrs[0]) * ans->naddrs);
 	f->naddrs = ans->naddrs;
 	f->next_addr = 0;
@@ -326,6 +360,20 @@ fetch_resolved_cb(const struct resolve_answer *ans, void *arg)
 
 	f->rw = NULL;
 	fetch_resolved(f, ans);
+}
+
+/* An idle connection was checked when it opened; a reload may have
+ * denied its address since. */
+static bool
+fetch_pooled_allowed(struct fetch *f)
+{
+	uint8_t a[16];
+	uint16_t port;
+	char why[200];
+
+	return egress_from_sockaddr(&pconn_addr(f->pc)->sa, a, &port) != 0 ||
+	    egress_allowed(
+	        f->ctx->egress, a, f->p->url->port, why, sizeof(why));
 }
 
 /* Reuse an idle connection, or resolve and connect; with addresses left
@@ -342,8 +390,12 @@ fetch_begin(struct fetch *f)
 	}
 	if (!f->no_reuse &&
 	    (f->pc = pool_take(f->ctx->pool, u->origin)) != NULL) {
-		fetch_send(f);
-		return;
+		if (fetch_pooled_allowed(f)) {
+			fetch_send(f);
+			return;
+		}
+		pool_release(f->ctx->pool, f->pc, false);
+		f->pc = NULL;
 	}
 	fetch_set_state(f, FS_RESOLVING);
 	f->nest++;

@@ -21,6 +21,7 @@
 
 #include "batch_parse.h"
 #include "config.h"
+#include "egress.h"
 #include "err.h"
 #include "pool.h"
 #include "resolve.h"
@@ -30,6 +31,7 @@ struct fetch_ctx {
 	struct event_base *base;
 	struct pool *pool;
 	struct resolver *resolver;
+	const struct egress *egress; /* checked before every connection */
 };
 
 struct fetch_params {

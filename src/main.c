@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <getopt.h>
+#include <ifaddrs.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 
 #include "batch.h"
 #include "config.h"
+#include "egress.h"
 #include "fetch.h"
 #include "log.h"
 #include "notify.h"
@@ -39,6 +41,7 @@ struct daemon {
 	struct resolver *resolver;
 	struct pool *pool;
 	struct fetch_ctx fetch;
+	struct egress egress; /* rebuilt on reload */
 	struct batch_ctx bctx;
 	struct server *server;
 	const char *config_path; /* NULL: built-in defaults */
@@ -131,6 +134,55 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	server_drain(d->server, on_drained, d);
 }
 
+/* Deny a wildcard listener's port on every address of this host. */
+static void
+daemon_deny_own_interfaces(struct daemon *d, uint16_t port)
+{
+	struct ifaddrs *ifs, *i;
+	uint8_t a[16];
+	uint16_t ignored;
+
+	if (getifaddrs(&ifs) != 0)
+		return;
+	for (i = ifs; i != NULL; i = i->ifa_next)
+		if (i->ifa_addr != NULL &&
+		    egress_from_sockaddr(i->ifa_addr, a, &ignored) == 0)
+			egress_add_own(&d->egress, a, port, false);
+	freeifaddrs(ifs);
+}
+
+/*
+ * (Re)build the egress policy from d->cfg: the configured ranges, then
+ * every TCP address fanoutd listens on, so a batch can never make
+ * fanoutd call itself.
+ */
+static void
+daemon_set_egress(struct daemon *d)
+{
+	static const uint8_t zero[16];
+	static const uint8_t v4any[16] = {[10] = 0xff, [11] = 0xff};
+	struct sockaddr_storage ss[CONFIG_MAX_LISTEN];
+	unsigned i, n;
+	uint8_t a[16];
+	uint16_t port;
+
+	egress_free(&d->egress);
+	egress_init(&d->egress, d->cfg.deny_private, d->cfg.deny, d->cfg.allow);
+	n = d->server ? server_bound_addrs(d->server, ss, CONFIG_MAX_LISTEN)
+	              : 0;
+	for (i = 0; i < n; i++) {
+		bool any;
+
+		if (egress_from_sockaddr((struct sockaddr *)&ss[i], a, &port) !=
+		    0)
+			continue;
+		any = memcmp(a, zero, 16) == 0 || memcmp(a, v4any, 16) == 0;
+		egress_add_own(&d->egress, a, port, any);
+		if (any)
+			daemon_deny_own_interfaces(d, port);
+	}
+}
+
 /* Settings that only a restart applies: say so rather than ignore. */
 static void
 reload_warn_restart(const struct config *old, const struct config *new)
@@ -198,6 +250,7 @@ on_reload_signal(evutil_socket_t sig, short what, void *arg)
 	l.per_host_burst = d->cfg.per_host_burst;
 	sched_set_limits(d->bctx.sched, &l, mono_us());
 	pool_configure(d->pool, &d->cfg);
+	daemon_set_egress(d);
 	if (server_reload(d->server, why, sizeof(why)) != 0)
 		log_error("reload: %s; keeping the old tokens", why);
 	log_info("reload: configuration %s applied to new batches",
@@ -237,12 +290,15 @@ daemon_start(struct daemon *d)
 	d->fetch.base = d->base;
 	d->fetch.pool = d->pool;
 	d->fetch.resolver = d->resolver;
+	d->fetch.egress = &d->egress;
+	daemon_set_egress(d);
 	batch_ctx_init(&d->bctx, d->base, &d->fetch, &d->cfg);
 	d->server = server_new(d->base, &d->bctx, &d->cfg, why, sizeof(why));
 	if (d->server == NULL) {
 		log_error("%s", why);
 		return -1;
 	}
+	daemon_set_egress(d); /* now with the bound addresses */
 	d->sigint = evsignal_new(d->base, SIGINT, on_stop_signal, d);
 	d->sigterm = evsignal_new(d->base, SIGTERM, on_stop_signal, d);
 	d->sighup = evsignal_new(d->base, SIGHUP, on_reload_signal, d);
@@ -260,6 +316,7 @@ daemon_stop(struct daemon *d)
 	batch_ctx_free(&d->bctx);
 	pool_free(d->pool);
 	resolver_free(d->resolver);
+	egress_free(&d->egress);
 	if (d->sigint)
 		event_free(d->sigint);
 	if (d->sigterm)

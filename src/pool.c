@@ -48,6 +48,7 @@ struct pconn {
 	bool closed; /* evhttp reported the socket closed */
 	unsigned requests;
 	char peer[INET6_ADDRSTRLEN + 8];
+	union sockaddr_any addr;  /* the peer; port 0 */
 	TAILQ_ENTRY(pconn) olink; /* origin->idle */
 	TAILQ_ENTRY(pconn) plink; /* pool->lru or pool->reap */
 };
@@ -211,6 +212,7 @@ pool_open(struct pool *p, const char *origin, const union sockaddr_any *addr,
 	    ? (const void *)&addr->sin6.sin6_addr
 	    : (const void *)&addr->sin.sin_addr;
 	evutil_inet_ntop(addr->sa.sa_family, src, ip, sizeof(ip));
+	pc->addr = *addr;
 	snprintf(pc->peer, sizeof(pc->peer),
 	    addr->sa.sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, port);
 	if (https) {
@@ -323,6 +325,12 @@ bool
 pconn_reused(const struct pconn *pc)
 {
 	return pc->requests > 0;
+}
+
+const union sockaddr_any *
+pconn_addr(const struct pconn *pc)
+{
+	return &pc->addr;
 }
 
 const char *

@@ -73,6 +73,8 @@ bool pconn_reused(const struct pconn *pc);
 /* True once a TLS handshake completed on this connection (TCP was
  * connected, whatever failed next). */
 bool pconn_tls_handshaked(const struct pconn *pc);
+/* The peer's address (port 0), for the egress policy. */
+const union sockaddr_any *pconn_addr(const struct pconn *pc);
 /* "ip:port" of the peer, for messages. */
 const char *pconn_peer(const struct pconn *pc);
 /* For https: why the handshake or verification failed, in words; NULL

@@ -536,6 +536,24 @@ server_listen_tcp(
 	return 0;
 }
 
+unsigned
+server_bound_addrs(
+    const struct server *srv, struct sockaddr_storage *out, unsigned max)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < srv->nbound && n < max; i++) {
+		socklen_t len = sizeof(out[n]);
+
+		if (getsockname(evhttp_bound_socket_get_fd(srv->bound[i]),
+		        (struct sockaddr *)&out[n], &len) == 0 &&
+		    (out[n].ss_family == AF_INET ||
+		        out[n].ss_family == AF_INET6))
+			n++;
+	}
+	return n;
+}
+
 /* Every stream has ended: the drain is complete. */
 static void
 server_idle_cb(evutil_socket_t fd, short what, void *arg)

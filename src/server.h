@@ -12,6 +12,8 @@
 
 #include <event2/event.h>
 
+#include <sys/socket.h>
+
 #include "batch.h"
 #include "config.h"
 
@@ -36,6 +38,11 @@ void server_drain(struct server *s, void (*drained)(void *arg), void *arg);
  * body size limit, auth tokens. Returns -1 with why when the tokens file
  * is unusable (the old tokens are kept). */
 int server_reload(struct server *s, char *why, size_t whylen);
+
+/* The TCP addresses the listeners are bound to (real ports), for the
+ * egress policy: up to max into out; returns how many. */
+unsigned server_bound_addrs(
+    const struct server *s, struct sockaddr_storage *out, unsigned max);
 
 /* Cancel every running batch, close every connection, free. */
 void server_free(struct server *s);

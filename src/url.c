@@ -107,6 +107,119 @@ parse_port(const char *s, size_t n, unsigned *port)
 	return 0;
 }
 
+/* One WHATWG IPv4 part: decimal, 0x hex or 0-led octal. -1 if not. */
+static int
+ipv4_part(const char *s, size_t n, uint64_t *v)
+{
+	unsigned base = 10;
+	size_t i;
+
+	if (n >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		base = 16;
+		s += 2;
+		n -= 2;
+	} else if (n >= 2 && s[0] == '0') {
+		base = 8;
+		s++;
+		n--;
+	}
+	*v = 0;
+	for (i = 0; i < n; i++) {
+		int d = isdigit((unsigned char)s[i]) ? s[i] - '0'
+		    : isxdigit((unsigned char)s[i])
+		    ? tolower((unsigned char)s[i]) - 'a' + 10
+		    : 99;
+
+		if (d >= (int)base || *v > 0xffffffffULL)
+			return -1;
+		*v = *v * base + (unsigned)d;
+	}
+	return *v > 0xffffffffULL ? -1 : 0;
+}
+
+/*
+ * The WHATWG URL standard's IPv4 parser, which browsers and most URL
+ * libraries apply: a host whose last dot-separated part is a number is
+ * an IPv4 address written in any of the notations "2130706433",
+ * "0177.0.0.1", "0x7f.1", "127.1". 1 with the address in out, 0 when
+ * host is a name, -1 when it ends in a number but is no valid address
+ * (the caller must refuse it, as browsers do).
+ */
+static int
+ipv4_whatwg(const char *host, size_t n, uint32_t *out)
+{
+	const char *part[4], *p = host, *dot;
+	size_t plen[4], np = 0, i;
+	uint64_t v[4];
+	uint32_t addr = 0;
+
+	if (n > 0 && host[n - 1] == '.')
+		n--; /* "127.0.0.1." */
+	while (p <= host + n) {
+		dot = memchr(p, '.', (size_t)(host + n - p));
+		if (dot == NULL)
+			dot = host + n;
+		if (np == 4)
+			return 0; /* five parts: a name, maybe */
+		part[np] = p;
+		plen[np++] = (size_t)(dot - p);
+		p = dot + 1;
+	}
+	/* Only a last part that is a number makes it an address. */
+	if (plen[np - 1] == 0 ||
+	    ipv4_part(part[np - 1], plen[np - 1], &v[0]) != 0) {
+		for (i = 0; i < plen[np - 1]; i++)
+			if (!isdigit((unsigned char)part[np - 1][i]))
+				return 0;
+		return plen[np - 1] == 0 ? 0 : -1;
+	}
+	for (i = 0; i < np; i++) {
+		if (plen[i] == 0 || ipv4_part(part[i], plen[i], &v[i]) != 0)
+			return -1;
+		if (i < np - 1 && v[i] > 255)
+			return -1;
+	}
+	if (v[np - 1] >= (1ULL << (8 * (5 - np))))
+		return -1;
+	for (i = 0; i < np - 1; i++)
+		addr |= (uint32_t)v[i] << (8 * (3 - i));
+	*out = addr | (uint32_t)v[np - 1];
+	return 1;
+}
+
+/*
+ * Store a name host: lower-cased, trailing dot dropped, IPv4 in any
+ * notation canonicalised to dotted decimal so the egress policy, the
+ * pool key and the Host header all see one spelling.
+ */
+static int
+set_name_host(const char *host, size_t hlen, struct arena *a, struct url *u,
+    const char **why)
+{
+	uint32_t v4;
+	char dotted[16];
+
+	switch (ipv4_whatwg(host, hlen, &v4)) {
+	case 1:
+		snprintf(dotted, sizeof(dotted), "%u.%u.%u.%u", v4 >> 24,
+		    (v4 >> 16) & 0xff, (v4 >> 8) & 0xff, v4 & 0xff);
+		u->host = arena_strndup(a, dotted, strlen(dotted));
+		u->ip_literal = true;
+		return 0;
+	case -1:
+		*why = "invalid IPv4 address in URL";
+		return -1;
+	}
+	if (hlen > 1 && host[hlen - 1] == '.')
+		hlen--;
+	if (host[0] == '.' || host[hlen - 1] == '.') {
+		*why = "invalid host name";
+		return -1;
+	}
+	u->host = lower_dup(a, host, hlen);
+	return 0;
+}
+
 /* Parse the authority s[0..n) into u (host, port, userinfo). */
 static int
 parse_authority(
@@ -127,6 +240,10 @@ parse_authority(
 		s = at + 1;
 	}
 	host = s;
+	if (host == end) {
+		*why = "missing host";
+		return -1;
+	}
 	if (*host == '[') {
 		const char *close = memchr(host, ']', (size_t)(end - host));
 		char tmp[INET6_ADDRSTRLEN];
@@ -154,8 +271,6 @@ parse_authority(
 		}
 	} else {
 		const char *colon = memchr(host, ':', (size_t)(end - host));
-		char tmp[16];
-		struct in_addr in4;
 
 		hlen = colon ? (size_t)(colon - host) : (size_t)(end - host);
 		if (hlen == 0) {
@@ -166,12 +281,8 @@ parse_authority(
 			*why = "invalid host name";
 			return -1;
 		}
-		u->host = lower_dup(a, host, hlen);
-		if (hlen < sizeof(tmp)) {
-			memcpy(tmp, host, hlen);
-			tmp[hlen] = '\0';
-			u->ip_literal = inet_pton(AF_INET, tmp, &in4) == 1;
-		}
+		if (set_name_host(host, hlen, a, u, why) != 0)
+			return -1;
 		if (colon != NULL)
 			portp = colon + 1;
 	}

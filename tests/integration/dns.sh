@@ -11,32 +11,7 @@ command -v dnsmasq >/dev/null || { echo "dnsmasq is missing"; exit 1; }
 start_upstream
 PORT=${UP##*:}
 
-# Start dnsmasq on a free UDP port (retry on a clash).
-start_dnsmasq() {
-	local try p
-	for try in 1 2 3 4 5 6 7 8 9 10; do
-		p=$((20000 + RANDOM % 40000))
-		dnsmasq --keep-in-foreground --conf-file=/dev/null \
-			--listen-address=127.0.0.1 --bind-interfaces --port="$p" \
-			--no-resolv --no-hosts --local=/test/ \
-			--address=/good.test/127.0.0.1 --address=/other.test/127.0.0.1 \
-			--log-queries --log-facility="$T/dns.log" \
-			--pid-file="$T/dns.pid" --user=root --group=root \
-			2>>"$T/dns.err" &
-		DNS_PID=$!
-		# Ready once it answers (or gone if the port was taken).
-		if wait_until 5 sh -c "grep -q started '$T/dns.log' 2>/dev/null || ! kill -0 $DNS_PID 2>/dev/null" &&
-			kill -0 "$DNS_PID" 2>/dev/null; then
-			PIDS+=("$DNS_PID")
-			DNS_PORT=$p
-			return 0
-		fi
-	done
-	echo "cannot start dnsmasq" >&2
-	cat "$T/dns.err" >&2
-	exit 1
-}
-start_dnsmasq
+start_dnsmasq --address=/good.test/127.0.0.1 --address=/other.test/127.0.0.1
 start_fanoutd "[upstream]
 nameservers = 127.0.0.1:$DNS_PORT"
 

@@ -177,6 +177,35 @@ ms_now() {
 	date +%s%3N
 }
 
+# start_dnsmasq [DNSMASQ ARGS...]: a resolver for .test names on a free
+# loopback UDP port (everything else in .test is NXDOMAIN, nothing is
+# forwarded). Sets DNS_PORT and DNS_PID; logs queries to $T/dns.log.
+start_dnsmasq() {
+	local try p
+	command -v dnsmasq >/dev/null || { echo "dnsmasq is missing"; exit 1; }
+	for try in 1 2 3 4 5 6 7 8 9 10; do
+		p=$((20000 + RANDOM % 40000))
+		: >"$T/dns.log"
+		dnsmasq --keep-in-foreground --conf-file=/dev/null \
+			--listen-address=127.0.0.1 --bind-interfaces --port="$p" \
+			--no-resolv --no-hosts --local=/test/ "$@" \
+			--log-queries --log-facility="$T/dns.log" \
+			--pid-file="$T/dns.pid" --user=root --group=root \
+			2>>"$T/dns.err" &
+		DNS_PID=$!
+		# Ready once it answers (or gone if the port was taken).
+		if wait_until 5 sh -c "grep -q started '$T/dns.log' 2>/dev/null || ! kill -0 $DNS_PID 2>/dev/null" &&
+			kill -0 "$DNS_PID" 2>/dev/null; then
+			PIDS+=("$DNS_PID")
+			DNS_PORT=$p
+			return 0
+		fi
+	done
+	echo "cannot start dnsmasq" >&2
+	cat "$T/dns.err" >&2
+	exit 1
+}
+
 # summary NDJSON: the summary object of an NDJSON response.
 summary() {
 	printf '%s\n' "$1" | jq -c 'select(.summary) | .summary'

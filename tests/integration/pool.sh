@@ -8,7 +8,7 @@
 start_upstream
 start_fanoutd "[upstream]
 max_idle_per_host = 3
-idle_timeout_ms = 400"
+idle_timeout_ms = 2000"
 
 items() {
 	jq -cn --arg u "$2" --argjson n "$1" '[range($n)] | map($u)'

@@ -112,6 +112,56 @@ test_ip_literals(void **state)
 	assert_false(parse("http://localhost/").ip_literal);
 }
 
+/* Every notation the WHATWG parser reads as IPv4 becomes dotted
+ * decimal, so the egress policy sees the address a browser would use. */
+static void
+test_ipv4_odd_notations_are_canonical(void **state)
+{
+	static const char *const cases[][2] = {
+	    {"http://2130706433/", "127.0.0.1"},
+	    {"http://0177.0.0.1/", "127.0.0.1"},
+	    {"http://0x7f.1/", "127.0.0.1"},
+	    {"http://0x7F.0.0.0x1/", "127.0.0.1"},
+	    {"http://127.1/", "127.0.0.1"},
+	    {"http://127.0.0.1./", "127.0.0.1"},
+	    {"http://0251.0376.0251.0376/", "169.254.169.254"},
+	    {"http://0xa9fea9fe/", "169.254.169.254"},
+	    {"http://169.254.43518/", "169.254.169.254"},
+	    {"http://0/", "0.0.0.0"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct url u = parse(cases[i][0]);
+
+		assert_string_equal(u.host, cases[i][1]);
+		assert_true(u.ip_literal);
+	}
+	refused("http://256.0.0.1/", "invalid IPv4 address in URL");
+	refused("http://1.2.3.4294967296/", "invalid IPv4 address in URL");
+	refused("http://1.2.65536/", "invalid IPv4 address in URL");
+	refused("http://08.0.0.1/", "invalid IPv4 address in URL");
+	refused("http://1.0x1g.3.4/", "invalid IPv4 address in URL");
+}
+
+/* Names keep their spelling, minus case and one trailing dot. */
+static void
+test_names_drop_the_trailing_dot(void **state)
+{
+	struct url u = parse("http://LocalHost./x");
+
+	assert_string_equal(u.host, "localhost");
+	assert_false(u.ip_literal);
+	u = parse("http://0x7g.example/");
+	assert_string_equal(u.host, "0x7g.example");
+	assert_false(u.ip_literal);
+	u = parse("http://1.2.3.4.example/");
+	assert_false(u.ip_literal);
+	refused("http://./", "invalid host name");
+	refused("http://a../", "invalid host name");
+	refused("http://.a/", "invalid host name");
+}
+
 static void
 test_userinfo_is_kept_raw(void **state)
 {
@@ -162,6 +212,29 @@ test_refusals_say_why(void **state)
 	long_url[254 + 7] = '\0';
 	refused(long_url, "invalid host name"); /* a 254-byte name */
 	free(long_url);
+}
+
+/* Found by fuzz_batch_parse: a URL list line "https://" at the very end
+ * of the body, not NUL-terminated; the empty authority was read past its
+ * end. An exact-size heap copy lets AddressSanitizer see any overread. */
+static void
+test_empty_authority_at_the_end_of_the_input(void **state)
+{
+	static const char *const cases[] = {"https://", "http://u@", "http://"};
+	struct url u;
+	const char *why;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		size_t n = strlen(cases[i]);
+		char *exact = malloc(n);
+
+		memcpy(exact, cases[i], n);
+		assert_int_equal(url_parse(exact, n, &a, &u, &why), -1);
+		assert_string_equal(why, "missing host");
+		free(exact);
+	}
+	arena_free(&a);
 }
 
 /* RFC 3986 §5.4: every normal and abnormal example. */
@@ -240,9 +313,14 @@ main(void)
 	        test_scheme_and_host_are_case_insensitive, teardown),
 	    cmocka_unit_test_teardown(test_target_is_sent_as_given, teardown),
 	    cmocka_unit_test_teardown(test_ip_literals, teardown),
+	    cmocka_unit_test_teardown(
+	        test_ipv4_odd_notations_are_canonical, teardown),
+	    cmocka_unit_test_teardown(
+	        test_names_drop_the_trailing_dot, teardown),
 	    cmocka_unit_test_teardown(test_userinfo_is_kept_raw, teardown),
 	    cmocka_unit_test_teardown(test_refusals_say_why, teardown),
 	    cmocka_unit_test(test_resolve_rfc3986_examples),
+	    cmocka_unit_test(test_empty_authority_at_the_end_of_the_input),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

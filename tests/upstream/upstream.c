@@ -54,6 +54,7 @@ static struct up_port ports[UP_MAX_LISTEN];
 static int nports;
 static struct up_counts total;
 static long open_conns;
+static long accepted; /* never reset: the trap tests count on it */
 static LIST_HEAD(, up_tag) tags = LIST_HEAD_INITIALIZER(tags);
 static LIST_HEAD(, up_conn) conns = LIST_HEAD_INITIALIZER(conns);
 
@@ -400,6 +401,8 @@ up_respond_stats(struct up_conn *c)
 	int i;
 
 	json_object_set_new(doc, "open_connections", json_integer(open_conns));
+	/* Every TCP accept, requests or not, /stats ones included. */
+	json_object_set_new(doc, "accepted", json_integer(accepted));
 	LIST_FOREACH(t, &tags, link)
 	json_object_set_new(tj, t->name, up_counts_json(&t->c));
 	for (i = 0; i < nports; i++) {
@@ -815,6 +818,7 @@ up_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	LIST_INSERT_HEAD(&conns, c, link);
 	open_conns++;
+	accepted++;
 }
 
 /*

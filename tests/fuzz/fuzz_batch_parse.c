@@ -1,0 +1,62 @@
+/*
+ * fuzz_batch_parse.c - libFuzzer harness for the batch parser. The first
+ * byte picks the Content-Type (JSON, text/plain, none: sniffed) and the
+ * output format; the rest is the body. Whatever it accepts must hold
+ * the parser's promises: one item per input position, every valid item
+ * with a usable URL, every invalid item with a reason, counts within
+ * [server] max_items.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch_parse.h"
+
+static struct config cfg;
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const char *const types[] = {"application/json", "text/plain",
+	    NULL, "application/x-www-form-urlencoded"};
+	static const char *const queries[] = {NULL, "format=json",
+	    "concurrency=3&retries=0", "format=sse&retry_on=dns,503"};
+	struct batch_spec spec;
+	struct parse_error err;
+	uint32_t i;
+
+	if (size < 1)
+		return 0;
+	if (cfg.max_items == 0) {
+		config_defaults(&cfg);
+		cfg.max_items = 5000;
+	}
+	if (batch_parse(&spec, (const char *)data + 1, size - 1,
+	        types[data[0] & 3], queries[(data[0] >> 2) & 3], NULL, &cfg,
+	        &err) != 0) {
+		if (err.message[0] == '\0')
+			abort(); /* a refusal always says why */
+		return 0;
+	}
+	if (spec.nitems > cfg.max_items)
+		abort();
+	for (i = 0; i < spec.nitems; i++) {
+		const struct item_spec *it = &spec.items[i];
+
+		if (it->index != i)
+			abort();
+		if (it->invalid != NULL)
+			continue;
+		if (it->url == NULL || it->u.host == NULL ||
+		    it->u.host[0] == '\0' || it->u.target == NULL ||
+		    it->u.target[0] != '/' || it->u.origin == NULL ||
+		    it->u.port == 0 || (unsigned)it->method >= HM__COUNT)
+			abort();
+		if (it->has_body && it->body_len > 0 && it->body == NULL)
+			abort();
+	}
+	batch_spec_free(&spec);
+	return 0;
+}
