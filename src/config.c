@@ -78,6 +78,25 @@ static const struct cfg_key config_keys[] = {
         MS_MAX,
         "On SIGTERM, running batches get this long before their "
         "remaining items end as cancelled (keep it below TimeoutStopSec)."},
+    {"server", "request_read_timeout_ms", CT_UINT, F(request_read_timeout_ms),
+        "10000", 1, MS_MAX,
+        "Total time a caller has to send a request's headers and body "
+        "(408 and close beyond), however slowly it trickles in."},
+    {"server", "keepalive_timeout_ms", CT_UINT, F(keepalive_timeout_ms),
+        "60000", 1, MS_MAX,
+        "An idle caller connection is closed after this long."},
+    {"server", "max_connections", CT_UINT, F(max_connections), "1024", 1,
+        1000000,
+        "Caller connections at once; beyond, the listeners stop accepting "
+        "until one closes."},
+    {"server", "max_header_bytes", CT_BYTES, F(max_header_bytes), "32768", 1024,
+        1048576,
+        "Largest request line plus headers (431 beyond; evhttp drops the "
+        "connection past twice this)."},
+    {"server", "max_headers", CT_UINT, F(max_headers), "100", 1, 10000,
+        "Most request headers (431 beyond)."},
+    {"server", "max_url_bytes", CT_BYTES, F(max_url_bytes), "8192", 256,
+        1048576, "Longest request target (414 beyond)."},
     {"server", "auth_tokens_file", CT_PATH, F(auth_tokens_file), "", 0, 0,
         "File of bearer tokens, one per line; when set, every endpoint but "
         "/healthz needs one (re-read on SIGHUP)."},
@@ -171,6 +190,13 @@ static const struct cfg_key config_keys[] = {
         CONC_MAX, "Idle keep-alive connections kept per origin."},
     {"upstream", "max_idle", CT_UINT, F(max_idle), "1024", 0, CONC_MAX,
         "Idle keep-alive connections kept in all."},
+    {"upstream", "max_response_header_bytes", CT_BYTES,
+        F(max_response_header_bytes), "65536", 1024, 16777216,
+        "Largest status line plus headers of an upstream response "
+        "(protocol error beyond)."},
+    {"upstream", "max_response_headers", CT_UINT, F(max_response_headers),
+        "200", 1, 100000,
+        "Most headers of an upstream response (protocol error beyond)."},
     {"upstream", "idle_timeout_ms", CT_UINT, F(idle_timeout_ms), "30000", 1,
         MS_MAX, "An idle keep-alive connection is closed after this."},
     {"log", "level", CT_LOGLEVEL, F(log_level), "info", 0, 0,

@@ -34,6 +34,12 @@ struct config {
 	uint64_t output_high_water;  /* unsent bytes that pause a batch */
 	uint64_t max_active_batches; /* beyond: 429 */
 	uint64_t drain_timeout_ms;   /* SIGTERM: running batches get this */
+	uint64_t request_read_timeout_ms; /* whole request, else 408 + close */
+	uint64_t keepalive_timeout_ms;    /* idle caller connections */
+	uint64_t max_connections;         /* caller connections at once */
+	uint64_t max_header_bytes;        /* request line + headers, else 431 */
+	uint64_t max_headers;             /* header count, else 431 */
+	uint64_t max_url_bytes;           /* request target, else 414 */
 	char auth_tokens_file[CONFIG_PATH_LEN]; /* "": no auth */
 	int unix_mode;                          /* unix socket permissions */
 	char tls_cert[CONFIG_PATH_LEN];         /* HTTPS listeners when set */
@@ -80,6 +86,8 @@ struct config {
 	uint64_t max_idle_per_host; /* idle keep-alive connections per origin */
 	uint64_t max_idle;          /* idle keep-alive connections in all */
 	uint64_t idle_timeout_ms;
+	uint64_t max_response_header_bytes; /* else protocol error */
+	uint64_t max_response_headers;      /* else protocol error */
 
 	/* [log] */
 	int log_level; /* enum log_level */

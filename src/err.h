@@ -35,8 +35,11 @@ enum req_err {
 	RERR_UNAUTHORIZED,    /* 401 */
 	RERR_NOT_FOUND,       /* 404 */
 	RERR_METHOD,          /* 405, with Allow */
+	RERR_TIMEOUT,         /* 408: request not read in time */
 	RERR_TOO_LARGE,       /* 413: body or item count over the cap */
+	RERR_URI_TOO_LONG,    /* 414 */
 	RERR_MEDIA_TYPE,      /* 415 */
+	RERR_HEADERS,         /* 431: too many or too large headers */
 	RERR_BUSY,            /* 429, with Retry-After */
 	RERR_INTERNAL,        /* 500 */
 	RERR_DRAINING,        /* 503, with Retry-After */

@@ -22,10 +22,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/queue.h>
 
 #include <event2/buffer.h>
 #include <event2/event_struct.h>
 #include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include <zlib.h>
 
 #include "base64.h"
@@ -64,6 +66,7 @@ struct fetch {
 	int nest;            /* depth of our calls into evhttp / resolver */
 	bool no_reuse;       /* retrying after a stale pooled connection */
 	bool cancelling;     /* inside evhttp_cancel_request */
+	char head_err[160];  /* why fetch_header_cb refused the response head */
 	int ev_err;          /* from evhttp's error callback, or -1 */
 	int ev_errno;
 	struct buf body;
@@ -535,7 +538,27 @@ static int
 fetch_header_cb(struct evhttp_request *req, void *arg)
 {
 	struct fetch *f = arg;
+	const char *peer = f->pc ? pconn_peer(f->pc) : f->p->url->host;
+	int code = evhttp_request_get_response_code(req);
+	struct evkeyval *kv;
+	unsigned n = 0;
 
+	TAILQ_FOREACH(kv, evhttp_request_get_input_headers(req), next)
+	n++;
+	/* Returning -1 makes evhttp fail the request (as EOF). */
+	if (n > f->ctx->max_response_headers) {
+		snprintf(f->head_err, sizeof(f->head_err),
+		    "the response from %s has %u headers, over %u "
+		    "([upstream] max_response_headers)",
+		    peer, n, f->ctx->max_response_headers);
+		return -1;
+	}
+	if (code < 100 || code > 599) {
+		snprintf(f->head_err, sizeof(f->head_err),
+		    "invalid status code %d in the response from %s", code,
+		    peer);
+		return -1;
+	}
 	f->res.ttfb_ms = us_to_ms(mono_us() - f->t_sent);
 	event_del(&f->ctimer);
 	fetch_set_state(f, FS_READING);
@@ -698,6 +721,10 @@ fetch_failed_io(struct fetch *f)
 	    f->pc ? pconn_tls_error(f->pc, tls, sizeof(tls)) : NULL;
 	int e = f->ev_errno;
 
+	if (f->head_err[0] != '\0') {
+		fetch_fail(f, IERR_PROTOCOL, true, "%s", f->head_err);
+		return;
+	}
 	switch (f->ev_err) {
 	case EVREQ_HTTP_TIMEOUT:
 		fetch_fail(f, IERR_TIMEOUT, f->state != FS_CONNECTING,
@@ -705,7 +732,10 @@ fetch_failed_io(struct fetch *f)
 		return;
 	case EVREQ_HTTP_INVALID_HEADER:
 		fetch_fail(f, IERR_PROTOCOL, true,
-		    "malformed response header from %s", peer);
+		    "malformed response head from %s, or one over %llu bytes "
+		    "([upstream] max_response_header_bytes)",
+		    peer,
+		    (unsigned long long)f->ctx->max_response_header_bytes);
 		return;
 	case EVREQ_HTTP_DATA_TOO_LONG:
 		fetch_fail(f, IERR_PROTOCOL, true,

@@ -134,6 +134,14 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	server_drain(d->server, on_drained, d);
 }
 
+/* Limits on upstream responses that fetch checks itself. */
+static void
+daemon_set_fetch_limits(struct daemon *d)
+{
+	d->fetch.max_response_headers = (uint32_t)d->cfg.max_response_headers;
+	d->fetch.max_response_header_bytes = d->cfg.max_response_header_bytes;
+}
+
 /* Deny a wildcard listener's port on every address of this host. */
 static void
 daemon_deny_own_interfaces(struct daemon *d, uint16_t port)
@@ -251,6 +259,7 @@ on_reload_signal(evutil_socket_t sig, short what, void *arg)
 	sched_set_limits(d->bctx.sched, &l, mono_us());
 	pool_configure(d->pool, &d->cfg);
 	daemon_set_egress(d);
+	daemon_set_fetch_limits(d);
 	if (server_reload(d->server, why, sizeof(why)) != 0)
 		log_error("reload: %s; keeping the old tokens", why);
 	log_info("reload: configuration %s applied to new batches",
@@ -291,6 +300,7 @@ daemon_start(struct daemon *d)
 	d->fetch.pool = d->pool;
 	d->fetch.resolver = d->resolver;
 	d->fetch.egress = &d->egress;
+	daemon_set_fetch_limits(d);
 	daemon_set_egress(d);
 	batch_ctx_init(&d->bctx, d->base, &d->fetch, &d->cfg);
 	d->server = server_new(d->base, &d->bctx, &d->cfg, why, sizeof(why));

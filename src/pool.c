@@ -65,6 +65,7 @@ struct pool {
 	uint32_t max_idle_per_host;
 	uint64_t max_idle;
 	uint32_t idle_timeout_ms;
+	uint64_t max_header_bytes; /* of a response */
 };
 
 static void pool_reap_cb(evutil_socket_t fd, short what, void *arg);
@@ -93,6 +94,7 @@ pool_configure(struct pool *p, const struct config *cfg)
 	p->max_idle_per_host = (uint32_t)cfg->max_idle_per_host;
 	p->max_idle = cfg->max_idle;
 	p->idle_timeout_ms = (uint32_t)cfg->idle_timeout_ms;
+	p->max_header_bytes = cfg->max_response_header_bytes;
 }
 
 static struct pool_origin *
@@ -257,6 +259,8 @@ pool_open(struct pool *p, const char *origin, const union sockaddr_any *addr,
 	}
 	evhttp_connection_set_family(pc->evcon, addr->sa.sa_family);
 	evhttp_connection_set_closecb(pc->evcon, pconn_close_cb, pc);
+	evhttp_connection_set_max_headers_size(
+	    pc->evcon, (ev_ssize_t)p->max_header_bytes);
 	pc->pool = p;
 	pc->origin = origin_get(p, origin);
 	pc->state = PC_BUSY;

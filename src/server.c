@@ -41,13 +41,13 @@
 #include "metrics.h"
 #include "pool.h"
 #include "auth.h"
+#include "guard.h"
 #include "server.h"
 #include "tls.h"
 #include "util.h"
 
-#define SERVER_IDLE_TIMEOUT_S 60
-#define SERVER_MAX_HEADERS    (64 * 1024)
-#define SERVER_DRAIN_GRACE_S  3
+#define SERVER_WRITE_TIMEOUT_S 60 /* a caller that reads nothing */
+#define SERVER_DRAIN_GRACE_S   3
 
 enum stream_state { ST_RUNNING = 0, ST_ENDING, ST_ENDED };
 
@@ -76,8 +76,9 @@ struct server {
 	unsigned nunix;
 	struct evhttp_bound_socket *bound[CONFIG_MAX_LISTEN];
 	unsigned nbound;
-	SSL_CTX *ssl_ctx; /* HTTPS listeners when [server] tls_cert is set */
-	struct auth auth; /* bearer tokens; none: no auth */
+	SSL_CTX *ssl_ctx;    /* HTTPS listeners when [server] tls_cert is set */
+	struct auth auth;    /* bearer tokens; none: no auth */
+	struct guard *guard; /* read deadline, connection cap */
 	/* Draining (SIGTERM): no new connections, new batches get 503. */
 	bool draining;
 	struct event *drain_ev; /* the drain timeout, then the last grace */
@@ -93,8 +94,16 @@ struct server {
  * Content-Length the body would have is sent.
  */
 static void
-server_send(struct evhttp_request *req, int status, const char *type,
-    const char *body, size_t len, const char *extra_name,
+server_reply_done_cb(struct evhttp_request *req, void *arg)
+{
+	struct server *srv = arg;
+
+	guard_reply_done(srv->guard, evhttp_request_get_connection(req));
+}
+
+static void
+server_send(struct server *srv, struct evhttp_request *req, int status,
+    const char *type, const char *body, size_t len, const char *extra_name,
     const char *extra_value)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
@@ -110,28 +119,29 @@ server_send(struct evhttp_request *req, int status, const char *type,
 	} else {
 		evbuffer_add(evb, body, len);
 	}
+	evhttp_request_set_on_complete_cb(req, server_reply_done_cb, srv);
 	evhttp_send_reply(req, status, NULL, evb);
 	evbuffer_free(evb);
 }
 
 /* Reply with a JSON error body; extra_name/value may add one header. */
 static void
-server_error(struct evhttp_request *req, enum req_err code, const char *message,
-    const char *extra_name, const char *extra_value)
+server_error(struct server *srv, struct evhttp_request *req, enum req_err code,
+    const char *message, const char *extra_name, const char *extra_value)
 {
 	struct buf b = BUF_INIT;
 
 	emit_error_body(&b, req_err_name(code), message);
-	server_send(req, req_err_status(code), "application/json", b.data,
+	server_send(srv, req, req_err_status(code), "application/json", b.data,
 	    b.len, extra_name, extra_value);
 	buf_free(&b);
 }
 
 static void
-server_reply(
-    struct evhttp_request *req, const char *type, const char *body, size_t len)
+server_reply(struct server *srv, struct evhttp_request *req, const char *type,
+    const char *body, size_t len)
 {
-	server_send(req, 200, type, body, len, NULL, NULL);
+	server_send(srv, req, 200, type, body, len, NULL, NULL);
 }
 
 static void
@@ -242,11 +252,16 @@ static void
 stream_complete_cb(struct evhttp_request *req, void *arg)
 {
 	struct stream *st = arg;
-	struct timeval tv = {SERVER_IDLE_TIMEOUT_S, 0};
+	struct timeval tv;
 
+	evutil_timerclear(&tv);
+	tv.tv_sec = (time_t)(st->srv->cfg->keepalive_timeout_ms / 1000);
+	tv.tv_usec =
+	    (suseconds_t)(st->srv->cfg->keepalive_timeout_ms % 1000) * 1000;
 	evhttp_connection_set_closecb(st->evcon, NULL, NULL);
 	bufferevent_set_timeouts(
 	    evhttp_connection_get_bufferevent(st->evcon), &tv, &tv);
+	guard_reply_done(st->srv->guard, st->evcon);
 	stream_free(st);
 }
 
@@ -292,7 +307,7 @@ stream_start(struct server *srv, struct evhttp_request *req,
 	struct stream *st = xcalloc(1, sizeof(*st));
 	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
 	struct batch_sink sink = {stream_write, stream_end, st};
-	struct timeval wtv = {SERVER_IDLE_TIMEOUT_S, 0};
+	struct timeval wtv = {SERVER_WRITE_TIMEOUT_S, 0};
 	char *addr = NULL;
 	ev_uint16_t port = 0;
 
@@ -339,7 +354,7 @@ server_batch(struct server *srv, struct evhttp_request *req)
 
 	if (srv->draining) {
 		metrics.batches_rejected++;
-		server_error(req, RERR_DRAINING,
+		server_error(srv, req, RERR_DRAINING,
 		    "fanoutd is shutting down; send the batch again later",
 		    "Retry-After", "1");
 		return;
@@ -350,7 +365,7 @@ server_batch(struct server *srv, struct evhttp_request *req)
 		    "max_active_batches allows; retry shortly",
 		    (unsigned long long)srv->bctx->active);
 		metrics.batches_rejected++;
-		server_error(req, RERR_BUSY, msg, "Retry-After", "1");
+		server_error(srv, req, RERR_BUSY, msg, "Retry-After", "1");
 		return;
 	}
 	if (hops >= srv->cfg->max_hops && hops_s != NULL) {
@@ -359,7 +374,7 @@ server_batch(struct server *srv, struct evhttp_request *req)
 		    "(X-Fanoutd-Hops); the limit is %llu",
 		    hops, (unsigned long long)srv->cfg->max_hops);
 		metrics.batches_rejected++;
-		server_error(req, RERR_LOOP, msg, NULL, NULL);
+		server_error(srv, req, RERR_LOOP, msg, NULL, NULL);
 		return;
 	}
 	if (batch_parse(&spec, data, len,
@@ -367,7 +382,7 @@ server_batch(struct server *srv, struct evhttp_request *req)
 	        evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req)),
 	        evhttp_find_header(in, "Accept"), srv->cfg, &perr) != 0) {
 		metrics.batches_rejected++;
-		server_error(req, perr.code, perr.message, NULL, NULL);
+		server_error(srv, req, perr.code, perr.message, NULL, NULL);
 		return;
 	}
 	stream_start(srv, req, &spec, (unsigned)hops + 1);
@@ -386,7 +401,7 @@ server_metrics(struct server *srv, struct evhttp_request *req)
 	g.connections_idle = pool_idle_count(srv->bctx->fetch->pool);
 	g.token_wait_us = sched_token_wait_us(srv->bctx->sched);
 	metrics_render(&b, &g);
-	server_reply(req, "text/plain; version=0.0.4", b.data, b.len);
+	server_reply(srv, req, "text/plain; version=0.0.4", b.data, b.len);
 	buf_free(&b);
 }
 
@@ -398,15 +413,22 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	    evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	bool get = cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD;
+	enum req_err lim;
 	char msg[200];
 
+	guard_request_read(srv->guard, evhttp_request_get_connection(req));
+	if ((lim = guard_check_request(srv->cfg, req, msg, sizeof(msg))) !=
+	    RERR__COUNT) {
+		server_error(srv, req, lim, msg, NULL, NULL);
+		return;
+	}
 	if (path == NULL)
 		path = "";
 	if (strcmp(path, "/healthz") != 0 &&
 	    !auth_check(&srv->auth,
 	        evhttp_find_header(
 	            evhttp_request_get_input_headers(req), "Authorization"))) {
-		server_error(req, RERR_UNAUTHORIZED,
+		server_error(srv, req, RERR_UNAUTHORIZED,
 		    "a valid bearer token is required (Authorization: Bearer "
 		    "<token>)",
 		    "WWW-Authenticate", "Bearer");
@@ -416,30 +438,30 @@ server_request_cb(struct evhttp_request *req, void *arg)
 		if (cmd == EVHTTP_REQ_POST)
 			server_batch(srv, req);
 		else
-			server_error(req, RERR_METHOD,
+			server_error(srv, req, RERR_METHOD,
 			    "/v1/batch accepts POST only", "Allow", "POST");
 	} else if (strcmp(path, "/healthz") == 0) {
 		if (get && srv->draining)
-			server_send(req, 503, "application/json",
+			server_send(srv, req, 503, "application/json",
 			    "{\"status\":\"draining\"}\n", 22, NULL, NULL);
 		else if (get)
-			server_reply(req, "application/json",
+			server_reply(srv, req, "application/json",
 			    "{\"status\":\"ok\"}\n", 16);
 		else
-			server_error(req, RERR_METHOD,
+			server_error(srv, req, RERR_METHOD,
 			    "/healthz accepts GET and HEAD only", "Allow",
 			    "GET, HEAD");
 	} else if (strcmp(path, "/metrics") == 0) {
 		if (get)
 			server_metrics(srv, req);
 		else
-			server_error(req, RERR_METHOD,
+			server_error(srv, req, RERR_METHOD,
 			    "/metrics accepts GET and HEAD only", "Allow",
 			    "GET, HEAD");
 	} else {
 		snprintf(msg, sizeof(msg),
 		    "no such endpoint: %.100s; use POST /v1/batch", path);
-		server_error(req, RERR_NOT_FOUND, msg, NULL, NULL);
+		server_error(srv, req, RERR_NOT_FOUND, msg, NULL, NULL);
 	}
 }
 
@@ -472,7 +494,7 @@ server_listen_unix(
 		close(fd);
 		goto fail;
 	}
-	srv->nbound++;
+	guard_add_listener(srv->guard, srv->bound[srv->nbound++]);
 	srv->unix_paths[srv->nunix++] = xstrdup(path);
 	log_info("listening on unix:%s", path);
 	return 0;
@@ -508,8 +530,10 @@ server_listen_tcp(
 	}
 	port = (unsigned)strtoul(colon + 1, NULL, 10);
 	bs = evhttp_bind_socket_with_handle(srv->http, host, (uint16_t)port);
-	if (bs != NULL)
+	if (bs != NULL) {
 		srv->bound[srv->nbound++] = bs;
+		guard_add_listener(srv->guard, bs);
+	}
 	if (bs == NULL) {
 		snprintf(why, whylen, "cannot listen on %s: %s", spec,
 		    strerror(errno));
@@ -619,11 +643,12 @@ server_drain(struct server *srv, void (*drained)(void *arg), void *arg)
 	event_active(srv->idle_ev, EV_TIMEOUT, 1);
 }
 
+static void server_apply_limits(struct server *srv);
+
 int
 server_reload(struct server *srv, char *why, size_t whylen)
 {
-	evhttp_set_max_body_size(
-	    srv->http, (ev_ssize_t)srv->cfg->max_request_bytes);
+	server_apply_limits(srv);
 	if (srv->cfg->auth_tokens_file[0] == '\0') {
 		auth_free(&srv->auth);
 		return 0;
@@ -631,24 +656,50 @@ server_reload(struct server *srv, char *why, size_t whylen)
 	return auth_load(&srv->auth, srv->cfg->auth_tokens_file, why, whylen);
 }
 
-/* evhttp asks for each new connection's bufferevent: a TLS one. */
+/* evhttp asks for each new connection's bufferevent: a TLS one on
+ * HTTPS listeners; the guard follows every one. */
 static struct bufferevent *
-server_tls_bev(struct event_base *base, void *arg)
+server_bev(struct event_base *base, void *arg)
 {
 	struct server *srv = arg;
-	SSL *ssl = SSL_new(srv->ssl_ctx);
 	struct bufferevent *bev;
+	SSL *ssl;
 
-	if (ssl == NULL)
-		return NULL;
-	bev = bufferevent_openssl_socket_new(
-	    base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-	if (bev == NULL) {
-		SSL_free(ssl);
-		return NULL;
+	if (srv->ssl_ctx == NULL) {
+		bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	} else {
+		if ((ssl = SSL_new(srv->ssl_ctx)) == NULL)
+			return NULL;
+		bev = bufferevent_openssl_socket_new(base, -1, ssl,
+		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+		if (bev == NULL) {
+			SSL_free(ssl);
+			return NULL;
+		}
+		bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	}
-	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	if (bev != NULL)
+		guard_watch(srv->guard, bev);
 	return bev;
+}
+
+/* evhttp's own limits and timeouts, from srv->cfg. */
+static void
+server_apply_limits(struct server *srv)
+{
+	const struct config *cfg = srv->cfg;
+	struct timeval tv;
+
+	evhttp_set_max_body_size(srv->http, (ev_ssize_t)cfg->max_request_bytes);
+	evhttp_set_max_headers_size(
+	    srv->http, (ev_ssize_t)(2 * cfg->max_header_bytes));
+	evutil_timerclear(&tv);
+	tv.tv_sec = (time_t)(cfg->keepalive_timeout_ms / 1000);
+	tv.tv_usec = (suseconds_t)(cfg->keepalive_timeout_ms % 1000) * 1000;
+	evhttp_set_timeout_tv(srv->http, &tv);
+	if (srv->guard != NULL)
+		guard_configure(srv->guard, cfg->request_read_timeout_ms,
+		    cfg->max_connections);
 }
 
 struct server *
@@ -673,9 +724,10 @@ server_new(struct event_base *base, struct batch_ctx *bctx,
 	    EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
 	        EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
 	        EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
-	evhttp_set_max_body_size(srv->http, (ev_ssize_t)cfg->max_request_bytes);
-	evhttp_set_max_headers_size(srv->http, SERVER_MAX_HEADERS);
-	evhttp_set_timeout(srv->http, SERVER_IDLE_TIMEOUT_S);
+	srv->guard = guard_new(base, cfg->request_read_timeout_ms,
+	    cfg->max_connections, cfg->tls_cert[0] != '\0');
+	server_apply_limits(srv);
+	evhttp_set_bevcb(srv->http, server_bev, srv);
 	evhttp_set_flags(srv->http, EVHTTP_SERVER_LINGERING_CLOSE);
 	evhttp_set_default_content_type(srv->http, "application/json");
 	evhttp_set_gencb(srv->http, server_request_cb, srv);
@@ -691,7 +743,6 @@ server_new(struct event_base *base, struct batch_ctx *bctx,
 			server_free(srv);
 			return NULL;
 		}
-		evhttp_set_bevcb(srv->http, server_tls_bev, srv);
 	}
 	for (i = 0; i < cfg->nlisten; i++) {
 		const char *l = cfg->listen[i];
@@ -725,6 +776,7 @@ server_free(struct server *srv)
 		stream_free(st);
 	}
 	evhttp_free(srv->http);
+	guard_free(srv->guard);
 	SSL_CTX_free(srv->ssl_ctx);
 	auth_free(&srv->auth);
 	if (srv->idle_ev != NULL)

@@ -14,7 +14,8 @@
  *
  * Endpoints: /status/N, /delay/MS, /bytes/N, /text/N, /echo, /close,
  * /hang, /partial, /garbage, /headers/K, /close-idle, /stats,
- * /stats/reset, and the policy endpoints of policy.c; any of
+ * /stats/reset, the policy endpoints of policy.c and the hostile ones of
+ * hostile.c; any of
  * them takes ?tag=NAME and ?delay=MS, and ?head_body=1 sends a body even
  * for HEAD (a broken upstream), ?close_reused=1 closes the connection
  * without a response when it served a request before (a keep-alive
@@ -470,7 +471,7 @@ up_route(struct up_conn *c)
 	long n;
 	int i;
 
-	if (up_route_policy(c))
+	if (up_route_policy(c) || up_route_hostile(c))
 		return;
 	if (up_path_is(r, "/status/", &n)) {
 		char body[32];

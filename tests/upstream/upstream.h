@@ -105,6 +105,9 @@ double up_now_ms(void);
  * path is none of them. */
 bool up_route_policy(struct up_conn *c);
 void up_policy_free(void);
+/* hostile.c: /drip, /endless, /many-headers, /big-header, /bad-status,
+ * /bad-chunk; false when the path is none of them. */
+bool up_route_hostile(struct up_conn *c);
 /* Find a tag by name (NULL when unknown). */
 struct up_tag *up_tag_find(const char *name);
 

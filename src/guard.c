@@ -1,0 +1,438 @@
+/*
+ * guard.c - the request read deadline and the connection cap (see
+ * guard.h). Each accepted connection gets a struct conn, found by its
+ * fd through g->byfd once the fd is known. A conn is freed only when
+ * its socket is provably gone - its fd is closed or holds another
+ * socket (another inode) - because only the bufferevent closes the fd,
+ * so no callback can reach a conn after that. Timers: one per conn
+ * while a request is being read, one while the listeners are paused;
+ * none when idle.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+
+#include "buf.h"
+#include "emit.h"
+#include "err.h"
+#include "guard.h"
+#include "log.h"
+#include "util.h"
+
+#define GUARD_MAX_LISTENERS 16
+#define GUARD_RECHECK_MS    100
+
+enum conn_state {
+	CONN_PENDING, /* accepted; fd not looked up yet */
+	CONN_READING, /* a request is being read: the clock runs */
+	CONN_BUSY,    /* request read, reply under way */
+	CONN_IDLE,    /* keep-alive, between requests */
+	CONN_CUT,     /* deadline passed, socket shut down */
+};
+
+struct conn {
+	struct guard *g;
+	struct bufferevent *bev; /* touched only from its own callbacks */
+	int fd;                  /* -1 until known */
+	dev_t dev;
+	ino_t ino;
+	enum conn_state state;
+	struct event *deadline;
+};
+
+struct guard {
+	struct event_base *base;
+	uint64_t read_timeout_ms;
+	uint64_t max_connections;
+	bool ssl;
+	struct conn **byfd; /* fd -> conn */
+	size_t nbyfd;
+	struct conn **pending; /* accepted this loop turn; bev held */
+	size_t npending, cpending;
+	struct event *register_ev;
+	uint64_t nopen; /* conns not yet proven closed */
+	struct evhttp_bound_socket *listeners[GUARD_MAX_LISTENERS];
+	unsigned nlisteners;
+	bool paused;
+	struct event *recheck_ev;
+};
+
+/* Is c's socket still open on its fd? */
+static bool
+conn_alive(const struct conn *c)
+{
+	struct stat st;
+
+	return c->fd >= 0 && fstat(c->fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	    st.st_ino == c->ino && st.st_dev == c->dev;
+}
+
+static void
+conn_free(struct conn *c)
+{
+	struct guard *g = c->g;
+
+	if (c->fd >= 0 && (size_t)c->fd < g->nbyfd && g->byfd[c->fd] == c)
+		g->byfd[c->fd] = NULL;
+	if (c->deadline != NULL)
+		event_free(c->deadline);
+	g->nopen--;
+	free(c);
+}
+
+static void
+conn_arm(struct conn *c)
+{
+	struct timeval tv;
+
+	c->state = CONN_READING;
+	tv.tv_sec = (time_t)(c->g->read_timeout_ms / 1000);
+	tv.tv_usec = (suseconds_t)(c->g->read_timeout_ms % 1000) * 1000;
+	event_add(c->deadline, &tv);
+}
+
+/* The deadline passed: answer 408 where we can, and shut the socket so
+ * evhttp sees the end of it and frees the connection. */
+static void
+conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	struct buf body = BUF_INIT, msg = BUF_INIT;
+
+	if (!conn_alive(c)) {
+		conn_free(c);
+		return;
+	}
+	if (c->state != CONN_READING)
+		return;
+	c->state = CONN_CUT;
+	log_info("closing a connection whose request was not read within "
+	         "%llu ms",
+	    (unsigned long long)c->g->read_timeout_ms);
+	if (!c->g->ssl) {
+		char text[120];
+
+		snprintf(text, sizeof(text),
+		    "the request was not received within %llu ms "
+		    "([server] request_read_timeout_ms)",
+		    (unsigned long long)c->g->read_timeout_ms);
+		emit_error_body(&body, req_err_name(RERR_TIMEOUT), text);
+		buf_printf(&msg,
+		    "HTTP/1.1 408 Request Timeout\r\n"
+		    "Content-Type: application/json\r\n"
+		    "Content-Length: %zu\r\nConnection: close\r\n\r\n%.*s",
+		    body.len, (int)body.len, body.data);
+		/* Best effort: a full send buffer just loses the reply. */
+		(void)!send(
+		    c->fd, msg.data, msg.len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		buf_free(&body);
+		buf_free(&msg);
+	}
+	shutdown(c->fd, SHUT_RDWR);
+}
+
+/* Give c its fd slot; whatever held the slot is gone (its fd was
+ * closed, which only its bufferevent does). */
+static void
+conn_register(struct conn *c)
+{
+	struct guard *g = c->g;
+	int fd = bufferevent_getfd(c->bev);
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) != 0)
+		return;
+	if ((size_t)fd >= g->nbyfd) {
+		size_t n = g->nbyfd ? g->nbyfd : 64;
+
+		while (n <= (size_t)fd)
+			n *= 2;
+		g->byfd = xrealloc(g->byfd, n * sizeof(*g->byfd));
+		memset(
+		    g->byfd + g->nbyfd, 0, (n - g->nbyfd) * sizeof(*g->byfd));
+		g->nbyfd = n;
+	}
+	if (g->byfd[fd] != NULL && g->byfd[fd] != c)
+		conn_free(g->byfd[fd]);
+	g->byfd[fd] = c;
+	c->fd = fd;
+	c->dev = st.st_dev;
+	c->ino = st.st_ino;
+}
+
+/* evbuffer callback on the connection's input: bytes arrived. */
+static void
+conn_input_cb(
+    struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct conn *c = arg;
+
+	if (info->n_added == 0)
+		return;
+	if (c->fd < 0)
+		conn_register(c);
+	if (c->state == CONN_IDLE)
+		conn_arm(c);
+}
+
+/* Find the conn of evcon (NULL when it is not followed). */
+static struct conn *
+guard_find(struct guard *g, struct evhttp_connection *evcon)
+{
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+	int fd = bev ? bufferevent_getfd(bev) : -1;
+	struct conn *c;
+
+	if (fd < 0 || (size_t)fd >= g->nbyfd || (c = g->byfd[fd]) == NULL)
+		return NULL;
+	return c->bev == bev ? c : NULL;
+}
+
+/* Free every conn whose socket is gone; the count is exact after. */
+static void
+guard_recount(struct guard *g)
+{
+	size_t i;
+
+	for (i = 0; i < g->nbyfd; i++)
+		if (g->byfd[i] != NULL && !conn_alive(g->byfd[i]))
+			conn_free(g->byfd[i]);
+}
+
+static void
+guard_pause(struct guard *g, bool pause)
+{
+	unsigned i;
+
+	if (g->paused == pause)
+		return;
+	g->paused = pause;
+	for (i = 0; i < g->nlisteners; i++) {
+		struct evconnlistener *l =
+		    evhttp_bound_socket_get_listener(g->listeners[i]);
+
+		if (pause)
+			evconnlistener_disable(l);
+		else
+			evconnlistener_enable(l);
+	}
+	if (pause) {
+		struct timeval tv = {0, GUARD_RECHECK_MS * 1000};
+
+		log_warn("%llu connections open ([server] max_connections): "
+		         "not accepting more until one closes",
+		    (unsigned long long)g->nopen);
+		event_add(g->recheck_ev, &tv);
+	} else {
+		event_del(g->recheck_ev);
+	}
+}
+
+/* While paused: resume once a connection has closed. */
+static void
+guard_recheck_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct guard *g = arg;
+	struct timeval tv = {0, GUARD_RECHECK_MS * 1000};
+
+	guard_recount(g);
+	if (g->nopen < g->max_connections)
+		guard_pause(g, false);
+	else
+		event_add(g->recheck_ev, &tv);
+}
+
+/* After the accept callbacks: look up the fds of new connections. */
+static void
+guard_register_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct guard *g = arg;
+	size_t i;
+
+	for (i = 0; i < g->npending; i++) {
+		struct conn *c = g->pending[i];
+		struct bufferevent *bev = c->bev;
+
+		if (c->fd < 0)
+			conn_register(c);
+		if (c->fd < 0) {
+			/* evhttp dropped it before it got a socket. */
+			conn_free(c);
+		} else if (c->state == CONN_PENDING) {
+			conn_arm(c); /* the first request's clock */
+		}
+		bufferevent_decref(bev);
+	}
+	g->npending = 0;
+}
+
+void
+guard_watch(struct guard *g, struct bufferevent *bev)
+{
+	struct conn *c = xcalloc(1, sizeof(*c));
+
+	c->g = g;
+	c->bev = bev;
+	c->fd = -1;
+	c->state = CONN_PENDING;
+	c->deadline = evtimer_new(g->base, conn_deadline_cb, c);
+	g->nopen++;
+	/* Held until guard_register_cb: evhttp sets its fd after we return,
+	 * and could free it first on an error path. */
+	bufferevent_incref(bev);
+	if (g->npending == g->cpending) {
+		g->cpending = g->cpending ? g->cpending * 2 : 16;
+		g->pending =
+		    xrealloc(g->pending, g->cpending * sizeof(*g->pending));
+	}
+	g->pending[g->npending++] = c;
+	evbuffer_add_cb(bufferevent_get_input(bev), conn_input_cb, c);
+	event_active(g->register_ev, EV_TIMEOUT, 1);
+	/* At the cap, stop accepting now: the listener's accept loop checks
+	 * after each connection whether it was disabled. */
+	if (g->nopen >= g->max_connections) {
+		guard_recount(g);
+		if (g->nopen >= g->max_connections)
+			guard_pause(g, true);
+	}
+}
+
+void
+guard_request_read(struct guard *g, struct evhttp_connection *evcon)
+{
+	struct conn *c = guard_find(g, evcon);
+
+	if (c != NULL && c->state != CONN_CUT) {
+		event_del(c->deadline);
+		c->state = CONN_BUSY;
+	}
+}
+
+void
+guard_reply_done(struct guard *g, struct evhttp_connection *evcon)
+{
+	struct conn *c = guard_find(g, evcon);
+	struct bufferevent *bev;
+
+	if (c == NULL || c->state != CONN_BUSY)
+		return;
+	bev = evhttp_connection_get_bufferevent(evcon);
+	/* Bytes of the next request already here start its clock now. */
+	if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+		conn_arm(c);
+	else
+		c->state = CONN_IDLE;
+}
+
+struct guard *
+guard_new(struct event_base *base, uint64_t read_timeout_ms,
+    uint64_t max_connections, int ssl)
+{
+	struct guard *g = xcalloc(1, sizeof(*g));
+
+	g->base = base;
+	g->ssl = ssl != 0;
+	g->register_ev = event_new(base, -1, 0, guard_register_cb, g);
+	g->recheck_ev = evtimer_new(base, guard_recheck_cb, g);
+	guard_configure(g, read_timeout_ms, max_connections);
+	return g;
+}
+
+void
+guard_configure(
+    struct guard *g, uint64_t read_timeout_ms, uint64_t max_connections)
+{
+	g->read_timeout_ms = read_timeout_ms;
+	g->max_connections = max_connections;
+	if (g->paused && g->nopen < max_connections)
+		guard_pause(g, false);
+}
+
+void
+guard_add_listener(struct guard *g, struct evhttp_bound_socket *bs)
+{
+	if (g->nlisteners < GUARD_MAX_LISTENERS)
+		g->listeners[g->nlisteners++] = bs;
+}
+
+/*
+ * The request line and header limits evhttp does not answer in JSON:
+ * 414 for a long target, 431 for too many or too large headers. evhttp
+ * itself drops a connection whose headers pass twice max_header_bytes,
+ * so what reaches here is bounded.
+ */
+enum req_err
+guard_check_request(const struct config *cfg, struct evhttp_request *req,
+    char *msg, size_t msglen)
+{
+	const char *uri = evhttp_request_get_uri(req);
+	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	struct evkeyval *kv;
+	size_t ulen = uri ? strlen(uri) : 0, bytes = ulen, n = 0;
+
+	if (ulen > cfg->max_url_bytes) {
+		snprintf(msg, msglen,
+		    "the request target is %zu bytes, over %llu "
+		    "([server] max_url_bytes)",
+		    ulen, (unsigned long long)cfg->max_url_bytes);
+		return RERR_URI_TOO_LONG;
+	}
+	TAILQ_FOREACH(kv, h, next)
+	{
+		n++;
+		bytes += strlen(kv->key) + strlen(kv->value) + 4;
+	}
+	if (n > cfg->max_headers) {
+		snprintf(msg, msglen,
+		    "%zu request headers, over %llu ([server] max_headers)", n,
+		    (unsigned long long)cfg->max_headers);
+		return RERR_HEADERS;
+	}
+	if (bytes > cfg->max_header_bytes) {
+		snprintf(msg, msglen,
+		    "the request line and headers are %zu bytes, over %llu "
+		    "([server] max_header_bytes)",
+		    bytes, (unsigned long long)cfg->max_header_bytes);
+		return RERR_HEADERS;
+	}
+	return RERR__COUNT;
+}
+
+uint64_t
+guard_connections(struct guard *g)
+{
+	return g->nopen;
+}
+
+/* After evhttp_free: every connection is closed. */
+void
+guard_free(struct guard *g)
+{
+	size_t i;
+
+	if (g == NULL)
+		return;
+	for (i = 0; i < g->npending; i++) {
+		struct bufferevent *bev = g->pending[i]->bev;
+
+		conn_free(g->pending[i]);
+		bufferevent_decref(bev);
+	}
+	for (i = 0; i < g->nbyfd; i++)
+		if (g->byfd[i] != NULL)
+			conn_free(g->byfd[i]);
+	free(g->byfd);
+	free(g->pending);
+	event_free(g->register_ev);
+	event_free(g->recheck_ev);
+	free(g);
+}
