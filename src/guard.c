@@ -16,6 +16,8 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
@@ -146,7 +148,7 @@ static void
 conn_register(struct conn *c)
 {
 	struct guard *g = c->g;
-	int fd = bufferevent_getfd(c->bev);
+	int fd = bufferevent_getfd(c->bev), one = 1;
 	struct stat st;
 
 	if (fd < 0 || fstat(fd, &st) != 0)
@@ -167,6 +169,10 @@ conn_register(struct conn *c)
 	c->fd = fd;
 	c->dev = st.st_dev;
 	c->ino = st.st_ino;
+	/* Results stream out as small writes: Nagle against the caller's
+	 * delayed ACK would hold each last chunk back 40 ms. (Fails
+	 * harmlessly on unix sockets.) */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
 /* evbuffer callback on the connection's input: bytes arrived. */

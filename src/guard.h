@@ -10,7 +10,8 @@
  * descriptor: a slot per fd, told apart from a later socket on the same
  * fd by its inode. A request's clock starts when its connection is
  * accepted or, on keep-alive, at the first byte after the last reply;
- * it stops once evhttp has read the whole request. At the deadline the
+ * it stops once evhttp has read the whole request (the guard also sets
+ * TCP_NODELAY on each caller socket it learns). At the deadline the
  * caller gets a 408 JSON error (plain listeners) and the socket is shut
  * down, which makes evhttp free the connection.
  */
