@@ -276,9 +276,15 @@ daemon_start(struct daemon *d)
 	char why[256];
 
 	/* Precise timers (timerfd): rate limits arm µs-exact wake-ups, and
-	 * epoll's millisecond rounding would lose a token at every one. */
+	 * epoll's millisecond rounding would lose a token at every one.
+	 * The epoll changelist folds the enable/disable pairs evhttp makes
+	 * per request into one epoll_ctl per loop turn: 6 calls per fetch
+	 * fell to 2 (strace -c), 100k fetches 4.4 s -> 3.1 s. Its caveat,
+	 * fds cloned with dup(), does not apply: fanoutd never dups. */
 	if ((ecfg = event_config_new()) != NULL) {
-		event_config_set_flag(ecfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+		event_config_set_flag(ecfg,
+		    EVENT_BASE_FLAG_PRECISE_TIMER |
+		        EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
 		d->base = event_base_new_with_config(ecfg);
 		event_config_free(ecfg);
 	}
