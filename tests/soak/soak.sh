@@ -86,10 +86,11 @@ t0=$(ms_now)
 # limit (1-300 ms): 32 callers at once, each hanging up wherever its
 # limit falls (sending, waiting, mid-stream).
 for i in $(seq 1 "$CALLERS"); do
+	[ "$i" -gt 1 ] && echo next
 	printf 'url = "%s/v1/batch"\nrequest = "POST"\n' "$FO"
 	printf 'header = "Content-Type: application/json"\n'
 	printf 'data-binary = "@%s"\noutput = "/dev/null"\n' "$T/small.json"
-	printf 'max-time = 0.%03d\nnext\n' $((RANDOM % 300 + 1))
+	printf 'max-time = 0.%03d\n' $((RANDOM % 300 + 1))
 done >"$T/callers.conf"
 curl -sS --parallel --parallel-max 32 -K "$T/callers.conf" 2>/dev/null || true
 echo "# $CALLERS hung-up callers in $(($(ms_now) - t0)) ms"
