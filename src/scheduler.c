@@ -82,8 +82,11 @@ struct sched {
 	uint32_t inflight;
 	uint64_t queued;
 	uint64_t token_wait_us;
-	bool running; /* inside sched_run */
-	bool again;   /* sched_run was called while running */
+	uint32_t budget; /* admissions left in this sched_run; 0: no limit */
+	bool limited;    /* sched_run has a budget */
+	bool spent;      /* ... and used it up */
+	bool running;    /* inside sched_run */
+	bool again;      /* sched_run was called while running */
 };
 
 /* --- the wake heap ------------------------------------------------------ */
@@ -556,6 +559,10 @@ sched_pass(struct sched *s, uint64_t now)
 	}
 	while (s->inflight < s->lim.concurrency &&
 	    (b = TAILQ_FIRST(&s->ring)) != NULL) {
+		if (s->limited && s->budget == 0) {
+			s->spent = true;
+			return;
+		}
 		if ((w = bucket_wait_us(&s->bucket, now)) > 0) {
 			/* Nothing can go before the global refill. */
 			if (s->global_at <= now)
@@ -575,13 +582,14 @@ sched_pass(struct sched *s, uint64_t now)
 			batch_update(b);
 			continue;
 		}
-		sched_try_admit(s, hq, now);
+		if (sched_try_admit(s, hq, now) && s->limited)
+			s->budget--;
 	}
 	s->global_at = 0;
 }
 
 uint64_t
-sched_run(struct sched *s, uint64_t now_us)
+sched_run(struct sched *s, uint64_t now_us, uint32_t budget)
 {
 	uint64_t next;
 
@@ -590,11 +598,16 @@ sched_run(struct sched *s, uint64_t now_us)
 		return SCHED_NEVER; /* the outer call returns the real time */
 	}
 	s->running = true;
+	s->budget = budget;
+	s->limited = budget > 0;
+	s->spent = false;
 	do {
 		s->again = false;
 		sched_pass(s, now_us);
-	} while (s->again);
+	} while (s->again && !s->spent);
 	s->running = false;
+	if (s->spent)
+		return now_us;
 	next = s->nheap > 0 ? s->heap[0]->at : SCHED_NEVER;
 	if (s->global_at > now_us && s->global_at < next)
 		next = s->global_at;

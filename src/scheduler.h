@@ -103,12 +103,14 @@ void sched_done(struct sched_job *job);
 
 /*
  * Dispatch jobs, round-robin over batches and over each batch's hosts,
- * while the caps and buckets allow at time now_us. Returns the earliest
- * time at which a queue waiting for tokens may move (SCHED_NEVER when
- * none waits): call again then. Safe to call from inside a dispatch
- * callback (the outer call then carries on).
+ * while the caps and buckets allow at time now_us, and at most `budget`
+ * of them (0: no limit). Returns the earliest time at which a queue
+ * waiting for tokens may move (SCHED_NEVER when none waits), or now_us
+ * when the budget ran out with jobs still admissible: call again then.
+ * Safe to call from inside a dispatch callback (the outer call then
+ * carries on).
  */
-uint64_t sched_run(struct sched *s, uint64_t now_us);
+uint64_t sched_run(struct sched *s, uint64_t now_us, uint32_t budget);
 
 /* Gauges and counters, for metrics. */
 uint32_t sched_inflight(const struct sched *s);

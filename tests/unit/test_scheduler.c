@@ -147,12 +147,38 @@ test_global_cap_holds_while_draining(void **state)
 	world_init(&w, 10, 100, 100, 100, 1);
 	for (i = 0; i < 200; i++)
 		add_job(&w, 0, "h");
-	sched_run(w.s, 0);
+	sched_run(w.s, 0, 0);
 	assert_int_equal(w.running, 10);
 	assert_int_equal(sched_queued(w.s), 190);
 	while (finish_oldest(&w))
-		sched_run(w.s, 0);
+		sched_run(w.s, 0, 0);
 	assert_int_equal(w.nlog, 200);
+	assert_int_equal(sched_queued(w.s), 0);
+	world_free(&w);
+}
+
+/* A budget bounds the admissions of one call; the call then says "again
+ * now", and round-robin carries on where it stopped. */
+static void
+test_budget_bounds_one_call(void **state)
+{
+	static struct world w;
+	int i;
+
+	world_init(&w, 100, 100, 100, 100, 2);
+	for (i = 0; i < 30; i++) {
+		add_job(&w, 0, "a");
+		add_job(&w, 1, "b");
+	}
+	assert_int_equal(sched_run(w.s, 7000, 8), 7000);
+	assert_int_equal(w.running, 8);
+	assert_int_equal(w.running_batch[0], 4);
+	assert_int_equal(w.running_batch[1], 4);
+	assert_int_equal(sched_run(w.s, 7000, 50), 7000);
+	assert_int_equal(w.running, 58);
+	/* Two jobs left: the budget is not spent, nothing is due. */
+	assert_int_equal(sched_run(w.s, 7000, 50), SCHED_NEVER);
+	assert_int_equal(w.running, 60);
 	assert_int_equal(sched_queued(w.s), 0);
 	world_free(&w);
 }
@@ -166,10 +192,10 @@ test_batch_cap_limits_one_batch(void **state)
 	world_init(&w, 100, 7, 100, 100, 1);
 	for (i = 0; i < 50; i++)
 		add_job(&w, 0, "h");
-	sched_run(w.s, 0);
+	sched_run(w.s, 0, 0);
 	assert_int_equal(w.running, 7);
 	while (finish_oldest(&w))
-		sched_run(w.s, 0);
+		sched_run(w.s, 0, 0);
 	assert_int_equal(w.nlog, 50);
 	world_free(&w);
 }
@@ -186,7 +212,7 @@ test_saturated_host_does_not_block_other_hosts(void **state)
 		add_job(&w, 0, "slow");
 	for (i = 0; i < 5; i++)
 		add_job(&w, 0, "fast");
-	sched_run(w.s, 0);
+	sched_run(w.s, 0, 0);
 	assert_int_equal(running_for_host(&w, "slow", -1), 2);
 	assert_int_equal(running_for_host(&w, "fast", -1), 2);
 	assert_int_equal(w.running, 4);
@@ -200,7 +226,7 @@ test_saturated_host_does_not_block_other_hosts(void **state)
 				finish(&w, w.log[j]);
 				break;
 			}
-		sched_run(w.s, 0);
+		sched_run(w.s, 0, 0);
 	}
 	assert_int_equal(running_for_host(&w, "fast", -1), 0);
 	assert_int_equal(running_for_host(&w, "slow", -1), 2);
@@ -218,11 +244,11 @@ test_batch_per_host_cap_below_server_cap(void **state)
 		add_job(&w, 0, "h");
 		add_job(&w, 1, "h");
 	}
-	sched_run(w.s, 0);
+	sched_run(w.s, 0, 0);
 	assert_int_equal(running_for_host(&w, "h", 0), 3);
 	assert_int_equal(running_for_host(&w, "h", 1), 3);
 	while (finish_oldest(&w))
-		sched_run(w.s, 0);
+		sched_run(w.s, 0, 0);
 	assert_int_equal(w.nlog, 40);
 	world_free(&w);
 }
@@ -238,10 +264,10 @@ test_server_host_cap_shared_between_batches(void **state)
 		add_job(&w, 0, "h");
 		add_job(&w, 1, "h");
 	}
-	sched_run(w.s, 0);
+	sched_run(w.s, 0, 0);
 	assert_int_equal(running_for_host(&w, "h", -1), 4);
 	while (finish_oldest(&w))
-		sched_run(w.s, 0);
+		sched_run(w.s, 0, 0);
 	assert_int_equal(w.nlog, 60);
 	world_free(&w);
 }
@@ -256,7 +282,7 @@ test_late_small_batch_gets_half_the_capacity(void **state)
 	world_init(&w, 10, 100, 100, 100, 2);
 	for (i = 0; i < 1000; i++)
 		add_job(&w, 0, "big");
-	sched_run(w.s, 0);
+	sched_run(w.s, 0, 0);
 	assert_int_equal(w.running, 10);
 	for (i = 0; i < 10; i++)
 		add_job(&w, 1, "small");
@@ -266,7 +292,7 @@ test_late_small_batch_gets_half_the_capacity(void **state)
 		int n = w.nlog;
 
 		finish_oldest(&w);
-		sched_run(w.s, 0);
+		sched_run(w.s, 0, 0);
 		if (w.nlog > n && w.log[w.nlog - 1]->batch == 1)
 			small_done++;
 		else if (w.nlog > n)
@@ -289,13 +315,13 @@ test_hosts_served_round_robin_within_a_batch(void **state)
 		add_job(&w, 0, "b");
 	for (i = 0; i < 9; i++)
 		add_job(&w, 0, "c");
-	sched_run(w.s, 0);
+	sched_run(w.s, 0, 0);
 	/* One slot each, not three for "a". */
 	assert_int_equal(running_for_host(&w, "a", -1), 1);
 	assert_int_equal(running_for_host(&w, "b", -1), 1);
 	assert_int_equal(running_for_host(&w, "c", -1), 1);
 	while (finish_oldest(&w))
-		sched_run(w.s, 0);
+		sched_run(w.s, 0, 0);
 	world_free(&w);
 }
 
@@ -309,12 +335,12 @@ test_remove_queued_job(void **state)
 	world_init(&w, 1, 100, 100, 100, 1);
 	for (i = 0; i < 5; i++)
 		t[i] = add_job(&w, 0, "h");
-	sched_run(w.s, 0);
+	sched_run(w.s, 0, 0);
 	sched_remove(&t[3]->job);
 	assert_int_equal(t[3]->job.state, SJ_IDLE);
 	assert_int_equal(sched_queued(w.s), 3);
 	while (finish_oldest(&w))
-		sched_run(w.s, 0);
+		sched_run(w.s, 0, 0);
 	assert_int_equal(w.nlog, 4);
 	assert_int_equal(t[3]->order, -1);
 	world_free(&w);
@@ -330,13 +356,13 @@ test_paused_batch_dispatches_nothing_until_resumed(void **state)
 	sched_batch_pause(w.b[0], true);
 	for (i = 0; i < 5; i++)
 		add_job(&w, 0, "h");
-	sched_run(w.s, 0);
+	sched_run(w.s, 0, 0);
 	assert_int_equal(w.running, 0);
 	sched_batch_pause(w.b[0], false);
-	sched_run(w.s, 0);
+	sched_run(w.s, 0, 0);
 	assert_int_equal(w.running, 5);
 	while (finish_oldest(&w))
-		sched_run(w.s, 0);
+		sched_run(w.s, 0, 0);
 	world_free(&w);
 }
 
@@ -348,11 +374,11 @@ test_done_job_can_be_enqueued_again(void **state)
 
 	world_init(&w, 1, 1, 1, 1, 1);
 	t = add_job(&w, 0, "h");
-	sched_run(w.s, 0);
+	sched_run(w.s, 0, 0);
 	finish(&w, t);
 	assert_int_equal(t->job.state, SJ_IDLE);
 	sched_enqueue(w.b[0], &t->job, "h");
-	sched_run(w.s, 0);
+	sched_run(w.s, 0, 0);
 	assert_int_equal(t->job.state, SJ_RUNNING);
 	assert_int_equal(w.nlog, 2);
 	finish(&w, t);
@@ -371,7 +397,7 @@ on_dispatch_fail_at_once(struct sched_job *job, void *arg)
 	w->nlog++;
 	assert_true(sched_inflight(w->s) <= 2);
 	sched_done(job);
-	sched_run(w->s, 0);
+	sched_run(w->s, 0, 0);
 }
 
 static void
@@ -389,7 +415,7 @@ test_completion_inside_dispatch_is_safe(void **state)
 	b = sched_batch_new(w.s, &bl, on_dispatch_fail_at_once, &w, 0);
 	for (i = 0; i < 100; i++)
 		sched_enqueue(b, &w.jobs[i].job, "h");
-	sched_run(w.s, 0);
+	sched_run(w.s, 0, 0);
 	assert_int_equal(w.nlog, 100);
 	assert_int_equal(sched_inflight(w.s), 0);
 	assert_int_equal(sched_queued(w.s), 0);
@@ -446,14 +472,14 @@ test_global_rate_spaces_dispatches_and_says_when(void **state)
 	world_init_rates(&w, &sl, &bl, 1);
 	for (i = 0; i < 50; i++)
 		add_job(&w, 0, "h");
-	next = sched_run(w.s, 0);
+	next = sched_run(w.s, 0, 0);
 	assert_int_equal(w.nlog, 2); /* the burst */
 	assert_int_equal(next, 100 * MS);
 	/* Waking early changes nothing; on time lets exactly one through. */
-	assert_int_equal(sched_run(w.s, 50 * MS), 100 * MS);
+	assert_int_equal(sched_run(w.s, 50 * MS, 0), 100 * MS);
 	assert_int_equal(w.nlog, 2);
 	for (t = 100 * MS; t <= 1000 * MS; t = next) {
-		next = sched_run(w.s, t);
+		next = sched_run(w.s, t, 0);
 		assert_int_equal(next, t + 100 * MS);
 	}
 	assert_int_equal(w.nlog, 12); /* 2 + one per 100 ms up to 1 s */
@@ -473,13 +499,13 @@ test_rate_limited_host_does_not_block_other_hosts(void **state)
 	for (i = 0; i < 5; i++)
 		add_job(&w, 0, "a");
 	add_job(&w, 0, "b");
-	assert_int_equal(sched_run(w.s, 0), 1000 * MS);
+	assert_int_equal(sched_run(w.s, 0, 0), 1000 * MS);
 	assert_int_equal(running_for_host(&w, "a", -1), 1);
 	assert_int_equal(running_for_host(&w, "b", -1), 1);
 	/* A second batch's jobs for "a" wait on the same host bucket. */
-	sched_run(w.s, 500 * MS);
+	sched_run(w.s, 500 * MS, 0);
 	assert_int_equal(w.nlog, 2);
-	sched_run(w.s, 1000 * MS);
+	sched_run(w.s, 1000 * MS, 0);
 	assert_int_equal(running_for_host(&w, "a", -1), 2);
 	world_free(&w);
 }
@@ -499,7 +525,7 @@ test_host_bucket_is_shared_by_batches(void **state)
 		add_job(&w, 1, "h");
 	}
 	for (t = 0; t <= 2000 * MS; t = next)
-		next = sched_run(w.s, t);
+		next = sched_run(w.s, t, 0);
 	/* 2/s burst 1 over two seconds, whatever the number of batches. */
 	assert_int_equal(w.nlog, 5);
 	world_free(&w);
@@ -523,7 +549,7 @@ test_batch_rate_is_its_own(void **state)
 		add_job(&w, 0, "h");
 		add_job(&w, 1, "h");
 	}
-	assert_int_equal(sched_run(w.s, 0), 500 * MS);
+	assert_int_equal(sched_run(w.s, 0, 0), 500 * MS);
 	for (i = 0; i < w.nlog; i++) {
 		n0 += w.log[i]->batch == 0;
 		n1 += w.log[i]->batch == 1;
@@ -548,7 +574,7 @@ test_batch_per_host_rate_limits_each_host(void **state)
 		add_job(&w, 0, "b");
 	}
 	for (t = 0; t <= 1000 * MS; t = next)
-		next = sched_run(w.s, t);
+		next = sched_run(w.s, t, 0);
 	/* 4/s with a one-second burst (4), plus 4 refills in the second. */
 	assert_int_equal(running_for_host(&w, "a", -1), 8);
 	assert_int_equal(running_for_host(&w, "b", -1), 8);
@@ -568,13 +594,13 @@ test_freeing_a_parked_batch_leaves_no_wake(void **state)
 		add_job(&w, 0, "a");
 		add_job(&w, 1, "b");
 	}
-	assert_int_not_equal(sched_run(w.s, 0), SCHED_NEVER);
+	assert_int_not_equal(sched_run(w.s, 0, 0), SCHED_NEVER);
 	while (finish_oldest(&w))
 		;
 	sched_batch_free(w.b[0]);
 	sched_batch_free(w.b[1]);
 	w.b[0] = w.b[1] = NULL;
-	assert_int_equal(sched_run(w.s, 0), SCHED_NEVER);
+	assert_int_equal(sched_run(w.s, 0, 0), SCHED_NEVER);
 	world_free(&w);
 }
 
@@ -601,6 +627,7 @@ main(void)
 	    cmocka_unit_test(test_batch_rate_is_its_own),
 	    cmocka_unit_test(test_batch_per_host_rate_limits_each_host),
 	    cmocka_unit_test(test_freeing_a_parked_batch_leaves_no_wake),
+	    cmocka_unit_test(test_budget_bounds_one_call),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
