@@ -8,11 +8,13 @@
  * while a request is being read, one while the listeners are paused;
  * none when idle.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -38,6 +40,7 @@ enum conn_state {
 	CONN_READING, /* a request is being read: the clock runs */
 	CONN_BUSY,    /* request read, reply under way */
 	CONN_IDLE,    /* keep-alive, between requests */
+	CONN_REFUSED, /* answered 413 early; evhttp discards the body */
 	CONN_CUT,     /* deadline passed, socket shut down */
 };
 
@@ -49,12 +52,18 @@ struct conn {
 	ino_t ino;
 	enum conn_state state;
 	struct event *deadline;
+	char *head;     /* the request's first bytes, until its head ends */
+	size_t headlen; /* bytes in head */
+	size_t headcap; /* its size */
+	bool head_done; /* the head was examined (or cannot be) */
 };
 
 struct guard {
 	struct event_base *base;
 	uint64_t read_timeout_ms;
 	uint64_t max_connections;
+	uint64_t max_body_bytes; /* [server] max_request_bytes */
+	size_t max_head;         /* evhttp's own bound on a request head */
 	bool ssl;
 	struct conn **byfd; /* fd -> conn */
 	size_t nbyfd;
@@ -87,8 +96,19 @@ conn_free(struct conn *c)
 		g->byfd[c->fd] = NULL;
 	if (c->deadline != NULL)
 		event_free(c->deadline);
+	free(c->head);
 	g->nopen--;
 	free(c);
+}
+
+/* Start collecting the head of the connection's next request. */
+static void
+conn_head_reset(struct conn *c)
+{
+	free(c->head);
+	c->head = NULL;
+	c->headlen = 0;
+	c->head_done = c->g->ssl; /* no plain reply can be written there */
 }
 
 static void
@@ -112,6 +132,12 @@ conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (!conn_alive(c)) {
 		conn_free(c);
+		return;
+	}
+	if (c->state == CONN_REFUSED) {
+		/* Answered already; the caller is still sending. */
+		c->state = CONN_CUT;
+		shutdown(c->fd, SHUT_RDWR);
 		return;
 	}
 	if (c->state != CONN_READING)
@@ -175,6 +201,152 @@ conn_register(struct conn *c)
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+/* p[0..n) holds the line from `line`; its length without CR LF. */
+static size_t
+line_len(const char *line, const char *end)
+{
+	const char *e = memchr(line, '\n', (size_t)(end - line));
+	size_t k = (size_t)((e ? e : end) - line);
+
+	return k > 0 && line[k - 1] == '\r' ? k - 1 : k;
+}
+
+/* The value of header line `line` (k bytes) when its name is `name`,
+ * trimmed into *v / *vlen; false for another name. */
+static bool
+header_value(
+    const char *line, size_t k, const char *name, const char **v, size_t *vlen)
+{
+	size_t nl = strlen(name);
+
+	if (k <= nl || line[nl] != ':' || strncasecmp(line, name, nl) != 0)
+		return false;
+	line += nl + 1;
+	k -= nl + 1;
+	while (k > 0 && (*line == ' ' || *line == '\t'))
+		line++, k--;
+	while (k > 0 && (line[k - 1] == ' ' || line[k - 1] == '\t'))
+		k--;
+	*v = line;
+	*vlen = k;
+	return true;
+}
+
+int
+guard_head_body_length(const char *p, size_t n, size_t from, uint64_t *len)
+{
+	const char *end = NULL, *line, *v, *cl = NULL, *te = NULL;
+	size_t i, k, vlen, cllen = 0, telen = 0;
+	uint64_t x = 0;
+
+	/* The head ends at its first empty line (CR LF or a bare LF). */
+	for (i = from; i < n && end == NULL; i++)
+		if (p[i] == '\n' && i > 0 &&
+		    (p[i - 1] == '\n' ||
+		        (i > 1 && p[i - 1] == '\r' && p[i - 2] == '\n')))
+			end = p + i + 1;
+	if (end == NULL)
+		return -1;
+	/* As evhttp: HEAD and TRACE carry no body; a chunked body has no
+	 * length up front; the first Content-Length counts. */
+	k = line_len(p, end);
+	if ((k >= 5 && memcmp(p, "HEAD ", 5) == 0) ||
+	    (k >= 6 && memcmp(p, "TRACE ", 6) == 0))
+		return 0;
+	for (line = p; line < end;) {
+		const char *nl = memchr(line, '\n', (size_t)(end - line));
+
+		k = line_len(line, end);
+		if (cl == NULL &&
+		    header_value(line, k, "content-length", &v, &vlen))
+			cl = v, cllen = vlen;
+		else if (te == NULL &&
+		    header_value(line, k, "transfer-encoding", &v, &vlen))
+			te = v, telen = vlen;
+		line = nl ? nl + 1 : end;
+	}
+	if ((te != NULL && telen == 7 && strncasecmp(te, "chunked", 7) == 0) ||
+	    cl == NULL || cllen == 0)
+		return 0;
+	for (i = 0; i < cllen; i++) {
+		unsigned d = (unsigned)(cl[i] - '0');
+
+		if (!isdigit((unsigned char)cl[i]))
+			return 0; /* evhttp answers that one (400) */
+		x = x > (UINT64_MAX - d) / 10 ? UINT64_MAX : x * 10 + d;
+	}
+	*len = x;
+	return 1;
+}
+
+/*
+ * Refuse the request whose head announced a body over max_request_bytes:
+ * a JSON 413 written straight to the socket, then our side shut for
+ * writing. evhttp reaches the same verdict right after us and, in
+ * lingering-close mode, reads and discards the body, so the caller
+ * reads our reply rather than a reset; its own HTML 413 then fails to
+ * go out. The request deadline still bounds the discarding.
+ */
+static void
+conn_refuse(struct conn *c, uint64_t len)
+{
+	struct buf body = BUF_INIT, msg = BUF_INIT;
+	char text[160];
+
+	c->state = CONN_REFUSED;
+	snprintf(text, sizeof(text),
+	    "the request body is %llu bytes, over %llu "
+	    "([server] max_request_bytes)",
+	    (unsigned long long)len, (unsigned long long)c->g->max_body_bytes);
+	emit_error_body(&body, req_err_name(RERR_TOO_LARGE), text);
+	buf_printf(&msg,
+	    "HTTP/1.1 413 Payload Too Large\r\n"
+	    "Content-Type: application/json\r\n"
+	    "Content-Length: %zu\r\nConnection: close\r\n\r\n%.*s",
+	    body.len, (int)body.len, body.data);
+	(void)!send(c->fd, msg.data, msg.len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	shutdown(c->fd, SHUT_WR);
+	buf_free(&body);
+	buf_free(&msg);
+}
+
+/* Append the last n bytes of buf to c's head; once the head is whole,
+ * refuse its request if it announces too large a body. */
+static void
+conn_head_feed(struct conn *c, struct evbuffer *buf, size_t n)
+{
+	struct guard *g = c->g;
+	size_t from = c->headlen > 3 ? c->headlen - 3 : 0, room;
+	struct evbuffer_ptr pos;
+	uint64_t len;
+	int rc;
+
+	if (c->head == NULL) {
+		c->headcap = g->max_head;
+		c->head = xmalloc(c->headcap);
+	}
+	room = c->headcap - c->headlen;
+	if (n > room)
+		n = room;
+	if (n > 0 &&
+	    (evbuffer_ptr_set(buf, &pos, evbuffer_get_length(buf) - n,
+	         EVBUFFER_PTR_SET) != 0 ||
+	        evbuffer_copyout_from(buf, &pos, c->head + c->headlen, n) !=
+	            (ev_ssize_t)n)) {
+		c->head_done = true; /* cannot follow it: leave it to evhttp */
+		return;
+	}
+	c->headlen += n;
+	rc = guard_head_body_length(c->head, c->headlen, from, &len);
+	if (rc < 0 && c->headlen < c->headcap)
+		return; /* more to come */
+	c->head_done = true;
+	free(c->head);
+	c->head = NULL;
+	if (rc > 0 && len > g->max_body_bytes && c->fd >= 0)
+		conn_refuse(c, len);
+}
+
 /* evbuffer callback on the connection's input: bytes arrived. */
 static void
 conn_input_cb(
@@ -186,8 +358,13 @@ conn_input_cb(
 		return;
 	if (c->fd < 0)
 		conn_register(c);
-	if (c->state == CONN_IDLE)
+	if (c->state == CONN_IDLE) {
 		conn_arm(c);
+		conn_head_reset(c);
+	}
+	if ((c->state == CONN_PENDING || c->state == CONN_READING) &&
+	    !c->head_done && info->n_added <= evbuffer_get_length(buf))
+		conn_head_feed(c, buf, info->n_added);
 }
 
 /* Find the conn of evcon (NULL when it is not followed). */
@@ -291,6 +468,7 @@ guard_watch(struct guard *g, struct bufferevent *bev)
 	c->fd = -1;
 	c->state = CONN_PENDING;
 	c->deadline = evtimer_new(g->base, conn_deadline_cb, c);
+	conn_head_reset(c);
 	g->nopen++;
 	/* Held until guard_register_cb: evhttp sets its fd after we return,
 	 * and could free it first on an error path. */
@@ -332,16 +510,22 @@ guard_reply_done(struct guard *g, struct evhttp_connection *evcon)
 	if (c == NULL || c->state != CONN_BUSY)
 		return;
 	bev = evhttp_connection_get_bufferevent(evcon);
-	/* Bytes of the next request already here start its clock now. */
-	if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+	/* Bytes of the next request already here start its clock now, and
+	 * they are the start of its head. */
+	conn_head_reset(c);
+	if (evbuffer_get_length(bufferevent_get_input(bev)) > 0) {
+		struct evbuffer *in = bufferevent_get_input(bev);
+
 		conn_arm(c);
-	else
+		if (!c->head_done)
+			conn_head_feed(c, in, evbuffer_get_length(in));
+	} else {
 		c->state = CONN_IDLE;
+	}
 }
 
 struct guard *
-guard_new(struct event_base *base, uint64_t read_timeout_ms,
-    uint64_t max_connections, int ssl)
+guard_new(struct event_base *base, const struct config *cfg, int ssl)
 {
 	struct guard *g = xcalloc(1, sizeof(*g));
 
@@ -349,17 +533,19 @@ guard_new(struct event_base *base, uint64_t read_timeout_ms,
 	g->ssl = ssl != 0;
 	g->register_ev = event_new(base, -1, 0, guard_register_cb, g);
 	g->recheck_ev = evtimer_new(base, guard_recheck_cb, g);
-	guard_configure(g, read_timeout_ms, max_connections);
+	guard_configure(g, cfg);
 	return g;
 }
 
 void
-guard_configure(
-    struct guard *g, uint64_t read_timeout_ms, uint64_t max_connections)
+guard_configure(struct guard *g, const struct config *cfg)
 {
-	g->read_timeout_ms = read_timeout_ms;
-	g->max_connections = max_connections;
-	if (g->paused && g->nopen < max_connections)
+	g->read_timeout_ms = cfg->request_read_timeout_ms;
+	g->max_connections = cfg->max_connections;
+	g->max_body_bytes = cfg->max_request_bytes;
+	/* A head this long is one evhttp refuses itself (431/400). */
+	g->max_head = (size_t)(2 * cfg->max_header_bytes) + 4;
+	if (g->paused && g->nopen < g->max_connections)
 		guard_pause(g, false);
 }
 

@@ -13,7 +13,9 @@
  * it stops once evhttp has read the whole request (the guard also sets
  * TCP_NODELAY on each caller socket it learns). At the deadline the
  * caller gets a 408 JSON error (plain listeners) and the socket is shut
- * down, which makes evhttp free the connection.
+ * down, which makes evhttp free the connection. The guard also reads
+ * each request's head as it arrives, so a body announced over
+ * max_request_bytes gets a JSON 413 before evhttp answers it in HTML.
  */
 #ifndef FANOUTD_GUARD_H
 #define FANOUTD_GUARD_H
@@ -29,13 +31,14 @@
 
 struct guard;
 
-/* ssl: the listeners are HTTPS (no plain 408 can be written then). */
-struct guard *guard_new(struct event_base *base, uint64_t read_timeout_ms,
-    uint64_t max_connections, int ssl);
+/* ssl: the listeners are HTTPS (no plain 408 or 413 can be written
+ * then). Limits come from cfg's [server] section. */
+struct guard *guard_new(
+    struct event_base *base, const struct config *cfg, int ssl);
 void guard_free(struct guard *g);
-/* Apply reloaded limits to connections accepted from now on. */
-void guard_configure(
-    struct guard *g, uint64_t read_timeout_ms, uint64_t max_connections);
+/* Apply reloaded limits (read timeout, max_connections,
+ * max_request_bytes, max_header_bytes) from now on. */
+void guard_configure(struct guard *g, const struct config *cfg);
 
 /* Listeners to pause when max_connections are open. */
 void guard_add_listener(struct guard *g, struct evhttp_bound_socket *bs);
@@ -57,6 +60,16 @@ void guard_reply_done(struct guard *g, struct evhttp_connection *evcon);
  */
 enum req_err guard_check_request(const struct config *cfg,
     struct evhttp_request *req, char *msg, size_t msglen);
+
+/*
+ * The body length a request head announces, read as evhttp will read
+ * it: p[0..n) holds the request's first bytes, searched for the head's
+ * end from offset `from` (bytes before it were searched already).
+ * Returns -1 while the head is incomplete, 1 with *len when it announces
+ * a Content-Length, 0 when it announces none (HEAD, TRACE, chunked, no
+ * or a malformed header: evhttp decides those).
+ */
+int guard_head_body_length(const char *p, size_t n, size_t from, uint64_t *len);
 
 /* Connections open now (an upper bound between checks), for metrics. */
 uint64_t guard_connections(struct guard *g);

@@ -698,8 +698,7 @@ server_apply_limits(struct server *srv)
 	tv.tv_usec = (suseconds_t)(cfg->keepalive_timeout_ms % 1000) * 1000;
 	evhttp_set_timeout_tv(srv->http, &tv);
 	if (srv->guard != NULL)
-		guard_configure(srv->guard, cfg->request_read_timeout_ms,
-		    cfg->max_connections);
+		guard_configure(srv->guard, cfg);
 }
 
 struct server *
@@ -724,8 +723,7 @@ server_new(struct event_base *base, struct batch_ctx *bctx,
 	    EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
 	        EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
 	        EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
-	srv->guard = guard_new(base, cfg->request_read_timeout_ms,
-	    cfg->max_connections, cfg->tls_cert[0] != '\0');
+	srv->guard = guard_new(base, cfg, cfg->tls_cert[0] != '\0');
 	server_apply_limits(srv);
 	evhttp_set_bevcb(srv->http, server_bev, srv);
 	evhttp_set_flags(srv->http, EVHTTP_SERVER_LINGERING_CLOSE);
