@@ -122,13 +122,31 @@ conn_arm(struct conn *c)
 	event_add(c->deadline, &tv);
 }
 
+/* Write a JSON error reply of e straight to c's socket, past evhttp
+ * (plain listeners only). Best effort: a full send buffer loses it. */
+static void
+conn_reply(struct conn *c, enum req_err e, const char *reason, const char *text)
+{
+	struct buf body = BUF_INIT, msg = BUF_INIT;
+
+	emit_error_body(&body, req_err_name(e), text);
+	buf_printf(&msg,
+	    "HTTP/1.1 %d %s\r\n"
+	    "Content-Type: application/json\r\n"
+	    "Content-Length: %zu\r\nConnection: close\r\n\r\n%.*s",
+	    req_err_status(e), reason, body.len, (int)body.len, body.data);
+	(void)!send(c->fd, msg.data, msg.len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	buf_free(&body);
+	buf_free(&msg);
+}
+
 /* The deadline passed: answer 408 where we can, and shut the socket so
  * evhttp sees the end of it and frees the connection. */
 static void
 conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
-	struct buf body = BUF_INIT, msg = BUF_INIT;
+	char text[120];
 
 	if (!conn_alive(c)) {
 		conn_free(c);
@@ -147,23 +165,11 @@ conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	         "%llu ms",
 	    (unsigned long long)c->g->read_timeout_ms);
 	if (!c->g->ssl) {
-		char text[120];
-
 		snprintf(text, sizeof(text),
 		    "the request was not received within %llu ms "
 		    "([server] request_read_timeout_ms)",
 		    (unsigned long long)c->g->read_timeout_ms);
-		emit_error_body(&body, req_err_name(RERR_TIMEOUT), text);
-		buf_printf(&msg,
-		    "HTTP/1.1 408 Request Timeout\r\n"
-		    "Content-Type: application/json\r\n"
-		    "Content-Length: %zu\r\nConnection: close\r\n\r\n%.*s",
-		    body.len, (int)body.len, body.data);
-		/* Best effort: a full send buffer just loses the reply. */
-		(void)!send(
-		    c->fd, msg.data, msg.len, MSG_DONTWAIT | MSG_NOSIGNAL);
-		buf_free(&body);
-		buf_free(&msg);
+		conn_reply(c, RERR_TIMEOUT, "Request Timeout", text);
 	}
 	shutdown(c->fd, SHUT_RDWR);
 }
@@ -290,7 +296,6 @@ guard_head_body_length(const char *p, size_t n, size_t from, uint64_t *len)
 static void
 conn_refuse(struct conn *c, uint64_t len)
 {
-	struct buf body = BUF_INIT, msg = BUF_INIT;
 	char text[160];
 
 	c->state = CONN_REFUSED;
@@ -298,16 +303,8 @@ conn_refuse(struct conn *c, uint64_t len)
 	    "the request body is %llu bytes, over %llu "
 	    "([server] max_request_bytes)",
 	    (unsigned long long)len, (unsigned long long)c->g->max_body_bytes);
-	emit_error_body(&body, req_err_name(RERR_TOO_LARGE), text);
-	buf_printf(&msg,
-	    "HTTP/1.1 413 Payload Too Large\r\n"
-	    "Content-Type: application/json\r\n"
-	    "Content-Length: %zu\r\nConnection: close\r\n\r\n%.*s",
-	    body.len, (int)body.len, body.data);
-	(void)!send(c->fd, msg.data, msg.len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	conn_reply(c, RERR_TOO_LARGE, "Payload Too Large", text);
 	shutdown(c->fd, SHUT_WR);
-	buf_free(&body);
-	buf_free(&msg);
 }
 
 /* Append the last n bytes of buf to c's head; once the head is whole,
