@@ -54,7 +54,8 @@ struct conn {
 	struct event *deadline;
 	char *head;     /* the request's first bytes, until its head ends */
 	size_t headlen; /* bytes in head */
-	size_t headcap; /* its size */
+	size_t headcap; /* its size, grown as needed */
+	size_t headmax; /* the most it may hold */
 	bool head_done; /* the head was examined (or cannot be) */
 };
 
@@ -108,6 +109,8 @@ conn_head_reset(struct conn *c)
 	free(c->head);
 	c->head = NULL;
 	c->headlen = 0;
+	c->headcap = 0;
+	c->headmax = c->g->max_head;
 	c->head_done = c->g->ssl; /* no plain reply can be written there */
 }
 
@@ -312,22 +315,24 @@ conn_refuse(struct conn *c, uint64_t len)
 static void
 conn_head_feed(struct conn *c, struct evbuffer *buf, size_t n)
 {
-	struct guard *g = c->g;
-	size_t from = c->headlen > 3 ? c->headlen - 3 : 0, room;
+	size_t from = c->headlen > 3 ? c->headlen - 3 : 0;
+	size_t start = evbuffer_get_length(buf) - n;
 	struct evbuffer_ptr pos;
 	uint64_t len;
 	int rc;
 
-	if (c->head == NULL) {
-		c->headcap = g->max_head;
-		c->head = xmalloc(c->headcap);
+	if (n > c->headmax - c->headlen)
+		n = c->headmax - c->headlen;
+	if (c->headlen + n > c->headcap) {
+		size_t cap = c->headcap ? c->headcap : 512;
+
+		while (cap < c->headlen + n)
+			cap *= 2;
+		c->headcap = cap < c->headmax ? cap : c->headmax;
+		c->head = xrealloc(c->head, c->headcap);
 	}
-	room = c->headcap - c->headlen;
-	if (n > room)
-		n = room;
 	if (n > 0 &&
-	    (evbuffer_ptr_set(buf, &pos, evbuffer_get_length(buf) - n,
-	         EVBUFFER_PTR_SET) != 0 ||
+	    (evbuffer_ptr_set(buf, &pos, start, EVBUFFER_PTR_SET) != 0 ||
 	        evbuffer_copyout_from(buf, &pos, c->head + c->headlen, n) !=
 	            (ev_ssize_t)n)) {
 		c->head_done = true; /* cannot follow it: leave it to evhttp */
@@ -335,12 +340,13 @@ conn_head_feed(struct conn *c, struct evbuffer *buf, size_t n)
 	}
 	c->headlen += n;
 	rc = guard_head_body_length(c->head, c->headlen, from, &len);
-	if (rc < 0 && c->headlen < c->headcap)
+	if (rc < 0 && c->headlen < c->headmax)
 		return; /* more to come */
 	c->head_done = true;
 	free(c->head);
 	c->head = NULL;
-	if (rc > 0 && len > g->max_body_bytes && c->fd >= 0)
+	c->headcap = 0;
+	if (rc > 0 && len > c->g->max_body_bytes && c->fd >= 0)
 		conn_refuse(c, len);
 }
 

@@ -184,6 +184,18 @@ req_error "a 3 MB body, announced with Expect: 100-continue" 413 too_large \
 req_error "a 3 MB body sent without waiting" 413 too_large \
 	-X POST "$FO/v1/batch" -H 'Content-Type: text/plain' -H 'Expect:' \
 	--data-binary @"$T/big"
+# The same when the head arrives in pieces (split inside the header).
+HOSTPORT=${FO#http://}
+exec 3<>"/dev/tcp/${HOSTPORT%:*}/${HOSTPORT##*:}"
+for piece in 'POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Le' \
+	'ngth: 99999\r\n\r' '\n'; do
+	printf "$piece" >&3
+	sleep 0.1 # the pieces' own pace, so they arrive as separate reads
+done
+reply=$(timeout 10 cat <&3 | tr -d '\r')
+exec 3<&-
+check "a head in pieces: 413" "$(echo "$reply" | head -n 1)" "HTTP/1.1 413 Payload Too Large"
+check "... with the JSON error" "$(echo "$reply" | tail -n 1 | jq -r .error.type)" too_large
 # The same on a keep-alive connection, as its second request.
 out=$(curl -sS -o /dev/null "$FO/healthz" --next -o "$T/body" \
 	-w '%{http_code} %{num_connects}' -X POST -H 'Content-Type: text/plain' \
