@@ -14,7 +14,8 @@
  *
  * evhttp reports errors coarsely; the state we were in, errno at the
  * error callback and the TLS state turn them into the closed set of
- * item errors.
+ * item errors. The body goes through a struct body (body.c): cap,
+ * truncation, gzip / deflate.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -28,9 +29,9 @@
 #include <event2/event_struct.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
-#include <zlib.h>
 
 #include "base64.h"
+#include "body.h"
 #include "buf.h"
 #include "fetch.h"
 #include "log.h"
@@ -69,13 +70,7 @@ struct fetch {
 	char head_err[160];  /* why fetch_header_cb refused the response head */
 	int ev_err;          /* from evhttp's error callback, or -1 */
 	int ev_errno;
-	struct buf body;
-	uint64_t body_seen;
-	bool truncated;
-	z_stream *z;    /* decoding a gzip / deflate body */
-	bool z_deflate; /* Content-Encoding: deflate (may be raw) */
-	bool z_started; /* inflate produced output, or went raw */
-	bool z_ended;   /* the encoded stream is complete */
+	struct body body;
 	uint64_t t_start;
 	uint64_t t_resolve;
 	uint64_t t_sent;
@@ -101,11 +96,7 @@ fetch_free(struct fetch *f)
 	event_del(&f->timer);
 	event_del(&f->ctimer);
 	event_del(&f->defer);
-	buf_free(&f->body);
-	if (f->z != NULL) {
-		inflateEnd(f->z);
-		free(f->z);
-	}
+	body_free(&f->body);
 	free(f);
 }
 
@@ -511,29 +502,6 @@ fetch_error_cb(enum evhttp_request_error err, void *arg)
 	f->ev_errno = errno;
 }
 
-/* Start decoding when the response says gzip or deflate. */
-static void
-fetch_start_decoding(struct fetch *f, struct evhttp_request *req)
-{
-	const char *ce = evhttp_find_header(
-	    evhttp_request_get_input_headers(req), "Content-Encoding");
-
-	if (!f->p->decode || ce == NULL)
-		return;
-	if (strcasecmp(ce, "gzip") == 0 || strcasecmp(ce, "x-gzip") == 0)
-		f->z_deflate = false;
-	else if (strcasecmp(ce, "deflate") == 0)
-		f->z_deflate = true;
-	else
-		return; /* identity, br, ...: passed through as is */
-	f->z = xcalloc(1, sizeof(*f->z));
-	/* 15 + 32: a zlib or a gzip header, detected. */
-	if (inflateInit2(f->z, 15 + 32) != Z_OK) {
-		free(f->z);
-		f->z = NULL;
-	}
-}
-
 static int
 fetch_header_cb(struct evhttp_request *req, void *arg)
 {
@@ -562,7 +530,10 @@ fetch_header_cb(struct evhttp_request *req, void *arg)
 	f->res.ttfb_ms = us_to_ms(mono_us() - f->t_sent);
 	event_del(&f->ctimer);
 	fetch_set_state(f, FS_READING);
-	fetch_start_decoding(f, req);
+	if (f->p->decode)
+		body_decode(&f->body,
+		    evhttp_find_header(evhttp_request_get_input_headers(req),
+		        "Content-Encoding"));
 	return 0;
 }
 
@@ -576,107 +547,12 @@ fetch_succeed(struct fetch *f, struct evhttp_request *req, bool reusable)
 	f->res.sent = true;
 	f->res.status = evhttp_request_get_response_code(req);
 	f->res.headers = evhttp_request_get_input_headers(req);
-	f->res.body = (const unsigned char *)f->body.data;
-	f->res.body_len = f->body.len;
-	f->res.body_seen = f->body_seen;
-	f->res.truncated = f->truncated;
+	f->res.body = (const unsigned char *)f->body.data.data;
+	f->res.body_len = f->body.data.len;
+	f->res.body_seen = f->body.seen;
+	f->res.truncated = f->body.truncated;
 	f->res.dns_ms = f->t_resolve ? us_to_ms(f->t_resolve - f->t_start) : -1;
 	fetch_finish(f);
-}
-
-enum body_status {
-	BODY_MORE, /* keep reading */
-	BODY_FULL, /* past max_body_bytes: truncated */
-	BODY_BAD,  /* the encoding is corrupt */
-};
-
-/* Keep n decoded bytes at p, within the cap. */
-static enum body_status
-fetch_keep(struct fetch *f, const unsigned char *p, size_t n)
-{
-	uint64_t room = f->p->max_body_bytes - f->body_seen;
-	size_t take = n < room ? n : (size_t)room;
-
-	if (f->p->keep_body && take > 0)
-		buf_add(&f->body, p, take);
-	f->body_seen += take;
-	if (n > room)
-		f->truncated = true;
-	return f->truncated ? BODY_FULL : BODY_MORE;
-}
-
-/*
- * Inflate what in holds. The cap applies to the decoded size, so a gzip
- * bomb stops at max_body_bytes. "deflate" is meant to be zlib-wrapped
- * but some servers send it raw: on a bad header before any output, try
- * raw once.
- */
-static enum body_status
-fetch_inflate(struct fetch *f, struct evbuffer *in)
-{
-	unsigned char out[16384];
-	struct evbuffer_iovec v;
-	z_stream *z = f->z;
-	enum body_status st = BODY_MORE;
-	int rc = Z_OK;
-
-	while (st == BODY_MORE && !f->z_ended &&
-	    evbuffer_peek(in, -1, NULL, &v, 1) == 1) {
-		z->next_in = v.iov_base;
-		z->avail_in = (uInt)v.iov_len;
-		do {
-			z->next_out = out;
-			z->avail_out = sizeof(out);
-			rc = inflate(z, Z_NO_FLUSH);
-			if (rc == Z_DATA_ERROR && f->z_deflate &&
-			    z->total_out == 0 && !f->z_started) {
-				/* Raw deflate: start over on this chunk. */
-				inflateEnd(z);
-				memset(z, 0, sizeof(*z));
-				if (inflateInit2(z, -15) != Z_OK)
-					return BODY_BAD;
-				f->z_started = true;
-				z->next_in = v.iov_base;
-				z->avail_in = (uInt)v.iov_len;
-				continue;
-			}
-			if (rc != Z_OK && rc != Z_STREAM_END &&
-			    rc != Z_BUF_ERROR)
-				return BODY_BAD;
-			st = fetch_keep(f, out, sizeof(out) - z->avail_out);
-		} while (st == BODY_MORE && rc != Z_STREAM_END &&
-		    (z->avail_in > 0 || z->avail_out == 0));
-		if (z->total_out > 0)
-			f->z_started = true;
-		evbuffer_drain(in, v.iov_len - z->avail_in);
-		if (rc == Z_STREAM_END) {
-			f->z_ended = true;
-			evbuffer_drain(in, evbuffer_get_length(in));
-		}
-	}
-	return st;
-}
-
-/* Move body bytes from in: decode if encoded, keep up to the cap (when
- * the body is kept) and count them. */
-static enum body_status
-fetch_take_body(struct fetch *f, struct evbuffer *in)
-{
-	size_t n = evbuffer_get_length(in);
-	uint64_t room = f->p->max_body_bytes - f->body_seen;
-	size_t take = n < room ? n : (size_t)room;
-
-	if (f->z != NULL)
-		return f->z_ended ? BODY_MORE : fetch_inflate(f, in);
-	if (f->p->keep_body && take > 0) {
-		buf_reserve(&f->body, take);
-		evbuffer_remove(in, f->body.data + f->body.len, take);
-		f->body.len += take;
-	}
-	f->body_seen += take;
-	if (n > room)
-		f->truncated = true;
-	return f->truncated ? BODY_FULL : BODY_MORE;
 }
 
 /* Stop reading this response: the connection is closed with it. */
@@ -699,7 +575,7 @@ fetch_chunk_cb(struct evhttp_request *req, void *arg)
 
 	if (f->state == FS_DONE)
 		return;
-	st = fetch_take_body(f, evhttp_request_get_input_buffer(req));
+	st = body_take(&f->body, evhttp_request_get_input_buffer(req));
 	if (st == BODY_MORE)
 		return;
 	fetch_stop_reading(f, req);
@@ -708,7 +584,7 @@ fetch_chunk_cb(struct evhttp_request *req, void *arg)
 	else
 		fetch_fail(f, IERR_PROTOCOL, true,
 		    "cannot decode the %s response body",
-		    f->z_deflate ? "deflate" : "gzip");
+		    body_encoding(&f->body));
 }
 
 /* evhttp failed the request (req == NULL): make it an item error. */
@@ -770,7 +646,7 @@ fetch_failed_io(struct fetch *f)
 		fetch_fail(f, IERR_RESET, true,
 		    "connection to %s closed after %llu bytes of the response "
 		    "body",
-		    peer, (unsigned long long)f->body_seen);
+		    peer, (unsigned long long)f->body.seen);
 	else
 		fetch_fail(f, IERR_RESET, true,
 		    "connection to %s closed before a response", peer);
@@ -827,13 +703,12 @@ fetch_response_cb(struct evhttp_request *req, void *arg)
 	}
 	/* Complete response: the connection stays reusable even when the
 	 * last bytes went past the cap. */
-	if (fetch_take_body(f, evhttp_request_get_input_buffer(req)) ==
+	if (body_take(&f->body, evhttp_request_get_input_buffer(req)) ==
 	        BODY_BAD ||
-	    (f->z != NULL && !f->z_ended && !f->truncated &&
-	        f->z->total_in > 0)) {
+	    body_unfinished(&f->body)) {
 		fetch_fail(f, IERR_PROTOCOL, true,
 		    "cannot decode the %s response body",
-		    f->z_deflate ? "deflate" : "gzip");
+		    body_encoding(&f->body));
 		return;
 	}
 	fetch_succeed(f, req, true);
@@ -893,6 +768,7 @@ fetch_start(
 	f->arg = arg;
 	f->ev_err = -1;
 	f->res.ttfb_ms = -1;
+	body_init(&f->body, p->max_body_bytes, p->keep_body);
 	f->t_start = mono_us();
 	evtimer_assign(&f->timer, ctx->base, fetch_timeout_cb, f);
 	evtimer_assign(&f->ctimer, ctx->base, fetch_connect_timeout_cb, f);
