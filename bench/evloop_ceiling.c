@@ -66,7 +66,8 @@ conn_next(struct conn *c)
 		return;
 	l->left--;
 	req = evhttp_request_new(done_cb, c);
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Host", l->host);
+	evhttp_add_header(
+	    evhttp_request_get_output_headers(req), "Host", l->host);
 	if (evhttp_make_request(c->evcon, req, EVHTTP_REQ_GET, l->path) != 0) {
 		l->failed++;
 		l->done++;
