@@ -82,9 +82,8 @@ struct sched {
 	uint32_t inflight;
 	uint64_t queued;
 	uint64_t token_wait_us;
-	uint32_t budget; /* admissions left in this sched_run; 0: no limit */
-	bool limited;    /* sched_run has a budget */
-	bool spent;      /* ... and used it up */
+	uint32_t budget; /* admissions left in this sched_run */
+	bool spent;      /* sched_run used its budget up */
 	bool running;    /* inside sched_run */
 	bool again;      /* sched_run was called while running */
 };
@@ -559,7 +558,7 @@ sched_pass(struct sched *s, uint64_t now)
 	}
 	while (s->inflight < s->lim.concurrency &&
 	    (b = TAILQ_FIRST(&s->ring)) != NULL) {
-		if (s->limited && s->budget == 0) {
+		if (s->budget == 0) {
 			s->spent = true;
 			return;
 		}
@@ -582,7 +581,7 @@ sched_pass(struct sched *s, uint64_t now)
 			batch_update(b);
 			continue;
 		}
-		if (sched_try_admit(s, hq, now) && s->limited)
+		if (sched_try_admit(s, hq, now))
 			s->budget--;
 	}
 	s->global_at = 0;
@@ -598,8 +597,7 @@ sched_run(struct sched *s, uint64_t now_us, uint32_t budget)
 		return SCHED_NEVER; /* the outer call returns the real time */
 	}
 	s->running = true;
-	s->budget = budget;
-	s->limited = budget > 0;
+	s->budget = budget > 0 ? budget : UINT32_MAX; /* no cap goes so far */
 	s->spent = false;
 	do {
 		s->again = false;
