@@ -210,7 +210,8 @@ conn_register(struct conn *c)
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
-/* p[0..n) holds the line from `line`; its length without CR LF. */
+/* The length of the line at `line` (ending by `end` at the latest),
+ * without its CR LF. */
 static size_t
 line_len(const char *line, const char *end)
 {
@@ -508,17 +509,15 @@ void
 guard_reply_done(struct guard *g, struct evhttp_connection *evcon)
 {
 	struct conn *c = guard_find(g, evcon);
-	struct bufferevent *bev;
+	struct evbuffer *in;
 
 	if (c == NULL || c->state != CONN_BUSY)
 		return;
-	bev = evhttp_connection_get_bufferevent(evcon);
 	/* Bytes of the next request already here start its clock now, and
 	 * they are the start of its head. */
 	conn_head_reset(c);
-	if (evbuffer_get_length(bufferevent_get_input(bev)) > 0) {
-		struct evbuffer *in = bufferevent_get_input(bev);
-
+	in = bufferevent_get_input(evhttp_connection_get_bufferevent(evcon));
+	if (evbuffer_get_length(in) > 0) {
 		conn_arm(c);
 		if (!c->head_done)
 			conn_head_feed(c, in, evbuffer_get_length(in));

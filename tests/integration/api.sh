@@ -196,6 +196,14 @@ reply=$(timeout 10 cat <&3 | tr -d '\r')
 exec 3<&-
 check "a head in pieces: 413" "$(echo "$reply" | head -n 1)" "HTTP/1.1 413 Payload Too Large"
 check "... with the JSON error" "$(echo "$reply" | tail -n 1 | jq -r .error.type)" too_large
+# ... and when it is pipelined behind another request, in one write.
+exec 3<>"/dev/tcp/${HOSTPORT%:*}/${HOSTPORT##*:}"
+printf 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nPOST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Length: 99999\r\n\r\n' >&3
+reply=$(timeout 10 cat <&3 | tr -d '\r')
+exec 3<&-
+check "pipelined: 200 for the first, 413 for the second" \
+	"$(echo "$reply" | grep '^HTTP/1.1' | cut -d' ' -f2 | tr '\n' ' ')" "200 413 "
+check "... the second with the JSON error" "$(echo "$reply" | tail -n 1 | jq -r .error.type)" too_large
 # The same on a keep-alive connection, as its second request.
 out=$(curl -sS -o /dev/null "$FO/healthz" --next -o "$T/body" \
 	-w '%{http_code} %{num_connects}' -X POST -H 'Content-Type: text/plain' \
