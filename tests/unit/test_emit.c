@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -361,6 +362,43 @@ test_error_body(void **state)
 	buf_free(&b);
 }
 
+/* Numbers are written by hand (no printf per result): integers as
+ * "%llu" writes them, milliseconds exactly as "%.1f" does, ties
+ * included. */
+static void
+test_numbers_match_printf(void **state)
+{
+	static const uint64_t ints[] = {
+	    0, 7, 10, 99, 100, 4294967295u, 18446744073709551615ull};
+	struct result_view r = response_view();
+	struct buf b = BUF_INIT;
+	char want[64], *at;
+	size_t i;
+
+	for (i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+		buf_reset(&b);
+		buf_addu(&b, ints[i]);
+		snprintf(
+		    want, sizeof(want), "%llu", (unsigned long long)ints[i]);
+		assert_string_equal(buf_cstr(&b), want);
+	}
+	for (i = 0; i < 20000; i++) {
+		/* Every twentieth is a tie or all but one (0.05, 0.25 ...). */
+		double v = i % 20 == 0
+		    ? (double)(i / 20) * 0.05
+		    : (double)i * 0.0173 + (double)(i % 7) * 1234.5678;
+
+		r.elapsed_ms = v;
+		buf_reset(&b);
+		emit_result(&b, &r);
+		snprintf(want, sizeof(want), "\"elapsed_ms\":%.1f}", v);
+		at = strstr(b.data, "\"elapsed_ms\":");
+		assert_non_null(at);
+		assert_string_equal(at, want);
+	}
+	buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -376,6 +414,7 @@ main(void)
 	    cmocka_unit_test(
 	        test_bad_bytes_in_header_values_still_give_valid_json),
 	    cmocka_unit_test(test_frames),
+	    cmocka_unit_test(test_numbers_match_printf),
 	    cmocka_unit_test(test_error_body),
 	};
 
