@@ -494,15 +494,20 @@ guard_watch(struct guard *g, struct bufferevent *bev)
 	}
 }
 
-void
+enum req_err
 guard_request_read(struct guard *g, struct evhttp_connection *evcon)
 {
 	struct conn *c = guard_find(g, evcon);
 
-	if (c != NULL && c->state != CONN_CUT) {
-		event_del(c->deadline);
-		c->state = CONN_BUSY;
-	}
+	if (c == NULL)
+		return RERR__COUNT;
+	if (c->state == CONN_REFUSED)
+		return RERR_TOO_LARGE;
+	if (c->state == CONN_CUT)
+		return RERR_TIMEOUT;
+	event_del(c->deadline);
+	c->state = CONN_BUSY;
+	return RERR__COUNT;
 }
 
 void

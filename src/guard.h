@@ -47,8 +47,15 @@ void guard_add_listener(struct guard *g, struct evhttp_bound_socket *bs);
  * caller, to follow. */
 void guard_watch(struct guard *g, struct bufferevent *bev);
 
-/* evhttp has read the whole request on evcon: stop its clock. */
-void guard_request_read(struct guard *g, struct evhttp_connection *evcon);
+/*
+ * evhttp has read the whole request on evcon: stop its clock. Returns
+ * RERR__COUNT, or the error the guard already answered on that
+ * connection (408, 413) before evhttp finished reading - evhttp can
+ * still hand over such a request (a body under its own limit, which a
+ * reload lowered since the connection opened): it must not run.
+ */
+enum req_err guard_request_read(
+    struct guard *g, struct evhttp_connection *evcon);
 /* The reply on evcon is complete: the next request's clock starts with
  * its first byte. */
 void guard_reply_done(struct guard *g, struct evhttp_connection *evcon);

@@ -416,7 +416,14 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	enum req_err lim;
 	char msg[200];
 
-	guard_request_read(srv->guard, evhttp_request_get_connection(req));
+	if ((lim = guard_request_read(srv->guard,
+	         evhttp_request_get_connection(req))) != RERR__COUNT) {
+		/* Answered already and shut for writing: this reply only
+		 * lets evhttp free the request. */
+		server_error(
+		    srv, req, lim, "the request was refused", NULL, NULL);
+		return;
+	}
 	if ((lim = guard_check_request(srv->cfg, req, msg, sizeof(msg))) !=
 	    RERR__COUNT) {
 		server_error(srv, req, lim, msg, NULL, NULL);

@@ -245,4 +245,49 @@ check "/metrics has the queued gauge" \
 check "/metrics counts attempts" \
 	"$(printf '%s\n' "$m" | grep -c '^fanoutd_upstream_attempts_total [1-9]')" 1
 
+# --- a reload lowers max_request_bytes under an open connection ---------------
+# evhttp keeps the body limit a connection opened with; the guard applies
+# the reloaded one at once: the caller gets the 413 and the batch it sent
+# never runs, though evhttp reads it whole.
+# read_reply: one HTTP reply from fd 3; prints its status code, leaves
+# its body in $T/body.
+read_reply() {
+	local line len=0
+	IFS= read -r -t 10 line <&3 || return 1
+	line=${line%$'\r'}
+	echo "${line#* }" | cut -d' ' -f1
+	while IFS= read -r -t 10 line <&3; do
+		line=${line%$'\r'}
+		[ -z "$line" ] && break
+		case ${line,,} in content-length:*) len=${line#*:} len=${len// /} ;; esac
+	done
+	: >"$T/body"
+	if [ "$len" -gt 0 ]; then
+		IFS= read -r -N "$len" -t 10 line <&3
+		printf '%s' "$line" >"$T/body"
+	fi
+}
+exec 3<>"/dev/tcp/${HOSTPORT%:*}/${HOSTPORT##*:}"
+printf 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n' >&3
+check "the connection is open and kept alive" "$(read_reply)" 200
+sed -i 's/^max_request_bytes = 4096$/max_request_bytes = 200/' "$T/fanoutd.conf"
+kill -HUP "$FANOUTD_PID"
+reloaded() {
+	grep -q 'reload: configuration .* applied' "$T/fanoutd.log"
+}
+check_true "the reload lowering max_request_bytes is applied" wait_until 5 reloaded
+batches() {
+	curl -sS "$FO/metrics" | sed -n 's/^fanoutd_batches_total //p'
+}
+before=$(batches)
+body=$(jq -cn --arg u "$UP/text/1?tag=refused" '[range(6)] | map($u)')
+printf 'POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s' \
+	"${#body}" "$body" >&3
+check "a ${#body}-byte batch on that connection: 413" "$(read_reply)" 413
+check "... with the JSON error" "$(jq -r .error.type "$T/body")" too_large
+exec 3<&-
+check "... and no batch was started for it" "$(batches)" "$before"
+check "... so none of its items ran" \
+	"$(upstream_stats | jq '.tags.refused.requests // 0')" 0
+
 finish
