@@ -52,18 +52,28 @@ body_decode(struct body *b, const char *ce)
 	b->z = z;
 }
 
-/* Keep n decoded bytes at p, within the cap. */
-static enum body_status
-body_keep(struct body *b, const unsigned char *p, size_t n)
+/* Of n more bytes, how many fit under the cap: count them, and mark the
+ * body truncated when some do not. */
+static size_t
+body_fit(struct body *b, size_t n)
 {
 	uint64_t room = b->cap - b->seen;
 	size_t take = n < room ? n : (size_t)room;
 
-	if (b->keep && take > 0)
-		buf_add(&b->data, p, take);
 	b->seen += take;
 	if (n > room)
 		b->truncated = true;
+	return take;
+}
+
+/* Keep n decoded bytes at p, within the cap. */
+static enum body_status
+body_keep(struct body *b, const unsigned char *p, size_t n)
+{
+	size_t take = body_fit(b, n);
+
+	if (b->keep && take > 0)
+		buf_add(&b->data, p, take);
 	return b->truncated ? BODY_FULL : BODY_MORE;
 }
 
@@ -117,20 +127,17 @@ body_inflate(struct body *b, struct evbuffer *in)
 enum body_status
 body_take(struct body *b, struct evbuffer *in)
 {
-	size_t n = evbuffer_get_length(in);
-	uint64_t room = b->cap - b->seen;
-	size_t take = n < room ? n : (size_t)room;
+	size_t take;
 
 	if (b->z != NULL)
 		return b->z_ended ? BODY_MORE : body_inflate(b, in);
+	/* Plain bytes move straight from the evbuffer, no copy between. */
+	take = body_fit(b, evbuffer_get_length(in));
 	if (b->keep && take > 0) {
 		buf_reserve(&b->data, take);
 		evbuffer_remove(in, b->data.data + b->data.len, take);
 		b->data.len += take;
 	}
-	b->seen += take;
-	if (n > room)
-		b->truncated = true;
 	return b->truncated ? BODY_FULL : BODY_MORE;
 }
 
