@@ -5,9 +5,14 @@
  * expires_us) or expired (looked up again on next use). Waiters are
  * notified in FIFO order; a cancelled waiter is unlinked and the lookup
  * carries on for the cache's sake.
+ *
+ * Special-use names (RFC 6761) are answered here and never sent to a
+ * resolver: anything under .invalid is NXDOMAIN (§6.4), anything under
+ * .localhost is the loopback address (§6.3), as curl does.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/queue.h>
 #include <arpa/inet.h>
 
@@ -165,6 +170,37 @@ resolve_numeric(const char *host, struct resolve_answer *ans)
 	return 0;
 }
 
+/* Does name equal label or end in "." label? Case-insensitive. */
+static int
+name_in_domain(const char *name, const char *label)
+{
+	size_t n = strlen(name), l = strlen(label);
+
+	if (n == l)
+		return strcasecmp(name, label) == 0;
+	return n > l && name[n - l - 1] == '.' &&
+	    strcasecmp(name + n - l, label) == 0;
+}
+
+int
+resolve_special_use(const char *host, struct resolve_answer *ans)
+{
+	memset(ans, 0, sizeof(*ans));
+	if (name_in_domain(host, "invalid")) {
+		ans->error = EVUTIL_EAI_NONAME;
+		return 1;
+	}
+	if (name_in_domain(host, "localhost")) {
+		ans->addrs[0].sin.sin_family = AF_INET;
+		ans->addrs[0].sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		ans->addrs[1].sin6.sin6_family = AF_INET6;
+		ans->addrs[1].sin6.sin6_addr = in6addr_loopback;
+		ans->naddrs = 2;
+		return 1;
+	}
+	return 0;
+}
+
 /* Copy an evdns answer list into a fixed answer, ports cleared. */
 static void
 answer_from_addrinfo(
@@ -269,7 +305,7 @@ resolve_lookup(struct resolver *r, const char *host, struct resolve_answer *ans,
 	struct resolve_waiter *w;
 
 	*waiter = NULL;
-	if (resolve_numeric(host, ans))
+	if (resolve_numeric(host, ans) || resolve_special_use(host, ans))
 		return RESOLVE_DONE;
 	e = htab_get(&r->cache, host);
 	if (e != NULL && e->state == ENTRY_DONE && e->expires_us > mono_us()) {

@@ -57,6 +57,15 @@ enum resolve_status resolve_lookup(struct resolver *r, const char *host,
     struct resolve_waiter **waiter);
 void resolve_cancel(struct resolve_waiter *w);
 
+/*
+ * Answer host at once when it is a special-use name of RFC 6761 that a
+ * resolver library must not send out: "invalid" and names under it get
+ * EVUTIL_EAI_NONAME (§6.4); "localhost" and names under it get
+ * 127.0.0.1 and ::1 (§6.3). host has no trailing dot. Returns 1 with
+ * *ans filled, or 0 (ans cleared) for any other name. Pure.
+ */
+int resolve_special_use(const char *host, struct resolve_answer *ans);
+
 /* A sentence for an EVUTIL_EAI_* code, for the item's error message. */
 const char *resolve_strerror(int error);
 
