@@ -194,6 +194,7 @@ egress_init(
 	memset(e, 0, sizeof(*e));
 	add_builtins(
 	    e, always_denied, sizeof(always_denied) / sizeof(always_denied[0]));
+	e->nbuiltin = e->ndeny;
 	if (deny_private)
 		add_builtins(e, private_ranges,
 		    sizeof(private_ranges) / sizeof(private_ranges[0]));
@@ -268,6 +269,25 @@ first_match(const struct cidr *v, size_t n, const uint8_t a[16])
 	return NULL;
 }
 
+/*
+ * Does an allow range that holds a lie inside the default-denied range
+ * b (as long a prefix or longer, and within it)? Only such a range
+ * reopens b: an allow list that merely covers it does not.
+ */
+static bool
+allowed_within(
+    const struct egress *e, const uint8_t a[16], const struct cidr *b)
+{
+	size_t i;
+
+	for (i = 0; i < e->nallow; i++)
+		if (e->allow[i].bits >= b->bits &&
+		    cidr_match(b, e->allow[i].addr) &&
+		    cidr_match(&e->allow[i], a))
+			return true;
+	return false;
+}
+
 static void
 addr_text(const uint8_t a[16], char *out, size_t n)
 {
@@ -333,13 +353,21 @@ egress_allowed(const struct egress *e, const uint8_t addr[16], uint16_t port,
 	n = embedded_v4(addr, emb);
 	for (i = 0; i < n; i++)
 		cand[1 + i] = emb[i];
-	for (i = 0; i <= n; i++)
-		if (first_match(e->allow, e->nallow, cand[i]) != NULL)
+	for (i = 0; i <= n && hit == NULL; i++) {
+		hit = first_match(e->deny, e->nbuiltin, cand[i]);
+		if (hit != NULL && allowed_within(e, cand[i], hit))
+			hit = NULL;
+	}
+	if (hit == NULL) {
+		for (i = 0; i <= n; i++)
+			if (first_match(e->allow, e->nallow, cand[i]) != NULL)
+				return true;
+		for (i = 0; i <= n && hit == NULL; i++)
+			hit = first_match(e->deny + e->nbuiltin,
+			    e->ndeny - e->nbuiltin, cand[i]);
+		if (hit == NULL)
 			return true;
-	for (i = 0; i <= n && hit == NULL; i++)
-		hit = first_match(e->deny, e->ndeny, cand[i]);
-	if (hit == NULL)
-		return true;
+	}
 	addr_text(hit->addr, range, sizeof(range));
 	snprintf(why, whylen, "%s is in the denied range %s/%u", text, range,
 	    memcmp(hit->addr, v4mapped, 12) == 0 && hit->bits >= 96

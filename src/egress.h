@@ -7,13 +7,15 @@
  * An address is denied when it, or an IPv4 address embedded in it
  * (IPv4-mapped ::ffff:a.b.c.d, IPv4-compatible ::a.b.c.d, NAT64
  * 64:ff9b::/96, 6to4 2002::/16, Teredo 2001::/32), falls in a deny range
- * and in no allow range: allow wins over deny. Always denied: link-local
- * (169.254.0.0/16 with the cloud metadata address, fe80::/10,
+ * and in no allow range: allow wins over deny. Denied by default:
+ * link-local (169.254.0.0/16 with the cloud metadata address, fe80::/10,
  * fd00:ec2::254), unspecified (0.0.0.0/8, ::/128), multicast
- * (224.0.0.0/4, ff00::/8), broadcast and the reserved 240.0.0.0/4. With
- * deny_private also loopback, RFC 1918, CGNAT 100.64.0.0/10 and
- * fc00::/7. fanoutd's own listen addresses are denied whatever allow
- * says. Pure: no I/O.
+ * (224.0.0.0/4, ff00::/8), broadcast and the reserved 240.0.0.0/4; an
+ * allow range reopens one of these only when it lies inside it (names
+ * it on purpose), so a broad "allow = 0.0.0.0/0" never reopens cloud
+ * metadata. With deny_private also loopback, RFC 1918, CGNAT
+ * 100.64.0.0/10 and fc00::/7. fanoutd's own listen addresses are denied
+ * whatever allow says. Pure: no I/O.
  */
 #ifndef FANOUTD_EGRESS_H
 #define FANOUTD_EGRESS_H
@@ -41,6 +43,7 @@ struct egress_own {
 struct egress {
 	struct cidr *deny; /* built-in ranges first, then [upstream] deny */
 	size_t ndeny;
+	size_t nbuiltin; /* deny[0..nbuiltin): the ranges denied by default */
 	struct cidr *allow;
 	size_t nallow;
 	struct egress_own own[EGRESS_MAX_OWN];

@@ -122,6 +122,35 @@ test_allow_wins_over_deny(void **state)
 }
 
 static void
+test_allow_reopens_a_default_range_only_from_inside(void **state)
+{
+	struct egress e;
+
+	/* Allowing everything leaves metadata, link-local and multicast
+	 * shut, but opens what deny_private and deny closed. */
+	egress_init(&e, true, "192.0.2.0/24", "0.0.0.0/0, ::/0");
+	assert_false(allowed(&e, "169.254.169.254", 80));
+	assert_false(allowed(&e, "::ffff:169.254.169.254", 80));
+	assert_false(allowed(&e, "fd00:ec2::254", 80));
+	assert_false(allowed(&e, "fe80::1", 80));
+	assert_false(allowed(&e, "224.0.0.1", 80));
+	assert_false(allowed(&e, "0.0.0.0", 80));
+	assert_true(allowed(&e, "10.0.0.1", 80));
+	assert_true(allowed(&e, "192.0.2.1", 80));
+	assert_true(allowed(&e, "::1", 80));
+	egress_free(&e);
+
+	/* A range inside a default-denied one reopens just that range. */
+	egress_init(&e, false, "", "169.254.10.0/24");
+	assert_true(allowed(&e, "169.254.10.7", 80));
+	assert_false(allowed(&e, "169.254.169.254", 80));
+	egress_free(&e);
+	egress_init(&e, false, "", "169.254.0.0/16");
+	assert_true(allowed(&e, "169.254.169.254", 80));
+	egress_free(&e);
+}
+
+static void
 test_own_listener_is_always_denied(void **state)
 {
 	struct egress e;
@@ -201,6 +230,8 @@ main(void)
 	    cmocka_unit_test(test_deny_private),
 	    cmocka_unit_test(test_ipv4_inside_ipv6_is_judged_as_ipv4),
 	    cmocka_unit_test(test_allow_wins_over_deny),
+	    cmocka_unit_test(
+	        test_allow_reopens_a_default_range_only_from_inside),
 	    cmocka_unit_test(test_own_listener_is_always_denied),
 	    cmocka_unit_test(test_reason_names_the_range),
 	    cmocka_unit_test(test_cidr_parsing),
