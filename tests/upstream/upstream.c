@@ -12,7 +12,9 @@
  * request is in flight from the moment it is fully read until its
  * response is flushed to the socket or the connection closes.
  *
- * Endpoints: /status/N, /delay/MS, /bytes/N, /text/N, /echo, /close,
+ * Endpoints: / (a line naming the main ones, the page a user of
+ * script/server sees first), /status/N, /delay/MS, /bytes/N, /text/N,
+ * /echo, /close,
  * /hang, /partial, /garbage, /headers/K, /close-idle, /stats,
  * /stats/reset, the policy endpoints of policy.c and the hostile ones of
  * hostile.c; any of
@@ -526,6 +528,12 @@ up_route(struct up_conn *c)
 		up_respond(c, 200, "text/plain", NULL, "reset\n", 6);
 	} else if (up_path_is(r, "/stats", NULL)) {
 		up_respond_stats(c);
+	} else if (up_path_is(r, "/", NULL)) {
+		static const char page[] =
+		    "fanout-upstream, the test upstream of fanoutd: /delay/MS "
+		    "/status/N /text/N /bytes/N /echo /headers/K ...\n";
+
+		up_respond(c, 200, "text/plain", NULL, page, sizeof(page) - 1);
 	} else {
 		up_respond(c, 404, "text/plain", NULL, "not found\n", 10);
 	}
