@@ -70,7 +70,7 @@ static const struct opt_def opt_table[] = {
 
 static const char *const why_int = "expected a positive integer";
 static const char *const why_int0 = "expected an integer of 0 or more";
-static const char *const why_rate = "expected a number of 0 or more";
+static const char *const why_rate = "expected a number from 0 to 1000000000";
 static const char *const why_body = "expected \"auto\" or \"none\"";
 static const char *const why_bool = "expected true or false";
 static const char *const why_retry =

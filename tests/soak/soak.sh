@@ -8,8 +8,9 @@
 # summary counts equal to the lines, fanoutd's file descriptors back to
 # their baseline, peak RSS under 256 MiB, the daemon still up - and, in
 # the sanitizer build, no ASan/UBSan/LeakSanitizer report (fanoutd must
-# exit 0). Not part of `make check` (about a minute): `make soak`, and
-# script/test runs it.
+# exit 0). Not part of the plain build's `make check` (about a minute):
+# `make soak` runs it, and so does the sanitizer build's `make check`
+# (script/test runs both).
 . "${TESTLIB:?TESTLIB must point to tests/integration/lib.sh}"
 
 N=${SOAK_ITEMS:-10000}

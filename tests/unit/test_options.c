@@ -169,7 +169,14 @@ test_rates_are_capped_by_the_server(void **state)
 	assert_true(o.per_host_rate == 2.5);
 	json_decref(v);
 	assert_int_equal(opts_set_text(&o, &cfg, "rate", "-1", &why), -1);
-	assert_string_equal(why, "expected a number of 0 or more");
+	assert_string_equal(why, "expected a number from 0 to 1000000000");
+	/* Past the largest rate: the message says where the range ends. */
+	assert_int_equal(opts_set_text(&o, &cfg, "rate", "2e9", &why), -1);
+	assert_string_equal(why, "expected a number from 0 to 1000000000");
+	v = json_real(5e9);
+	assert_int_equal(opts_set_json(&o, &cfg, "burst", v, &why), -1);
+	assert_string_equal(why, "expected a number from 0 to 1000000000");
+	json_decref(v);
 	cfg.rate = 0;
 	opts_defaults(&o, &cfg);
 	assert_true(o.rate == 0);
