@@ -26,7 +26,9 @@ EXPIRED=https://localhost:$(port 1)
 SELF=https://localhost:$(port 2)
 OTHER=https://localhost:$(port 3)
 MTLS=https://localhost:$(port 4)
-HOLD=https://localhost:$(port 5)
+# An address, not localhost: localhost is ::1 too (RFC 6761), and after
+# the stalled handshake fanoutd would try [::1], where nothing listens.
+HOLD=https://127.0.0.1:$(port 5)
 IPONLY=$(port 6)
 start_fanoutd "[upstream]
 ca_file = $P/ca.pem
