@@ -106,12 +106,26 @@ stream_peer_gone(struct stream *st)
 	return poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP));
 }
 
+/* The next look for a gone caller, if any is left. */
+static void
+stream_probe_arm(struct stream *st)
+{
+	struct timeval tv;
+	unsigned ms;
+
+	if (st->probes >= STREAM_PROBES)
+		return;
+	ms = probe_ms[st->probes];
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(st->probe_ev, &tv);
+}
+
 /* After a half-close's probe: a gone caller's host has reset it. */
 static void
 stream_probe_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct stream *st = arg;
-	struct timeval tv = {0, 0};
 
 	if (stream_peer_gone(st)) {
 		/* evhttp fails the connection: stream_close_cb runs. */
@@ -119,10 +133,8 @@ stream_probe_cb(evutil_socket_t fd, short what, void *arg)
 		    BEV_EVENT_READING | BEV_EVENT_ERROR, st->ev_arg);
 		return;
 	}
-	if (++st->probes < STREAM_PROBES) {
-		tv.tv_usec = (suseconds_t)probe_ms[st->probes] * 1000;
-		evtimer_add(st->probe_ev, &tv);
-	}
+	st->probes++;
+	stream_probe_arm(st);
 }
 
 static void stream_write(void *arg, const char *data, size_t len);
@@ -137,7 +149,6 @@ static void
 stream_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct stream *st = arg;
-	struct timeval tv = {0, (suseconds_t)probe_ms[0] * 1000};
 
 	if (what != (BEV_EVENT_READING | BEV_EVENT_EOF) ||
 	    stream_peer_gone(st)) {
@@ -153,7 +164,7 @@ stream_event_cb(struct bufferevent *bev, short what, void *arg)
 		stream_write(st, st->format == OUT_SSE ? ":\n" : " ",
 		    st->format == OUT_SSE ? 2 : 1);
 	st->probe_ev = evtimer_new(st->ss->base, stream_probe_cb, st);
-	evtimer_add(st->probe_ev, &tv);
+	stream_probe_arm(st);
 }
 
 /*
