@@ -20,12 +20,15 @@
  * A caller that half-closes (shutdown(SHUT_WR), as `nc -N` and socat do
  * after the request) still reads: evhttp would take the read EOF for a
  * disconnect, so the stream stands between evhttp and its bufferevent's
- * callbacks (stream_wrap) and keeps streaming. To learn whether the
- * caller merely half-closed or is gone, one byte that changes nothing
- * is written at once (a space before the next NDJSON line, an SSE
- * comment): a gone caller's host answers it with a reset, looked for a
- * few times over two seconds (stream_probe_cb), and the batch is then
- * cancelled; later, any write that fails cancels it too.
+ * callbacks (stream_wrap) and keeps streaming. A caller that closed
+ * for good sends the same end, so to tell them apart one byte that
+ * changes nothing is written at once (a space before the next NDJSON
+ * line, an SSE comment): a gone caller's host answers it with a reset,
+ * looked for 20 and 200 ms later (stream_probe_cb), and the batch is
+ * cancelled. After that, every second, the stream checks again and,
+ * when nothing else was written meanwhile, writes another such byte -
+ * so a half-closed caller that goes away is noticed within seconds
+ * even while its batch has nothing to say.
  */
 #include <poll.h>
 #include <stdlib.h>
@@ -46,11 +49,12 @@
 #include "stream.h"
 #include "util.h"
 
-#define STREAM_WRITE_TIMEOUT_S 60 /* a caller that reads nothing */
-#define STREAM_PROBES          3  /* checks after a half-close's probe */
+#define STREAM_WRITE_TIMEOUT_S 60   /* a caller that reads nothing */
+#define STREAM_PROBE_EVERY_MS  1000 /* a half-closed, quiet stream */
 
-/* After the probe byte: when to look for the reset of a gone caller. */
-static const unsigned probe_ms[STREAM_PROBES] = {20, 200, 2000};
+/* After the first probe byte: when to look for a gone caller's reset,
+ * before looking every STREAM_PROBE_EVERY_MS. */
+static const unsigned probe_ms[] = {20, 200};
 
 enum stream_state { ST_RUNNING = 0, ST_ENDING, ST_ENDED };
 
@@ -74,6 +78,7 @@ struct stream {
 	bool half_closed;       /* the caller sent its end: a probe went */
 	struct event *probe_ev; /* looks for a gone caller after that */
 	unsigned probes;        /* checks made */
+	uint64_t probe_mark;    /* bytes written by the last check */
 	bool ending;            /* inside evhttp_send_reply_end */
 	bool completed;         /* ... which completed the reply */
 	TAILQ_ENTRY(stream) link;
@@ -106,26 +111,37 @@ stream_peer_gone(struct stream *st)
 	return poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP));
 }
 
-/* The next look for a gone caller, if any is left. */
+/* The next look for a gone caller. */
 static void
 stream_probe_arm(struct stream *st)
 {
-	struct timeval tv;
-	unsigned ms;
+	unsigned ms = st->probes < sizeof(probe_ms) / sizeof(probe_ms[0])
+	    ? probe_ms[st->probes]
+	    : STREAM_PROBE_EVERY_MS;
+	struct timeval tv = {
+	    (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
 
-	if (st->probes >= STREAM_PROBES)
-		return;
-	ms = probe_ms[st->probes];
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
 	evtimer_add(st->probe_ev, &tv);
 }
 
-/* After a half-close's probe: a gone caller's host has reset it. */
+static void stream_write(void *arg, const char *data, size_t len);
+
+/* One byte that changes nothing in the response: whitespace before the
+ * next NDJSON line or JSON token, an SSE comment line. */
+static void
+stream_probe(struct stream *st)
+{
+	if (st->state == ST_RUNNING)
+		stream_write(st, st->format == OUT_SSE ? ":\n" : " ",
+		    st->format == OUT_SSE ? 2 : 1);
+}
+
+/* After a half-close: has the caller's host reset our probe? */
 static void
 stream_probe_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct stream *st = arg;
+	uint64_t out = st->bytes_out + evbuffer_get_length(st->pending);
 
 	if (stream_peer_gone(st)) {
 		/* evhttp fails the connection: stream_close_cb runs. */
@@ -133,11 +149,13 @@ stream_probe_cb(evutil_socket_t fd, short what, void *arg)
 		    BEV_EVENT_READING | BEV_EVENT_ERROR, st->ev_arg);
 		return;
 	}
+	if (st->probes >= sizeof(probe_ms) / sizeof(probe_ms[0]) &&
+	    out == st->probe_mark)
+		stream_probe(st); /* quiet since the last look */
+	st->probe_mark = st->bytes_out + evbuffer_get_length(st->pending);
 	st->probes++;
 	stream_probe_arm(st);
 }
-
-static void stream_write(void *arg, const char *data, size_t len);
 
 /*
  * evhttp's event callback, called on its behalf but for a read EOF:
@@ -160,9 +178,7 @@ stream_event_cb(struct bufferevent *bev, short what, void *arg)
 	st->half_closed = true;
 	log_debug(
 	    "batch from %s: the caller half-closed; streaming on", st->peer);
-	if (st->state == ST_RUNNING)
-		stream_write(st, st->format == OUT_SSE ? ":\n" : " ",
-		    st->format == OUT_SSE ? 2 : 1);
+	stream_probe(st);
 	st->probe_ev = evtimer_new(st->ss->base, stream_probe_cb, st);
 	stream_probe_arm(st);
 }
