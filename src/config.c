@@ -62,7 +62,7 @@ struct cfg_key {
 static const struct cfg_key config_keys[] = {
     {"server", "listen", CT_LISTEN, F(listen), "127.0.0.1:7878", 0, 0,
         "Addresses to serve on: ip:port, [ip6]:port or unix:/path, "
-        "separated by commas."},
+        "separated by commas (repeated lines add up)."},
     {"server", "max_items", CT_UINT, F(max_items), "100000", 1, 10000000,
         "Most items one batch may hold (413 beyond)."},
     {"server", "max_request_bytes", CT_BYTES, F(max_request_bytes), "16777216",
@@ -95,8 +95,8 @@ static const struct cfg_key config_keys[] = {
         "until one closes."},
     {"server", "max_header_bytes", CT_BYTES, F(max_header_bytes), "32768", 1024,
         1048576,
-        "Largest request line plus headers (431 beyond; evhttp drops the "
-        "connection past twice this)."},
+        "Largest request line plus headers (431 beyond, then the "
+        "connection closes)."},
     {"server", "max_headers", CT_UINT, F(max_headers), "100", 1, 10000,
         "Most request headers (431 beyond)."},
     {"server", "max_url_bytes", CT_BYTES, F(max_url_bytes), "8192", 256,
