@@ -45,10 +45,11 @@
 
 #define GUARD_MAX_LISTENERS 16
 #define GUARD_RECHECK_MS    100
-#define GUARD_KILL_MS       2000  /* a refusal not written by then: cut */
-#define LINGER_IDLE_MS      2000  /* a lingering close: quiet this long */
-#define LINGER_TOTAL_MS     10000 /* ... or this long in all */
-#define LINGER_MAX          256   /* lingering closes at once */
+#define GUARD_KILL_MS       2000       /* a refusal not written by then: cut */
+#define LINGER_IDLE_MS      2000       /* a lingering close: quiet this long */
+#define LINGER_TOTAL_MS     10000      /* ... or this long in all */
+#define LINGER_MAX          256        /* lingering closes at once */
+#define GUARD_MAX_QUEUED    (1u << 20) /* pipelined behind a request */
 
 enum conn_state {
 	CONN_PENDING, /* accepted, fd not looked up yet; the clock runs */
@@ -432,7 +433,18 @@ conn_pump(struct conn *c)
 		case CONN_HANDED:
 		case CONN_BUSY:
 			/* The next request waits for this one's reply, but
-			 * after the last one nothing is read. */
+			 * after the last one nothing is read, and a caller
+			 * may queue only so much behind a reply. */
+			if (!c->last &&
+			    evbuffer_get_length(c->raw) > GUARD_MAX_QUEUED) {
+				log_info(
+				    "a caller sent over %u bytes behind a "
+				    "request in progress: they are dropped "
+				    "and the connection closes after its "
+				    "reply",
+				    GUARD_MAX_QUEUED);
+				c->last = true;
+			}
 			if (c->last)
 				evbuffer_drain(
 				    c->raw, evbuffer_get_length(c->raw));

@@ -200,6 +200,11 @@ framing_cases() {
 	answered "three pipelined requests, three replies in order" \
 		"200 404 200 " 3 \
 		"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+	slow="[\"$UP/delay/500\"]"
+	many=$(printf 'GET /healthz HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n%.0s' $(seq 36000))
+	answered "over 1 MiB pipelined behind a running batch: dropped, closed after its reply" \
+		"200 " 0 \
+		"${H}Content-Length: ${#slow}\r\n\r\n${slow}${many}" --wait-ms 3000
 	answered "a pipelined fault after a good request: its reply, then 400" \
 		"200 400 " 0 \
 		"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n${H}Content-Length: 0\r\nContent-Length: 35\r\n\r\n${S}"
