@@ -459,20 +459,32 @@ conn_pump(struct conn *c)
 /*
  * Take the bytes just read - the last n of buf, after any canonical
  * bytes evhttp has not read yet - into c->raw, then frame them. This
- * runs inside the read, before the bufferevent calls evhttp.
+ * runs inside the read, before the bufferevent calls evhttp. Bytes of
+ * a Content-Length body that nothing waits before are left where they
+ * are: they are what conn_pump_body would hand evhttp anyway.
  */
 static void
 conn_input_cb(
     struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
 {
 	struct conn *c = arg;
-	size_t len = evbuffer_get_length(buf);
-	size_t keep = info->n_added < len ? len - info->n_added : 0;
+	size_t len = evbuffer_get_length(buf), n = info->n_added, keep;
 
-	if (c->feeding || info->n_added == 0)
+	if (c->feeding || n == 0)
 		return;
 	if (c->fd < 0)
 		conn_register(c);
+	if (c->state == CONN_BODY && !c->chunked &&
+	    evbuffer_get_length(c->raw) == 0) {
+		size_t body = n < c->left ? n : (size_t)c->left;
+
+		c->left -= body;
+		if (c->left == 0)
+			c->state = CONN_HANDED;
+		if ((n -= body) == 0)
+			return;
+	}
+	keep = n < len ? len - n : 0;
 	c->feeding = true;
 	evbuffer_remove_buffer(buf, c->tmp, keep);
 	evbuffer_add_buffer(c->raw, buf);
