@@ -8,8 +8,9 @@
  * head's canonical copy must itself be accepted, with the same
  * framing: what evhttp reads is what was judged.
  *
- * The first input byte picks the piece size and the limits (tight
- * ones reach the 414 / 431 / 413 paths with short inputs).
+ * The first input byte seeds the sizes of the pieces (each from 1 to
+ * 64 bytes, drawn anew) and picks the limits (tight ones reach the
+ * 414 / 431 / 413 paths with short inputs).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -53,12 +54,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct reqhead_limits loose = {32768 + 256, 104, 8192, UINT64_MAX};
 	const struct reqhead_limits *lim;
 	struct reqhead whole, split, again;
-	size_t step, n = 0;
+	uint32_t rng;
+	size_t n = 0;
 	char *copy;
 
 	if (size < 1)
 		return 0;
-	step = (size_t)(data[0] & 0x3f) + 1; /* the size of each piece */
+	rng = data[0] * 2654435761u + 1;
 	lim = (data[0] & 0x40) ? &tight : &wide;
 	size--;
 	/* An exact-size copy, so ASan sees any read past the end. */
@@ -68,6 +70,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	reqhead_parse(&whole, copy, size, lim);
 	reqhead_init(&split);
 	while (n < size && split.status == REQHEAD_MORE) {
+		size_t step = (rng >> 16) % 64 + 1; /* the next piece */
+
+		rng = rng * 1103515245u + 12345u;
 		n = n + step < size ? n + step : size;
 		reqhead_parse(&split, copy, n, lim);
 	}
