@@ -70,22 +70,27 @@ struct batch_spec {
 	uint32_t nitems;
 	struct batch_opts opts;
 	enum out_format format;
+	bool format_set;    /* by ?format=, which wins over Accept */
 	struct arena arena; /* owns items and every string they point to */
 };
 
 struct parse_error {
-	enum req_err
-	    code; /* RERR_BAD_REQUEST, RERR_TOO_LARGE, RERR_MEDIA_TYPE */
+	/* RERR_BAD_REQUEST, RERR_TOO_LARGE, RERR_MEDIA_TYPE,
+	 * RERR_NOT_ACCEPTABLE */
+	enum req_err code;
 	char message[256];
 };
 
 /*
  * Parse a batch. content_type, query and accept may be NULL. query is the
  * raw (still percent-encoded) query string: batch options plus `format`
- * (ndjson, json, sse), which wins over Accept (application/json -> json,
- * text/event-stream -> sse, otherwise ndjson). Returns 0 with *spec
- * filled (free it with batch_spec_free), or -1 with *err filled and
- * nothing to free.
+ * (ndjson, json, sse), which wins over Accept. Accept (every field line
+ * joined) is negotiated per RFC 9110 §12.5.1 among
+ * application/x-ndjson, application/json and text/event-stream - the
+ * highest weight wins, NDJSON on a tie or without Accept - and none of
+ * them acceptable is a 406. A leading UTF-8 byte-order mark is
+ * skipped. Returns 0 with *spec filled (free it with batch_spec_free),
+ * or -1 with *err filled and nothing to free.
  */
 int batch_parse(struct batch_spec *spec, const char *body, size_t len,
     const char *content_type, const char *query, const char *accept,

@@ -6,11 +6,14 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 
 #include <ini.h>
@@ -18,6 +21,7 @@
 #include "config.h"
 #include "egress.h"
 #include "log.h"
+#include "util.h"
 
 enum cfg_type {
 	CT_UINT,        /* decimal integer in [min, max] */
@@ -58,7 +62,7 @@ struct cfg_key {
 static const struct cfg_key config_keys[] = {
     {"server", "listen", CT_LISTEN, F(listen), "127.0.0.1:7878", 0, 0,
         "Addresses to serve on: ip:port, [ip6]:port or unix:/path, "
-        "separated by commas."},
+        "separated by commas (repeated lines add up)."},
     {"server", "max_items", CT_UINT, F(max_items), "100000", 1, 10000000,
         "Most items one batch may hold (413 beyond)."},
     {"server", "max_request_bytes", CT_BYTES, F(max_request_bytes), "16777216",
@@ -91,8 +95,8 @@ static const struct cfg_key config_keys[] = {
         "until one closes."},
     {"server", "max_header_bytes", CT_BYTES, F(max_header_bytes), "32768", 1024,
         1048576,
-        "Largest request line plus headers (431 beyond; evhttp drops the "
-        "connection past twice this)."},
+        "Largest request line plus headers (431 beyond, then the "
+        "connection closes)."},
     {"server", "max_headers", CT_UINT, F(max_headers), "100", 1, 10000,
         "Most request headers (431 beyond)."},
     {"server", "max_url_bytes", CT_BYTES, F(max_url_bytes), "8192", 256,
@@ -203,6 +207,9 @@ static const struct cfg_key config_keys[] = {
         "error, warn, info or debug."},
 };
 
+_Static_assert(sizeof(config_keys) / sizeof(config_keys[0]) <= CONFIG_MAX_KEYS,
+    "CONFIG_MAX_KEYS is too small for the key table");
+
 static const struct cfg_key *
 key_find(const char *section, const char *key)
 {
@@ -310,15 +317,18 @@ valid_hostport(const char *s, bool need_port)
 	return parse_uint(port, false, &v) == 0 && v <= 65535;
 }
 
-/* Split a list on commas and whitespace into the fixed array. */
+/* Split a list on commas and whitespace into the fixed array dst,
+ * replacing what it holds (or after it, with append). Nothing is
+ * written unless every entry is valid. */
 static int
 set_list(char (*dst)[CONFIG_ADDR_LEN], unsigned *count, unsigned max,
-    const char *value, bool listen, char *why, size_t whylen)
+    const char *value, bool listen, bool append, char *why, size_t whylen)
 {
-	char item[CONFIG_ADDR_LEN];
+	char tmp[CONFIG_MAX_LISTEN + CONFIG_MAX_NAMESERVERS][CONFIG_ADDR_LEN];
 	const char *p = value;
-	unsigned n = 0;
+	unsigned n = 0, base = append ? *count : 0;
 
+	memset(tmp, 0, sizeof(tmp)); /* entries compare whole (reload) */
 	while (*p != '\0') {
 		size_t len = strcspn(p, ", \t");
 
@@ -326,43 +336,30 @@ set_list(char (*dst)[CONFIG_ADDR_LEN], unsigned *count, unsigned max,
 			p++;
 			continue;
 		}
-		if (len >= sizeof(item) || n == max) {
+		if (len >= CONFIG_ADDR_LEN || base + n == max) {
 			snprintf(why, whylen,
-			    len >= sizeof(item) ? "entry too long"
-			                        : "at most %u entries",
+			    len >= CONFIG_ADDR_LEN ? "entry too long"
+			                           : "at most %u entries",
 			    max);
 			return -1;
 		}
-		memcpy(item, p, len);
-		item[len] = '\0';
-		if (listen ? !(strncmp(item, "unix:/", 6) == 0 ||
-		                 valid_hostport(item, true))
-		           : !valid_hostport(item, false)) {
+		memcpy(tmp[n], p, len);
+		tmp[n][len] = '\0';
+		if (listen ? !(strncmp(tmp[n], "unix:/", 6) == 0 ||
+		                 valid_hostport(tmp[n], true))
+		           : !valid_hostport(tmp[n], false)) {
 			snprintf(why, whylen,
 			    listen ? "\"%s\" is not ip:port, [ip6]:port or "
 			             "unix:/path"
 			           : "\"%s\" is not ip[:port] or [ip6][:port]",
-			    item);
+			    tmp[n]);
 			return -1;
 		}
-		n++; /* nothing is written until every entry is valid */
-		p += len;
-	}
-	/* Second pass: copy (the first pass validated everything). */
-	n = 0;
-	for (p = value; *p != '\0';) {
-		size_t len = strcspn(p, ", \t");
-
-		if (len == 0) {
-			p++;
-			continue;
-		}
-		memcpy(dst[n], p, len);
-		dst[n][len] = '\0';
 		n++;
 		p += len;
 	}
-	*count = n;
+	memcpy(dst + base, tmp, n * sizeof(tmp[0]));
+	*count = base + n;
 	return 0;
 }
 
@@ -480,7 +477,7 @@ key_set(struct config *c, const struct cfg_key *k, const char *value, char *why,
 		return 0;
 	case CT_LISTEN:
 		if (set_list(c->listen, &c->nlisten, CONFIG_MAX_LISTEN, value,
-		        true, why, whylen) != 0)
+		        true, false, why, whylen) != 0)
 			return -1;
 		if (c->nlisten == 0) {
 			snprintf(why, whylen, "at least one address is needed");
@@ -489,7 +486,7 @@ key_set(struct config *c, const struct cfg_key *k, const char *value, char *why,
 		return 0;
 	case CT_NAMESERVERS:
 		return set_list(c->nameservers, &c->nnameservers,
-		    CONFIG_MAX_NAMESERVERS, value, false, why, whylen);
+		    CONFIG_MAX_NAMESERVERS, value, false, false, why, whylen);
 	case CT_RATE: {
 		char *end;
 		double d = strtod(value, &end);
@@ -519,6 +516,59 @@ key_set(struct config *c, const struct cfg_key *k, const char *value, char *why,
 	return -1;
 }
 
+/* The lists, which a file may name more than once. */
+static bool
+key_is_list(const struct cfg_key *k)
+{
+	return k->type == CT_LISTEN || k->type == CT_CIDRS ||
+	    k->type == CT_NAMESERVERS || k->type == CT_RETRY_ON;
+}
+
+/* A list key set again in the same file: its entries add up. */
+static int
+key_append(struct config *c, const struct cfg_key *k, const char *value,
+    char *why, size_t whylen)
+{
+	char *field = (char *)c + k->off;
+	struct retry_on r;
+	char bad[64];
+	size_t i;
+
+	switch (k->type) {
+	case CT_LISTEN:
+		return set_list(c->listen, &c->nlisten, CONFIG_MAX_LISTEN,
+		    value, true, true, why, whylen);
+	case CT_NAMESERVERS:
+		return set_list(c->nameservers, &c->nnameservers,
+		    CONFIG_MAX_NAMESERVERS, value, false, true, why, whylen);
+	case CT_CIDRS:
+		if (egress_check_list(value, bad, sizeof(bad)) != 0) {
+			snprintf(why, whylen,
+			    "\"%s\" is not a CIDR like 10.0.0.0/8 or fe80::/10",
+			    bad);
+			return -1;
+		}
+		if (strlen(field) + strlen(value) + 2 >= CONFIG_LIST_LEN) {
+			snprintf(why, whylen, "longer than %d bytes in all",
+			    CONFIG_LIST_LEN - 1);
+			return -1;
+		}
+		if (field[0] != '\0' && value[0] != '\0')
+			strcat(field, ", ");
+		strcat(field, value);
+		return 0;
+	case CT_RETRY_ON:
+		if (set_retry_on(&r, value, why, whylen) != 0)
+			return -1;
+		c->retry_on.classes |= r.classes;
+		for (i = 0; i < sizeof(r.statuses); i++)
+			c->retry_on.statuses[i] |= r.statuses[i];
+		return 0;
+	default:
+		return -1;
+	}
+}
+
 int
 config_set(struct config *c, const char *section, const char *key,
     const char *value, char *why, size_t whylen)
@@ -530,7 +580,10 @@ config_set(struct config *c, const char *section, const char *key,
 		    section_known(section) ? "unknown key" : "unknown section");
 		return -1;
 	}
-	return key_set(c, k, value, why, whylen);
+	if (key_set(c, k, value, why, whylen) != 0)
+		return -1;
+	c->line[k - config_keys] = CONFIG_LINE_FLAG;
+	return 0;
 }
 
 void
@@ -546,30 +599,83 @@ config_defaults(struct config *c)
 			abort(); /* a default the parser refuses: a bug */
 }
 
+/* A file being parsed: its text, read line by line for libinih, which
+ * does not say which line a key is on. */
 struct load_ctx {
 	struct config *c;
 	struct config_error *err;
+	const char *text, *end, *pos;
+	uint32_t line; /* the line being read (from 1) */
+	bool at_line_start;
 };
+
+/* libinih's reader: the next piece of the text, up to a line's end
+ * (a line longer than num comes in several pieces). */
+static char *
+config_reader(char *str, int num, void *stream)
+{
+	struct load_ctx *ctx = stream;
+	const char *nl;
+	size_t n;
+
+	if (ctx->pos >= ctx->end || num < 2)
+		return NULL;
+	nl = memchr(ctx->pos, '\n', (size_t)(ctx->end - ctx->pos));
+	n = (size_t)((nl ? nl + 1 : ctx->end) - ctx->pos);
+	if (n > (size_t)num - 1)
+		n = (size_t)num - 1;
+	if (ctx->at_line_start)
+		ctx->line++;
+	memcpy(str, ctx->pos, n);
+	str[n] = '\0';
+	ctx->pos += n;
+	ctx->at_line_start = str[n - 1] == '\n';
+	return str;
+}
 
 static int
 config_ini_cb(
     void *user, const char *section, const char *name, const char *value)
 {
 	struct load_ctx *ctx = user;
+	const struct cfg_key *k = key_find(section, name);
+	char *why = ctx->err->message;
+	size_t whylen = sizeof(ctx->err->message);
+	uint32_t *line;
+	int rc;
 
-	if (config_set(ctx->c, section, name, value, ctx->err->message,
-	        sizeof(ctx->err->message)) == 0)
-		return 1;
 	snprintf(ctx->err->section, sizeof(ctx->err->section), "%s", section);
 	snprintf(ctx->err->key, sizeof(ctx->err->key), "%s", name);
-	return 0;
+	if (k == NULL) {
+		snprintf(why, whylen,
+		    section_known(section) ? "unknown key" : "unknown section");
+		return 0;
+	}
+	line = &ctx->c->line[k - config_keys];
+	if (*line == 0)
+		rc = key_set(ctx->c, k, value, why, whylen);
+	else if (key_is_list(k))
+		rc = key_append(ctx->c, k, value, why, whylen);
+	else {
+		snprintf(why, whylen,
+		    "set twice, on lines %u and %u: a key is set once (only "
+		    "listen, deny, allow, nameservers and retry_on add up)",
+		    (unsigned)*line, (unsigned)ctx->line);
+		return 0;
+	}
+	if (rc != 0)
+		return 0;
+	if (*line == 0)
+		*line = ctx->line; /* a list keeps its first line */
+	ctx->err->section[0] = ctx->err->key[0] = '\0';
+	return 1;
 }
 
 static int
-config_load(struct config *c, const char *path, const char *text,
+config_load(struct config *c, const char *path, const char *text, size_t len,
     struct config_error *err)
 {
-	struct load_ctx ctx = {c, err};
+	struct load_ctx ctx = {c, err, text, text + len, text, 0, true};
 	int rc;
 
 	memset(err, 0, sizeof(*err));
@@ -578,14 +684,10 @@ config_load(struct config *c, const char *path, const char *text,
 	ini_use_stack = false;
 	ini_allow_realloc = true;
 	ini_max_line = 65536;
-	rc = text ? ini_parse_string(text, config_ini_cb, &ctx)
-	          : ini_parse(path, config_ini_cb, &ctx);
+	rc = ini_parse_stream(config_reader, &ctx, config_ini_cb, &ctx);
 	if (rc == 0)
 		return 0;
-	if (rc == -1) {
-		snprintf(err->message, sizeof(err->message), "cannot open: %s",
-		    strerror(errno));
-	} else if (rc == -2) {
+	if (rc == -2) {
 		snprintf(err->message, sizeof(err->message), "out of memory");
 	} else {
 		err->line = rc;
@@ -596,127 +698,75 @@ config_load(struct config *c, const char *path, const char *text,
 	return -1;
 }
 
+/* err: path cannot be the configuration (why, as a format for it). */
+static int
+file_error(struct config_error *err, const char *path, const char *why)
+{
+	memset(err, 0, sizeof(*err));
+	snprintf(err->file, sizeof(err->file), "%s", path);
+	snprintf(err->message, sizeof(err->message), "%s", why);
+	return -1;
+}
+
 int
 config_load_file(struct config *c, const char *path, struct config_error *err)
 {
-	return config_load(c, path, NULL, err);
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+	struct stat st;
+	char *text, why[200];
+	ssize_t n;
+
+	if (fd < 0) {
+		snprintf(why, sizeof(why), "cannot open: %s", strerror(errno));
+		return file_error(err, path, why);
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0 ||
+	    st.st_size > CONFIG_MAX_FILE) {
+		snprintf(why, sizeof(why), "%s",
+		    S_ISDIR(st.st_mode)        ? "is a directory, not a file"
+		        : !S_ISREG(st.st_mode) ? "is not a regular file"
+		        : st.st_size == 0
+		        ? "is empty (to run on the built-in defaults, give "
+		          "no -c)"
+		        : "is over 1 MiB: not a configuration file");
+		close(fd);
+		return file_error(err, path, why);
+	}
+	text = xmalloc((size_t)st.st_size);
+	n = read(fd, text, (size_t)st.st_size);
+	close(fd);
+	if (n != st.st_size) {
+		snprintf(why, sizeof(why), "cannot read: %s",
+		    n < 0 ? strerror(errno) : "it changed while being read");
+		free(text);
+		return file_error(err, path, why);
+	}
+	rc = config_load(c, path, text, (size_t)n, err);
+	free(text);
+	return rc;
 }
 
 int
 config_load_string(struct config *c, const char *text, const char *name,
     struct config_error *err)
 {
-	return config_load(c, name, text, err);
-}
-
-/* One relation between a default and its cap. */
-static const struct cap_rule {
-	const char *key;
-	size_t def;
-	const char *cap_key;
-	size_t cap;
-} cap_rules[] = {
-    {"[limits] batch_concurrency", F(batch_concurrency), "[limits] concurrency",
-        F(concurrency)},
-    {"[limits] per_host_concurrency", F(per_host_concurrency),
-        "[limits] concurrency", F(concurrency)},
-    {"[upstream] connect_timeout_ms", F(connect_timeout_ms),
-        "[upstream] timeout_cap_ms", F(timeout_cap_ms)},
-    {"[upstream] timeout_ms", F(timeout_ms), "[upstream] timeout_cap_ms",
-        F(timeout_cap_ms)},
-    {"[upstream] deadline_ms", F(deadline_ms), "[upstream] deadline_cap_ms",
-        F(deadline_cap_ms)},
-    {"[upstream] max_body_bytes", F(max_body_bytes),
-        "[upstream] max_body_bytes_cap", F(max_body_bytes_cap)},
-    {"[upstream] retries", F(retries), "[upstream] retries_cap",
-        F(retries_cap)},
-    {"[upstream] backoff_ms", F(backoff_ms), "[upstream] backoff_cap_ms",
-        F(backoff_cap_ms)},
-    {"[upstream] backoff_max_ms", F(backoff_max_ms),
-        "[upstream] backoff_cap_ms", F(backoff_cap_ms)},
-    {"[upstream] follow_redirects", F(follow_redirects),
-        "[upstream] redirects_cap", F(redirects_cap)},
-};
-
-static uint64_t
-field_u64(const struct config *c, size_t off)
-{
-	return *(const uint64_t *)(const void *)((const char *)c + off);
-}
-
-/* err names key: it needs other_key set too. */
-static int
-needs(struct config_error *err, const char *section, const char *key,
-    const char *other_key)
-{
-	memset(err, 0, sizeof(*err));
-	snprintf(err->section, sizeof(err->section), "%s", section);
-	snprintf(err->key, sizeof(err->key), "%s", key);
-	snprintf(err->message, sizeof(err->message), "needs %s too", other_key);
-	return -1;
-}
-
-int
-config_check(const struct config *c, struct config_error *err)
-{
-	if ((c->tls_cert[0] != '\0') != (c->tls_key[0] != '\0'))
-		return c->tls_cert[0]
-		    ? needs(err, "server", "tls_cert", "tls_key")
-		    : needs(err, "server", "tls_key", "tls_cert");
-	if ((c->client_cert[0] != '\0') != (c->client_key[0] != '\0'))
-		return c->client_cert[0]
-		    ? needs(err, "upstream", "client_cert", "client_key")
-		    : needs(err, "upstream", "client_key", "client_cert");
-	return 0;
-}
-
-unsigned
-config_warnings(const struct config *c, void (*warn)(const char *msg))
-{
-	char msg[256];
-	unsigned n = 0;
-	size_t i;
-
-	if (!c->tls_verify) {
-		if (warn != NULL)
-			warn("[upstream] tls_verify is false: upstream "
-			     "certificates are not verified");
-		n++;
-	}
-	for (i = 0; i < sizeof(cap_rules) / sizeof(cap_rules[0]); i++) {
-		const struct cap_rule *r = &cap_rules[i];
-		uint64_t d = field_u64(c, r->def), cap = field_u64(c, r->cap);
-
-		if (d <= cap)
-			continue;
-		snprintf(msg, sizeof(msg),
-		    "%s (%llu) is above %s (%llu); batches get %llu", r->key,
-		    (unsigned long long)d, r->cap_key, (unsigned long long)cap,
-		    (unsigned long long)cap);
-		if (warn != NULL)
-			warn(msg);
-		n++;
-	}
-	return n;
+	return config_load(c, name, text, strlen(text), err);
 }
 
 void
-config_error_format(const struct config_error *err, char *out, size_t outlen)
+config_error_at(const struct config *c, struct config_error *err,
+    const char *section, const char *key)
 {
-	size_t n = 0;
+	const struct cfg_key *k = key_find(section, key);
+	uint32_t line = k ? c->line[k - config_keys] : 0;
 
-	out[0] = '\0';
-	if (err->file[0] != '\0')
-		n += (size_t)snprintf(out + n, outlen - n, "%s:", err->file);
-	if (err->line > 0 && n < outlen)
-		n += (size_t)snprintf(out + n, outlen - n, "%d:", err->line);
-	if (n > 0 && n < outlen)
-		n += (size_t)snprintf(out + n, outlen - n, " ");
-	if (err->section[0] != '\0' && n < outlen)
-		n += (size_t)snprintf(
-		    out + n, outlen - n, "[%s] %s: ", err->section, err->key);
-	if (n < outlen)
-		snprintf(out + n, outlen - n, "%s", err->message);
+	snprintf(err->section, sizeof(err->section), "%s", section);
+	snprintf(err->key, sizeof(err->key), "%s", key);
+	err->line = line == CONFIG_LINE_FLAG ? 0 : (int)line;
+	if (line == CONFIG_LINE_FLAG)
+		snprintf(err->file, sizeof(err->file), "command line");
+	else if (line == 0)
+		err->file[0] = '\0'; /* a built-in default */
 }
 
 size_t

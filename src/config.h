@@ -22,6 +22,9 @@
 #define CONFIG_ADDR_LEN        128
 #define CONFIG_PATH_LEN        512
 #define CONFIG_LIST_LEN        4096
+#define CONFIG_MAX_KEYS        64         /* rows of the key table, at most */
+#define CONFIG_MAX_FILE        (1 << 20)  /* a configuration file's bytes */
+#define CONFIG_LINE_FLAG       UINT32_MAX /* set on the command line */
 
 struct config {
 	/* [server] */
@@ -91,6 +94,11 @@ struct config {
 
 	/* [log] */
 	int log_level; /* enum log_level */
+
+	/* Where each key was set, by its row in the key table: a line of
+	 * the file, CONFIG_LINE_FLAG for the command line, 0 for the
+	 * built-in default. */
+	uint32_t line[CONFIG_MAX_KEYS];
 };
 
 struct config_error {
@@ -107,8 +115,13 @@ void config_defaults(struct config *c);
 /*
  * Apply the INI file at path (or the text, for tests) on top of c. Stops
  * at the first error: returns -1 and fills err with the file, line,
- * section, key and what is wrong (unknown section or key, bad value).
- * Returns 0 on success. See config_warnings for relations between keys.
+ * section, key and what is wrong (unknown section or key, bad value, a
+ * key set twice). The file must be a regular, readable file of 1 to
+ * CONFIG_MAX_FILE bytes: a directory, or a file an editor truncated,
+ * would otherwise mean the built-in defaults - auth off. A key may be
+ * set once; the lists (listen, deny, allow, nameservers, retry_on) may
+ * repeat, each line adding to what the file set before. Returns 0 on
+ * success. See config_warnings for relations between keys.
  */
 int config_load_file(
     struct config *c, const char *path, struct config_error *err);
@@ -136,9 +149,22 @@ int config_check(const struct config *c, struct config_error *err);
  */
 unsigned config_warnings(const struct config *c, void (*warn)(const char *msg));
 
+/*
+ * What a reload from old to next loosens: authentication turned off,
+ * deny_private off, deny ranges dropped, allow ranges added. Calls
+ * warn with one sentence each; returns how many.
+ */
+unsigned config_loosened(const struct config *old, const struct config *next,
+    void (*warn)(const char *msg));
+
 /* "FILE:LINE: [section] key: message" (parts omitted when unknown). */
 void config_error_format(
     const struct config_error *err, char *out, size_t outlen);
+
+/* Name section/key in err, with where c got it: the line of the file
+ * (err->file is left as it is), or the command line. */
+void config_error_at(const struct config *c, struct config_error *err,
+    const char *section, const char *key);
 
 /* The key table, for documentation checks: one entry per key. */
 struct config_key_info {

@@ -35,19 +35,25 @@ enum req_err {
 	RERR_UNAUTHORIZED,    /* 401 */
 	RERR_NOT_FOUND,       /* 404 */
 	RERR_METHOD,          /* 405, with Allow */
+	RERR_NOT_ACCEPTABLE,  /* 406: no format the caller accepts */
 	RERR_TIMEOUT,         /* 408: request not read in time */
 	RERR_TOO_LARGE,       /* 413: body or item count over the cap */
 	RERR_URI_TOO_LONG,    /* 414 */
 	RERR_MEDIA_TYPE,      /* 415 */
+	RERR_EXPECTATION,     /* 417: an Expect other than 100-continue */
 	RERR_HEADERS,         /* 431: too many or too large headers */
 	RERR_BUSY,            /* 429, with Retry-After */
 	RERR_INTERNAL,        /* 500 */
+	RERR_NOT_IMPLEMENTED, /* 501: a method or transfer coding */
 	RERR_DRAINING,        /* 503, with Retry-After */
+	RERR_VERSION,         /* 505: not HTTP/1.x */
 	RERR_LOOP,            /* 508: hop limit exceeded */
 	RERR__COUNT
 };
 
 const char *req_err_name(enum req_err e);
 int req_err_status(enum req_err e);
+/* "Bad Request", ...: the status line's reason phrase. */
+const char *req_err_reason(enum req_err e);
 
 #endif

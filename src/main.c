@@ -25,6 +25,7 @@
 #include "fetch.h"
 #include "log.h"
 #include "notify.h"
+#include "preflight.h"
 #include "util.h"
 #include "pool.h"
 #include "resolve.h"
@@ -191,6 +192,45 @@ daemon_set_egress(struct daemon *d)
 	}
 }
 
+/*
+ * The configuration, read as start-up, `-t` and a reload all read it:
+ * the file (NULL: none) over the built-in defaults, --listen over the
+ * file, the relations between keys, then every file it names and every
+ * unix socket directory (preflight.h). Returns 0, or -1 with err.
+ */
+static int
+daemon_config(struct config *c, const char *path, const char *listen,
+    struct config_error *err)
+{
+	char why[256];
+
+	config_defaults(c);
+	memset(err, 0, sizeof(*err));
+	if (path != NULL && config_load_file(c, path, err) != 0)
+		return -1;
+	if (listen != NULL &&
+	    config_set(c, "server", "listen", listen, why, sizeof(why)) != 0) {
+		memset(err, 0, sizeof(*err));
+		snprintf(err->file, sizeof(err->file), "--listen");
+		snprintf(err->section, sizeof(err->section), "server");
+		snprintf(err->key, sizeof(err->key), "listen");
+		snprintf(err->message, sizeof(err->message), "%s", why);
+		return -1;
+	}
+	if (config_check(c, err) != 0) {
+		if (err->line > 0 && path != NULL)
+			snprintf(err->file, sizeof(err->file), "%s", path);
+		return -1;
+	}
+	return preflight_check(c, path, err);
+}
+
+static void
+warn_loosened(const char *msg)
+{
+	log_warn("reload: %s", msg);
+}
+
 /* Settings that only a restart applies: say so rather than ignore. */
 static void
 reload_warn_restart(const struct config *old, const struct config *new)
@@ -225,20 +265,9 @@ on_reload_signal(evutil_socket_t sig, short what, void *arg)
 	struct config next;
 	char msg[600], why[256];
 	struct sched_limits l;
-	int rc = 0;
 
 	notify_reloading();
-	config_defaults(&next);
-	memset(&err, 0, sizeof(err));
-	if (d->config_path != NULL)
-		rc = config_load_file(&next, d->config_path, &err);
-	/* Flags override the file, as at start-up. */
-	if (rc == 0 && d->listen_flag != NULL)
-		config_set(&next, "server", "listen", d->listen_flag, why,
-		    sizeof(why));
-	if (rc == 0)
-		rc = config_check(&next, &err);
-	if (rc != 0) {
+	if (daemon_config(&next, d->config_path, d->listen_flag, &err) != 0) {
 		config_error_format(&err, msg, sizeof(msg));
 		log_error("reload: configuration error, keeping the old one: "
 		          "%s",
@@ -247,6 +276,7 @@ on_reload_signal(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	reload_warn_restart(&d->cfg, &next);
+	config_loosened(&d->cfg, &next, warn_loosened);
 	config_warnings(&next, warn_log);
 	d->cfg = next;
 	log_set_level((enum log_level)d->cfg.log_level);
@@ -359,8 +389,8 @@ main(int argc, char **argv)
 	static struct daemon d;
 	const char *config_path = NULL, *listen = NULL;
 	struct config_error err;
-	char why[256], msg[600];
-	int c, test = 0, rc;
+	char msg[600];
+	int c, test = 0;
 
 	while ((c = getopt_long(argc, argv, "c:l:tVh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -392,24 +422,7 @@ main(int argc, char **argv)
 	}
 
 	log_init();
-	config_defaults(&d.cfg);
-	memset(&err, 0, sizeof(err));
-	rc = 0;
-	if (config_path != NULL)
-		rc = config_load_file(&d.cfg, config_path, &err);
-	if (rc == 0 && listen != NULL &&
-	    config_set(&d.cfg, "server", "listen", listen, why, sizeof(why)) !=
-	        0) {
-		memset(&err, 0, sizeof(err));
-		snprintf(err.file, sizeof(err.file), "--listen");
-		snprintf(err.section, sizeof(err.section), "server");
-		snprintf(err.key, sizeof(err.key), "listen");
-		snprintf(err.message, sizeof(err.message), "%s", why);
-		rc = -1;
-	}
-	if (rc == 0)
-		rc = config_check(&d.cfg, &err);
-	if (rc != 0) {
+	if (daemon_config(&d.cfg, config_path, listen, &err) != 0) {
 		config_error_format(&err, msg, sizeof(msg));
 		fprintf(stderr, "fanoutd: configuration error: %s\n", msg);
 		return 1;

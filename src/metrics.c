@@ -62,11 +62,15 @@ metrics_render(struct buf *out, const struct metrics_gauges *g)
 	    "Upstream attempts in flight.", g->inflight);
 	metric_one(out, "fanoutd_queued", "gauge",
 	    "Items waiting for a concurrency slot.", g->queued);
+	/* The states partition the connections, so sum() is the total. */
 	metric_head(out, "fanoutd_upstream_connections", "gauge",
-	    "Upstream connections, open in all and idle in the pool.");
+	    "Upstream connections open, by state: active (carrying a "
+	    "request) or idle (kept alive in the pool).");
 	buf_printf(out,
-	    "fanoutd_upstream_connections{state=\"open\"} %" PRIu64 "\n",
-	    g->connections_open);
+	    "fanoutd_upstream_connections{state=\"active\"} %" PRIu64 "\n",
+	    g->connections_open > g->connections_idle
+	        ? g->connections_open - g->connections_idle
+	        : 0);
 	buf_printf(out,
 	    "fanoutd_upstream_connections{state=\"idle\"} %" PRIu64 "\n",
 	    g->connections_idle);

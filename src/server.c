@@ -1,32 +1,15 @@
 /*
- * server.c - evhttp listeners, routing and whole-request errors, and the
- * stream that carries one batch's response to its caller (see server.h
- * and LIBEVENT-NOTES.md, Server).
- *
- * A stream is RUNNING while its batch runs, ENDING once the batch has
- * written its summary and the last bytes are being flushed, ENDED after
- * evhttp_send_reply_end. Lines from the batch collect in `pending` and go
- * out as one chunk per loop iteration. The reply is started as soon as
- * the batch is accepted, because evhttp notices a disconnect only once
- * the connection is writing; the connection's close callback then
- * cancels the batch at once. Who frees what:
- *   - normal end: evhttp calls on_complete after the last byte; we free
- *     the stream, evhttp frees the request;
- *   - caller gone while RUNNING/ENDING: evhttp has detached the request;
- *     we cancel the batch, free the request with send_reply_end, free
- *     the stream;
- *   - caller gone while ENDED: evhttp frees the request; we free the
- *     stream.
+ * server.c - evhttp listeners, routing and whole-request errors (see
+ * server.h and LIBEVENT-NOTES.md, Server). Every request arrives framed
+ * by the guard (guard.h), which also says where to route it; a batch's
+ * response is a stream (stream.h); the listening sockets are listen.h's.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
-#include <arpa/inet.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -42,40 +25,22 @@
 #include "pool.h"
 #include "auth.h"
 #include "guard.h"
+#include "listen.h"
+#include "reqbody.h"
 #include "server.h"
+#include "stream.h"
 #include "tls.h"
 #include "util.h"
 
-#define SERVER_WRITE_TIMEOUT_S 60 /* a caller that reads nothing */
-#define SERVER_DRAIN_GRACE_S   3
-
-enum stream_state { ST_RUNNING = 0, ST_ENDING, ST_ENDED };
-
-struct stream {
-	struct server *srv;
-	struct evhttp_request *req;
-	struct evhttp_connection *evcon;
-	struct batch *batch; /* NULL once the batch ended or was cancelled */
-	struct evbuffer *pending;
-	struct event flush_ev;
-	bool flush_armed;
-	bool paused; /* the batch waits for the caller to read */
-	enum stream_state state;
-	uint64_t bytes_out;
-	char peer[64];
-	TAILQ_ENTRY(stream) link;
-};
+#define SERVER_DRAIN_GRACE_S 3
 
 struct server {
 	struct event_base *base;
 	struct evhttp *http;
 	struct batch_ctx *bctx;
 	const struct config *cfg;
-	TAILQ_HEAD(, stream) streams;
-	char *unix_paths[CONFIG_MAX_LISTEN];
-	unsigned nunix;
-	struct evhttp_bound_socket *bound[CONFIG_MAX_LISTEN];
-	unsigned nbound;
+	struct streams streams; /* the batches' responses */
+	struct listeners ls;
 	SSL_CTX *ssl_ctx;    /* HTTPS listeners when [server] tls_cert is set */
 	struct auth auth;    /* bearer tokens; none: no auth */
 	struct guard *guard; /* read deadline, connection cap */
@@ -103,10 +68,11 @@ server_reply_done_cb(struct evhttp_request *req, void *arg)
 
 static void
 server_send(struct server *srv, struct evhttp_request *req, int status,
-    const char *type, const char *body, size_t len, const char *extra_name,
-    const char *extra_value)
+    const char *reason, const char *type, const char *body, size_t len,
+    const char *extra_name, const char *extra_value)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	struct evbuffer *evb = evbuffer_new();
 	char clen[24];
 
@@ -120,8 +86,13 @@ server_send(struct server *srv, struct evhttp_request *req, int status,
 		evbuffer_add(evb, body, len);
 	}
 	evhttp_request_set_on_complete_cb(req, server_reply_done_cb, srv);
-	evhttp_send_reply(req, status, NULL, evb);
+	evhttp_send_reply(req, status, reason, evb);
 	evbuffer_free(evb);
+	/* evhttp reads while it writes, to see a close: a caller that
+	 * half-closed would lose this reply. It reads again after it. */
+	if (evcon != NULL)
+		bufferevent_disable(
+		    evhttp_connection_get_bufferevent(evcon), EV_READ);
 }
 
 /* Reply with a JSON error body; extra_name/value may add one header. */
@@ -132,8 +103,8 @@ server_error(struct server *srv, struct evhttp_request *req, enum req_err code,
 	struct buf b = BUF_INIT;
 
 	emit_error_body(&b, req_err_name(code), message);
-	server_send(srv, req, req_err_status(code), "application/json", b.data,
-	    b.len, extra_name, extra_value);
+	server_send(srv, req, req_err_status(code), req_err_reason(code),
+	    "application/json", b.data, b.len, extra_name, extra_value);
 	buf_free(&b);
 }
 
@@ -141,216 +112,72 @@ static void
 server_reply(struct server *srv, struct evhttp_request *req, const char *type,
     const char *body, size_t len)
 {
-	server_send(srv, req, 200, type, body, len, NULL, NULL);
+	server_send(srv, req, 200, NULL, type, body, len, NULL, NULL);
 }
 
-static void
-stream_free(struct stream *st)
-{
-	struct server *srv = st->srv;
-
-	TAILQ_REMOVE(&srv->streams, st, link);
-	event_del(&st->flush_ev);
-	evbuffer_free(st->pending);
-	free(st);
-	if (srv->draining && TAILQ_EMPTY(&srv->streams))
-		event_active(srv->idle_ev, EV_TIMEOUT, 1);
-}
-
-static void
-stream_arm_flush(struct stream *st)
-{
-	if (!st->flush_armed) {
-		st->flush_armed = true;
-		event_active(&st->flush_ev, EV_TIMEOUT, 1);
-	}
-}
-
-static struct bufferevent *
-stream_bev(struct stream *st)
-{
-	return evhttp_connection_get_bufferevent(st->evcon);
-}
-
-/* Bytes written by the batch that the caller has not taken yet. */
-static size_t
-stream_unsent(struct stream *st)
-{
-	return evbuffer_get_length(st->pending) +
-	    evbuffer_get_length(bufferevent_get_output(stream_bev(st)));
-}
-
-/* evhttp: the connection's output fell to the low-water mark. */
-static void
-stream_drained_cb(struct evhttp_connection *evcon, void *arg)
-{
-	struct stream *st = arg;
-
-	if (st->paused && st->batch != NULL &&
-	    stream_unsent(st) <= st->srv->cfg->output_high_water / 2) {
-		st->paused = false;
-		batch_pause(st->batch, false);
-	}
-}
-
-/* Hand pending lines to evhttp as one chunk; end the reply when due. */
-static void
-stream_flush_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct stream *st = arg;
-	size_t len = evbuffer_get_length(st->pending);
-
-	st->flush_armed = false;
-	if (len > 0) {
-		st->bytes_out += len;
-		metrics.bytes_out_total += len;
-		evhttp_send_reply_chunk_with_cb(
-		    st->req, st->pending, stream_drained_cb, st);
-	}
-	if (st->state == ST_ENDING) {
-		st->state = ST_ENDED;
-		/* evhttp completes the reply when the output is empty. */
-		bufferevent_setwatermark(stream_bev(st), EV_WRITE, 0, 0);
-		/* May complete at once and free st through on_complete. */
-		evhttp_send_reply_end(st->req);
-	}
-}
-
-/* The batch writes: queue it, and pause the batch while the caller is
- * too far behind (output_high_water). */
-static void
-stream_write(void *arg, const char *data, size_t len)
-{
-	struct stream *st = arg;
-
-	evbuffer_add(st->pending, data, len);
-	stream_arm_flush(st);
-	if (!st->paused && st->batch != NULL &&
-	    stream_unsent(st) > st->srv->cfg->output_high_water) {
-		st->paused = true;
-		batch_pause(st->batch, true);
-	}
-}
-
-static void
-stream_end(void *arg, const struct batch_stats *bs)
-{
-	struct stream *st = arg;
-
-	st->batch = NULL;
-	st->state = ST_ENDING;
-	log_info("batch from %s: %u items, %u ok, %u failed, %llu retries, "
-	         "%.1f ms, %zu bytes out",
-	    st->peer, bs->items, bs->ok, bs->failed,
-	    (unsigned long long)bs->retries, bs->elapsed_ms,
-	    (size_t)(st->bytes_out + evbuffer_get_length(st->pending)));
-	stream_arm_flush(st);
-}
-
-/* The reply is fully written: the connection may carry another request. */
-static void
-stream_complete_cb(struct evhttp_request *req, void *arg)
-{
-	struct stream *st = arg;
-	struct timeval tv;
-
-	evutil_timerclear(&tv);
-	tv.tv_sec = (time_t)(st->srv->cfg->keepalive_timeout_ms / 1000);
-	tv.tv_usec =
-	    (suseconds_t)(st->srv->cfg->keepalive_timeout_ms % 1000) * 1000;
-	evhttp_connection_set_closecb(st->evcon, NULL, NULL);
-	bufferevent_set_timeouts(
-	    evhttp_connection_get_bufferevent(st->evcon), &tv, &tv);
-	guard_reply_done(st->srv->guard, st->evcon);
-	stream_free(st);
-}
-
-/* The caller's connection closed. */
-static void
-stream_close_cb(struct evhttp_connection *evcon, void *arg)
-{
-	struct stream *st = arg;
-
-	if (st->state != ST_ENDED) {
-		if (st->batch != NULL) {
-			log_info("batch from %s: caller disconnected, "
-			         "cancelling",
-			    st->peer);
-			batch_cancel(st->batch);
-			st->batch = NULL;
-		}
-		/* evhttp detached the request; ending it frees it. */
-		if (evhttp_request_get_connection(st->req) == NULL)
-			evhttp_send_reply_end(st->req);
-	}
-	stream_free(st);
-}
-
+/* Every field line of name, joined with ", " (RFC 9110 §5.3) into
+ * out; NULL when there is none. */
 static const char *
-format_content_type(enum out_format f)
+header_join(struct evkeyvalq *h, const char *name, struct buf *out)
 {
-	switch (f) {
-	case OUT_JSON:
-		return "application/json";
-	case OUT_SSE:
-		return "text/event-stream";
-	default:
-		return "application/x-ndjson";
+	struct evkeyval *kv;
+	bool any = false;
+
+	TAILQ_FOREACH(kv, h, next)
+	{
+		if (strcasecmp(kv->key, name) != 0)
+			continue;
+		if (any)
+			buf_adds(out, ", ");
+		buf_adds(out, kv->value);
+		any = true;
 	}
+	return any ? buf_cstr(out) : NULL;
 }
 
-/* Accept a parsed batch: start the reply, then the batch. */
-static void
-stream_start(struct server *srv, struct evhttp_request *req,
-    struct batch_spec *spec, unsigned hops)
+/* The request body with its Content-Encoding undone into dec; NULL
+ * after answering an error. */
+static const char *
+server_body(struct server *srv, struct evhttp_request *req, struct buf *dec,
+    size_t *len)
 {
-	struct stream *st = xcalloc(1, sizeof(*st));
-	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
-	struct batch_sink sink = {stream_write, stream_end, st};
-	struct timeval wtv = {SERVER_WRITE_TIMEOUT_S, 0};
-	char *addr = NULL;
-	ev_uint16_t port = 0;
+	struct evbuffer *body = evhttp_request_get_input_buffer(req);
+	struct buf ce = BUF_INIT;
+	enum req_err e;
+	bool decoded;
+	char msg[200];
 
-	st->srv = srv;
-	st->req = req;
-	st->evcon = evhttp_request_get_connection(req);
-	st->pending = evbuffer_new();
-	event_assign(&st->flush_ev, srv->base, -1, 0, stream_flush_cb, st);
-	evhttp_connection_get_peer(st->evcon, &addr, &port);
-	snprintf(st->peer, sizeof(st->peer), "%s:%u", addr ? addr : "?", port);
-	TAILQ_INSERT_TAIL(&srv->streams, st, link);
-
-	evhttp_add_header(
-	    out, "Content-Type", format_content_type(spec->format));
-	evhttp_add_header(out, "Cache-Control", "no-store");
-	/* HTTP/1.0 keep-alive callers would get "Content-Length: 0" with a
-	 * stream behind it: make the stream end at close instead. */
-	if (req->major == 1 && req->minor == 0)
-		evhttp_remove_header(
-		    evhttp_request_get_input_headers(req), "Connection");
-	evhttp_send_reply_start(req, 200, "OK");
-	/* The caller sends nothing while we stream: no read timeout. The
-	 * write callback (stream_drained_cb) comes at half the high water. */
-	bufferevent_set_timeouts(stream_bev(st), NULL, &wtv);
-	bufferevent_setwatermark(
-	    stream_bev(st), EV_WRITE, srv->cfg->output_high_water / 2, 0);
-	evhttp_connection_set_closecb(st->evcon, stream_close_cb, st);
-	evhttp_request_set_on_complete_cb(req, stream_complete_cb, st);
-	st->batch = batch_start(srv->bctx, spec, hops, &sink);
+	e = reqbody_decode(header_join(evhttp_request_get_input_headers(req),
+	                       "Content-Encoding", &ce),
+	    body, srv->cfg->max_request_bytes, dec, &decoded, msg, sizeof(msg));
+	buf_free(&ce);
+	if (e != RERR__COUNT) {
+		metrics.batches_rejected++;
+		server_error(srv, req, e, msg,
+		    e == RERR_MEDIA_TYPE ? "Accept-Encoding" : NULL,
+		    REQBODY_ACCEPT_ENCODING);
+		return NULL;
+	}
+	if (decoded) {
+		*len = dec->len;
+		return dec->len ? dec->data : "";
+	}
+	*len = evbuffer_get_length(body);
+	return *len ? (const char *)evbuffer_pullup(body, -1) : "";
 }
 
 static void
-server_batch(struct server *srv, struct evhttp_request *req)
+server_batch(struct server *srv, struct evhttp_request *req, const char *query)
 {
 	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
-	struct evbuffer *body = evhttp_request_get_input_buffer(req);
 	const char *hops_s = evhttp_find_header(in, "X-Fanoutd-Hops");
 	unsigned long hops = hops_s ? strtoul(hops_s, NULL, 10) : 0;
-	size_t len = evbuffer_get_length(body);
-	const char *data = len ? (const char *)evbuffer_pullup(body, -1) : "";
+	struct buf dec = BUF_INIT, accept = BUF_INIT;
 	struct parse_error perr;
 	struct batch_spec spec;
+	const char *data;
 	char msg[200];
+	size_t len;
 
 	if (srv->draining) {
 		metrics.batches_rejected++;
@@ -377,15 +204,18 @@ server_batch(struct server *srv, struct evhttp_request *req)
 		server_error(srv, req, RERR_LOOP, msg, NULL, NULL);
 		return;
 	}
+	if ((data = server_body(srv, req, &dec, &len)) == NULL)
+		return;
 	if (batch_parse(&spec, data, len,
-	        evhttp_find_header(in, "Content-Type"),
-	        evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req)),
-	        evhttp_find_header(in, "Accept"), srv->cfg, &perr) != 0) {
+	        evhttp_find_header(in, "Content-Type"), query,
+	        header_join(in, "Accept", &accept), srv->cfg, &perr) != 0) {
 		metrics.batches_rejected++;
 		server_error(srv, req, perr.code, perr.message, NULL, NULL);
-		return;
+	} else {
+		stream_start(&srv->streams, req, &spec, (unsigned)hops + 1);
 	}
-	stream_start(srv, req, &spec, (unsigned)hops + 1);
+	buf_free(&dec);
+	buf_free(&accept);
 }
 
 static void
@@ -405,33 +235,36 @@ server_metrics(struct server *srv, struct evhttp_request *req)
 	buf_free(&b);
 }
 
+/* Is the path of target (up to '?') exactly path? */
+static bool
+path_is(const char *target, size_t plen, const char *path)
+{
+	return strlen(path) == plen && memcmp(target, path, plen) == 0;
+}
+
 static void
 server_request_cb(struct evhttp_request *req, void *arg)
 {
 	struct server *srv = arg;
-	const char *path =
-	    evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	bool get = cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD;
-	enum req_err lim;
+	struct guard_request gr;
+	const char *q;
+	size_t plen;
 	char msg[200];
 
-	if ((lim = guard_request_read(srv->guard,
-	         evhttp_request_get_connection(req))) != RERR__COUNT) {
-		/* Answered already and shut for writing: this reply only
-		 * lets evhttp free the request. */
+	guard_request_read(srv->guard, evhttp_request_get_connection(req), &gr);
+	if (gr.refused != RERR__COUNT) {
+		/* The guard closes the connection after this reply. */
 		server_error(
-		    srv, req, lim, "the request was refused", NULL, NULL);
+		    srv, req, gr.refused, gr.message, "Connection", "close");
 		return;
 	}
-	if ((lim = guard_check_request(srv->cfg, req, msg, sizeof(msg))) !=
-	    RERR__COUNT) {
-		server_error(srv, req, lim, msg, NULL, NULL);
-		return;
-	}
-	if (path == NULL)
-		path = "";
-	if (strcmp(path, "/healthz") != 0 &&
+	/* Route on the target as the caller sent it (evhttp would read
+	 * "//x/metrics" as host x, path /metrics). */
+	q = strchr(gr.target, '?');
+	plen = q ? (size_t)(q - gr.target) : strlen(gr.target);
+	if (!path_is(gr.target, plen, "/healthz") &&
 	    !auth_check(&srv->auth,
 	        evhttp_find_header(
 	            evhttp_request_get_input_headers(req), "Authorization"))) {
@@ -441,15 +274,15 @@ server_request_cb(struct evhttp_request *req, void *arg)
 		    "WWW-Authenticate", "Bearer");
 		return;
 	}
-	if (strcmp(path, "/v1/batch") == 0) {
+	if (path_is(gr.target, plen, "/v1/batch")) {
 		if (cmd == EVHTTP_REQ_POST)
-			server_batch(srv, req);
+			server_batch(srv, req, q ? q + 1 : NULL);
 		else
 			server_error(srv, req, RERR_METHOD,
 			    "/v1/batch accepts POST only", "Allow", "POST");
-	} else if (strcmp(path, "/healthz") == 0) {
+	} else if (path_is(gr.target, plen, "/healthz")) {
 		if (get && srv->draining)
-			server_send(srv, req, 503, "application/json",
+			server_send(srv, req, 503, NULL, "application/json",
 			    "{\"status\":\"draining\"}\n", 22, NULL, NULL);
 		else if (get)
 			server_reply(srv, req, "application/json",
@@ -458,7 +291,7 @@ server_request_cb(struct evhttp_request *req, void *arg)
 			server_error(srv, req, RERR_METHOD,
 			    "/healthz accepts GET and HEAD only", "Allow",
 			    "GET, HEAD");
-	} else if (strcmp(path, "/metrics") == 0) {
+	} else if (path_is(gr.target, plen, "/metrics")) {
 		if (get)
 			server_metrics(srv, req);
 		else
@@ -467,122 +300,27 @@ server_request_cb(struct evhttp_request *req, void *arg)
 			    "GET, HEAD");
 	} else {
 		snprintf(msg, sizeof(msg),
-		    "no such endpoint: %.100s; use POST /v1/batch", path);
+		    "no such endpoint: %.*s; use POST /v1/batch",
+		    (int)(plen > 100 ? 100 : plen), gr.target);
 		server_error(srv, req, RERR_NOT_FOUND, msg, NULL, NULL);
 	}
-}
-
-/* Bind a unix socket at path (replacing a stale one), mode 0660. */
-static int
-server_listen_unix(
-    struct server *srv, const char *path, char *why, size_t whylen)
-{
-	struct sockaddr_un sun;
-	evutil_socket_t fd;
-
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		snprintf(why, whylen, "unix socket path too long: %s", path);
-		return -1;
-	}
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	strcpy(sun.sun_path, path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		goto fail;
-	unlink(path);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
-	    chmod(path, (mode_t)srv->cfg->unix_mode) != 0 ||
-	    listen(fd, 511) != 0 || evutil_make_socket_nonblocking(fd) != 0) {
-		close(fd);
-		goto fail;
-	}
-	if ((srv->bound[srv->nbound] =
-	            evhttp_accept_socket_with_handle(srv->http, fd)) == NULL) {
-		close(fd);
-		goto fail;
-	}
-	guard_add_listener(srv->guard, srv->bound[srv->nbound++]);
-	srv->unix_paths[srv->nunix++] = xstrdup(path);
-	log_info("listening on unix:%s", path);
-	return 0;
-fail:
-	snprintf(
-	    why, whylen, "cannot listen on unix:%s: %s", path, strerror(errno));
-	return -1;
-}
-
-/* Bind "ip:port" or "[ip6]:port"; logs the real port. */
-static int
-server_listen_tcp(
-    struct server *srv, const char *spec, char *why, size_t whylen)
-{
-	char host[CONFIG_ADDR_LEN];
-	const char *colon = strrchr(spec, ':');
-	struct evhttp_bound_socket *bs;
-	struct sockaddr_storage ss;
-	socklen_t sslen = sizeof(ss);
-	char ip[INET6_ADDRSTRLEN];
-	size_t hlen;
-	unsigned port;
-
-	if (colon == NULL || (hlen = (size_t)(colon - spec)) >= sizeof(host)) {
-		snprintf(why, whylen, "bad listen address: %s", spec);
-		return -1;
-	}
-	memcpy(host, spec, hlen);
-	host[hlen] = '\0';
-	if (host[0] == '[' && hlen > 2 && host[hlen - 1] == ']') {
-		memmove(host, host + 1, hlen - 2);
-		host[hlen - 2] = '\0';
-	}
-	port = (unsigned)strtoul(colon + 1, NULL, 10);
-	bs = evhttp_bind_socket_with_handle(srv->http, host, (uint16_t)port);
-	if (bs != NULL) {
-		srv->bound[srv->nbound++] = bs;
-		guard_add_listener(srv->guard, bs);
-	}
-	if (bs == NULL) {
-		snprintf(why, whylen, "cannot listen on %s: %s", spec,
-		    strerror(errno));
-		return -1;
-	}
-	if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss,
-	        &sslen) == 0) {
-		if (ss.ss_family == AF_INET6) {
-			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-			inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
-			log_info("listening on %s://[%s]:%u",
-			    srv->ssl_ctx ? "https" : "http", ip,
-			    ntohs(s6->sin6_port));
-		} else {
-			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-			inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
-			log_info("listening on %s://%s:%u",
-			    srv->ssl_ctx ? "https" : "http", ip,
-			    ntohs(s4->sin_port));
-		}
-	}
-	return 0;
 }
 
 unsigned
 server_bound_addrs(
     const struct server *srv, struct sockaddr_storage *out, unsigned max)
 {
-	unsigned i, n = 0;
+	return listen_addrs(&srv->ls, out, max);
+}
 
-	for (i = 0; i < srv->nbound && n < max; i++) {
-		socklen_t len = sizeof(out[n]);
+/* The last stream ended: while draining, see whether that was all. */
+static void
+server_streams_emptied(void *arg)
+{
+	struct server *srv = arg;
 
-		if (getsockname(evhttp_bound_socket_get_fd(srv->bound[i]),
-		        (struct sockaddr *)&out[n], &len) == 0 &&
-		    (out[n].ss_family == AF_INET ||
-		        out[n].ss_family == AF_INET6))
-			n++;
-	}
-	return n;
+	if (srv->draining)
+		event_active(srv->idle_ev, EV_TIMEOUT, 1);
 }
 
 /* Every stream has ended: the drain is complete. */
@@ -591,7 +329,7 @@ server_idle_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *srv = arg;
 
-	if (!srv->draining || !TAILQ_EMPTY(&srv->streams) ||
+	if (!srv->draining || !streams_empty(&srv->streams) ||
 	    srv->drained == NULL)
 		return;
 	event_del(srv->drain_ev);
@@ -610,25 +348,19 @@ server_drain_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *srv = arg;
 	struct timeval grace = {SERVER_DRAIN_GRACE_S, 0};
-	struct stream *st, *next;
 
 	if (srv->drained == NULL)
 		return;
 	if (srv->drain_aborted) {
 		log_warn("drain: %s callers still reading; stopping anyway",
-		    TAILQ_EMPTY(&srv->streams) ? "no" : "some");
+		    streams_empty(&srv->streams) ? "no" : "some");
 		srv->drained(srv->drained_arg);
 		srv->drained = NULL;
 		return;
 	}
 	srv->drain_aborted = true;
-	for (st = TAILQ_FIRST(&srv->streams); st != NULL; st = next) {
-		next = TAILQ_NEXT(st, link);
-		if (st->batch != NULL)
-			batch_abort(st->batch,
-			    "fanoutd is shutting down (the drain timeout "
-			    "passed)");
-	}
+	streams_abort(&srv->streams,
+	    "fanoutd is shutting down (the drain timeout passed)");
 	evtimer_add(srv->drain_ev, &grace);
 }
 
@@ -638,14 +370,11 @@ server_drain(struct server *srv, void (*drained)(void *arg), void *arg)
 	uint64_t ms = srv->cfg->drain_timeout_ms;
 	struct timeval tv = {
 	    (time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
-	unsigned i;
 
 	srv->draining = true;
 	srv->drained = drained;
 	srv->drained_arg = arg;
-	for (i = 0; i < srv->nbound; i++)
-		evhttp_del_accept_socket(srv->http, srv->bound[i]);
-	srv->nbound = 0;
+	listen_stop(&srv->ls, srv->http);
 	evtimer_add(srv->drain_ev, &tv);
 	event_active(srv->idle_ev, EV_TIMEOUT, 1);
 }
@@ -697,9 +426,10 @@ server_apply_limits(struct server *srv)
 	const struct config *cfg = srv->cfg;
 	struct timeval tv;
 
-	evhttp_set_max_body_size(srv->http, (ev_ssize_t)cfg->max_request_bytes);
-	evhttp_set_max_headers_size(
-	    srv->http, (ev_ssize_t)(2 * cfg->max_header_bytes));
+	/* The guard frames every request under fanoutd's limits before
+	 * evhttp reads it: evhttp's own would answer in HTML. */
+	evhttp_set_max_body_size(srv->http, -1);
+	evhttp_set_max_headers_size(srv->http, -1);
 	evutil_timerclear(&tv);
 	tv.tv_sec = (time_t)(cfg->keepalive_timeout_ms / 1000);
 	tv.tv_usec = (suseconds_t)(cfg->keepalive_timeout_ms % 1000) * 1000;
@@ -714,12 +444,10 @@ server_new(struct event_base *base, struct batch_ctx *bctx,
 {
 	struct server *srv = xcalloc(1, sizeof(*srv));
 	unsigned i;
-	int rc;
 
 	srv->base = base;
 	srv->bctx = bctx;
 	srv->cfg = cfg;
-	TAILQ_INIT(&srv->streams);
 	if ((srv->http = evhttp_new(base)) == NULL) {
 		snprintf(why, whylen, "cannot create the HTTP server");
 		free(srv);
@@ -731,6 +459,9 @@ server_new(struct event_base *base, struct batch_ctx *bctx,
 	        EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
 	        EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
 	srv->guard = guard_new(base, cfg, cfg->tls_cert[0] != '\0');
+	streams_init(&srv->streams, base, cfg, srv->guard, bctx);
+	srv->streams.emptied = server_streams_emptied;
+	srv->streams.emptied_arg = srv;
 	server_apply_limits(srv);
 	evhttp_set_bevcb(srv->http, server_bev, srv);
 	evhttp_set_flags(srv->http, EVHTTP_SERVER_LINGERING_CLOSE);
@@ -749,37 +480,22 @@ server_new(struct event_base *base, struct batch_ctx *bctx,
 			return NULL;
 		}
 	}
-	for (i = 0; i < cfg->nlisten; i++) {
-		const char *l = cfg->listen[i];
-
-		if (strncmp(l, "unix:", 5) == 0)
-			rc = server_listen_unix(srv, l + 5, why, whylen);
-		else
-			rc = server_listen_tcp(srv, l, why, whylen);
-		if (rc != 0) {
-			server_free(srv);
-			return NULL;
-		}
+	if (listen_open(&srv->ls, srv->http, cfg, srv->ssl_ctx != NULL, why,
+	        whylen) != 0) {
+		server_free(srv);
+		return NULL;
 	}
+	for (i = 0; i < srv->ls.nbound; i++)
+		guard_add_listener(srv->guard, srv->ls.bound[i]);
 	return srv;
 }
 
 void
 server_free(struct server *srv)
 {
-	struct stream *st;
-	unsigned i;
-
 	if (srv == NULL)
 		return;
-	while ((st = TAILQ_FIRST(&srv->streams)) != NULL) {
-		evhttp_connection_set_closecb(st->evcon, NULL, NULL);
-		if (st->batch != NULL)
-			batch_cancel(st->batch);
-		/* evhttp_free below frees the request with its connection. */
-		evhttp_request_set_on_complete_cb(st->req, NULL, NULL);
-		stream_free(st);
-	}
+	streams_free(&srv->streams);
 	evhttp_free(srv->http);
 	guard_free(srv->guard);
 	SSL_CTX_free(srv->ssl_ctx);
@@ -788,9 +504,6 @@ server_free(struct server *srv)
 		event_free(srv->idle_ev);
 	if (srv->drain_ev != NULL)
 		event_free(srv->drain_ev);
-	for (i = 0; i < srv->nunix; i++) {
-		unlink(srv->unix_paths[i]);
-		free(srv->unix_paths[i]);
-	}
+	listen_close(&srv->ls);
 	free(srv);
 }

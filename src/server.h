@@ -1,6 +1,8 @@
 /*
- * server.h - the caller's side: evhttp listeners, routing, whole-request
- * errors, and the streamed response of each batch (DESIGN.md §1).
+ * server.h - the caller's side: the evhttp server, routing and
+ * whole-request errors (DESIGN.md §1). Requests arrive framed by the
+ * guard (guard.h), batches' responses are streams (stream.h), the
+ * listening sockets are listen.h's.
  *
  * Endpoints: POST /v1/batch, GET /healthz, GET /metrics. Every error is
  * JSON {"error":{"type":..,"message":..}} with its status.

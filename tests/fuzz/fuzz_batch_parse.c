@@ -4,11 +4,15 @@
  * output format; the rest is the body. Whatever it accepts must hold
  * the parser's promises: one item per input position, every valid item
  * with a usable URL, every invalid item with a reason, counts within
- * [server] max_items.
+ * [server] max_items. With the first byte's top bit set, the rest is an
+ * Accept header instead: it negotiates one of the three formats or
+ * refuses with 406, never anything else.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util.h"
 
 #include "batch_parse.h"
 
@@ -32,6 +36,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (cfg.max_items == 0) {
 		config_defaults(&cfg);
 		cfg.max_items = 5000;
+	}
+	if (data[0] & 0x80) {
+		char *accept = xstrndup((const char *)data + 1, size - 1);
+		int rc =
+		    batch_parse(&spec, "[]", 2, NULL, NULL, accept, &cfg, &err);
+
+		free(accept);
+		if (rc != 0 &&
+		    (err.code != RERR_NOT_ACCEPTABLE || err.message[0] == '\0'))
+			abort();
+		if (rc == 0 && (unsigned)spec.format > OUT_SSE)
+			abort();
+		if (rc == 0)
+			batch_spec_free(&spec);
+		return 0;
 	}
 	if (batch_parse(&spec, (const char *)data + 1, size - 1,
 	        types[data[0] & 3], queries[(data[0] >> 2) & 3], NULL, &cfg,

@@ -194,7 +194,7 @@ for piece in 'POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Le' \
 done
 reply=$(timeout 10 cat <&3 | tr -d '\r')
 exec 3<&-
-check "a head in pieces: 413" "$(echo "$reply" | head -n 1)" "HTTP/1.1 413 Payload Too Large"
+check "a head in pieces: 413" "$(echo "$reply" | head -n 1)" "HTTP/1.1 413 Content Too Large"
 check "... with the JSON error" "$(echo "$reply" | tail -n 1 | jq -r .error.type)" too_large
 # ... and when it is pipelined behind another request, in one write.
 exec 3<>"/dev/tcp/${HOSTPORT%:*}/${HOSTPORT##*:}"

@@ -117,10 +117,12 @@ start_upstream() {
 # start_fanoutd [INI TEXT]: start fanoutd on 127.0.0.1:0 with the given
 # extra configuration. Sets FO (base URL).
 start_fanoutd() {
-	local conf="$T/fanoutd.conf"
+	local conf="$T/fanoutd.conf" listen='listen = 127.0.0.1:0'
 	# A section may appear twice in an INI file: the extra text can
-	# add [server] keys after ours.
-	printf '[server]\nlisten = 127.0.0.1:0\n%s\n' "${1:-}" >"$conf"
+	# add [server] keys after ours. A key may not (listen would add up):
+	# when the text has its own listen, ours is left out.
+	case $'\n'"${1:-}" in *$'\n'listen*=*) listen= ;; esac
+	printf '[server]\n%s\n%s\n' "$listen" "${1:-}" >"$conf"
 	: >"$T/fanoutd.log"
 	# shellcheck disable=SC2086
 	$FANOUTD_WRAPPER "$FANOUTD" -c "$conf" 2>>"$T/fanoutd.log" &

@@ -29,6 +29,19 @@ at_most_idle_cap() {
 }
 check_true "only max_idle_per_host (3) stay open afterwards" wait_until 5 at_most_idle_cap
 check "fanoutd reports 3 idle connections" "$(idle_gauge)" 3
+# The states partition the connections (issue #14 point 14): active and
+# idle, whose sum() is the number open - not open + idle.
+check "none active, and sum() over the states is the 3 open" \
+	"$(curl -sS "$FO/metrics" | awk '/^fanoutd_upstream_connections\{/ {n[$1] = $2; s += $2} END {print n["fanoutd_upstream_connections{state=\"active\"}"], s}')" \
+	"0 3"
+batch "{\"requests\":$(items 5 "$UP/delay/1500"),\"options\":{\"concurrency\":5}}" >/dev/null &
+bg=$!
+five_active() {
+	curl -sS "$FO/metrics" | grep -qx 'fanoutd_upstream_connections{state="active"} 5'
+}
+check_true "5 active while a 5-wide batch runs" wait_until 5 five_active
+check "and those 5 are not idle too" "$(idle_gauge)" 0
+wait "$bg"
 
 # The upstream drops its idle connections, as a keep-alive timeout does.
 curl -sS -o /dev/null "$UP/close-idle"

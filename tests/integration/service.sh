@@ -83,7 +83,8 @@ started() {
 	test "$(upstream_stats | jq '.tags.before.inflight // 0')" = 4
 }
 check_true "a batch runs at batch_concurrency 4" wait_until 5 started
-printf '%s\n[limits]\nbatch_concurrency = 2\n' "$CONF_EXTRA" >"$T/fanoutd.conf"
+printf '%s\n' "${CONF_EXTRA/batch_concurrency = 4/batch_concurrency = 2}" \
+	>"$T/fanoutd.conf"
 printf 'token-two\n' >"$T/tokens"
 : >"$T/notify.log"
 kill -HUP "$FANOUTD_PID"

@@ -165,6 +165,86 @@ test_format_from_query_and_accept(void **state)
 	batch_spec_free(&s);
 }
 
+/* Accept with weights (RFC 9110 §12.5.1), issue #14 point 8. */
+static void
+test_accept_is_negotiated(void **state)
+{
+	static const struct {
+		const char *accept;
+		int format; /* -1: 406 */
+	} cases[] = {
+	    {"text/event-stream;q=0, application/x-ndjson", OUT_NDJSON},
+	    {"application/x-ndjson, application/json;q=0.1", OUT_NDJSON},
+	    {"application/json;q=0.5, */*;q=0.1", OUT_JSON},
+	    {"application/json, text/event-stream;q=0.9", OUT_JSON},
+	    {"text/event-stream;charset=utf-8", OUT_SSE},
+	    {"TEXT/*", OUT_SSE},
+	    {"application/*", OUT_NDJSON},
+	    {"application/*;q=0.2, application/json;q=0.1", OUT_NDJSON},
+	    {"*/*;q=0.3, application/x-ndjson;q=0, text/event-stream", OUT_SSE},
+	    {"text/html, */*;q=0.1", OUT_NDJSON},
+	    {"text/html,application/xhtml+xml,*/*;q=0.8", OUT_NDJSON},
+	    {"  ,, application/json ,", OUT_JSON},
+	    {"garbage", OUT_NDJSON}, /* no media range: as absent */
+	    {"", OUT_NDJSON},        /* as absent */
+	    {"application/json;q=2", OUT_NDJSON}, /* a bad weight: skipped */
+	    {"text/html", -1},
+	    {"application/json;q=0", -1},
+	    {"*/*;q=0", -1},
+	    {"application/ndjson", -1},
+	};
+	struct batch_spec s;
+	struct parse_error err;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc = batch_parse(
+		    &s, "[]", 2, NULL, NULL, cases[i].accept, &cfg, &err);
+
+		if (cases[i].format < 0) {
+			if (rc == 0 || err.code != RERR_NOT_ACCEPTABLE)
+				fail_msg(
+				    "Accept: %s: not a 406", cases[i].accept);
+			assert_non_null(
+			    strstr(err.message, "application/x-ndjson"));
+			continue;
+		}
+		if (rc != 0)
+			fail_msg(
+			    "Accept: %s: %s", cases[i].accept, err.message);
+		if ((int)s.format != cases[i].format)
+			fail_msg("Accept: %s: format %d, expected %d",
+			    cases[i].accept, s.format, cases[i].format);
+		batch_spec_free(&s);
+	}
+	/* ?format= wins over Accept, even an unacceptable one. */
+	parse_ok(&s, NULL, "[]", "format=json", "text/html");
+	assert_int_equal(s.format, OUT_JSON);
+	batch_spec_free(&s);
+}
+
+/* A UTF-8 byte-order mark before a batch (issue #13 point 11). */
+static void
+test_byte_order_mark_is_skipped(void **state)
+{
+	struct batch_spec s;
+
+	parse_ok(&s, NULL, "\xef\xbb\xbf[\"http://a.test/\"]", NULL, NULL);
+	assert_int_equal(s.nitems, 1);
+	assert_null(s.items[0].invalid);
+	assert_string_equal(s.items[0].url, "http://a.test/");
+	batch_spec_free(&s);
+	parse_ok(&s, "application/json",
+	    "\xef\xbb\xbf{\"requests\":[\"http://a.test/\"]}", NULL, NULL);
+	assert_int_equal(s.nitems, 1);
+	assert_null(s.items[0].invalid);
+	batch_spec_free(&s);
+	parse_ok(&s, "text/plain", "\xef\xbb\xbfhttp://a.test/\n", NULL, NULL);
+	assert_int_equal(s.nitems, 1);
+	assert_null(s.items[0].invalid);
+	batch_spec_free(&s);
+}
+
 static void
 test_json_options_override_query_options(void **state)
 {
@@ -396,6 +476,8 @@ main(void)
 	    cmocka_unit_test_setup(
 	        test_sniffing_without_or_with_form_content_type, setup),
 	    cmocka_unit_test_setup(test_format_from_query_and_accept, setup),
+	    cmocka_unit_test_setup(test_accept_is_negotiated, setup),
+	    cmocka_unit_test_setup(test_byte_order_mark_is_skipped, setup),
 	    cmocka_unit_test_setup(
 	        test_json_options_override_query_options, setup),
 	    cmocka_unit_test_setup(test_whole_request_errors, setup),

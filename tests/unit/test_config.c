@@ -13,11 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "config.h"
 #include "log.h"
+#include "retry.h"
 
 static void
 test_defaults_are_the_documented_values(void **state)
@@ -149,7 +151,146 @@ test_missing_file_is_an_error(void **state)
 	assert_string_equal(err.file, "/nonexistent/fanoutd.conf");
 }
 
+/* A file that is no file of settings: refused, never read as "no
+ * settings" (issue #14 point 10). */
+static void
+test_directory_or_empty_file_is_an_error(void **state)
+{
+	char dir[] = "/tmp/test_config.XXXXXX", path[64];
+	struct config_error err;
+	struct config c;
+	FILE *f;
+
+	assert_non_null(mkdtemp(dir));
+	config_defaults(&c);
+	assert_int_equal(config_load_file(&c, dir, &err), -1);
+	assert_string_equal(err.message, "is a directory, not a file");
+	snprintf(path, sizeof(path), "%s/empty.conf", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fclose(f);
+	assert_int_equal(config_load_file(&c, path, &err), -1);
+	assert_non_null(strstr(err.message, "is empty"));
+	/* Sections and comments only is a choice, not an accident. */
+	assert_non_null(f = fopen(path, "w"));
+	fputs("# all defaults\n[server]\n", f);
+	fclose(f);
+	assert_int_equal(config_load_file(&c, path, &err), 0);
+	unlink(path);
+	rmdir(dir);
+}
+
+/* A key set twice is refused, naming both lines; the lists add up
+ * (issue #13 point 13). */
+static void
+test_repeated_keys(void **state)
+{
+	const char *lists = "[server]\nlisten = 127.0.0.1:1\n"
+	                    "[upstream]\ndeny = 10.0.0.0/8\n"
+	                    "retry_on = dns\nnameservers = 127.0.0.1\n"
+	                    "[server]\nlisten = 127.0.0.1:2, unix:/s\n"
+	                    "[upstream]\ndeny = 192.0.2.0/24\n"
+	                    "allow = 10.1.0.0/16\nallow = 10.2.0.0/16\n"
+	                    "retry_on = 503\nnameservers = [::1]:53\n";
+	struct config_error err;
+	struct config c;
+	char why[64], nine[400] = "[server]\n";
+	int i;
+
+	expect_error("[server]\nlisten = 127.0.0.1:1\nmax_items = 5\n\n"
+	             "max_items = 6\n",
+	    5, "server", "max_items", "set twice, on lines 3 and 5");
+	expect_error("[limits]\nrate = 5\n[upstream]\n[limits]\nrate = 5\n", 5,
+	    "limits", "rate", "set twice, on lines 2 and 5");
+	config_defaults(&c);
+	assert_int_equal(config_load_string(&c, lists, "l.conf", &err), 0);
+	assert_int_equal(c.nlisten, 3);
+	assert_string_equal(c.listen[0], "127.0.0.1:1");
+	assert_string_equal(c.listen[2], "unix:/s");
+	assert_string_equal(c.deny, "10.0.0.0/8, 192.0.2.0/24");
+	assert_string_equal(c.allow, "10.1.0.0/16, 10.2.0.0/16");
+	assert_int_equal(c.nnameservers, 2);
+	assert_true(retry_wanted(&c.retry_on, IERR_DNS, 0, false, true));
+	assert_true(retry_wanted(&c.retry_on, IERR_NONE, 503, false, true));
+	assert_false(retry_wanted(&c.retry_on, IERR_TIMEOUT, 0, false, true));
+	/* Where each came from: its first line; a flag replaces. */
+	assert_int_equal(c.line[0], 2); /* listen is the table's first */
+	assert_int_equal(
+	    config_set(&c, "server", "listen", "127.0.0.1:0", why, sizeof(why)),
+	    0);
+	assert_int_equal(c.nlisten, 1);
+	assert_int_equal(c.line[0], CONFIG_LINE_FLAG);
+	/* The lists keep their bounds in all. */
+	for (i = 0; i < 9; i++)
+		snprintf(nine + strlen(nine), sizeof(nine) - strlen(nine),
+		    "listen = 127.0.0.1:%d\n", i + 1);
+	expect_error(nine, 10, "server", "listen", "at most 8 entries");
+	expect_error("[upstream]\ndeny = 10.0.0.0/8\ndeny = nope\n", 3,
+	    "upstream", "deny", "\"nope\" is not a CIDR");
+}
+
 static char last_warning[256];
+static unsigned nwarnings;
+static char warnings[4][256];
+
+static void
+record_warnings(const char *msg)
+{
+	if (nwarnings < 4)
+		snprintf(warnings[nwarnings], sizeof(warnings[0]), "%s", msg);
+	nwarnings++;
+}
+
+/* What a reload loosens is said (issue #14 point 10). */
+static void
+test_reload_that_loosens_is_named(void **state)
+{
+	struct config old, next;
+	struct config_error err;
+
+	config_defaults(&old);
+	assert_int_equal(
+	    config_load_string(&old,
+	        "[server]\nauth_tokens_file = /t\n[upstream]\n"
+	        "deny_private = true\ndeny = 10.0.0.0/8, 192.0.2.0/24\n",
+	        "old", &err),
+	    0);
+	next = old;
+	nwarnings = 0;
+	assert_int_equal(config_loosened(&old, &next, record_warnings), 0);
+	config_defaults(&next);
+	assert_int_equal(
+	    config_load_string(&next,
+	        "[upstream]\ndeny = 10.0.0.0/8\nallow = 10.1.0.0/16\n", "new",
+	        &err),
+	    0);
+	assert_int_equal(config_loosened(&old, &next, record_warnings), 4);
+	assert_non_null(strstr(warnings[0], "authentication is OFF"));
+	assert_non_null(strstr(warnings[1], "deny_private is now false"));
+	assert_string_equal(warnings[2],
+	    "[upstream] deny no longer lists 192.0.2.0/24: batches may reach "
+	    "it");
+	assert_non_null(strstr(warnings[3], "allow now lists 10.1.0.0/16"));
+	/* Tightening says nothing. */
+	nwarnings = 0;
+	assert_int_equal(config_loosened(&next, &old, record_warnings), 0);
+}
+
+/* config_check names the line of the key it refuses. */
+static void
+test_relations_name_their_line(void **state)
+{
+	struct config c;
+	struct config_error err;
+
+	config_defaults(&c);
+	assert_int_equal(config_load_string(&c,
+	                     "[server]\n\ntls_cert = /c.pem\n", "t.conf", &err),
+	    0);
+	assert_int_equal(config_check(&c, &err), -1);
+	assert_int_equal(err.line, 3);
+	assert_string_equal(err.key, "tls_cert");
+	assert_string_equal(err.message, "needs tls_key too");
+}
 
 static void
 record_warning(const char *msg)
@@ -269,7 +410,8 @@ test_example_config_lists_every_key_with_its_default(void **state)
 	config_defaults(&c);
 	config_defaults(&d);
 	assert_int_equal(config_load_string(&c, text, path, &err), 0);
-	assert_memory_equal(&c, &d, sizeof(c));
+	/* (Only the lines the keys came from differ.) */
+	assert_memory_equal(&c, &d, offsetof(struct config, line));
 	free(text);
 	free(seen);
 }
@@ -346,6 +488,10 @@ main(void)
 	    cmocka_unit_test(test_errors_name_line_section_and_key),
 	    cmocka_unit_test(test_syntax_error_reports_its_line),
 	    cmocka_unit_test(test_missing_file_is_an_error),
+	    cmocka_unit_test(test_directory_or_empty_file_is_an_error),
+	    cmocka_unit_test(test_repeated_keys),
+	    cmocka_unit_test(test_reload_that_loosens_is_named),
+	    cmocka_unit_test(test_relations_name_their_line),
 	    cmocka_unit_test(test_a_default_above_its_cap_is_a_warning),
 	    cmocka_unit_test(test_error_format_has_file_line_section_key),
 	    cmocka_unit_test(test_config_set_is_what_flags_use),

@@ -1,0 +1,51 @@
+/*
+ * stream.h - the streamed response of each accepted batch (DESIGN.md
+ * §1): NDJSON lines, SSE events or the buffered JSON document, written
+ * as the batch produces them, with backpressure (output_high_water),
+ * cancellation when the caller goes away, and a half-closed caller
+ * still served.
+ */
+#ifndef FANOUTD_STREAM_H
+#define FANOUTD_STREAM_H
+
+#include <stdbool.h>
+#include <sys/queue.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include "batch.h"
+#include "batch_parse.h"
+#include "config.h"
+
+struct guard;
+struct stream;
+
+/* Every running stream of a server. */
+struct streams {
+	struct event_base *base;
+	const struct config *cfg;
+	struct guard *guard; /* told when a reply is done */
+	struct batch_ctx *bctx;
+	TAILQ_HEAD(, stream) list;
+	void (*emptied)(void *arg); /* the last stream ended */
+	void *emptied_arg;
+};
+
+void streams_init(struct streams *ss, struct event_base *base,
+    const struct config *cfg, struct guard *guard, struct batch_ctx *bctx);
+
+/* Accept a parsed batch on req: start the reply, then the batch (its
+ * hop count is hops). */
+void stream_start(struct streams *ss, struct evhttp_request *req,
+    struct batch_spec *spec, unsigned hops);
+
+bool streams_empty(const struct streams *ss);
+
+/* The drain timeout: end every running batch with cancelled lines. */
+void streams_abort(struct streams *ss, const char *why);
+
+/* Cancel every batch and free every stream (before evhttp_free). */
+void streams_free(struct streams *ss);
+
+#endif
