@@ -16,7 +16,12 @@
 
 #include "retry.h"
 
-#define CONFIG_DEFAULT_PATH    "/etc/fanoutd/fanoutd.conf"
+/* Read when no -c names a file, if it exists (DESIGN.md §3). */
+#ifdef SYSCONFDIR
+#define CONFIG_DEFAULT_PATH SYSCONFDIR "/fanoutd/fanoutd.conf"
+#else
+#define CONFIG_DEFAULT_PATH "/etc/fanoutd/fanoutd.conf"
+#endif
 #define CONFIG_MAX_LISTEN      8
 #define CONFIG_MAX_NAMESERVERS 8
 #define CONFIG_ADDR_LEN        128

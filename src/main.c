@@ -58,11 +58,12 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: fanoutd [-c FILE] [--listen ADDR:PORT] [-t] [--version] "
+	    "usage: fanoutd [-c FILE] [--listen ADDR] [-t] [--version] "
 	    "[--help]\n"
 	    "\n"
-	    "  -c, --config FILE    read the INI configuration FILE\n"
-	    "                       (without it: built-in defaults)\n"
+	    "  -c, --config FILE    read the INI configuration FILE (default:\n"
+	    "                       " CONFIG_DEFAULT_PATH " when it\n"
+	    "                       exists, else the built-in defaults)\n"
 	    "  -l, --listen ADDR    listen on ADDR (ip:port, [ip6]:port or\n"
 	    "                       unix:/path) instead of [server] listen\n"
 	    "  -t, --test           check the configuration and exit\n"
@@ -421,6 +422,10 @@ main(int argc, char **argv)
 		return 2;
 	}
 
+	/* DESIGN.md §3: the default file, when there is one; a daemon
+	 * with no file at all runs on the built-in defaults. */
+	if (config_path == NULL && access(CONFIG_DEFAULT_PATH, F_OK) == 0)
+		config_path = CONFIG_DEFAULT_PATH;
 	log_init();
 	if (daemon_config(&d.cfg, config_path, listen, &err) != 0) {
 		config_error_format(&err, msg, sizeof(msg));

@@ -57,4 +57,31 @@ check "every journal line has a priority" "$(grep -vc '^<[3467]>' "$T/journal.lo
 check "plain stderr lines start with an ISO timestamp and the level" \
 	"$(head -n 1 "$T/fanoutd.log" | grep -cE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]{12}Z info  ')" 1
 
+# Without -c, the default file (DESIGN.md §3) when it exists. Its path
+# is the build's sysconfdir: shown in --help, faked here under a tmpfs
+# in a mount namespace of our own (root), on the nearest existing
+# ancestor of its directory.
+def=$("$FANOUTD" --help | sed -n 's/^ *\(\/[^ ]*fanoutd\.conf\) when it$/\1/p')
+anc=$(dirname "$def")
+while [ ! -d "$anc" ]; do anc=$(dirname "$anc"); done
+case $anc in
+/ | /usr | /etc | "$HOME")
+	echo "ok - the default file # SKIP its nearest directory is $anc" ;;
+*)
+	if ! unshare -m true 2>/dev/null; then
+		echo "ok - the default file # SKIP unshare -m needs root"
+	else
+		out=$(unshare -m sh -c 'mount -t tmpfs tmpfs "$1" &&
+			mkdir -p "$(dirname "$2")" &&
+			printf "[limits]\nconcurrency = lots\n" >"$2" &&
+			"$3" -t 2>&1; rm "$2"; "$3" -t 2>&1' sh "$anc" "$def" "$FANOUTD")
+		check "without -c, the default file is read" \
+			"$(printf '%s\n' "$out" | head -n 1)" \
+			"fanoutd: configuration error: $def:2: [limits] concurrency: expected an integer from 1 to 1000000"
+		check "and without it, the built-in defaults" \
+			"$(printf '%s\n' "$out" | tail -n 1)" \
+			"fanoutd: configuration (built-in defaults) is valid"
+	fi ;;
+esac
+
 finish
