@@ -236,8 +236,10 @@ warn_loosened(const char *msg)
 static void
 reload_warn_restart(const struct config *old, const struct config *new)
 {
-	if (memcmp(old->listen, new->listen, sizeof(old->listen)) != 0)
-		log_warn("reload: [server] listen changes need a restart");
+	if (memcmp(old->listen, new->listen, sizeof(old->listen)) != 0 ||
+	    old->unix_mode != new->unix_mode)
+		log_warn("reload: [server] listen and unix_mode changes need a "
+		         "restart");
 	if (strcmp(old->tls_cert, new->tls_cert) != 0 ||
 	    strcmp(old->tls_key, new->tls_key) != 0)
 		log_warn("reload: [server] tls_cert / tls_key changes need a "
@@ -247,9 +249,11 @@ reload_warn_restart(const struct config *old, const struct config *new)
 	    strcmp(old->ca_file, new->ca_file) != 0 ||
 	    strcmp(old->ca_path, new->ca_path) != 0 ||
 	    strcmp(old->client_cert, new->client_cert) != 0 ||
-	    old->tls_verify != new->tls_verify)
-		log_warn("reload: [upstream] nameservers and TLS changes need "
-		         "a restart");
+	    strcmp(old->client_key, new->client_key) != 0 ||
+	    old->tls_verify != new->tls_verify ||
+	    old->dns_cache_ms != new->dns_cache_ms)
+		log_warn("reload: [upstream] nameservers, dns_cache_ms and TLS "
+		         "changes need a restart");
 }
 
 /*

@@ -166,6 +166,13 @@ check "... one that deny_private is off" "$(warned '\[upstream\] deny_private is
 check "... one per dropped deny range" "$(warned '\[upstream\] deny no longer lists 198.51.100.0/24')" 1
 check "... one per added allow range" "$(warned '\[upstream\] allow now lists 10.9.0.0/16')" 1
 check "... and none for what stayed" "$(warned '\[upstream\] deny no longer lists 192.0.2.0/24')" 0
+# Keys read once at start-up: a reload says they need a restart.
+printf '[server]\nlisten = 127.0.0.1:0\nunix_mode = 0600\n[upstream]\ndeny = 192.0.2.0/24\nallow = 10.9.0.0/16\ndns_cache_ms = 5\n' >"$conf"
+reload_with
+check "a changed dns_cache_ms needs a restart, and the reload says so" \
+	"$(warned '\[upstream\] nameservers, dns_cache_ms and TLS changes need a restart')" 1
+check "... as does unix_mode" \
+	"$(warned '\[server\] listen and unix_mode changes need a restart')" 1
 stop_fanoutd
 
 # --- two instances on one unix socket (point 12) ---------------------------------
