@@ -420,8 +420,9 @@ parse_items_json(struct batch_spec *spec, const json_t *reqs,
 
 	if (n > cfg->max_items)
 		return perr(err, RERR_TOO_LARGE,
-		    "requests: %zu items exceed the limit of %llu", n,
-		    (unsigned long long)cfg->max_items);
+		    "requests: %zu items exceed the limit of %llu ([server] "
+		    "max_items)",
+		    n, (unsigned long long)cfg->max_items);
 	spec->items = arena_alloc(&spec->arena, n * sizeof(*spec->items) + 1);
 	memset(spec->items, 0, n * sizeof(*spec->items));
 	spec->nitems = (uint32_t)n;
@@ -450,8 +451,9 @@ parse_json(struct batch_spec *spec, const char *body, size_t len,
     const struct config *cfg, struct parse_error *err)
 {
 	json_error_t je;
-	json_t *root =
-	    json_loadb(body, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+	/* A key given twice would silently mean its last value: refuse. */
+	json_t *root = json_loadb(body, len,
+	    JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &je);
 	const json_t *reqs = NULL, *opts = NULL;
 	const char *key, *why;
 	json_t *v;
@@ -524,8 +526,9 @@ parse_text(struct batch_spec *spec, const char *body, size_t len,
 		n++;
 	if (n > cfg->max_items)
 		return perr(err, RERR_TOO_LARGE,
-		    "requests: %zu items exceed the limit of %llu", n,
-		    (unsigned long long)cfg->max_items);
+		    "requests: %zu items exceed the limit of %llu ([server] "
+		    "max_items)",
+		    n, (unsigned long long)cfg->max_items);
 	spec->items = arena_alloc(&spec->arena, n * sizeof(*spec->items) + 1);
 	memset(spec->items, 0, n * sizeof(*spec->items));
 	spec->nitems = (uint32_t)n;
@@ -724,8 +727,9 @@ batch_parse(struct batch_spec *spec, const char *body, size_t len,
 		goto fail;
 	if (spec->format == OUT_JSON && spec->nitems > cfg->max_json_items) {
 		perr(err, RERR_TOO_LARGE,
-		    "format json is limited to %llu items; use NDJSON (the "
-		    "default) for larger batches",
+		    "format json is limited to %llu items ([server] "
+		    "max_json_items); use NDJSON (the default, or "
+		    "?format=ndjson) for larger batches",
 		    (unsigned long long)cfg->max_json_items);
 		goto fail;
 	}

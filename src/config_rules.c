@@ -22,8 +22,6 @@ static const struct cap_rule {
 } cap_rules[] = {
     {"[limits] batch_concurrency", F(batch_concurrency), "[limits] concurrency",
         F(concurrency)},
-    {"[limits] per_host_concurrency", F(per_host_concurrency),
-        "[limits] concurrency", F(concurrency)},
     {"[upstream] connect_timeout_ms", F(connect_timeout_ms),
         "[upstream] timeout_cap_ms", F(timeout_cap_ms)},
     {"[upstream] timeout_ms", F(timeout_ms), "[upstream] timeout_cap_ms",

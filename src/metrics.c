@@ -30,7 +30,8 @@ metrics_render(struct buf *out, const struct metrics_gauges *g)
 	metric_one(out, "fanoutd_batches_total", "counter", "Batches accepted.",
 	    metrics.batches_total);
 	metric_one(out, "fanoutd_batches_rejected_total", "counter",
-	    "Batch requests refused with a whole-request error.",
+	    "Batch requests refused once read (400, 406, 413, 415, 429, 503, "
+	    "508).",
 	    metrics.batches_rejected);
 	metric_one(out, "fanoutd_batches_cancelled_total", "counter",
 	    "Batches whose caller disconnected before the end.",

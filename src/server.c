@@ -198,7 +198,7 @@ server_batch(struct server *srv, struct evhttp_request *req, const char *query)
 	if (hops >= srv->cfg->max_hops && hops_s != NULL) {
 		snprintf(msg, sizeof(msg),
 		    "the batch already passed through %lu fanoutd hops "
-		    "(X-Fanoutd-Hops); the limit is %llu",
+		    "(X-Fanoutd-Hops); the limit is %llu ([server] max_hops)",
 		    hops, (unsigned long long)srv->cfg->max_hops);
 		metrics.batches_rejected++;
 		server_error(srv, req, RERR_LOOP, msg, NULL, NULL);

@@ -299,9 +299,25 @@ test_too_many_items_is_413_in_both_forms(void **state)
 	snprintf(
 	    body, sizeof(body), "[\"http://a/\",\"http://a/\",\"http://a/\"]");
 	parse_refused("application/json", body, NULL, RERR_TOO_LARGE,
-	    "requests: 3 items exceed the limit of 2");
+	    "requests: 3 items exceed the limit of 2 ([server] max_items)");
 	parse_refused("text/plain", "http://a/\nhttp://a/\nhttp://a/\n", NULL,
-	    RERR_TOO_LARGE, "requests: 3 items exceed the limit of 2");
+	    RERR_TOO_LARGE,
+	    "requests: 3 items exceed the limit of 2 ([server] max_items)");
+}
+
+static void
+test_a_key_given_twice_is_refused(void **state)
+{
+	parse_refused("application/json",
+	    "{\"requests\":[\"http://a/\"],\"requests\":[\"http://b/\"]}", NULL,
+	    RERR_BAD_REQUEST,
+	    "body is not valid JSON: duplicate object key near "
+	    "'\"requests\"'");
+	parse_refused("application/json",
+	    "[{\"url\":\"http://a/\",\"headers\":{\"X-A\":\"1\","
+	    "\"X-A\":\"2\"}}]",
+	    NULL, RERR_BAD_REQUEST,
+	    "body is not valid JSON: duplicate object key");
 }
 
 static void
@@ -311,7 +327,9 @@ test_json_format_is_limited_to_max_json_items(void **state)
 
 	cfg.max_json_items = 2;
 	parse_refused(NULL, "[\"http://a/\",\"http://a/\",\"http://a/\"]",
-	    "format=json", RERR_TOO_LARGE, "format json is limited to 2 items");
+	    "format=json", RERR_TOO_LARGE,
+	    "format json is limited to 2 items ([server] max_json_items); "
+	    "use NDJSON");
 	parse_ok(&s, NULL, "[\"http://a/\",\"http://a/\",\"http://a/\"]", NULL,
 	    NULL);
 	batch_spec_free(&s);
@@ -485,6 +503,7 @@ main(void)
 	        test_too_many_items_is_413_in_both_forms, setup),
 	    cmocka_unit_test_setup(
 	        test_json_format_is_limited_to_max_json_items, setup),
+	    cmocka_unit_test_setup(test_a_key_given_twice_is_refused, setup),
 	    cmocka_unit_test_setup(
 	        test_each_item_problem_marks_only_that_item, setup),
 	    cmocka_unit_test_setup(
