@@ -267,11 +267,9 @@ sync_wal(struct sqlite_be *be)
 	if (rc == SQLITE_OK && f != NULL && f->pMethods != NULL)
 		rc = f->pMethods->xSync(f, SQLITE_SYNC_NORMAL);
 	be->sync_failed = rc != SQLITE_OK;
-	if (be->sync_failed) {
+	if (be->sync_failed) /* logged as the store turns degraded */
 		snprintf(be->errmsg, sizeof(be->errmsg), "fsync of the WAL: %s",
 		    sqlite3_errstr(rc));
-		log_error("store: %s", be->errmsg);
-	}
 }
 
 enum store_err

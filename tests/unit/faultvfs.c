@@ -24,6 +24,7 @@ static atomic_bool sticky;
 static atomic_bool tripped;
 static atomic_long failed;
 static atomic_long syncs;
+static atomic_int sync_err;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static bool stalled, released;
@@ -96,6 +97,8 @@ static int
 f_sync(sqlite3_file *f, int flags)
 {
 	atomic_fetch_add(&syncs, 1);
+	if (atomic_load(&sync_err) != SQLITE_OK)
+		return atomic_load(&sync_err);
 	return REAL(f)->pMethods->xSync(REAL(f), flags);
 }
 
@@ -325,6 +328,12 @@ void
 faultvfs_disarm(void)
 {
 	atomic_store(&plan, PLAN_OFF);
+}
+
+void
+faultvfs_fail_syncs(int err)
+{
+	atomic_store(&sync_err, err);
 }
 
 long

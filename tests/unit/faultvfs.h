@@ -33,5 +33,7 @@ void faultvfs_disarm(void);
 long faultvfs_failed(void);
 /* xSync calls (fsync) so far. */
 long faultvfs_syncs(void);
+/* Every xSync fails with err from now (0: they succeed again). */
+void faultvfs_fail_syncs(int err);
 
 #endif

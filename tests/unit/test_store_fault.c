@@ -613,6 +613,53 @@ test_what_is_fsynced_before_the_answer(void **state)
 	}
 }
 
+/* A failed fsync: when durable, the commit fails and the caller hears
+ * store_io; when not, the commit stands (it cannot be undone), and the
+ * store says it is degraded until an fsync succeeds again. */
+static void
+test_a_failed_fsync_is_reported(void **state)
+{
+	struct th t;
+	struct tjob j;
+	int durable;
+
+	(void)state;
+	faultvfs_register();
+	for (durable = 1; durable >= 0; durable--) {
+		th_init(&t, false);
+		t.cfg.vfs = FAULTVFS_NAME;
+		t.cfg.durable = durable;
+		th_open(&t);
+		faultvfs_fail_syncs(SQLITE_IOERR_FSYNC);
+		assert_int_equal(th_create(&t, 2, NULL, NULL, &j),
+		    durable ? STORE_EIO : STORE_OK);
+		assert_false(t.healthy);
+		faultvfs_fail_syncs(SQLITE_OK);
+		assert_int_equal(th_create(&t, 2, NULL, NULL, &j), STORE_OK);
+		assert_true(t.healthy);
+		th_done(&t);
+	}
+}
+
+/* One process per store directory. */
+static void
+test_a_second_open_of_the_same_store_is_refused(void **state)
+{
+	struct store *second;
+	struct th t;
+	char err[256] = "";
+
+	(void)state;
+	th_init(&t, false);
+	th_open(&t);
+	second = store_open(&t.cfg, t.base, err, sizeof(err));
+	assert_null(second);
+	assert_non_null(strstr(err, "another fanoutd uses this store"));
+	th_close(&t);
+	th_open(&t); /* free again once closed */
+	th_done(&t);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -627,9 +674,11 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_max_store_bytes_pauses_new_work),
 	    cmocka_unit_test(test_close_commits_queued_results),
 	    cmocka_unit_test(test_what_is_fsynced_before_the_answer),
+	    cmocka_unit_test(test_a_failed_fsync_is_reported),
+	    cmocka_unit_test(test_a_second_open_of_the_same_store_is_refused),
 	};
 
-	alarm(900); /* a hang fails the test */
+	alarm(900);   /* a hang fails the test */
 	if (argc > 1) /* a test's name, or a pattern with * and ? */
 		cmocka_set_test_filter(argv[1]);
 	return cmocka_run_group_tests(tests, NULL, NULL);
