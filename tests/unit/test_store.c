@@ -826,7 +826,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_bodies_inline_and_in_files),
 	};
 
-	alarm(600); /* a hang fails the test */
+	alarm(600);   /* a hang fails the test */
 	if (argc > 1) /* a test's name, or a pattern with * and ? */
 		cmocka_set_test_filter(argv[1]);
 	return cmocka_run_group_tests(tests, NULL, NULL);
