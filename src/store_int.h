@@ -5,7 +5,7 @@
  * backend table a database implements (store_sqlite.c now, PostgreSQL
  * later).
  *
- * Who owns what. The loop thread builds a request (store.c) and pushes
+ * Who owns what. The loop thread builds a request (store_req.c), pushes
  * it to one worker queue; from then on exactly one thread holds it at a
  * time: the writer (every change, in group-commit transactions), the
  * reader (get, list, results and body pages) or the files thread (body
