@@ -95,18 +95,73 @@ th_done(struct th *t)
 	event_base_free(t->base);
 }
 
+static void
+on_guard(evutil_socket_t fd, short what, void *arg)
+{
+	*(bool *)arg = true;
+}
+
+/* Run the loop until done(arg): a guard timer fails a wait that would
+ * otherwise hang. */
+static void
+wait_for(
+    struct th *t, bool (*done)(struct th *t, const void *arg), const void *arg)
+{
+	struct timeval tv = {TH_WAIT_S, 0};
+	bool expired = false;
+	struct event *guard = evtimer_new(t->base, on_guard, &expired);
+
+	evtimer_add(guard, &tv);
+	while (!done(t, arg) && !expired)
+		assert_int_equal(event_base_loop(t->base, EVLOOP_ONCE), 0);
+	event_free(guard);
+	if (expired)
+		fail_msg("nothing happened for %d s", TH_WAIT_S);
+}
+
+static bool
+flag_set(struct th *t, const void *arg)
+{
+	return *(const bool *)arg;
+}
+
 void
 th_wait(struct th *t, const bool *flag)
 {
-	while (!*flag)
-		assert_int_equal(event_base_loop(t->base, EVLOOP_ONCE), 0);
+	wait_for(t, flag_set, flag);
+}
+
+struct count_goal {
+	const size_t *count;
+	size_t n;
+};
+
+static bool
+count_reached(struct th *t, const void *arg)
+{
+	const struct count_goal *g = arg;
+
+	return *g->count >= g->n;
 }
 
 void
 th_wait_count(struct th *t, const size_t *count, size_t n)
 {
-	while (*count < n)
-		assert_int_equal(event_base_loop(t->base, EVLOOP_ONCE), 0);
+	struct count_goal g = {count, n};
+
+	wait_for(t, count_reached, &g);
+}
+
+static bool
+health_is(struct th *t, const void *arg)
+{
+	return t->healthy == *(const bool *)arg;
+}
+
+void
+th_wait_health(struct th *t, bool ok)
+{
+	wait_for(t, health_is, &ok);
 }
 
 struct ans {
@@ -115,7 +170,7 @@ struct ans {
 	struct tjob *job;
 	uint64_t seq;
 	struct tleased *leased;
-	size_t n;
+	size_t n, max;
 	struct tpage *page;
 };
 
@@ -264,6 +319,7 @@ on_lease(
 
 	a->err = err;
 	a->n = n;
+	assert_true(n <= a->max); /* a page is never longer than asked */
 	for (i = 0; i < n; i++) {
 		a->leased[i].index = items[i].index;
 		a->leased[i].attempt = items[i].attempt;
@@ -279,7 +335,7 @@ enum store_err
 th_lease(
     struct th *t, const char *id, uint32_t max, struct tleased *out, size_t *n)
 {
-	struct ans a = {.leased = out};
+	struct ans a = {.leased = out, .max = max};
 	enum store_err err =
 	    wait_ans(t, store_lease(t->st, id, max, on_lease, &a), &a);
 

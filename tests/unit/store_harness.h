@@ -63,10 +63,16 @@ void th_open(struct th *t);
 void th_close(struct th *t);
 /* Close, remove the directory, free the base. */
 void th_done(struct th *t);
-/* Run the loop until *flag becomes true. */
+/* Run the loop until *flag becomes true; failing after TH_WAIT_S. */
 void th_wait(struct th *t, const bool *flag);
-/* Run the loop until *count reaches n. */
+/* Run the loop until *count reaches n; failing after TH_WAIT_S. */
 void th_wait_count(struct th *t, const size_t *count, size_t n);
+/* Run the loop until t->healthy is `ok`; failing after TH_WAIT_S. */
+void th_wait_health(struct th *t, bool ok);
+/* Fail when a poll has gone round too often (a feature that never
+ * finishes must fail, not hang). */
+#define TH_POLL_MAX 100000
+#define TH_WAIT_S   120
 
 /* The spec of item i of the jobs th_create makes. */
 void th_spec(char *out, size_t size, uint32_t i);

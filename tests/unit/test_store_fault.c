@@ -152,8 +152,7 @@ full_then_space(int sqlite_err, enum store_err want, const char *why)
 	faultvfs_fail(1, sqlite_err, true);
 	for (i = 100; i < 150; i++)
 		th_record_async(&t, j.j.id, (uint32_t)i, 0, STORE_OUT_OK, &c);
-	while (t.healthy) /* the records failed: degraded */
-		assert_int_equal(event_base_loop(t.base, EVLOOP_ONCE), 0);
+	th_wait_health(&t, false); /* the records failed: degraded */
 	assert_non_null(strstr(t.why, why));
 	assert_int_equal(c.done, 0); /* waiting, not dropped */
 	assert_int_equal(th_create(&t, 1, NULL, NULL, &k), want);
@@ -539,8 +538,7 @@ test_max_store_bytes_pauses_new_work(void **state)
 	assert_int_equal(c.errs, 0);
 	assert_int_equal(th_cancel(&t, b.j.id, &b), STORE_OK);
 	assert_int_equal(th_delete(&t, b.j.id), STORE_OK);
-	while (!t.healthy) /* the rows go in slices; then it is healthy */
-		assert_int_equal(event_base_loop(t.base, EVLOOP_ONCE), 0);
+	th_wait_health(&t, true); /* the rows go in slices, then healthy */
 	assert_int_equal(th_create(&t, 1, NULL, NULL, &k), STORE_OK);
 	th_done(&t);
 }
