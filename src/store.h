@@ -259,8 +259,9 @@ struct store_job_spec {
  * it is durably stored. With an idempotency key already known, answers
  * the existing job with job->existing set instead (the spec is not
  * compared). The specs are copied: the caller may free them on return.
- * Errors: EINVAL, ELIMIT (n > max_items, max_active jobs queued or
- * running), EFULL, EIO.
+ * Refused at once: EINVAL (an index missing or twice, a name or key too
+ * long), ELIMIT (n > max_items). Answered: ELIMIT (max_active jobs are
+ * queued or running), EFULL, EIO.
  */
 enum store_err store_create(struct store *st, const struct store_job_spec *spec,
     const struct store_item_spec *items, size_t n, store_job_cb cb, void *arg);
