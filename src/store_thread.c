@@ -1,0 +1,486 @@
+/*
+ * store_thread.c - the store's three threads and the queues between them
+ * and the loop (see store_int.h for who owns what).
+ *
+ * The writer runs group commit: it takes everything queued, applies
+ * request after request inside one transaction, and takes more as it
+ * arrives, until the queue is drained or the transaction holds
+ * cfg.commit_max records or has been open cfg.commit_ms; then it
+ * commits once for all of them and only then sends each on. A failed
+ * transaction (disk full, I/O error) is rolled back whole: requests from
+ * callers fail with the error, while results and the store's own
+ * follow-up work wait cfg.retry_ms and go again, for as long as it
+ * takes. The health changes this causes reach the loop as SR_HEALTH.
+ *
+ * Completions go back to the loop through a queue and an eventfd that
+ * the loop watches with an ordinary libevent event: the store threads
+ * never call libevent, so the loop's base needs no evthread locking
+ * (LIBEVENT-NOTES.md, "Threads": every base, evhttp and event is used
+ * only by the thread that owns it). The eventfd is written only when
+ * the queue turns non-empty, so a burst of completions costs one
+ * wake-up.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "store.h"
+#include "store_int.h"
+#include "util.h"
+
+void
+squeue_init(struct squeue *q)
+{
+	pthread_condattr_t a;
+
+	pthread_mutex_init(&q->mu, NULL);
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&q->cv, &a);
+	pthread_condattr_destroy(&a);
+	q->head = NULL;
+	q->tail = &q->head;
+	q->depth = 0;
+	q->stop = false;
+}
+
+void
+squeue_destroy(struct squeue *q)
+{
+	pthread_mutex_destroy(&q->mu);
+	pthread_cond_destroy(&q->cv);
+}
+
+/* Appends r under the lock; true when the queue was empty. */
+static bool
+append(struct squeue *q, struct sreq *r)
+{
+	bool was_empty = q->head == NULL;
+
+	r->next = NULL;
+	*q->tail = r;
+	q->tail = &r->next;
+	q->depth++;
+	return was_empty;
+}
+
+bool
+squeue_push(struct squeue *q, struct sreq *r)
+{
+	pthread_mutex_lock(&q->mu);
+	if (q->stop) {
+		pthread_mutex_unlock(&q->mu);
+		return false;
+	}
+	if (append(q, r))
+		pthread_cond_signal(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+	return true;
+}
+
+struct sreq *
+squeue_take(struct squeue *q, bool wait, uint64_t deadline_us, bool *stop)
+{
+	struct sreq *list;
+
+	pthread_mutex_lock(&q->mu);
+	while (wait && q->head == NULL && !q->stop) {
+		if (deadline_us == 0) {
+			pthread_cond_wait(&q->cv, &q->mu);
+		} else {
+			struct timespec ts = {(time_t)(deadline_us / 1000000),
+			    (long)(deadline_us % 1000000) * 1000};
+
+			if (pthread_cond_timedwait(&q->cv, &q->mu, &ts) ==
+			    ETIMEDOUT)
+				break;
+		}
+	}
+	list = q->head;
+	q->head = NULL;
+	q->tail = &q->head;
+	q->depth = 0;
+	*stop = q->stop;
+	pthread_mutex_unlock(&q->mu);
+	return list;
+}
+
+void
+squeue_stop(struct squeue *q)
+{
+	pthread_mutex_lock(&q->mu);
+	q->stop = true;
+	pthread_cond_broadcast(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+}
+
+size_t
+squeue_depth(struct squeue *q)
+{
+	size_t n;
+
+	pthread_mutex_lock(&q->mu);
+	n = q->depth;
+	pthread_mutex_unlock(&q->mu);
+	return n;
+}
+
+/* Hand r to the loop thread. */
+static void
+post_done(struct store *st, struct sreq *r)
+{
+	struct squeue *q = &st->done;
+	uint64_t one = 1;
+	bool wake;
+
+	pthread_mutex_lock(&q->mu);
+	wake = append(q, r);
+	pthread_mutex_unlock(&q->mu);
+	if (wake && write(st->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_error("store: eventfd: %s", strerror(errno));
+}
+
+void
+store_route(struct store *st, struct sreq *r)
+{
+	enum sreq_route to = r->route;
+
+	r->route = ROUTE_LOOP;
+	if (to == ROUTE_WRITER && squeue_push(&st->wq, r))
+		return;
+	if (to == ROUTE_FILES && squeue_push(&st->fq, r))
+		return;
+	if (to != ROUTE_LOOP && r->err == STORE_OK)
+		r->err = STORE_ECLOSED; /* its next thread has stopped */
+	post_done(st, r);
+}
+
+void
+store_spawn(struct store *st, struct sreq *r)
+{
+	r->next = st->spawned;
+	st->spawned = r;
+}
+
+/* Tell the loop about a change of health (writer thread). */
+static void
+set_health(struct store *st, bool ok, const char *why)
+{
+	struct sreq *r;
+
+	if (ok == !st->degraded && (ok || strcmp(why, st->why) == 0))
+		return;
+	st->degraded = !ok;
+	snprintf(st->why, sizeof(st->why), "%s", ok ? "" : why);
+	atomic_store(&st->is_degraded, !ok);
+	if (ok)
+		log_info("store: writing again");
+	else
+		log_error("store: %s", why);
+	r = sreq_new(SR_HEALTH, 0);
+	r->healthy = ok;
+	r->out = xstrdup(st->why);
+	r->why = r->out;
+	post_done(st, r);
+}
+
+/* How much of a transaction's budget r takes. */
+static uint64_t
+weight(const struct sreq *r)
+{
+	if (r->op == SR_CREATE)
+		return r->nitems > 0 ? r->nitems : 1;
+	if (r->op == SR_LEASE || r->op == SR_CANCEL_SLICE ||
+	    r->op == SR_TRASH_SLICE)
+		return r->count > 0 ? r->count : 1;
+	return 1;
+}
+
+static bool
+retried(const struct sreq *r)
+{
+	return r->op == SR_RECORD || r->op == SR_CANCEL_SLICE ||
+	    r->op == SR_TRASH_SLICE || r->op == SR_TRASH_DONE;
+}
+
+struct group {
+	struct sreq *todo;  /* not yet applied */
+	struct sreq *retry; /* failed, to run again */
+	struct sreq **retry_tail;
+	bool stopped; /* the writer queue was stopped */
+};
+
+static void
+push_back(struct sreq **head, struct sreq ***tail, struct sreq *r)
+{
+	r->next = NULL;
+	**tail = r;
+	*tail = &r->next;
+}
+
+/* The transaction failed: callers hear the error, the rest waits. */
+static void
+fail_applied(
+    struct store *st, struct group *g, struct sreq *done, enum store_err err)
+{
+	struct sreq *r, *next;
+	char why[200];
+
+	atomic_fetch_add(&st->commit_errors, 1);
+	if (err == STORE_EFULL)
+		snprintf(
+		    why, sizeof(why), "disk full: %s", st->ops->errmsg(st->be));
+	else
+		snprintf(why, sizeof(why), "cannot write the job store: %s",
+		    st->ops->errmsg(st->be));
+	set_health(st, false, why);
+	for (r = done; r != NULL; r = next) {
+		next = r->next;
+		if (retried(r)) {
+			r->err = STORE_OK;
+			push_back(&g->retry, &g->retry_tail, r);
+		} else {
+			r->err = err;
+			store_route(st, r);
+		}
+	}
+	while (st->spawned != NULL) {
+		r = st->spawned;
+		st->spawned = r->next;
+		sreq_free(r);
+	}
+}
+
+/* The transaction committed: send each request on. */
+static void
+finish_applied(struct store *st, struct group *g, struct sreq *done,
+    uint64_t records, uint64_t us)
+{
+	const char *over = st->ops->limits(st->be);
+	struct sreq *r, *next;
+	int b;
+
+	atomic_fetch_add(&st->commits, 1);
+	atomic_fetch_add(&st->records, records);
+	atomic_fetch_add(&st->commit_us_sum, us);
+	for (b = 0; b < STORE_HIST_BUCKETS && us > store_hist_bounds_us[b];)
+		b++;
+	atomic_fetch_add(&st->commit_hist[b], 1);
+	set_health(st, over == NULL, over);
+	for (r = st->spawned; r != NULL; r = next) {
+		next = r->next;
+		if (g->stopped || !squeue_push(&st->wq, r))
+			sreq_free(r); /* resumed at the next open */
+	}
+	st->spawned = NULL;
+	for (r = done; r != NULL; r = next) {
+		next = r->next;
+		if (!r->again) {
+			store_route(st, r);
+			continue;
+		}
+		r->again = false; /* a slice: run again later */
+		if (g->stopped || !squeue_push(&st->wq, r))
+			sreq_free(r); /* resumed at the next open */
+	}
+}
+
+/* Next request for the running transaction: from todo, else whatever
+ * arrived meanwhile (without waiting). */
+static struct sreq *
+next_req(struct store *st, struct group *g)
+{
+	struct sreq *r;
+	bool stop;
+
+	if (g->todo == NULL && !g->stopped) {
+		g->todo = squeue_take(&st->wq, false, 0, &stop);
+		g->stopped = stop;
+	}
+	r = g->todo;
+	if (r != NULL)
+		g->todo = r->next;
+	return r;
+}
+
+/* One transaction over requests from g->todo (and the queue). */
+static void
+run_txn(struct store *st, struct group *g)
+{
+	uint64_t t0 = mono_us(), budget = 0, records = 0;
+	uint64_t limit_us = (uint64_t)st->cfg.commit_ms * 1000;
+	struct sreq *done = NULL, **tail = &done, *r;
+	enum store_err err = st->ops->begin(st->be);
+
+	while (err == STORE_OK && (r = next_req(st, g)) != NULL) {
+		push_back(&done, &tail, r);
+		err = st->ops->apply(st->be, r);
+		if (r->op == SR_RECORD && r->err == STORE_OK)
+			records++;
+		budget += weight(r);
+		if (budget >= st->cfg.commit_max || mono_us() - t0 >= limit_us)
+			break;
+	}
+	if (err == STORE_OK)
+		err = st->ops->commit(st->be);
+	if (err != STORE_OK) {
+		st->ops->rollback(st->be);
+		fail_applied(st, g, done, err);
+		return;
+	}
+	finish_applied(st, g, done, records, mono_us() - t0);
+}
+
+/* Fail what still waits for a retry (the store is closing). */
+static void
+give_up(struct store *st, struct group *g)
+{
+	struct sreq *r, *next;
+
+	for (r = g->retry; r != NULL; r = next) {
+		next = r->next;
+		r->err = st->degraded && strncmp(st->why, "disk full", 9) == 0
+		    ? STORE_EFULL
+		    : STORE_EIO;
+		if (r->op != SR_RECORD) {
+			sreq_free(r);
+			continue;
+		}
+		log_error("store: result of item %u of job %s not stored: %s",
+		    r->index, r->id, st->why);
+		post_done(st, r);
+	}
+	g->retry = NULL;
+	g->retry_tail = &g->retry;
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct store *st = arg;
+	struct group g = {NULL, NULL, &g.retry, false};
+	uint64_t retry_at = 0;
+	bool stop, final = false;
+
+	while (!atomic_load(&st->abandon)) {
+		g.todo = squeue_take(
+		    &st->wq, !g.stopped, g.retry != NULL ? retry_at : 0, &stop);
+		g.stopped = g.stopped || stop;
+		if (g.retry != NULL && (mono_us() >= retry_at || g.stopped)) {
+			*g.retry_tail = g.todo; /* the retries go first */
+			g.todo = g.retry;
+			g.retry = NULL;
+			g.retry_tail = &g.retry;
+		}
+		if (g.todo == NULL && g.stopped && g.retry == NULL)
+			break;
+		while (g.todo != NULL && !atomic_load(&st->abandon)) {
+			bool had_retry = g.retry != NULL;
+
+			run_txn(st, &g);
+			if (!had_retry && g.retry != NULL)
+				retry_at = mono_us() +
+				    (uint64_t)st->cfg.retry_ms * 1000;
+		}
+		if (g.stopped && g.retry != NULL) {
+			if (final)
+				give_up(st, &g);
+			final = true; /* one last attempt, then give up */
+		}
+	}
+	while (g.retry != NULL) { /* abandoned */
+		struct sreq *r = g.retry;
+
+		g.retry = r->next;
+		sreq_free(r);
+	}
+	return NULL;
+}
+
+/* A worker: each request in arrival order through run, then on. */
+static void
+work(struct store *st, struct squeue *q,
+    void (*run)(struct store *st, struct sreq *r))
+{
+	struct sreq *r, *next;
+	bool stop = false;
+
+	while (!atomic_load(&st->abandon)) {
+		r = squeue_take(q, true, 0, &stop);
+		if (r == NULL && stop)
+			break;
+		for (; r != NULL; r = next) {
+			next = r->next;
+			if (atomic_load(&st->abandon)) {
+				sreq_free(r);
+				continue;
+			}
+			run(st, r);
+			store_route(st, r);
+		}
+	}
+}
+
+static void
+read_one(struct store *st, struct sreq *r)
+{
+	st->ops->read(st->be, r);
+}
+
+/* The reader: every read, one at a time, on its own connection. */
+static void *
+reader_main(void *arg)
+{
+	struct store *st = arg;
+
+	work(st, &st->rq, read_one);
+	return NULL;
+}
+
+/* The files thread: body files, in arrival order. */
+static void *
+files_main(void *arg)
+{
+	struct store *st = arg;
+
+	work(st, &st->fq, store_files_run);
+	return NULL;
+}
+
+int
+store_threads_start(struct store *st, char *err, size_t errlen)
+{
+	void *(*mains[])(void *) = {writer_main, reader_main, files_main};
+	pthread_t *ids[] = {&st->writer, &st->reader, &st->files};
+	int i, rc;
+
+	for (i = 0; i < 3; i++) {
+		rc = pthread_create(ids[i], NULL, mains[i], st);
+		if (rc != 0) {
+			snprintf(
+			    err, errlen, "pthread_create: %s", strerror(rc));
+			return -1;
+		}
+		st->threads = i + 1;
+	}
+	return 0;
+}
+
+void
+store_threads_stop(struct store *st)
+{
+	/* Files first: they pass records on to the writer. */
+	squeue_stop(&st->fq);
+	if (st->threads >= 3)
+		pthread_join(st->files, NULL);
+	squeue_stop(&st->wq);
+	if (st->threads >= 1)
+		pthread_join(st->writer, NULL);
+	squeue_stop(&st->rq);
+	if (st->threads >= 2)
+		pthread_join(st->reader, NULL);
+	st->threads = 0;
+}
