@@ -769,6 +769,14 @@ config_error_at(const struct config *c, struct config_error *err,
 		err->file[0] = '\0'; /* a built-in default */
 }
 
+bool
+config_key_set(const struct config *c, const char *section, const char *key)
+{
+	const struct cfg_key *k = key_find(section, key);
+
+	return k != NULL && c->line[k - config_keys] != 0;
+}
+
 size_t
 config_key_count(void)
 {

@@ -11,6 +11,7 @@
 #ifndef FANOUTD_CONFIG_H
 #define FANOUTD_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -161,6 +162,10 @@ unsigned config_warnings(const struct config *c, void (*warn)(const char *msg));
  */
 unsigned config_loosened(const struct config *old, const struct config *next,
     void (*warn)(const char *msg));
+
+/* Did the file or a flag set [section] key (not its built-in default)? */
+bool config_key_set(
+    const struct config *c, const char *section, const char *key);
 
 /* "FILE:LINE: [section] key: message" (parts omitted when unknown). */
 void config_error_format(

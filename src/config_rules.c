@@ -15,29 +15,29 @@
 
 /* One relation between a default and its cap. */
 static const struct cap_rule {
-	const char *key;
+	const char *section, *key; /* the default */
 	size_t def;
-	const char *cap_key;
+	const char *cap_section, *cap_key;
 	size_t cap;
 } cap_rules[] = {
-    {"[limits] batch_concurrency", F(batch_concurrency), "[limits] concurrency",
-        F(concurrency)},
-    {"[upstream] connect_timeout_ms", F(connect_timeout_ms),
-        "[upstream] timeout_cap_ms", F(timeout_cap_ms)},
-    {"[upstream] timeout_ms", F(timeout_ms), "[upstream] timeout_cap_ms",
+    {"limits", "batch_concurrency", F(batch_concurrency), "limits",
+        "concurrency", F(concurrency)},
+    {"upstream", "connect_timeout_ms", F(connect_timeout_ms), "upstream",
+        "timeout_cap_ms", F(timeout_cap_ms)},
+    {"upstream", "timeout_ms", F(timeout_ms), "upstream", "timeout_cap_ms",
         F(timeout_cap_ms)},
-    {"[upstream] deadline_ms", F(deadline_ms), "[upstream] deadline_cap_ms",
+    {"upstream", "deadline_ms", F(deadline_ms), "upstream", "deadline_cap_ms",
         F(deadline_cap_ms)},
-    {"[upstream] max_body_bytes", F(max_body_bytes),
-        "[upstream] max_body_bytes_cap", F(max_body_bytes_cap)},
-    {"[upstream] retries", F(retries), "[upstream] retries_cap",
+    {"upstream", "max_body_bytes", F(max_body_bytes), "upstream",
+        "max_body_bytes_cap", F(max_body_bytes_cap)},
+    {"upstream", "retries", F(retries), "upstream", "retries_cap",
         F(retries_cap)},
-    {"[upstream] backoff_ms", F(backoff_ms), "[upstream] backoff_cap_ms",
+    {"upstream", "backoff_ms", F(backoff_ms), "upstream", "backoff_cap_ms",
         F(backoff_cap_ms)},
-    {"[upstream] backoff_max_ms", F(backoff_max_ms),
-        "[upstream] backoff_cap_ms", F(backoff_cap_ms)},
-    {"[upstream] follow_redirects", F(follow_redirects),
-        "[upstream] redirects_cap", F(redirects_cap)},
+    {"upstream", "backoff_max_ms", F(backoff_max_ms), "upstream",
+        "backoff_cap_ms", F(backoff_cap_ms)},
+    {"upstream", "follow_redirects", F(follow_redirects), "upstream",
+        "redirects_cap", F(redirects_cap)},
 };
 
 static uint64_t
@@ -88,11 +88,14 @@ config_warnings(const struct config *c, void (*warn)(const char *msg))
 		const struct cap_rule *r = &cap_rules[i];
 		uint64_t d = field_u64(c, r->def), cap = field_u64(c, r->cap);
 
-		if (d <= cap)
+		/* Only a default the file (or a flag) set: lowering a cap
+		 * below a built-in default is not the user's mistake. */
+		if (d <= cap || !config_key_set(c, r->section, r->key))
 			continue;
 		snprintf(msg, sizeof(msg),
-		    "%s (%llu) is above %s (%llu); batches get %llu", r->key,
-		    (unsigned long long)d, r->cap_key, (unsigned long long)cap,
+		    "[%s] %s (%llu) is above [%s] %s (%llu); batches get %llu",
+		    r->section, r->key, (unsigned long long)d, r->cap_section,
+		    r->cap_key, (unsigned long long)cap,
 		    (unsigned long long)cap);
 		if (warn != NULL)
 			warn(msg);

@@ -297,7 +297,8 @@ on_reload_signal(evutil_socket_t sig, short what, void *arg)
 	daemon_set_fetch_limits(d);
 	if (server_reload(d->server, why, sizeof(why)) != 0)
 		log_error("reload: %s; keeping the old tokens", why);
-	log_info("reload: configuration %s applied to new batches",
+	log_info("reload: configuration %s applied (limits and egress now, "
+	         "batch defaults to new batches)",
 	    d->config_path ? d->config_path : "(built-in defaults)");
 	batch_ctx_schedule(&d->bctx);
 	notify_ready();

@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -397,6 +398,7 @@ stream_start(struct streams *ss, struct evhttp_request *req,
 	struct timeval wtv = {STREAM_WRITE_TIMEOUT_S, 0};
 	char *addr = NULL;
 	ev_uint16_t port = 0;
+	const struct sockaddr *sa;
 
 	st->ss = ss;
 	st->req = req;
@@ -404,8 +406,14 @@ stream_start(struct streams *ss, struct evhttp_request *req,
 	st->evcon = evhttp_request_get_connection(req);
 	st->pending = evbuffer_new();
 	event_assign(&st->flush_ev, ss->base, -1, 0, stream_flush_cb, st);
-	evhttp_connection_get_peer(st->evcon, &addr, &port);
-	snprintf(st->peer, sizeof(st->peer), "%s:%u", addr ? addr : "?", port);
+	sa = evhttp_connection_get_addr(st->evcon);
+	if (sa != NULL && sa->sa_family == AF_UNIX) {
+		snprintf(st->peer, sizeof(st->peer), "unix");
+	} else {
+		evhttp_connection_get_peer(st->evcon, &addr, &port);
+		snprintf(st->peer, sizeof(st->peer), "%s:%u", addr ? addr : "?",
+		    port);
+	}
 	TAILQ_INSERT_TAIL(&ss->list, st, link);
 
 	evhttp_add_header(

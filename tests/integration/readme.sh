@@ -175,6 +175,7 @@ normalise_json() {
 # The JSON comparison (see the header); prints one line per difference.
 JQ_COMPARE='
 def kind: if type != "object" then "doc"
+	elif has("results") then "doc"
 	elif has("summary") then "summary" elif has("progress") then "progress"
 	elif has("index") then "item" else "doc" end;
 def where($p): $p | map(tostring) | join(".");

@@ -55,6 +55,8 @@ check "the unix socket has mode 0660" "$(stat -c %a "$T/fanoutd.sock")" 660
 out=$(curl -sS --unix-socket "$T/fanoutd.sock" "${AUTH[@]}" http://fanoutd/v1/batch \
 	--data-binary "[\"$UP/text/3\"]")
 check "curl --unix-socket runs a batch" "$(summary "$out" | jq -c '[.total,.ok]')" "[1,1]"
+check_true "its access line names the caller 'unix'" \
+	wait_until 5 grep -q 'batch from unix: 1 items, 1 ok' "$T/fanoutd.log"
 
 # --- max_active_batches -----------------------------------------------------------
 jobs=()
