@@ -542,6 +542,9 @@ fetch_header_cb(struct evhttp_request *req, void *arg)
 static void
 fetch_succeed(struct fetch *f, struct evhttp_request *req, bool reusable)
 {
+	if (f->pc != NULL)
+		pconn_restore_headers(
+		    f->pc, evhttp_request_get_input_headers(req));
 	fetch_release(f, reusable);
 	f->res.error = IERR_NONE;
 	f->res.sent = true;
@@ -596,7 +599,13 @@ fetch_failed_io(struct fetch *f)
 	const char *tlsmsg =
 	    f->pc ? pconn_tls_error(f->pc, tls, sizeof(tls)) : NULL;
 	int e = f->ev_errno;
+	const char *fault = f->pc ? pconn_fault(f->pc) : NULL;
 
+	if (fault != NULL) {
+		fetch_fail(f, IERR_PROTOCOL, true, "%s in the response from %s",
+		    fault, peer);
+		return;
+	}
 	if (f->head_err[0] != '\0') {
 		fetch_fail(f, IERR_PROTOCOL, true, "%s", f->head_err);
 		return;
@@ -720,6 +729,7 @@ fetch_send(struct fetch *f)
 {
 	const struct fetch_params *p = f->p;
 	struct evhttp_request *req;
+	struct pconn *pc;
 	int rc;
 
 	req = evhttp_request_new(fetch_response_cb, f);
@@ -735,7 +745,7 @@ fetch_send(struct fetch *f)
 	if (p->body_len > 0)
 		evbuffer_add_reference(evhttp_request_get_output_buffer(req),
 		    p->body, p->body_len, NULL, NULL);
-	pconn_begin(f->pc, fetch_remaining_ms(f));
+	pconn_begin(f->pc, fetch_remaining_ms(f), p->method == HM_HEAD);
 	fetch_set_state(f,
 	    pconn_reused(f->pc) && !f->no_reuse ? FS_WAITING : FS_CONNECTING);
 	if (f->state == FS_WAITING)
@@ -745,8 +755,11 @@ fetch_send(struct fetch *f)
 	f->ev_errno = 0;
 	f->t_sent = mono_us();
 	f->nest++;
+	pc = f->pc;
 	rc = evhttp_make_request(
-	    pconn_evcon(f->pc), req, method_cmd(p->method), p->url->target);
+	    pconn_evcon(pc), req, method_cmd(p->method), p->url->target);
+	if (rc == 0 && f->state != FS_DONE && f->pc == pc)
+		pconn_sent(pc);
 	f->nest--;
 	if (rc != 0 && f->state != FS_DONE) {
 		f->req = NULL; /* evhttp freed it or never took it */
