@@ -298,8 +298,7 @@ pconn_begin(struct pconn *pc, uint32_t timeout_ms, bool head_request)
 void
 pconn_sent(struct pconn *pc)
 {
-	if (pc->requests == 0)
-		wirebev_started(&pc->wb);
+	wirebev_sent(&pc->wb);
 }
 
 const char *

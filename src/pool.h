@@ -58,7 +58,8 @@ struct pconn *pool_open(struct pool *p, const char *origin,
  * HEAD).
  */
 void pconn_begin(struct pconn *pc, uint32_t timeout_ms, bool head_request);
-/* After evhttp_make_request(): a new connection reports its connect. */
+/* After evhttp_make_request(): the request goes out now, or once the
+ * new connection is up. */
 void pconn_sent(struct pconn *pc);
 /* Why the wire refused the response (framing it cannot trust), or NULL:
  * evhttp then failed the request as EOF. */

@@ -43,13 +43,14 @@ is_ows(char c)
 	return c == ' ' || c == '\t';
 }
 
-/* RFC 9110 §5.6.2 tchar. */
+/* RFC 9110 §5.6.2 tchar (field names, codings), as a bit per byte. */
 static bool
 is_tchar(unsigned char c)
 {
-	return (c >= '0' && c <= '9') ||
-	    ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') ||
-	    (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+	static const uint32_t tchar[8] = {
+	    0, 0x03ff6cfa, 0xc7fffffe, 0x57ffffff};
+
+	return (tchar[c >> 5] >> (c & 31)) & 1;
 }
 
 /* s[0..n) without OWS on either side. */
@@ -252,26 +253,26 @@ framing_value(struct wire *w, struct framing *fr, enum field_kind k,
 	return true;
 }
 
-/* One field line (or obs-fold line) of a head. */
+/* One field line (or obs-fold line) of a head: its name checked in the
+ * same pass that finds the colon, its value read if it frames. */
 static bool
 framing_line(struct wire *w, struct framing *fr, const struct line *l)
 {
-	const char *colon;
+	const char *c = l->s, *end = l->s + l->n;
 	enum field_kind k;
 
-	if (memchr(l->s, '\0', l->n) != NULL ||
-	    memchr(l->s, '\r', l->n) != NULL) {
+	if (memchr(c, '\0', l->n) != NULL || memchr(c, '\r', l->n) != NULL) {
 		wire_fault(w, "a NUL or bare CR in the response head", NULL, 0);
 		return false;
 	}
-	if (is_ows(l->s[0])) { /* obs-fold (RFC 9112 §5.2) */
+	if (is_ows(*c)) { /* obs-fold (RFC 9112 §5.2) */
 		if (fr->fields == 0) {
 			wire_fault(w, "a folded line with no field before it",
 			    NULL, 0);
 			return false;
 		}
 		/* evhttp joins the lines: the value needs rewriting. */
-		switch (fr->last) {
+		switch (k = fr->last) {
 		case F_LENGTH:
 			fr->length_simple = false;
 			break;
@@ -285,41 +286,41 @@ framing_line(struct wire *w, struct framing *fr, const struct line *l)
 		case F_OTHER:
 			return true;
 		}
-		return framing_value(w, fr, fr->last, l->s, l->n);
+		return framing_value(w, fr, k, c, l->n);
 	}
-	colon = memchr(l->s, ':', l->n);
-	if (colon == NULL || colon == l->s) {
+	while (c < end && is_tchar((unsigned char)*c))
+		c++;
+	if (c == l->s || memchr(c, ':', (size_t)(end - c)) == NULL) {
 		wire_fault(w, "malformed header line", l->s, l->n);
 		return false;
 	}
-	for (const char *c = l->s; c < colon; c++)
-		if (!is_tchar((unsigned char)*c)) {
-			wire_fault(w, "malformed header name", l->s,
-			    (size_t)(colon - l->s));
-			return false;
-		}
-	k = field_kind(l->s, (size_t)(colon - l->s));
+	if (*c != ':') {
+		wire_fault(
+		    w, "malformed header name", l->s, (size_t)(c - l->s) + 1);
+		return false;
+	}
+	k = field_kind(l->s, (size_t)(c - l->s));
 	fr->last = k;
 	fr->fields++;
-	colon++;
+	c++;
 	switch (k) {
 	case F_LENGTH:
 		fr->length_simple = ++fr->length_fields == 1 &&
-		    value_is_digits(colon, (size_t)(l->s + l->n - colon));
+		    value_is_digits(c, (size_t)(end - c));
 		break;
 	case F_CODING:
 		fr->coding_simple = ++fr->coding_fields == 1 &&
-		    value_is(colon, (size_t)(l->s + l->n - colon), "chunked");
+		    value_is(c, (size_t)(end - c), "chunked");
 		break;
 	case F_CONNECTION:
 		if (++fr->conn_fields == 1)
-			fr->conn_first_close = value_is(
-			    colon, (size_t)(l->s + l->n - colon), "close");
+			fr->conn_first_close =
+			    value_is(c, (size_t)(end - c), "close");
 		break;
 	case F_OTHER:
 		return true;
 	}
-	return framing_value(w, fr, k, colon, (size_t)(l->s + l->n - colon));
+	return framing_value(w, fr, k, c, (size_t)(end - c));
 }
 
 /* "HTTP/1.x NNN[ reason]": sets the minor version and the status. */
@@ -498,6 +499,30 @@ wire_begin_body(struct wire *w)
 }
 
 /*
+ * Pass on a head unchanged, and with it what is there of a
+ * Content-Length or close-delimited body: one move of whole chains
+ * when that is all `in` holds (the usual response in one read), rather
+ * than splitting a chain between head and body, which copies.
+ */
+static void
+wire_pass_head(
+    struct wire *w, struct evbuffer *in, struct evbuffer *out, size_t head_len)
+{
+	size_t more = evbuffer_get_length(in) - head_len;
+
+	if (w->state == WIRE_LENGTH && more > w->left)
+		more = (size_t)w->left;
+	else if (w->state != WIRE_LENGTH && w->state != WIRE_TO_CLOSE)
+		more = 0;
+	evbuffer_remove_buffer(in, out, head_len + more);
+	if (w->state == WIRE_LENGTH) {
+		w->left -= more;
+		if (w->left == 0)
+			w->state = WIRE_DONE;
+	}
+}
+
+/*
  * A head, once it is all in `in`: an interim one is dropped, a final one
  * goes on (rewritten if need be). 1 when one was handled, 0 when more
  * bytes are needed, -1 on a fault.
@@ -566,14 +591,15 @@ wire_head(struct wire *w, struct evbuffer *in, struct evbuffer *out)
 	if (wire_decide(w, &fr, &rewrite) != 0)
 		return -1;
 	w->left = w->body == WIRE_BODY_LENGTH ? fr.length : 0;
+	w->final_head = true;
 	if (rewrite) {
 		wire_rewrite(w, p, head_len, out);
 		evbuffer_drain(in, head_len);
+		wire_begin_body(w);
 	} else {
-		evbuffer_remove_buffer(in, out, head_len);
+		wire_begin_body(w);
+		wire_pass_head(w, in, out, head_len);
 	}
-	w->final_head = true;
-	wire_begin_body(w);
 	return 1;
 }
 

@@ -93,6 +93,23 @@ wirebev_write_cb(struct bufferevent *bev, void *arg)
 }
 
 /*
+ * evhttp has put a request in the filter's output and waits for the
+ * filter's write callback. The filter moves output only as it is added
+ * while writing is on, and calls back only when it moved some: on a
+ * reused connection evhttp adds with writing off, on a new one it adds
+ * before it sets the callback it waits for. Either way, move it and
+ * call back now, so the request goes out in this turn of the loop.
+ */
+static void
+wirebev_kick(struct wirebev *wb)
+{
+	if (evbuffer_get_length(bufferevent_get_output(wb->top)) > 0)
+		bufferevent_flush(wb->top, EV_WRITE, BEV_NORMAL);
+	else
+		bufferevent_trigger(wb->top, EV_WRITE, 0);
+}
+
+/*
  * The transport's events, before the filter hands them to evhttp. A
  * socket that fails for writing once it carried a request may still
  * hold the answer (a 413 or 401 sent before the server stopped reading):
@@ -118,6 +135,8 @@ wirebev_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	wb->t_event(bev, what, wb->t_arg);
+	if (what & BEV_EVENT_CONNECTED)
+		wirebev_kick(wb); /* evhttp wrote its queued request */
 }
 
 int
@@ -132,8 +151,6 @@ wirebev_init(struct wirebev *wb, struct bufferevent *transport, bool tls,
 	if (wb->top == NULL)
 		return -1;
 	wire_init(&wb->wire, max_head);
-	evbuffer_defer_callbacks(
-	    bufferevent_get_output(wb->top), bufferevent_get_base(transport));
 	bufferevent_getcb(
 	    transport, &wb->t_read, &wb->t_write, &wb->t_event, &wb->t_arg);
 	bufferevent_setcb(
@@ -154,13 +171,15 @@ wirebev_expect(struct wirebev *wb, bool head_request)
 }
 
 void
-wirebev_started(struct wirebev *wb)
+wirebev_sent(struct wirebev *wb)
 {
-	if (wb->hooked || wb->tls)
-		return; /* TLS reports its handshake itself */
-	wb->hooked = true;
-	if (bufferevent_getfd(wb->transport) >= 0)
-		bufferevent_socket_connect(wb->transport, NULL, 0);
+	if (!wb->hooked && !wb->tls) { /* TLS reports its handshake */
+		wb->hooked = true;
+		if (bufferevent_getfd(wb->transport) >= 0)
+			bufferevent_socket_connect(wb->transport, NULL, 0);
+	}
+	if (wb->connected)
+		wirebev_kick(wb);
 }
 
 bool

@@ -10,9 +10,10 @@
  *     socket bufferevent reports the connect; wirebev_started() tells
  *     the transport to report it (bufferevent_socket_connect with no
  *     address: "the socket is already connecting");
- *   - write completion: the filter moves output on each add, before
- *     evhttp expects a callback; its output callbacks are deferred so
- *     the request moves (and evhttp hears of it) once it is whole;
+ *   - write completion: evhttp waits for the filter's write callback,
+ *     which comes only when output moves, and the filter moves it only
+ *     as it is added while writing is on: wirebev_sent() and the
+ *     connect move the request and call back once it is whole;
  *   - early answers (RFC 9112 §9.5): a final
  *     response that arrives while the request is still being written
  *     is read; at 300 and above the rest of the request is dropped, as
@@ -40,7 +41,7 @@ struct wirebev {
 	bufferevent_data_cb t_read, t_write;
 	bufferevent_event_cb t_event;
 	void *t_arg;
-	bool hooked;    /* wirebev_started() did its part */
+	bool hooked;    /* wirebev_sent() told the socket to report */
 	bool connected; /* the transport reported the connect */
 	bool cut;       /* the request was not all written: never reuse */
 };
@@ -56,8 +57,9 @@ void wirebev_free(struct wirebev *wb);
 
 /* Before each request: its response comes next. */
 void wirebev_expect(struct wirebev *wb, bool head_request);
-/* After evhttp_make_request() on a new connection. */
-void wirebev_started(struct wirebev *wb);
+/* After evhttp_make_request(): on a new connection the socket is told
+ * to report its connect; on an open one the request goes out. */
+void wirebev_sent(struct wirebev *wb);
 
 /* The last response was complete and the connection may carry more. */
 bool wirebev_reusable(const struct wirebev *wb);
