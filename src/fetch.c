@@ -502,6 +502,30 @@ fetch_error_cb(enum evhttp_request_error err, void *arg)
 	f->ev_errno = errno;
 }
 
+/* Every Content-Encoding field line, in order, to the body sink: one
+ * list however it is split over lines (RFC 9110 §5.3). */
+static void
+fetch_codings(struct fetch *f, const struct evkeyvalq *h)
+{
+	const char *few[8], **vals = few;
+	struct evkeyval *kv;
+	size_t n = 0;
+
+	TAILQ_FOREACH(kv, h, next)
+	n += strcasecmp(kv->key, "Content-Encoding") == 0;
+	if (n == 0)
+		return;
+	if (n > ARRAY_SIZE(few))
+		vals = xmalloc(n * sizeof(*vals));
+	n = 0;
+	TAILQ_FOREACH(kv, h, next)
+	if (strcasecmp(kv->key, "Content-Encoding") == 0)
+		vals[n++] = kv->value;
+	body_decode(&f->body, vals, n, f->p->decode);
+	if (vals != few)
+		free(vals);
+}
+
 static int
 fetch_header_cb(struct evhttp_request *req, void *arg)
 {
@@ -530,10 +554,7 @@ fetch_header_cb(struct evhttp_request *req, void *arg)
 	f->res.ttfb_ms = us_to_ms(mono_us() - f->t_sent);
 	event_del(&f->ctimer);
 	fetch_set_state(f, FS_READING);
-	if (f->p->decode)
-		body_decode(&f->body,
-		    evhttp_find_header(evhttp_request_get_input_headers(req),
-		        "Content-Encoding"));
+	fetch_codings(f, evhttp_request_get_input_headers(req));
 	return 0;
 }
 
@@ -554,6 +575,7 @@ fetch_succeed(struct fetch *f, struct evhttp_request *req, bool reusable)
 	f->res.body_len = f->body.data.len;
 	f->res.body_seen = f->body.seen;
 	f->res.truncated = f->body.truncated;
+	f->res.content_encoding = body_coded(&f->body);
 	f->res.dns_ms = f->t_resolve ? us_to_ms(f->t_resolve - f->t_start) : -1;
 	fetch_finish(f);
 }

@@ -143,4 +143,37 @@ for c in 'early-413:413:"too large"' 'early-401:401:"denied"' \
 	then_ok "$name" fresh
 done
 
+# --- 7, 8. content codings (RFC 9110 §8.4, RFC 1952 §2.2) -------------------------
+body_case gzip-members "hello world" reused
+check "gzip-members: decoded, so no coding left to name" \
+	"$(r0 'has("content_encoding")')" false
+pair gzip-members "" ",\"retries\":0,\"max_body_bytes\":8"
+check "gzip-members: the cap counts the decoded total, across members" \
+	"$(r0 '[.body, .body_bytes, .truncated]')" '["hello wo",8,true]'
+body_case gzip-many-members "$(printf '0123456789abcdef%.0s' $(seq 64))" reused
+fault_case gzip-garbage protocol "cannot decode the gzip response body"
+body_case gzip-gzip-list hello reused
+list_ce=$(r0 '.headers["content-encoding"]')
+body_case gzip-gzip-lines hello reused
+check "one field line or two: the same header reported" \
+	"$(r0 '.headers["content-encoding"]')" "$list_ce"
+body_case deflate-gzip hello reused
+pair gzip-unknown
+check "gzip-unknown: kept as sent, and said so" \
+	"$(r0 '[.ok, .status, .body_encoding, .content_encoding]')" \
+	'[true,200,"base64","gzip, br"]'
+check "gzip-unknown: the body is the gzip as sent" \
+	"$(printf '%s\n' "$R0" | jq -r .body | base64 -d | gunzip)" hello
+then_ok gzip-unknown reused
+pair gzip-bomb-twice "" ",\"retries\":0,\"max_body_bytes\":1048576"
+check "gzip-bomb-twice: two layers of bomb stop at the cap" \
+	"$(r0 '[.ok, .body_bytes, .truncated]')" "[true,1048576,true]"
+then_ok gzip-bomb-twice fresh
+body_case identity hello reused
+check "identity is no coding" "$(r0 'has("content_encoding")')" false
+pair gzip-members "" ",\"retries\":0,\"decode\":false"
+check "decode false: the codings are named, the bytes as sent" \
+	"$(r0 '[.content_encoding, (.body | @base64d | length > 0)]')" '["gzip",true]'
+then_ok decode-false reused
+
 finish
