@@ -12,7 +12,8 @@
  * request is in flight from the moment it is fully read until its
  * response is flushed to the socket or the connection closes.
  *
- * Endpoints: /status/N, /delay/MS, /bytes/N, /text/N, /echo, /close,
+ * Endpoints: /status/N, /delay/MS, /bytes/N, /text/N, /echo (the
+ * request as JSON, with the TLS server name asked for), /close,
  * /hang, /partial, /garbage, /headers/K, /close-idle, /stats,
  * /stats/reset, the policy endpoints of policy.c and the hostile ones of
  * hostile.c and the exact-bytes ones of wire.c; any of
@@ -379,6 +380,14 @@ up_respond_echo(struct up_conn *c)
 	json_object_set_new(doc, "headers", hs);
 	json_object_set_new(doc, "body_base64", json_string(b64));
 	json_object_set_new(doc, "body_len", json_integer((json_int_t)n));
+	if (c->port->ssl_ctx != NULL) { /* the name the client asked for */
+		const char *sni =
+		    SSL_get_servername(bufferevent_openssl_get_ssl(c->bev),
+		        TLSEXT_NAMETYPE_host_name);
+
+		json_object_set_new(
+		    doc, "sni", sni ? json_string(sni) : json_null());
+	}
 	free(b64);
 	up_respond_json(c, doc);
 }
