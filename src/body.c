@@ -50,27 +50,6 @@ is_ows(char c)
 	return c == ' ' || c == '\t';
 }
 
-/* The next element of the comma list [*p, end), trimmed, or false. */
-static bool
-next_coding(const char **p, const char *end, const char **s, size_t *n)
-{
-	while (*p < end) {
-		const char *c = memchr(*p, ',', (size_t)(end - *p));
-		const char *stop = c ? c : end;
-
-		*s = *p;
-		*p = c ? c + 1 : end;
-		while (*s < stop && is_ows(**s))
-			(*s)++;
-		while (stop > *s && is_ows(stop[-1]))
-			stop--;
-		*n = (size_t)(stop - *s);
-		if (*n > 0)
-			return true;
-	}
-	return false;
-}
-
 static bool
 coding_is(const char *s, size_t n, const char *name)
 {
@@ -90,7 +69,8 @@ body_coding_list(const char *const *vals, size_t n, enum body_coding *out,
 	*badlen = 0;
 	for (i = 0; i < n; i++) {
 		p = vals[i];
-		while (next_coding(&p, vals[i] + strlen(vals[i]), &s, &len)) {
+		while (
+		    next_list_item(&p, vals[i] + strlen(vals[i]), &s, &len)) {
 			if (coding_is(s, len, "identity"))
 				continue;
 			if (coding_is(s, len, "gzip") ||

@@ -402,27 +402,6 @@ fetch_begin(struct fetch *f)
 	f->nest--;
 }
 
-/* Percent-decode s into out (room for strlen(s) + 1). */
-static void
-pct_decode(const char *s, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	while (*s != '\0') {
-		const char *h, *l;
-
-		if (s[0] == '%' && s[1] != '\0' && s[2] != '\0' &&
-		    (h = strchr(hex, s[1] | 0x20)) != NULL &&
-		    (l = strchr(hex, s[2] | 0x20)) != NULL) {
-			*out++ = (char)((h - hex) << 4 | (l - hex));
-			s += 3;
-		} else {
-			*out++ = *s++;
-		}
-	}
-	*out = '\0';
-}
-
 /* An item header that does not go on this attempt: credentials and the
  * Host override stay behind on a cross-origin hop. */
 static bool
@@ -470,11 +449,11 @@ fetch_add_headers(struct fetch *f, struct evkeyvalq *h)
 		char *plain = xmalloc(n + 1);
 		char *enc = xmalloc(BASE64_ENCODED_LEN(n) + 7);
 
-		pct_decode(p->url->userinfo, plain);
+		n = url_pct_decode(p->url->userinfo, n, plain);
 		memcpy(enc, "Basic ", 6);
 		enc[6 +
-		    base64_encode((const unsigned char *)plain, strlen(plain),
-		        enc + 6)] = '\0';
+		    base64_encode((const unsigned char *)plain, n, enc + 6)] =
+		    '\0';
 		evhttp_add_header(h, "Authorization", enc);
 		free(plain);
 		free(enc);

@@ -208,14 +208,15 @@ is_forbidden_in_host(unsigned char c)
 	return c <= 0x20 || c >= 0x7f || strchr("#%/:<>?@[\\]^|", c) != NULL;
 }
 
-/* Percent-decode s[0..n) (its escapes already checked) into out. */
-static size_t
-pct_decode_host(const char *s, size_t n, char *out)
+size_t
+url_pct_decode(const char *s, size_t n, char *out)
 {
 	size_t i, k = 0;
 
 	for (i = 0; i < n; i++) {
-		if (s[i] == '%' && i + 2 < n) {
+		if (s[i] == '%' && i + 2 < n &&
+		    is_hex((unsigned char)s[i + 1]) &&
+		    is_hex((unsigned char)s[i + 2])) {
 			char hex[3] = {s[i + 1], s[i + 2], '\0'};
 
 			out[k++] = (char)strtol(hex, NULL, 16);
@@ -305,7 +306,7 @@ set_name_host(const char *host, size_t hlen, struct arena *a, struct url *u,
 	size_t n, i;
 	uint32_t v4;
 
-	n = pct_decode_host(host, hlen, dec);
+	n = url_pct_decode(host, hlen, dec);
 	dec[n] = '\0';
 	if (host_is_idn(dec, n)) {
 		if (memchr(dec, '\0', n) != NULL) {

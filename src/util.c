@@ -1,6 +1,7 @@
 /*
  * util.c - allocation wrappers that abort on failure, the line reader
- * of the text formats, and the monotonic clock. See util.h for why
+ * of the text formats, the comma lists of HTTP fields, and the
+ * monotonic clock. See util.h for why
  * out-of-memory is fatal.
  */
 #include <stdio.h>
@@ -77,6 +78,27 @@ next_text_line(const char **p, const char *end, const char **s, size_t *n)
 		    e > b && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
 			e--;
 		if (b == e || *b == '#')
+			continue;
+		*s = b;
+		*n = (size_t)(e - b);
+		return true;
+	}
+	return false;
+}
+
+bool
+next_list_item(const char **p, const char *end, const char **s, size_t *n)
+{
+	while (*p < end) {
+		const char *c = memchr(*p, ',', (size_t)(end - *p));
+		const char *b = *p, *e = c ? c : end;
+
+		*p = c ? c + 1 : end;
+		while (b < e && (*b == ' ' || *b == '\t'))
+			b++;
+		while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if (b == e)
 			continue;
 		*s = b;
 		*n = (size_t)(e - b);

@@ -31,6 +31,14 @@ char *xstrndup(const char *s, size_t n);
  */
 bool next_text_line(const char **p, const char *end, const char **s, size_t *n);
 
+/*
+ * The next element of an HTTP field value's comma list in [*p, end),
+ * without the spaces and tabs around it: sets *s and *n, advances *p
+ * past it, returns true; false at the end. Empty elements are skipped,
+ * as recipients must (RFC 9110 §5.6.1).
+ */
+bool next_list_item(const char **p, const char *end, const char **s, size_t *n);
+
 /* Microseconds on CLOCK_MONOTONIC: for durations, never for dates. */
 uint64_t mono_us(void);
 

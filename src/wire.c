@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util.h"
 #include "wire.h"
 
 /* A line of a head, without its CRLF or LF. */
@@ -61,25 +62,6 @@ trim(const char **s, size_t *n)
 		(*s)++, (*n)--;
 	while (*n > 0 && is_ows((*s)[*n - 1]))
 		(*n)--;
-}
-
-/* The next element of a comma list in [*p, end), trimmed; empty ones
- * are skipped (RFC 9110 §5.6.1). False at the end. */
-static bool
-next_elem(const char **p, const char *end, const char **e, size_t *n)
-{
-	while (*p < end) {
-		const char *c = memchr(*p, ',', (size_t)(end - *p));
-		const char *stop = c ? c : end;
-
-		*e = *p;
-		*n = (size_t)(stop - *p);
-		*p = c ? c + 1 : end;
-		trim(e, n);
-		if (*n > 0)
-			return true;
-	}
-	return false;
 }
 
 static bool
@@ -233,7 +215,7 @@ framing_value(struct wire *w, struct framing *fr, enum field_kind k,
 	const char *p = v, *end = v + n, *e;
 	size_t en;
 
-	while (next_elem(&p, end, &e, &en)) {
+	while (next_list_item(&p, end, &e, &en)) {
 		switch (k) {
 		case F_LENGTH:
 			if (!framing_length(w, fr, e, en))

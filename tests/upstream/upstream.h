@@ -102,6 +102,8 @@ bool up_path_is(const struct up_req *r, const char *prefix, long *arg);
 const char *up_header(const struct up_req *r, const char *name);
 /* Close the connection now, without a response (c is freed). */
 void up_close(struct up_conn *c);
+/* Re-arm c's timer to call cb(arg) after ms. */
+void up_timer(struct up_conn *c, long ms, event_callback_fn cb, void *arg);
 /* Milliseconds since the upstream started. */
 double up_now_ms(void);
 

@@ -405,17 +405,6 @@ wire_close_cb(evutil_socket_t fd, short what, void *arg)
 	up_close(arg);
 }
 
-static void
-wire_timer(struct up_conn *c, long ms, event_callback_fn cb)
-{
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-
-	if (c->timer != NULL)
-		event_free(c->timer);
-	c->timer = evtimer_new(bufferevent_get_base(c->bev), cb, c);
-	evtimer_add(c->timer, &tv);
-}
-
 /* Run the case's steps from c->wstep until one waits. */
 static void
 wire_run(struct up_conn *c)
@@ -439,11 +428,11 @@ wire_run(struct up_conn *c)
 				break;
 			}
 			evbuffer_add(out, s->s + c->wleft++, 1);
-			wire_timer(c, s->n, wire_timer_cb);
+			up_timer(c, s->n, wire_timer_cb, c);
 			return;
 		case W_WAIT:
 			c->wstep++;
-			wire_timer(c, s->n, wire_timer_cb);
+			up_timer(c, s->n, wire_timer_cb, c);
 			return;
 		case W_STREAM:
 			if (c->wleft == 0)
@@ -457,7 +446,7 @@ wire_run(struct up_conn *c)
 				c->wleft -= k;
 			}
 			if (c->wleft > 0) {
-				wire_timer(c, 1, wire_timer_cb);
+				up_timer(c, 1, wire_timer_cb, c);
 				return;
 			}
 			break;
@@ -476,12 +465,12 @@ wire_run(struct up_conn *c)
 			return;
 		case W_LINGER:
 			if (evbuffer_get_length(out) > 0) {
-				wire_timer(c, 1, wire_timer_cb);
+				up_timer(c, 1, wire_timer_cb, c);
 				return;
 			}
 			shutdown(bufferevent_getfd(c->bev), SHUT_WR);
 			c->discard = true;
-			wire_timer(c, s->n, wire_close_cb);
+			up_timer(c, s->n, wire_close_cb, c);
 			return;
 		}
 		c->wstep++;
