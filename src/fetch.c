@@ -491,7 +491,8 @@ fetch_codings(struct fetch *f, const struct evkeyvalq *h)
 	size_t n = 0;
 
 	TAILQ_FOREACH(kv, h, next)
-	n += strcasecmp(kv->key, "Content-Encoding") == 0;
+	n += (kv->key[0] | 0x20) == 'c' &&
+	    strcasecmp(kv->key, "Content-Encoding") == 0;
 	if (n == 0)
 		return;
 	if (n > ARRAY_SIZE(few))

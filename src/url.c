@@ -302,22 +302,32 @@ static int
 set_name_host(const char *host, size_t hlen, struct arena *a, struct url *u,
     const char **why)
 {
-	char dec[HOST_MAX * 3 + 1], *name = dec, dotted[16];
-	size_t n, i;
+	char dec[HOST_MAX * 3 + 1], *name = (char *)host, dotted[16];
+	size_t n = hlen, i;
 	uint32_t v4;
+	bool decoded = memchr(host, '%', hlen) != NULL;
 
-	n = url_pct_decode(host, hlen, dec);
-	dec[n] = '\0';
-	if (host_is_idn(dec, n)) {
-		if (memchr(dec, '\0', n) != NULL) {
+	if (decoded) {
+		n = url_pct_decode(host, hlen, dec);
+		dec[n] = '\0';
+		name = dec;
+	}
+	if (host_is_idn(name, n)) {
+		if (!decoded) {
+			memcpy(dec, host, hlen);
+			dec[n] = '\0';
+		} else if (memchr(dec, '\0', n) != NULL) {
 			*why = "invalid host name";
 			return -1;
 		}
 		if (host_to_ascii(dec, a, &name, why) != 0)
 			return -1;
 		n = strlen(name);
+		decoded = true;
 	}
-	for (i = 0; i < n; i++)
+	/* The raw host held only reg-name characters; what decoding or
+	 * IDNA made of it is checked again. */
+	for (i = 0; decoded && i < n; i++)
 		if (is_forbidden_in_host((unsigned char)name[i])) {
 			*why = "invalid host name";
 			return -1;
