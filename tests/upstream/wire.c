@@ -371,11 +371,13 @@ static const struct wire_case cases[] = {
 static const struct wire_case *
 wire_find(const struct up_req *r)
 {
-	const char *name = r->target + strlen("/wire/");
-	size_t n = strcspn(name, "?"), i;
+	const char *name;
+	size_t n, i;
 
 	if (strncmp(r->target, "/wire/", 6) != 0)
 		return NULL;
+	name = r->target + 6;
+	n = strcspn(name, "?");
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		if (strlen(cases[i].name) == n &&
 		    strncmp(cases[i].name, name, n) == 0)
