@@ -8,6 +8,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include <sys/queue.h>
+
+#include <event2/keyvalq_struct.h>
 #include <zlib.h>
 
 #include "body.h"
@@ -133,6 +136,29 @@ body_decode(struct body *b, const char *const *vals, size_t n, bool decode)
 			abort(); /* out of memory: see util.h */
 		b->nlayers++;
 	}
+}
+
+void
+body_decode_fields(struct body *b, const struct evkeyvalq *h, bool decode)
+{
+	const char *few[8], **vals = few;
+	struct evkeyval *kv;
+	size_t n = 0;
+
+	TAILQ_FOREACH(kv, h, next)
+	n += (kv->key[0] | 0x20) == 'c' &&
+	    strcasecmp(kv->key, "Content-Encoding") == 0;
+	if (n == 0)
+		return;
+	if (n > ARRAY_SIZE(few))
+		vals = xmalloc(n * sizeof(*vals));
+	n = 0;
+	TAILQ_FOREACH(kv, h, next)
+	if (strcasecmp(kv->key, "Content-Encoding") == 0)
+		vals[n++] = kv->value;
+	body_decode(b, vals, n, decode);
+	if (vals != few)
+		free(vals);
 }
 
 /* Of n more bytes, how many fit under the cap: count them, and mark the

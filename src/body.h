@@ -75,6 +75,11 @@ int body_coding_list(const char *const *vals, size_t n, enum body_coding *out,
  */
 void body_decode(
     struct body *b, const char *const *vals, size_t n, bool decode);
+/* The same from a response's header list: every Content-Encoding line,
+ * in order (one list however it is split over lines, RFC 9110 §5.3). */
+struct evkeyvalq;
+void body_decode_fields(
+    struct body *b, const struct evkeyvalq *headers, bool decode);
 /* Take the body bytes in `in`: kept ones are removed from it; evhttp
  * drains the rest after its chunk callback. */
 enum body_status body_take(struct body *b, struct evbuffer *in);

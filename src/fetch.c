@@ -481,31 +481,6 @@ fetch_error_cb(enum evhttp_request_error err, void *arg)
 	f->ev_errno = errno;
 }
 
-/* Every Content-Encoding field line, in order, to the body sink: one
- * list however it is split over lines (RFC 9110 §5.3). */
-static void
-fetch_codings(struct fetch *f, const struct evkeyvalq *h)
-{
-	const char *few[8], **vals = few;
-	struct evkeyval *kv;
-	size_t n = 0;
-
-	TAILQ_FOREACH(kv, h, next)
-	n += (kv->key[0] | 0x20) == 'c' &&
-	    strcasecmp(kv->key, "Content-Encoding") == 0;
-	if (n == 0)
-		return;
-	if (n > ARRAY_SIZE(few))
-		vals = xmalloc(n * sizeof(*vals));
-	n = 0;
-	TAILQ_FOREACH(kv, h, next)
-	if (strcasecmp(kv->key, "Content-Encoding") == 0)
-		vals[n++] = kv->value;
-	body_decode(&f->body, vals, n, f->p->decode);
-	if (vals != few)
-		free(vals);
-}
-
 static int
 fetch_header_cb(struct evhttp_request *req, void *arg)
 {
@@ -534,7 +509,8 @@ fetch_header_cb(struct evhttp_request *req, void *arg)
 	f->res.ttfb_ms = us_to_ms(mono_us() - f->t_sent);
 	event_del(&f->ctimer);
 	fetch_set_state(f, FS_READING);
-	fetch_codings(f, evhttp_request_get_input_headers(req));
+	body_decode_fields(
+	    &f->body, evhttp_request_get_input_headers(req), f->p->decode);
 	return 0;
 }
 
@@ -592,6 +568,22 @@ fetch_chunk_cb(struct evhttp_request *req, void *arg)
 		    body_encoding(&f->body));
 }
 
+/*
+ * A new connection through TLS, then dropped before any response: in
+ * TLS 1.3 a server refuses a client (say, for a missing client
+ * certificate) after our side of the handshake, and its alert can be
+ * lost to the reset, or to our request's write failing first. A TLS
+ * failure, not worth retrying.
+ */
+static void
+fetch_tls_dropped(struct fetch *f)
+{
+	fetch_fail(f, IERR_TLS, false,
+	    "%s: the peer closed the connection right after the TLS "
+	    "handshake (does it require a client certificate?)",
+	    pconn_peer(f->pc));
+}
+
 /* evhttp failed the request (req == NULL): make it an item error. */
 static void
 fetch_failed_io(struct fetch *f)
@@ -633,6 +625,11 @@ fetch_failed_io(struct fetch *f)
 	}
 	if (f->state == FS_CONNECTING && tlsmsg != NULL) {
 		fetch_fail(f, IERR_TLS, false, "%s: %s", peer, tlsmsg);
+		return;
+	}
+	if (f->state == FS_CONNECTING && f->pc != NULL &&
+	    pconn_tls_handshaked(f->pc)) {
+		fetch_tls_dropped(f);
 		return;
 	}
 	if (f->state == FS_CONNECTING && is_connect_errno(e)) {
@@ -691,17 +688,7 @@ fetch_response_cb(struct evhttp_request *req, void *arg)
 			return;
 		}
 		if (f->pc != NULL && pconn_tls_handshaked(f->pc)) {
-			/* Through TLS, then dropped before the request went
-			 * out: in TLS 1.3 a server refuses a client (say, for
-			 * a missing client certificate) after our side of
-			 * the handshake, and its alert can be lost to the
-			 * reset. A TLS failure, not worth retrying. */
-			fetch_fail(f, IERR_TLS, false,
-			    "%s: the peer closed the connection right after "
-			    "the "
-			    "TLS handshake (does it require a client "
-			    "certificate?)",
-			    pconn_peer(f->pc));
+			fetch_tls_dropped(f);
 			return;
 		}
 
