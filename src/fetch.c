@@ -458,11 +458,11 @@ fetch_add_headers(struct fetch *f, struct evkeyvalq *h)
 		free(plain);
 		free(enc);
 	}
-	snprintf(tmp, sizeof(tmp), "%u", p->hops);
+	fmt_uint(tmp, p->hops);
 	evhttp_add_header(h, "X-Fanoutd-Hops", tmp);
 	if (p->has_body || p->method == HM_POST || p->method == HM_PUT ||
 	    p->method == HM_PATCH) {
-		snprintf(tmp, sizeof(tmp), "%zu", p->body_len);
+		fmt_uint(tmp, p->body_len);
 		evhttp_add_header(h, "Content-Length", tmp);
 	}
 	return 0;

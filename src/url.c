@@ -18,6 +18,7 @@
 #include <idn2.h>
 
 #include "url.h"
+#include "util.h"
 
 /* RFC 3986 character classes. */
 static bool
@@ -302,7 +303,7 @@ static int
 set_name_host(const char *host, size_t hlen, struct arena *a, struct url *u,
     const char **why)
 {
-	char dec[HOST_MAX * 3 + 1], *name = (char *)host, dotted[16];
+	char dec[HOST_MAX * 3 + 1], *name = (char *)host, dotted[16], *p;
 	size_t n = hlen, i;
 	uint32_t v4;
 	bool decoded = memchr(host, '%', hlen) != NULL;
@@ -334,9 +335,12 @@ set_name_host(const char *host, size_t hlen, struct arena *a, struct url *u,
 		}
 	switch (ipv4_whatwg(name, n, &v4)) {
 	case 1:
-		snprintf(dotted, sizeof(dotted), "%u.%u.%u.%u", v4 >> 24,
-		    (v4 >> 16) & 0xff, (v4 >> 8) & 0xff, v4 & 0xff);
-		u->host = arena_strndup(a, dotted, strlen(dotted));
+		for (i = 0, p = dotted; i < 4; i++) {
+			if (i > 0)
+				*p++ = '.';
+			p += fmt_uint(p, (v4 >> (24 - 8 * i)) & 0xff);
+		}
+		u->host = arena_strndup(a, dotted, (size_t)(p - dotted));
 		u->ip_literal = true;
 		return 0;
 	case -1:
@@ -438,17 +442,26 @@ url_derive(struct arena *a, struct url *u)
 {
 	bool v6 = strchr(u->host, ':') != NULL;
 	bool dflt = u->port == (u->https ? 443 : 80);
-	char buf[300];
+	size_t n = strlen(u->host);
+	char buf[300], *p, *host, *end; /* a host is at most 253 bytes */
 
-	if (dflt)
-		snprintf(buf, sizeof(buf), v6 ? "[%s]" : "%s", u->host);
-	else
-		snprintf(buf, sizeof(buf), v6 ? "[%s]:%u" : "%s:%u", u->host,
-		    u->port);
-	u->host_header = arena_strdup(a, buf);
-	snprintf(buf, sizeof(buf), v6 ? "%s://[%s]:%u" : "%s://%s:%u",
-	    u->https ? "https" : "http", u->host, u->port);
-	u->origin = arena_strdup(a, buf);
+	/* "scheme://host:port" is the origin; Host is the part after "//",
+	 * without ":port" when the port is the scheme's. Built by hand: a
+	 * batch parses every item's URL, and printf cost a third of it. */
+	p = stpcpy(buf, u->https ? "https://" : "http://");
+	host = p;
+	if (v6)
+		*p++ = '[';
+	memcpy(p, u->host, n);
+	p += n;
+	if (v6)
+		*p++ = ']';
+	end = p;
+	*p++ = ':';
+	p += fmt_uint(p, u->port);
+	u->origin = arena_strndup(a, buf, (size_t)(p - buf));
+	u->host_header =
+	    arena_strndup(a, host, (size_t)((dflt ? end : p) - host));
 }
 
 int

@@ -107,6 +107,20 @@ next_list_item(const char **p, const char *end, const char **s, size_t *n)
 	return false;
 }
 
+size_t
+fmt_uint(char *out, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0;
+
+	do
+		tmp[sizeof(tmp) - ++n] = (char)('0' + v % 10);
+	while ((v /= 10) > 0);
+	memcpy(out, tmp + sizeof(tmp) - n, n);
+	out[n] = '\0';
+	return n;
+}
+
 uint64_t
 mono_us(void)
 {

@@ -39,6 +39,10 @@ bool next_text_line(const char **p, const char *end, const char **s, size_t *n);
  */
 bool next_list_item(const char **p, const char *end, const char **s, size_t *n);
 
+/* v in decimal at out (room for 21 bytes), NUL-terminated; returns the
+ * digits written. What "%llu" writes, without printf's cost. */
+size_t fmt_uint(char *out, uint64_t v);
+
 /* Microseconds on CLOCK_MONOTONIC: for durations, never for dates. */
 uint64_t mono_us(void);
 
