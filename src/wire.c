@@ -325,9 +325,9 @@ parse_status(const struct line *l, int *minor, int *status)
 }
 
 /*
- * RFC 9112 §6.3 for the final head of len bytes at p: how the body is
- * delimited, whether the connection persists (§9.3), and whether evhttp
- * must see other framing fields. 0, or -1 on a fault.
+ * RFC 9112 §6.3 for a final head whose framing fields are fr: how the
+ * body is delimited, whether the connection persists (§9.3), and
+ * whether evhttp must see other framing fields. 0, or -1 on a fault.
  */
 static int
 wire_decide(struct wire *w, const struct framing *fr, bool *rewrite)
