@@ -289,6 +289,7 @@ batch_item_result(
 		rv.body = res->body;
 		rv.body_len = rv.with_body ? res->body_len : res->body_seen;
 		rv.truncated = res->truncated;
+		rv.content_encoding = res->content_encoding;
 	}
 	batch_output(b, &rv);
 	item_done(b, it, res->error, res->status);

@@ -66,13 +66,9 @@ buf_addc(struct buf *b, char c)
 void
 buf_addu(struct buf *b, uint64_t v)
 {
-	char tmp[20];
-	size_t n = 0;
+	char tmp[21];
 
-	do
-		tmp[sizeof(tmp) - ++n] = (char)('0' + v % 10);
-	while ((v /= 10) > 0);
-	buf_add(b, tmp + sizeof(tmp) - n, n);
+	buf_add(b, tmp, fmt_uint(tmp, v));
 }
 
 void

@@ -313,6 +313,11 @@ emit_result(struct buf *out, const struct result_view *r)
 		buf_addu(out, r->body_len);
 		emit_key(out, "truncated");
 		emit_bool(out, r->truncated);
+		if (r->content_encoding != NULL) {
+			emit_key(out, "content_encoding");
+			emit_json_string(out, r->content_encoding,
+			    strlen(r->content_encoding));
+		}
 		if (r->final_url != NULL) {
 			emit_key(out, "final_url");
 			emit_json_string(

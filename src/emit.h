@@ -40,7 +40,8 @@ struct result_view {
 	const unsigned char *body;
 	size_t body_len; /* bytes kept (at most max_body_bytes) */
 	bool truncated;
-	const char *final_url; /* NULL: omitted (no redirect followed) */
+	const char *content_encoding; /* codings left on the body, or NULL */
+	const char *final_url;        /* NULL: omitted (no redirect followed) */
 	unsigned redirects;
 	unsigned attempts;
 	double elapsed_ms;
@@ -72,6 +73,8 @@ struct progress_view {
  * {"index":0,"id":..,"url":..,"ok":true,"status":200,"headers":{..},
  *  "body":..,"body_encoding":"utf8"|"base64","body_bytes":N,
  *  "truncated":false,"attempts":1,"elapsed_ms":41.7,"timings":{..}}
+ * ("content_encoding":"gzip, br" after "truncated" when the body was
+ * kept with content codings on: one unknown, or decoding off),
  * or, on error, {"index":..,"url":..,"ok":false,"error":{"type":..,
  * "message":..},"attempts":..,"elapsed_ms":..}.
  * "ok" is true when a response arrived with status < 400. Repeated

@@ -402,27 +402,6 @@ fetch_begin(struct fetch *f)
 	f->nest--;
 }
 
-/* Percent-decode s into out (room for strlen(s) + 1). */
-static void
-pct_decode(const char *s, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	while (*s != '\0') {
-		const char *h, *l;
-
-		if (s[0] == '%' && s[1] != '\0' && s[2] != '\0' &&
-		    (h = strchr(hex, s[1] | 0x20)) != NULL &&
-		    (l = strchr(hex, s[2] | 0x20)) != NULL) {
-			*out++ = (char)((h - hex) << 4 | (l - hex));
-			s += 3;
-		} else {
-			*out++ = *s++;
-		}
-	}
-	*out = '\0';
-}
-
 /* An item header that does not go on this attempt: credentials and the
  * Host override stay behind on a cross-origin hop. */
 static bool
@@ -470,20 +449,20 @@ fetch_add_headers(struct fetch *f, struct evkeyvalq *h)
 		char *plain = xmalloc(n + 1);
 		char *enc = xmalloc(BASE64_ENCODED_LEN(n) + 7);
 
-		pct_decode(p->url->userinfo, plain);
+		n = url_pct_decode(p->url->userinfo, n, plain);
 		memcpy(enc, "Basic ", 6);
 		enc[6 +
-		    base64_encode((const unsigned char *)plain, strlen(plain),
-		        enc + 6)] = '\0';
+		    base64_encode((const unsigned char *)plain, n, enc + 6)] =
+		    '\0';
 		evhttp_add_header(h, "Authorization", enc);
 		free(plain);
 		free(enc);
 	}
-	snprintf(tmp, sizeof(tmp), "%u", p->hops);
+	fmt_uint(tmp, p->hops);
 	evhttp_add_header(h, "X-Fanoutd-Hops", tmp);
 	if (p->has_body || p->method == HM_POST || p->method == HM_PUT ||
 	    p->method == HM_PATCH) {
-		snprintf(tmp, sizeof(tmp), "%zu", p->body_len);
+		fmt_uint(tmp, p->body_len);
 		evhttp_add_header(h, "Content-Length", tmp);
 	}
 	return 0;
@@ -530,10 +509,8 @@ fetch_header_cb(struct evhttp_request *req, void *arg)
 	f->res.ttfb_ms = us_to_ms(mono_us() - f->t_sent);
 	event_del(&f->ctimer);
 	fetch_set_state(f, FS_READING);
-	if (f->p->decode)
-		body_decode(&f->body,
-		    evhttp_find_header(evhttp_request_get_input_headers(req),
-		        "Content-Encoding"));
+	body_decode_fields(
+	    &f->body, evhttp_request_get_input_headers(req), f->p->decode);
 	return 0;
 }
 
@@ -542,6 +519,9 @@ fetch_header_cb(struct evhttp_request *req, void *arg)
 static void
 fetch_succeed(struct fetch *f, struct evhttp_request *req, bool reusable)
 {
+	if (f->pc != NULL)
+		pconn_restore_headers(
+		    f->pc, evhttp_request_get_input_headers(req));
 	fetch_release(f, reusable);
 	f->res.error = IERR_NONE;
 	f->res.sent = true;
@@ -551,6 +531,7 @@ fetch_succeed(struct fetch *f, struct evhttp_request *req, bool reusable)
 	f->res.body_len = f->body.data.len;
 	f->res.body_seen = f->body.seen;
 	f->res.truncated = f->body.truncated;
+	f->res.content_encoding = body_coded(&f->body);
 	f->res.dns_ms = f->t_resolve ? us_to_ms(f->t_resolve - f->t_start) : -1;
 	fetch_finish(f);
 }
@@ -587,6 +568,22 @@ fetch_chunk_cb(struct evhttp_request *req, void *arg)
 		    body_encoding(&f->body));
 }
 
+/*
+ * A new connection through TLS, then dropped before any response: in
+ * TLS 1.3 a server refuses a client (say, for a missing client
+ * certificate) after our side of the handshake, and its alert can be
+ * lost to the reset, or to our request's write failing first. A TLS
+ * failure, not worth retrying.
+ */
+static void
+fetch_tls_dropped(struct fetch *f)
+{
+	fetch_fail(f, IERR_TLS, false,
+	    "%s: the peer closed the connection right after the TLS "
+	    "handshake (does it require a client certificate?)",
+	    pconn_peer(f->pc));
+}
+
 /* evhttp failed the request (req == NULL): make it an item error. */
 static void
 fetch_failed_io(struct fetch *f)
@@ -596,7 +593,13 @@ fetch_failed_io(struct fetch *f)
 	const char *tlsmsg =
 	    f->pc ? pconn_tls_error(f->pc, tls, sizeof(tls)) : NULL;
 	int e = f->ev_errno;
+	const char *fault = f->pc ? pconn_fault(f->pc) : NULL;
 
+	if (fault != NULL) {
+		fetch_fail(f, IERR_PROTOCOL, true, "%s in the response from %s",
+		    fault, peer);
+		return;
+	}
 	if (f->head_err[0] != '\0') {
 		fetch_fail(f, IERR_PROTOCOL, true, "%s", f->head_err);
 		return;
@@ -622,6 +625,11 @@ fetch_failed_io(struct fetch *f)
 	}
 	if (f->state == FS_CONNECTING && tlsmsg != NULL) {
 		fetch_fail(f, IERR_TLS, false, "%s: %s", peer, tlsmsg);
+		return;
+	}
+	if (f->state == FS_CONNECTING && f->pc != NULL &&
+	    pconn_tls_handshaked(f->pc)) {
+		fetch_tls_dropped(f);
 		return;
 	}
 	if (f->state == FS_CONNECTING && is_connect_errno(e)) {
@@ -680,17 +688,7 @@ fetch_response_cb(struct evhttp_request *req, void *arg)
 			return;
 		}
 		if (f->pc != NULL && pconn_tls_handshaked(f->pc)) {
-			/* Through TLS, then dropped before the request went
-			 * out: in TLS 1.3 a server refuses a client (say, for
-			 * a missing client certificate) after our side of
-			 * the handshake, and its alert can be lost to the
-			 * reset. A TLS failure, not worth retrying. */
-			fetch_fail(f, IERR_TLS, false,
-			    "%s: the peer closed the connection right after "
-			    "the "
-			    "TLS handshake (does it require a client "
-			    "certificate?)",
-			    pconn_peer(f->pc));
+			fetch_tls_dropped(f);
 			return;
 		}
 
@@ -720,6 +718,7 @@ fetch_send(struct fetch *f)
 {
 	const struct fetch_params *p = f->p;
 	struct evhttp_request *req;
+	struct pconn *pc;
 	int rc;
 
 	req = evhttp_request_new(fetch_response_cb, f);
@@ -735,7 +734,7 @@ fetch_send(struct fetch *f)
 	if (p->body_len > 0)
 		evbuffer_add_reference(evhttp_request_get_output_buffer(req),
 		    p->body, p->body_len, NULL, NULL);
-	pconn_begin(f->pc, fetch_remaining_ms(f));
+	pconn_begin(f->pc, fetch_remaining_ms(f), p->method == HM_HEAD);
 	fetch_set_state(f,
 	    pconn_reused(f->pc) && !f->no_reuse ? FS_WAITING : FS_CONNECTING);
 	if (f->state == FS_WAITING)
@@ -745,8 +744,11 @@ fetch_send(struct fetch *f)
 	f->ev_errno = 0;
 	f->t_sent = mono_us();
 	f->nest++;
+	pc = f->pc;
 	rc = evhttp_make_request(
-	    pconn_evcon(f->pc), req, method_cmd(p->method), p->url->target);
+	    pconn_evcon(pc), req, method_cmd(p->method), p->url->target);
+	if (rc == 0 && f->state != FS_DONE && f->pc == pc)
+		pconn_sent(pc);
 	f->nest--;
 	if (rc != 0 && f->state != FS_DONE) {
 		f->req = NULL; /* evhttp freed it or never took it */

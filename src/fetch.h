@@ -63,11 +63,13 @@ struct fetch_result {
 	int status;
 	const struct evkeyvalq *headers; /* response headers, or NULL */
 	const unsigned char *body;
-	size_t body_len;    /* bytes kept (0 when !keep_body) */
-	uint64_t body_seen; /* bytes read (decoded), up to the cap */
-	bool truncated;     /* the body went past max_body_bytes */
-	double dns_ms;      /* -1 when no lookup was needed */
-	double ttfb_ms;     /* request handed over -> response headers */
+	size_t body_len;              /* bytes kept (0 when !keep_body) */
+	uint64_t body_seen;           /* bytes read (decoded), up to the cap */
+	bool truncated;               /* the body went past max_body_bytes */
+	const char *content_encoding; /* the codings still on body (unknown,
+	                                 or not to be decoded), or NULL */
+	double dns_ms;                /* -1 when no lookup was needed */
+	double ttfb_ms; /* request handed over -> response headers */
 };
 
 struct fetch;

@@ -27,6 +27,7 @@
 #include "pool.h"
 #include "tls.h"
 #include "util.h"
+#include "wirebev.h"
 
 enum pconn_state { PC_BUSY, PC_IDLE, PC_DEAD };
 
@@ -40,10 +41,11 @@ struct pconn {
 	struct pool *pool;
 	struct pool_origin *origin;
 	struct evhttp_connection *evcon;
-	struct bufferevent *bev;
-	SSL *ssl;           /* owned by bev; NULL for http */
-	bool tls_done;      /* the handshake completed at least once */
-	char tls_alert[64]; /* the last TLS alert the peer sent, or "" */
+	struct bufferevent *bev; /* the transport: socket, or TLS over it */
+	struct wirebev wb;       /* the wire over it, which evhttp reads */
+	SSL *ssl;                /* owned by bev; NULL for http */
+	bool tls_done;           /* the handshake completed at least once */
+	char tls_alert[64];      /* the last TLS alert the peer sent, or "" */
 	enum pconn_state state;
 	bool closed; /* evhttp reported the socket closed */
 	unsigned requests;
@@ -144,6 +146,7 @@ pconn_free(struct pconn *pc)
 	/* evhttp_connection_free calls the close callback: unhook it. */
 	evhttp_connection_set_closecb(pc->evcon, NULL, NULL);
 	evhttp_connection_free(pc->evcon); /* frees bev, SSL and the fd */
+	wirebev_free(&pc->wb);
 	pc->pool->nopen--;
 	free(pc);
 }
@@ -247,11 +250,20 @@ pool_open(struct pool *p, const char *origin, const union sockaddr_any *addr,
 		free(pc);
 		return NULL;
 	}
-	/* A numeric address: evhttp never resolves anything itself. */
-	pc->evcon = evhttp_connection_base_bufferevent_new(
-	    p->base, NULL, pc->bev, ip, port);
-	if (pc->evcon == NULL) {
+	if (wirebev_init(&pc->wb, pc->bev, https, p->max_header_bytes) != 0) {
 		bufferevent_free(pc->bev);
+		snprintf(
+		    why, whylen, "cannot create a connection to %s", pc->peer);
+		free(pc);
+		return NULL;
+	}
+	/* A numeric address: evhttp never resolves anything itself. It
+	 * reads and writes through the wire (wirebev.h). */
+	pc->evcon = evhttp_connection_base_bufferevent_new(
+	    p->base, NULL, pc->wb.top, ip, port);
+	if (pc->evcon == NULL) {
+		bufferevent_free(pc->wb.top); /* and pc->bev */
+		wirebev_free(&pc->wb);
 		snprintf(
 		    why, whylen, "cannot create a connection to %s", pc->peer);
 		free(pc);
@@ -277,9 +289,28 @@ pconn_set_timeout(struct pconn *pc, uint32_t ms)
 }
 
 void
-pconn_begin(struct pconn *pc, uint32_t timeout_ms)
+pconn_begin(struct pconn *pc, uint32_t timeout_ms, bool head_request)
 {
 	pconn_set_timeout(pc, timeout_ms + 1000);
+	wirebev_expect(&pc->wb, head_request);
+}
+
+void
+pconn_sent(struct pconn *pc)
+{
+	wirebev_sent(&pc->wb);
+}
+
+const char *
+pconn_fault(const struct pconn *pc)
+{
+	return wirebev_fault(&pc->wb);
+}
+
+void
+pconn_restore_headers(const struct pconn *pc, struct evkeyvalq *headers)
+{
+	wirebev_restore_headers(&pc->wb, headers);
 }
 
 void
@@ -288,10 +319,11 @@ pool_release(struct pool *p, struct pconn *pc, bool reusable)
 	struct pool_origin *o = pc->origin;
 
 	pc->requests++;
-	/* Bytes already waiting belong to no request (a body sent after a
-	 * HEAD response, say): the next response would be misread. */
-	if (!reusable || pc->closed ||
-	    evbuffer_get_length(bufferevent_get_input(pc->bev)) > 0 ||
+	/* The wire says whether the response ended cleanly, the peer may
+	 * take another request (RFC 9112 §9.3), the request was all sent,
+	 * and no byte waits that belongs to no request (a body sent after a
+	 * HEAD response, say: the next response would be misread). */
+	if (!reusable || pc->closed || !wirebev_reusable(&pc->wb) ||
 	    o->nidle >= p->max_idle_per_host || p->max_idle == 0) {
 		pconn_kill(pc);
 		return;

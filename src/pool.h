@@ -54,14 +54,26 @@ struct pconn *pool_open(struct pool *p, const char *origin,
 /*
  * Get ready for one request that must end within timeout_ms: evhttp's
  * inactivity timeout is set just above it so the attempt's own timer
- * always fires first.
+ * always fires first; the wire expects its response (no body after a
+ * HEAD).
  */
-void pconn_begin(struct pconn *pc, uint32_t timeout_ms);
+void pconn_begin(struct pconn *pc, uint32_t timeout_ms, bool head_request);
+/* After evhttp_make_request(): the request goes out now, or once the
+ * new connection is up. */
+void pconn_sent(struct pconn *pc);
+/* Why the wire refused the response (framing it cannot trust), or NULL:
+ * evhttp then failed the request as EOF. */
+const char *pconn_fault(const struct pconn *pc);
+/* The response's framing fields as the upstream sent them, in place of
+ * the canonical ones evhttp was given. */
+struct evkeyvalq;
+void pconn_restore_headers(const struct pconn *pc, struct evkeyvalq *headers);
 
 /*
  * Give a connection back. reusable: its last response was complete; it
- * then joins the idle list unless the peer closed it or the idle limits
- * are full. Otherwise it is freed.
+ * then joins the idle list unless the peer closed it, the wire says it
+ * must not carry another request, or the idle limits are full.
+ * Otherwise it is freed.
  */
 void pool_release(struct pool *p, struct pconn *pc, bool reusable);
 

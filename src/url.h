@@ -37,6 +37,10 @@ struct url {
 int url_parse(const char *s, size_t len, struct arena *a, struct url *u,
     const char **why);
 
+/* Percent-decode the n bytes at s into out (room for n); a '%' not
+ * followed by two hex digits stays. Returns the decoded length. */
+size_t url_pct_decode(const char *s, size_t n, char *out);
+
 /*
  * Resolve the reference ref (a redirect's Location: absolute, or relative
  * like "../x?q", "//host/p", "?q") against the absolute URL base, per

@@ -1,6 +1,7 @@
 /*
  * util.c - allocation wrappers that abort on failure, the line reader
- * of the text formats, and the monotonic clock. See util.h for why
+ * of the text formats, the comma lists of HTTP fields, and the
+ * monotonic clock. See util.h for why
  * out-of-memory is fatal.
  */
 #include <stdio.h>
@@ -83,6 +84,41 @@ next_text_line(const char **p, const char *end, const char **s, size_t *n)
 		return true;
 	}
 	return false;
+}
+
+bool
+next_list_item(const char **p, const char *end, const char **s, size_t *n)
+{
+	while (*p < end) {
+		const char *c = memchr(*p, ',', (size_t)(end - *p));
+		const char *b = *p, *e = c ? c : end;
+
+		*p = c ? c + 1 : end;
+		while (b < e && (*b == ' ' || *b == '\t'))
+			b++;
+		while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if (b == e)
+			continue;
+		*s = b;
+		*n = (size_t)(e - b);
+		return true;
+	}
+	return false;
+}
+
+size_t
+fmt_uint(char *out, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0;
+
+	do
+		tmp[sizeof(tmp) - ++n] = (char)('0' + v % 10);
+	while ((v /= 10) > 0);
+	memcpy(out, tmp + sizeof(tmp) - n, n);
+	out[n] = '\0';
+	return n;
 }
 
 uint64_t

@@ -31,6 +31,18 @@ char *xstrndup(const char *s, size_t n);
  */
 bool next_text_line(const char **p, const char *end, const char **s, size_t *n);
 
+/*
+ * The next element of an HTTP field value's comma list in [*p, end),
+ * without the spaces and tabs around it: sets *s and *n, advances *p
+ * past it, returns true; false at the end. Empty elements are skipped,
+ * as recipients must (RFC 9110 §5.6.1).
+ */
+bool next_list_item(const char **p, const char *end, const char **s, size_t *n);
+
+/* v in decimal at out (room for 21 bytes), NUL-terminated; returns the
+ * digits written. What "%llu" writes, without printf's cost. */
+size_t fmt_uint(char *out, uint64_t v);
+
 /* Microseconds on CLOCK_MONOTONIC: for durations, never for dates. */
 uint64_t mono_us(void);
 

@@ -2,9 +2,10 @@
 # tests need, made at test time with the openssl command line (no
 # network): a valid leaf for localhost and 127.0.0.1, an expired leaf, a
 # self-signed leaf, a leaf for another host name, a leaf for 127.0.0.1
-# only, and a client certificate. Sourced by tls.sh; make_pki DIR writes
-# DIR/NAME.pem and DIR/NAME.key for ca, good, expired, self, other,
-# iponly and client.
+# only, a leaf for the A-label xn--bcher-kva.test (bücher.test), and a
+# client certificate. Sourced by tls.sh and hosts.sh; make_pki DIR
+# writes DIR/NAME.pem and DIR/NAME.key for ca, good, expired, self,
+# other, iponly, idn and client.
 
 # _key FILE: a P-256 private key.
 _key() {
@@ -66,12 +67,13 @@ CNF
 		20200101000000Z 20200102000000Z
 	_leaf other other.test "DNS:other.test" server
 	_leaf iponly 127.0.0.1 "IP:127.0.0.1" server
+	_leaf idn xn--bcher-kva.test "DNS:xn--bcher-kva.test" server
 	_leaf client "fanoutd client" "DNS:client.test" client
 	_key "$d/self.key"
 	openssl req -x509 -new -key "$d/self.key" -sha256 -days 2 \
 		-subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
 		-out "$d/self.pem" 2>/dev/null
-	for n in ca good expired other iponly client self; do
+	for n in ca good expired other iponly idn client self; do
 		test -s "$d/$n.pem" || {
 			echo "make_pki: $n.pem was not made" >&2
 			return 1

@@ -1,9 +1,11 @@
 /*
  * test_body.c - the response-body sink: the cap and truncation on plain
  * bytes, gzip and zlib-wrapped deflate decoded, raw deflate accepted,
- * the cap applied to the decoded size (a gzip bomb stops there), corrupt
- * and unfinished streams reported, unknown encodings passed through.
- * Compressed inputs are made here with zlib.
+ * the cap applied to the decoded size (a gzip bomb stops there, in any
+ * layer), corrupt and unfinished streams reported; Content-Encoding as
+ * a list over one or more lines (issue #13): stacked codings undone in
+ * turn, gzip members one after the other, a list with an unknown coding
+ * kept as sent and named. Compressed inputs are made here with zlib.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -38,6 +40,15 @@ squeeze(
 	n = z.total_out;
 	deflateEnd(&z);
 	return n;
+}
+
+/* Content-Encoding with the one field value v, decoded. */
+static void
+decode1(struct body *b, const char *v)
+{
+	const char *vals[] = {v};
+
+	body_decode(b, vals, 1, true);
 }
 
 /* Feed p[0..n) to b in pieces of `step` bytes; the last status. */
@@ -88,15 +99,16 @@ test_gzip_and_deflate_decode(void **state)
 	    "the quick brown fox jumps over the lazy dog";
 	unsigned char z[256];
 	int windows[] = {15 + 16, 15, -15};
-	const char *names[] = {"gzip", "deflate", "deflate"};
+	const char *names[] = {"GZip", "deflate", "Deflate"};
 	size_t i, n;
 	struct body b;
 
 	for (i = 0; i < 3; i++) {
 		n = squeeze(text, sizeof(text) - 1, windows[i], z, sizeof(z));
 		body_init(&b, 1000, true);
-		body_decode(&b, i == 0 ? "GZip" : "deflate");
+		decode1(&b, names[i]);
 		assert_string_equal(body_encoding(&b), names[i]);
+		assert_null(body_coded(&b));
 		assert_int_equal(feed(&b, z, n, 3), BODY_MORE);
 		assert_false(body_unfinished(&b));
 		assert_int_equal(b.data.len, sizeof(text) - 1);
@@ -117,7 +129,7 @@ test_gzip_bomb_stops_at_the_cap(void **state)
 	n = squeeze(zeros, big, 15 + 16, z, big / 100);
 	assert_true(n < 64 * 1024);
 	body_init(&b, 1u << 20, true);
-	body_decode(&b, "gzip");
+	decode1(&b, "gzip");
 	assert_int_equal(feed(&b, z, n, n), BODY_FULL);
 	assert_true(b.truncated);
 	assert_int_equal(b.seen, 1u << 20);
@@ -136,13 +148,13 @@ test_corrupt_and_unfinished(void **state)
 	struct body b;
 
 	body_init(&b, 1000, true);
-	body_decode(&b, "gzip");
+	decode1(&b, "gzip");
 	assert_int_equal(feed(&b, "not gzip at all", 15, 15), BODY_BAD);
 	body_free(&b);
 
 	n = squeeze(text, sizeof(text) - 1, 15 + 16, z, sizeof(z));
 	body_init(&b, 1000, true);
-	body_decode(&b, "gzip");
+	decode1(&b, "gzip");
 	assert_int_equal(feed(&b, z, n / 2, 4), BODY_MORE);
 	assert_true(body_unfinished(&b)); /* the response ended here */
 	body_free(&b);
@@ -154,11 +166,189 @@ test_unknown_encoding_passes_through(void **state)
 	struct body b;
 
 	body_init(&b, 100, true);
-	body_decode(&b, "br");
-	body_decode(&b, NULL);
+	decode1(&b, "br");
 	assert_int_equal(feed(&b, "\x1f\x8b raw", 6, 6), BODY_MORE);
 	assert_int_equal(b.data.len, 6);
 	assert_false(body_unfinished(&b));
+	assert_string_equal(body_coded(&b), "br");
+	body_free(&b);
+}
+
+/* RFC 9110 §8.4: a list, in the order applied, over one or more lines;
+ * undone the other way round. */
+static void
+test_coding_lists(void **state)
+{
+	enum body_coding c[BODY_MAX_CODINGS];
+	const char *bad;
+	size_t badlen;
+	const char *one[] = {"gzip"};
+	const char *pair[] = {"deflate, GZIP"};
+	const char *lines[] = {"deflate", " x-gzip "};
+	const char *sparse[] = {" , identity,, gzip ,", ""};
+	const char *unknown[] = {"gzip", "gzip, br"};
+	const char *many[] = {"gzip, gzip, gzip", "gzip, gzip"};
+	const char *ident[] = {"identity"};
+
+	assert_int_equal(body_coding_list(one, 1, c, 4, &bad, &badlen), 1);
+	assert_int_equal(c[0], BODY_GZIP);
+	assert_int_equal(body_coding_list(pair, 1, c, 4, &bad, &badlen), 2);
+	assert_int_equal(c[0], BODY_GZIP); /* applied last: undone first */
+	assert_int_equal(c[1], BODY_DEFLATE);
+	assert_int_equal(body_coding_list(lines, 2, c, 4, &bad, &badlen), 2);
+	assert_int_equal(c[0], BODY_GZIP);
+	assert_int_equal(c[1], BODY_DEFLATE);
+	assert_int_equal(body_coding_list(sparse, 2, c, 4, &bad, &badlen), 1);
+	assert_int_equal(body_coding_list(ident, 1, c, 4, &bad, &badlen), 0);
+	assert_int_equal(body_coding_list(unknown, 2, c, 4, &bad, &badlen), -1);
+	assert_int_equal(badlen, 2);
+	assert_memory_equal(bad, "br", 2);
+	assert_int_equal(body_coding_list(many, 2, c, 4, &bad, &badlen), -1);
+	assert_null(bad);
+}
+
+/* RFC 1952 §2.2: every member, in pieces of every size. */
+static void
+test_gzip_members(void **state)
+{
+	unsigned char z[512];
+	size_t n, step;
+	struct body b;
+
+	n = squeeze("hello ", 6, 15 + 16, z, sizeof(z));
+	n += squeeze("world", 5, 15 + 16, z + n, sizeof(z) - n);
+	for (step = 1; step <= n; step++) {
+		body_init(&b, 1000, true);
+		decode1(&b, "gzip");
+		assert_int_equal(feed(&b, z, n, step), BODY_MORE);
+		assert_false(body_unfinished(&b));
+		assert_int_equal(b.data.len, 11);
+		assert_memory_equal(b.data.data, "hello world", 11);
+		body_free(&b);
+	}
+	/* Capped on the decoded total, across members. */
+	body_init(&b, 8, true);
+	decode1(&b, "gzip");
+	assert_int_equal(feed(&b, z, n, n), BODY_FULL);
+	assert_memory_equal(b.data.data, "hello wo", 8);
+	body_free(&b);
+	/* A member cut short, then bytes that are no member at all. */
+	body_init(&b, 1000, true);
+	decode1(&b, "gzip");
+	assert_int_equal(feed(&b, z, n - 3, 5), BODY_MORE);
+	assert_true(body_unfinished(&b));
+	body_free(&b);
+	memcpy(z + n, "junk", 4);
+	body_init(&b, 1000, true);
+	decode1(&b, "gzip");
+	assert_int_equal(feed(&b, z, n + 4, n + 4), BODY_BAD);
+	body_free(&b);
+}
+
+/* gzip(gzip(text)) means the same said on one line or two. */
+static void
+test_stacked_codings(void **state)
+{
+	static const char text[] = "hello, stacked codings";
+	unsigned char once[256], twice[256];
+	const char *list[] = {"gzip, gzip"};
+	const char *lines[] = {"gzip", "gzip"};
+	const char *dg[] = {"deflate", "gzip"};
+	const char *const *forms[] = {list, lines};
+	size_t sizes[] = {1, 2}, n1, n2, i;
+	struct body b;
+
+	n1 = squeeze(text, sizeof(text) - 1, 15 + 16, once, sizeof(once));
+	n2 = squeeze(once, n1, 15 + 16, twice, sizeof(twice));
+	for (i = 0; i < 2; i++) {
+		body_init(&b, 1000, true);
+		body_decode(&b, forms[i], sizes[i], true);
+		assert_int_equal(feed(&b, twice, n2, 7), BODY_MORE);
+		assert_false(body_unfinished(&b));
+		assert_int_equal(b.data.len, sizeof(text) - 1);
+		assert_memory_equal(b.data.data, text, sizeof(text) - 1);
+		assert_string_equal(body_encoding(&b), "gzip, gzip");
+		body_free(&b);
+	}
+	n1 = squeeze(text, sizeof(text) - 1, 15, once, sizeof(once));
+	n2 = squeeze(once, n1, 15 + 16, twice, sizeof(twice));
+	body_init(&b, 1000, true);
+	body_decode(&b, dg, 2, true);
+	assert_int_equal(feed(&b, twice, n2, n2), BODY_MORE);
+	assert_memory_equal(b.data.data, text, sizeof(text) - 1);
+	body_free(&b);
+}
+
+/* Two layers of bomb, and a bomb in the outer layer whose inner one
+ * makes nothing (empty stored blocks): both stop at the cap. */
+static void
+test_stacked_bombs_stop_at_the_cap(void **state)
+{
+	size_t big = 16u << 20, n1, n2, i;
+	unsigned char *raw = malloc(big), *once = malloc(big / 50),
+	              *twice = malloc(big / 50);
+	const char *list[] = {"gzip, gzip"};
+	const char *dg[] = {"deflate, gzip"};
+	struct body b;
+
+	memset(raw, 0, big);
+	n1 = squeeze(raw, big, 15 + 16, once, big / 50);
+	n2 = squeeze(once, n1, 15 + 16, twice, big / 50);
+	body_init(&b, 1u << 20, true);
+	body_decode(&b, list, 1, true);
+	assert_int_equal(feed(&b, twice, n2, n2), BODY_FULL);
+	assert_true(b.truncated);
+	assert_int_equal(b.data.len, 1u << 20);
+	body_free(&b);
+	for (i = 0; i + 5 <= (2u << 20); i += 5) /* empty stored blocks */
+		memcpy(raw + i, "\x00\x00\x00\xff\xff", 5);
+	memcpy(raw + i, "\x03\x00", 2); /* an empty last block */
+	n2 = squeeze(raw, i + 2, 15 + 16, twice, big / 50);
+	body_init(&b, 1u << 20, true);
+	body_decode(&b, dg, 1, true);
+	assert_int_equal(feed(&b, twice, n2, 4096), BODY_FULL);
+	assert_true(b.truncated);
+	assert_int_equal(b.data.len, 0);
+	body_free(&b);
+	free(raw);
+	free(once);
+	free(twice);
+}
+
+/* Not decoded, and said so: an unknown coding anywhere in the list, too
+ * many codings, or decoding off. identity alone is no coding. */
+static void
+test_codings_left_on(void **state)
+{
+	unsigned char z[256];
+	const char *ce[] = {"gzip", "br"};
+	const char *five[] = {"gzip, gzip, gzip, gzip, gzip"};
+	const char *ident[] = {" identity "};
+	size_t n = squeeze("hello", 5, 15 + 16, z, sizeof(z));
+	struct body b;
+
+	body_init(&b, 1000, true);
+	body_decode(&b, ce, 2, true);
+	assert_int_equal(feed(&b, z, n, 3), BODY_MORE);
+	assert_int_equal(b.data.len, n); /* as sent */
+	assert_memory_equal(b.data.data, z, n);
+	assert_string_equal(body_coded(&b), "gzip, br");
+	body_free(&b);
+	body_init(&b, 1000, true);
+	body_decode(&b, five, 1, true);
+	assert_string_equal(body_coded(&b), "gzip, gzip, gzip, gzip, gzip");
+	body_free(&b);
+	body_init(&b, 1000, true);
+	body_decode(&b, ce, 1, false);
+	assert_int_equal(feed(&b, z, n, n), BODY_MORE);
+	assert_int_equal(b.data.len, n);
+	assert_string_equal(body_coded(&b), "gzip");
+	body_free(&b);
+	body_init(&b, 1000, true);
+	body_decode(&b, ident, 1, true);
+	assert_null(body_coded(&b));
+	assert_int_equal(feed(&b, "hello", 5, 5), BODY_MORE);
+	assert_memory_equal(b.data.data, "hello", 5);
 	body_free(&b);
 }
 
@@ -171,6 +361,11 @@ main(void)
 	    cmocka_unit_test(test_gzip_bomb_stops_at_the_cap),
 	    cmocka_unit_test(test_corrupt_and_unfinished),
 	    cmocka_unit_test(test_unknown_encoding_passes_through),
+	    cmocka_unit_test(test_coding_lists),
+	    cmocka_unit_test(test_gzip_members),
+	    cmocka_unit_test(test_stacked_codings),
+	    cmocka_unit_test(test_stacked_bombs_stop_at_the_cap),
+	    cmocka_unit_test(test_codings_left_on),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -163,6 +163,14 @@ test_binary_body_is_base64(void **state)
 	assert_int_equal(
 	    json_integer_value(json_object_get(j, "body_bytes")), 4);
 	assert_true(json_is_true(json_object_get(j, "truncated")));
+	assert_null(json_object_get(j, "content_encoding"));
+	json_decref(j);
+	/* A body kept with its codings on says which. */
+	r.content_encoding = "gzip, br";
+	j = render(&r, &b);
+	assert_string_equal(
+	    json_string_value(json_object_get(j, "content_encoding")),
+	    "gzip, br");
 	json_decref(j);
 	buf_free(&b);
 }

@@ -1,7 +1,8 @@
 /*
  * test_url.c - absolute http/https URLs as fetch needs them: where to
  * connect, what to send as Host, the request target verbatim, the pool
- * key; and each URL that must be refused, with its reason.
+ * key; host names percent-decoded and in A-label form (issue #13); and
+ * each URL that must be refused, with its reason.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -162,6 +163,108 @@ test_names_drop_the_trailing_dot(void **state)
 	refused("http://.a/", "invalid host name");
 }
 
+/* WHATWG host parsing (issue #13): percent-decoded before anything
+ * else, an international name in A-label form (UTS #46), IPv4 in any
+ * spelling read once decoded; Host and the pool key carry the result. */
+static void
+test_hosts_are_decoded_and_in_a_label_form(void **state)
+{
+	static const char *const same[][2] = {
+	    {"http://ex%61mple.test/", "example.test"},
+	    {"http://EX%41MPLE.Test./", "example.test"},
+	    {"http://b\xc3\xbc"
+	     "cher.test/",
+	        "xn--bcher-kva.test"},
+	    {"http://b%C3%BCcher.test/", "xn--bcher-kva.test"},
+	    {"http://B\xc3\x9c"
+	     "CHER.test/",
+	        "xn--bcher-kva.test"},
+	    {"http://XN--BCHER-KVA.test/", "xn--bcher-kva.test"},
+	    {"http://stra\xc3\x9f"
+	     "e.de/",
+	        "xn--strae-oqa.de"}, /* UTS #46
+	       non-transitional: ß stays */
+	    {"http://my_host.test/", "my_host.test"},
+	};
+	struct url u;
+	size_t i;
+
+	for (i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+		u = parse(same[i][0]);
+		assert_string_equal(u.host, same[i][1]);
+		assert_false(u.ip_literal);
+	}
+	u = parse("http://b\xc3\xbc"
+	          "cher.test:8080/p");
+	assert_string_equal(u.host_header, "xn--bcher-kva.test:8080");
+	assert_string_equal(u.origin, "http://xn--bcher-kva.test:8080");
+	assert_string_equal(u.target, "/p");
+	/* An address once decoded: the egress policy sees the address. */
+	u = parse("http://127.0.0.%31:8080/");
+	assert_true(u.ip_literal);
+	assert_string_equal(u.host, "127.0.0.1");
+	assert_string_equal(u.host_header, "127.0.0.1:8080");
+	u = parse("http://169.254.169.%32%35%34/");
+	assert_true(u.ip_literal);
+	assert_string_equal(u.host, "169.254.169.254");
+	u = parse("http://\xef\xbc\x91\xef\xbc\x92\xef\xbc\x97.0.0.1/");
+	assert_true(u.ip_literal); /* full-width digits map to 127 */
+	assert_string_equal(u.host, "127.0.0.1");
+}
+
+/* A host that decodes to what no host may hold, or a label IDNA
+ * refuses: invalid_request, naming the label. */
+static void
+test_bad_hosts_are_refused_by_name(void **state)
+{
+	static const char *const bad[][2] = {
+	    {"http://xn--zz.test/", "invalid host name: \"xn--zz\": "},
+	    {"http://a.xn--a.test/", "invalid host name: \"xn--a\": "},
+	    {"http://\xf0\x9f\x92\xa9.test/",
+	        "invalid host name: \"\xf0\x9f\x92\xa9\": "},
+	    {"http://b\xff"
+	     "cher.test/",
+	        "invalid host name: \"b\xff"
+	        "cher\": "},
+	};
+	struct url u;
+	const char *why;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(
+		    url_parse(bad[i][0], strlen(bad[i][0]), &a, &u, &why), -1);
+		if (strncmp(why, bad[i][1], strlen(bad[i][1])) != 0)
+			fail_msg("%s: [%s]", bad[i][0], why);
+	}
+	refused("http://a%2Fb.test/", "invalid host name");
+	refused("http://a%3Ab.test/", "invalid host name");
+	refused("http://a%00b.test/", "invalid host name");
+	refused("http://a%25b.test/", "invalid host name");
+	refused("http://a%20b.test/", "invalid host name");
+	refused("http://%2e/", "invalid host name");
+	refused("http://h/b\xc3\xbc"
+	        "cher",
+	    "invalid character in URL");
+	refused("http://b\xc3\xbc@h/", "invalid user information in URL");
+}
+
+/* The length limit holds for the name as DNS gets it. */
+static void
+test_host_length_counts_the_decoded_name(void **state)
+{
+	static char url[1024];
+	size_t i, n = 7;
+
+	memcpy(url, "http://", 7);
+	for (i = 0; i < 253; i++, n += 3)
+		memcpy(url + n, i % 50 == 49 ? "%2E" : "%61", 3);
+	url[n] = '\0';
+	assert_int_equal(strlen(parse(url).host), 253);
+	memcpy(url + n, "%61", 4);
+	refused(url, "invalid host name");
+}
+
 static void
 test_userinfo_is_kept_raw(void **state)
 {
@@ -317,6 +420,12 @@ main(void)
 	        test_ipv4_odd_notations_are_canonical, teardown),
 	    cmocka_unit_test_teardown(
 	        test_names_drop_the_trailing_dot, teardown),
+	    cmocka_unit_test_teardown(
+	        test_hosts_are_decoded_and_in_a_label_form, teardown),
+	    cmocka_unit_test_teardown(
+	        test_bad_hosts_are_refused_by_name, teardown),
+	    cmocka_unit_test_teardown(
+	        test_host_length_counts_the_decoded_name, teardown),
 	    cmocka_unit_test_teardown(test_userinfo_is_kept_raw, teardown),
 	    cmocka_unit_test_teardown(test_refusals_say_why, teardown),
 	    cmocka_unit_test(test_resolve_rfc3986_examples),

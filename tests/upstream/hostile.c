@@ -30,8 +30,7 @@ up_start_chunked(struct up_conn *c)
 	c->state = UP_WAIT; /* the timer writes from now on */
 }
 
-/* Re-arm c's timer to call cb after ms. */
-static void
+void
 up_timer(struct up_conn *c, long ms, event_callback_fn cb, void *arg)
 {
 	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};

@@ -14,10 +14,11 @@
  *
  * Endpoints: / (a line naming the main ones, the page a user of
  * script/server sees first), /status/N, /delay/MS, /bytes/N, /text/N,
- * /echo, /close,
+ * /echo (the request as JSON, with the TLS server name asked for),
+ * /close,
  * /hang, /partial, /garbage, /headers/K, /close-idle, /stats,
  * /stats/reset, the policy endpoints of policy.c and the hostile ones of
- * hostile.c; any of
+ * hostile.c and the exact-bytes ones of wire.c; any of
  * them takes ?tag=NAME and ?delay=MS, and ?head_body=1 sends a body even
  * for HEAD (a broken upstream), ?close_reused=1 closes the connection
  * without a response when it served a request before (a keep-alive
@@ -381,6 +382,14 @@ up_respond_echo(struct up_conn *c)
 	json_object_set_new(doc, "headers", hs);
 	json_object_set_new(doc, "body_base64", json_string(b64));
 	json_object_set_new(doc, "body_len", json_integer((json_int_t)n));
+	if (c->port->ssl_ctx != NULL) { /* the name the client asked for */
+		const char *sni =
+		    SSL_get_servername(bufferevent_openssl_get_ssl(c->bev),
+		        TLSEXT_NAMETYPE_host_name);
+
+		json_object_set_new(
+		    doc, "sni", sni ? json_string(sni) : json_null());
+	}
 	free(b64);
 	up_respond_json(c, doc);
 }
@@ -473,7 +482,7 @@ up_route(struct up_conn *c)
 	long n;
 	int i;
 
-	if (up_route_policy(c) || up_route_hostile(c))
+	if (up_route_policy(c) || up_route_hostile(c) || up_route_wire(c))
 		return;
 	if (up_path_is(r, "/status/", &n)) {
 		char body[32];
@@ -733,6 +742,10 @@ up_conn_process(struct up_conn *c)
 		case UP_READ_HEAD:
 			if (up_read_head(c, in) <= 0)
 				return;
+			if (up_wire_at_head(c)) { /* the body is never read */
+				up_request_done(c);
+				return;
+			}
 			up_begin_body(c);
 			break;
 		case UP_READ_BODY: {
@@ -763,7 +776,15 @@ up_conn_process(struct up_conn *c)
 static void
 up_conn_read_cb(struct bufferevent *bev, void *arg)
 {
-	up_conn_process(arg);
+	struct up_conn *c = arg;
+
+	if (c->discard) {
+		struct evbuffer *in = bufferevent_get_input(bev);
+
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
+	up_conn_process(c);
 }
 
 /* Output drained: the response is complete. */
@@ -827,7 +848,7 @@ up_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	LIST_INSERT_HEAD(&conns, c, link);
 	open_conns++;
-	accepted++;
+	c->id = (unsigned long)++accepted;
 }
 
 /*

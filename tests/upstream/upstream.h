@@ -82,6 +82,11 @@ struct up_conn {
 	size_t head_bytes;
 	struct up_req req;
 	struct event *timer;
+	unsigned long id;             /* the connection's number, from 1 */
+	bool discard;                 /* throw away whatever the client sends */
+	const struct wire_case *wire; /* wire.c: the case being sent */
+	int wstep;                    /* its next step */
+	long wleft;                   /* bytes left of that step */
 	LIST_ENTRY(up_conn) link;
 };
 
@@ -97,6 +102,8 @@ bool up_path_is(const struct up_req *r, const char *prefix, long *arg);
 const char *up_header(const struct up_req *r, const char *name);
 /* Close the connection now, without a response (c is freed). */
 void up_close(struct up_conn *c);
+/* Re-arm c's timer to call cb(arg) after ms. */
+void up_timer(struct up_conn *c, long ms, event_callback_fn cb, void *arg);
 /* Milliseconds since the upstream started. */
 double up_now_ms(void);
 
@@ -108,6 +115,11 @@ void up_policy_free(void);
 /* hostile.c: /drip, /endless, /many-headers, /big-header, /bad-status,
  * /bad-chunk; false when the path is none of them. */
 bool up_route_hostile(struct up_conn *c);
+/* wire.c: /wire/NAME sends the exact bytes of a case, /wire/ok a plain
+ * 200 naming its connection; false when the path is neither. */
+bool up_route_wire(struct up_conn *c);
+/* Is this request for a case that answers from the request head? */
+bool up_wire_at_head(const struct up_conn *c);
 /* Find a tag by name (NULL when unknown). */
 struct up_tag *up_tag_find(const char *name);
 
