@@ -5,68 +5,52 @@
 #include <string.h>
 #include <strings.h>
 
-#include <zlib.h>
-
 #include "body.h"
 #include "reqbody.h"
 
-/* The one coding to undo in ce's list; NULL for none (identity). */
-static enum req_err
-reqbody_coding(
-    const char *ce, char *coding, size_t clen, char *msg, size_t msglen)
+/* The codings of ce that are known (RFC 9110 §8.4): their number (0
+ * for none or identity only), or -1 with a 415 message in msg. */
+static int
+reqbody_codings(const char *ce, char *msg, size_t msglen)
 {
-	const char *p = ce;
-	unsigned n = 0;
+	enum body_coding codings[BODY_MAX_CODINGS];
+	const char *bad;
+	size_t badlen;
+	int n;
 
-	coding[0] = '\0';
-	while (ce != NULL && *p != '\0') {
-		size_t len;
-
-		p += strspn(p, ", \t");
-		len = strcspn(p, ", \t");
-		if (len == 0)
-			continue;
-		if (!(len == 8 && strncasecmp(p, "identity", 8) == 0)) {
-			if (n++ > 0) {
-				snprintf(msg, msglen,
-				    "Content-Encoding \"%.60s\": fanoutd "
-				    "decodes one content coding, not several",
-				    ce);
-				return RERR_MEDIA_TYPE;
-			}
-			snprintf(coding, clen, "%.*s", (int)len, p);
-		}
-		p += len;
-	}
-	if (coding[0] != '\0' && strcasecmp(coding, "gzip") != 0 &&
-	    strcasecmp(coding, "x-gzip") != 0 &&
-	    strcasecmp(coding, "deflate") != 0) {
+	if (ce == NULL)
+		return 0;
+	n = body_coding_list(&ce, 1, codings, BODY_MAX_CODINGS, &bad, &badlen);
+	if (n >= 0)
+		return n;
+	if (bad != NULL)
 		snprintf(msg, msglen,
-		    "Content-Encoding %.40s is not supported; send the body "
-		    "as is, or as " REQBODY_ACCEPT_ENCODING,
-		    coding);
-		return RERR_MEDIA_TYPE;
-	}
-	return RERR__COUNT;
+		    "Content-Encoding %.*s is not supported; send the body as "
+		    "is, or as " REQBODY_ACCEPT_ENCODING,
+		    (int)(badlen > 40 ? 40 : badlen), bad);
+	else
+		snprintf(msg, msglen,
+		    "Content-Encoding \"%.60s\": more than %d codings", ce,
+		    BODY_MAX_CODINGS);
+	return -1;
 }
 
 enum req_err
 reqbody_decode(const char *ce, struct evbuffer *body, uint64_t max,
     struct buf *out, bool *decoded, char *msg, size_t msglen)
 {
-	size_t len = evbuffer_get_length(body);
 	enum req_err e = RERR__COUNT;
 	enum body_status st;
-	char coding[48];
 	struct body b;
+	int n;
 
 	*decoded = false;
-	if ((e = reqbody_coding(ce, coding, sizeof(coding), msg, msglen)) !=
-	        RERR__COUNT ||
-	    coding[0] == '\0')
-		return e;
+	if ((n = reqbody_codings(ce, msg, msglen)) < 0)
+		return RERR_MEDIA_TYPE;
+	if (n == 0)
+		return RERR__COUNT;
 	body_init(&b, max, true);
-	body_decode(&b, coding);
+	body_decode(&b, &ce, 1, true);
 	st = body_take(&b, body);
 	if (st == BODY_FULL) {
 		snprintf(msg, msglen,
@@ -75,19 +59,14 @@ reqbody_decode(const char *ce, struct evbuffer *body, uint64_t max,
 		    (unsigned long long)max);
 		e = RERR_TOO_LARGE;
 	} else if (st == BODY_BAD) {
-		snprintf(msg, msglen, "the %s request body is corrupt", coding);
+		/* Bytes after a stream's end are corrupt too: never dropped
+		 * silently with part of the batch in them. */
+		snprintf(msg, msglen, "the %s request body is corrupt",
+		    body_encoding(&b));
 		e = RERR_BAD_REQUEST;
-	} else if (!b.z_ended) {
-		snprintf(
-		    msg, msglen, "the %s request body is truncated", coding);
-		e = RERR_BAD_REQUEST;
-	} else if (((z_stream *)b.z)->total_in < len) {
-		/* body_take drops what follows the stream's end: refuse
-		 * rather than lose part of the batch silently. */
-		snprintf(msg, msglen,
-		    "%llu bytes follow the end of the %s request body",
-		    (unsigned long long)(len - ((z_stream *)b.z)->total_in),
-		    coding);
+	} else if (body_unfinished(&b)) {
+		snprintf(msg, msglen, "the %s request body is truncated",
+		    body_encoding(&b));
 		e = RERR_BAD_REQUEST;
 	} else {
 		buf_free(out);

@@ -1,7 +1,8 @@
 /*
  * reqbody.h - a request body's Content-Encoding (RFC 9110 §8.4) undone
- * before the batch is parsed. gzip (or x-gzip) and deflate (zlib, or
- * raw as some clients send it) are decoded with body.h's zlib sink,
+ * before the batch is parsed, by the list rules of body.h: gzip (or
+ * x-gzip, every member) and deflate (zlib, or raw as some clients send
+ * it), stacked ones undone in turn, are decoded with body.h's sink,
  * bounded on the decoded size by [server] max_request_bytes, so a
  * compressed bomb stops there with 413; identity is nothing to undo;
  * any other coding is refused with 415 naming it, never passed on as

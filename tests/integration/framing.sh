@@ -306,6 +306,15 @@ head -c 12 "$T/batch.gz" >"$T/cut.gz"
 check "a truncated gzip body: 400" \
 	"$(post_coded -H 'Content-Encoding: gzip' --data-binary @"$T/cut.gz")/$(jq -r .error.message "$T/body")" \
 	"400/the gzip request body is truncated"
+# The same list rules as for responses (body.h): stacked codings undone
+# in turn; bytes after the end of a stream are never dropped silently.
+gzip -c "$T/batch.gz" >"$T/batch.gz.gz"
+check "a body gzipped twice, Content-Encoding: gzip, gzip: decoded" \
+	"$(post_coded -H 'Content-Encoding: gzip, gzip' --data-binary @"$T/batch.gz.gz")/$(summary "$(cat "$T/body")" | jq .ok)" "200/1"
+{ cat "$T/batch.gz"; printf 'junk'; } >"$T/trail.gz"
+check "bytes after the gzip stream: 400" \
+	"$(post_coded -H 'Content-Encoding: gzip' --data-binary @"$T/trail.gz")/$(jq -r .error.message "$T/body")" \
+	"400/the gzip request body is corrupt"
 
 # A batch file an editor saved with a byte-order mark (issue #13 point 11).
 printf '\xef\xbb\xbf["%s"]' "$UP/text/2" >"$T/bom.json"
