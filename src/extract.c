@@ -173,6 +173,20 @@ parse_step(struct extract *x, const char *p, size_t n, bool term)
 	check_mem(x);
 }
 
+/* The end of the document. A start tag still open is dropped, as the
+ * HTML standard's tokenizer drops a tag cut by the end of the file
+ * ("eof-in-tag"): libxml2 would report it, with a cut attribute (a
+ * truncated href) as if it were whole. */
+static void
+parse_end(struct extract *x)
+{
+	htmlParserCtxtPtr c = x->ctxt;
+
+	if (c->instate == XML_PARSER_START_TAG && c->input != NULL)
+		c->input->cur = c->input->end;
+	parse_step(x, "", 0, true);
+}
+
 /* Parse the staged UTF-8 in steps of x->step; all of it when term. */
 static void
 pump(struct extract *x, bool term)
@@ -185,9 +199,12 @@ pump(struct extract *x, bool term)
 		parse_step(x, x->utf8.data + off, n, false);
 		off += n;
 	}
+	if (x->state == XS_PARSE && term) {
+		parse_step(x, x->utf8.data + off, x->utf8.len - off, false);
+		off = x->utf8.len;
+	}
 	if (x->state == XS_PARSE && term)
-		parse_step(x, x->utf8.data + off, x->utf8.len - off, true),
-		    off = x->utf8.len;
+		parse_end(x);
 	if (off > 0) {
 		memmove(x->utf8.data, x->utf8.data + off, x->utf8.len - off);
 		x->utf8.len -= off;

@@ -433,7 +433,7 @@ xcs_prescan(const unsigned char *p, size_t n)
 			e = memmem(p + s.pos, n - s.pos, "-->", 3);
 			if (e == NULL)
 				return NULL;
-			s.pos = (size_t)(e - p) + 3;
+			s.pos = (size_t)(e - p) + 2; /* at its '>' */
 		} else if (at(&s, "<meta") && s.n - s.pos > 5 &&
 		    (is_ws(p[s.pos + 5]) || p[s.pos + 5] == '/')) {
 			s.pos += 5;
@@ -486,15 +486,19 @@ xdec_close(struct xdec *d)
 	d->cd = (iconv_t)-1;
 }
 
-/* The length of the valid UTF-8 sequence at p[0..n) (Unicode §3.9 table
- * 3-7: no overlongs, surrogates or values past U+10FFFF); 0 when it is
- * invalid; -1 when it is a valid beginning cut short by n. */
+/* The UTF-8 sequence at p[0..n) (Unicode §3.9 table 3-7: no overlongs,
+ * surrogates or values past U+10FFFF): its length when valid; 0 when
+ * invalid, with *bad the bytes of its maximal subpart (what one U+FFFD
+ * replaces, as the WHATWG decoder does); -1 when it is a valid
+ * beginning cut short by n (*bad: the n bytes). NUL counts as invalid:
+ * libxml2 stops at it. */
 static int
-utf8_seq(const unsigned char *p, size_t n)
+utf8_seq(const unsigned char *p, size_t n, size_t *bad)
 {
 	unsigned char c = p[0], lo = 0x80, hi = 0xBF;
 	int len, i;
 
+	*bad = 1;
 	if (c < 0x80)
 		return c == 0 ? 0 : 1;
 	if (c >= 0xC2 && c <= 0xDF)
@@ -514,6 +518,7 @@ utf8_seq(const unsigned char *p, size_t n)
 	else if (c == 0xF4)
 		hi = 0x8F;
 	for (i = 1; i < len; i++) {
+		*bad = (size_t)i;
 		if ((size_t)i >= n)
 			return -1;
 		if (p[i] < lo || p[i] > hi)
@@ -528,29 +533,30 @@ static void
 utf8_run(struct xdec *d, const unsigned char *p, size_t n, bool last,
     struct buf *out)
 {
-	size_t i = 0, run = 0;
+	size_t i = 0, run = 0, bad;
 	int len;
 
 	buf_reserve(out, n + n / 2);
 	while (i < n) {
-		if (p[i] >= 0x80 || p[i] == 0) {
-			len = utf8_seq(p + i, n - i);
-			if (len == -1 && !last) {
-				buf_add(out, p + run, i - run);
-				memcpy(d->pend, p + i, n - i);
-				d->npend = n - i;
-				return;
-			}
-			if (len <= 0) {
-				buf_add(out, p + run, i - run);
-				buf_add(out, replacement, 3);
-				run = ++i;
-				continue;
-			}
-			i += (size_t)len;
-		} else {
+		if (p[i] - 1u < 0x7F) { /* 0x01..0x7F */
 			i++;
+			continue;
 		}
+		len = utf8_seq(p + i, n - i, &bad);
+		if (len == -1 && !last) {
+			buf_add(out, p + run, i - run);
+			memcpy(d->pend, p + i, n - i);
+			d->npend = n - i;
+			return;
+		}
+		if (len <= 0) {
+			buf_add(out, p + run, i - run);
+			buf_add(out, replacement, 3);
+			i += bad;
+			run = i;
+			continue;
+		}
+		i += (size_t)len;
 	}
 	buf_add(out, p + run, i - run);
 }

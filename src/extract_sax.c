@@ -298,8 +298,9 @@ on_start(void *ctx, const xmlChar *tag, const xmlChar **atts)
 		}
 	} else if (!(x->o.what & EXTRACT_META)) {
 		return;
-	} else if (strcmp(name, "html") == 0 && !x->html_seen) {
-		x->html_seen = true;
+	} else if (strcmp(name, "html") == 0 && x->lang == NULL) {
+		/* The first <html> with a lang: libxml2 may have implied
+		 * one before the document's own. */
 		if ((v = attr(atts, "lang")) != NULL)
 			x->lang = collapsed(v, EXTRACT_FIELD_CAP);
 	} else if (strcmp(name, "link") == 0 && x->canonical == NULL) {
@@ -377,8 +378,7 @@ xsax_open_parser(struct extract *x)
 		htmlCtxtUseOptions(c,
 		    HTML_PARSE_RECOVER | HTML_PARSE_NOERROR |
 		        HTML_PARSE_NOWARNING | HTML_PARSE_NONET |
-		        HTML_PARSE_NOIMPLIED | HTML_PARSE_NODEFDTD |
-		        HTML_PARSE_IGNORE_ENC);
+		        HTML_PARSE_NODEFDTD | HTML_PARSE_IGNORE_ENC);
 	xmem_leave();
 	if (c == NULL) { /* libxml2 says NULL only for out-of-memory */
 		fprintf(stderr, "fanoutd: out of memory for an HTML parser\n");

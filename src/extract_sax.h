@@ -64,7 +64,7 @@ struct extract {
 	bool truncated;     /* a distinct link past max_links */
 
 	char *lang, *canonical, *refresh;
-	bool html_seen, have_desc, have_robots;
+	bool have_desc, have_robots;
 	struct xtext desc, robots;
 };
 
