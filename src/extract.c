@@ -19,6 +19,7 @@
 
 #include <libxml/HTMLparser.h>
 #include <libxml/parserInternals.h>
+#include <libxml/xmlerror.h>
 
 #include "emit.h"
 #include "extract.h"
@@ -111,13 +112,19 @@ extract_is_html(
 
 /* --- memory ----------------------------------------------------------- */
 
-/* What x holds outside libxml2: its buffers and stored results. */
+/*
+ * What x holds outside libxml2: its buffers and stored results. The
+ * staging buffers count at their bound (a step, and what one piece of
+ * body decodes to), not at their capacity, which depends on how the
+ * body was cut into pieces: the cap must stop a document at the same
+ * place however it arrives.
+ */
 static size_t
 own_bytes(const struct extract *x)
 {
-	return sizeof(*x) + x->pre.cap + x->utf8.cap + x->tmp.cap + x->why.cap +
-	    x->title.b.cap + x->desc.b.cap + x->robots.b.cap + x->links_bytes +
-	    x->seen_cap * sizeof(*x->seen) + strlen(x->base);
+	return sizeof(*x) + EXTRACT_PRESCAN_BYTES + x->step + 3 * XSTEP +
+	    x->tmp.cap + x->title.b.cap + x->desc.b.cap + x->robots.b.cap +
+	    x->links_bytes + x->seen_cap * sizeof(*x->seen) + strlen(x->base);
 }
 
 /* Stop at the memory cap: the parser goes, the results stay. */
@@ -128,8 +135,8 @@ xs_full(struct extract *x)
 	buf_adds(&x->why, "memory cap of ");
 	buf_addu(&x->why, x->o.mem_cap);
 	buf_adds(&x->why, " bytes reached after ");
-	buf_addu(&x->why, x->fed);
-	buf_adds(&x->why, " bytes of body");
+	buf_addu(&x->why, x->parsed);
+	buf_adds(&x->why, " bytes of the document (as UTF-8)");
 	xsax_close_parser(x);
 	xs_set(x, XS_FULL);
 }
@@ -163,6 +170,11 @@ parse_step(struct extract *x, const char *p, size_t n, bool term)
 	if (c->instate == XML_PARSER_START_TAG)
 		c->checkIndex = 0;
 	htmlParseChunk(c, p, (int)n, term ? 1 : 0);
+	x->parsed += n;
+	/* libxml2 keeps a copy of the last parse error in a global; its
+	 * strings were counted here, so they are freed here, not by the
+	 * next extractor to run into an error. */
+	xmlResetLastError();
 	xmem_leave();
 	/* That search costs what the tag holds so far: a long tag is given
 	 * steps as long as it, so the searches add up to twice its length. */
@@ -191,16 +203,17 @@ parse_end(struct extract *x)
 static void
 pump(struct extract *x, bool term)
 {
+	const char *d = x->utf8.data ? x->utf8.data : "";
 	size_t off = 0;
 
 	while (x->state == XS_PARSE && x->utf8.len - off >= x->step) {
 		size_t n = x->step;
 
-		parse_step(x, x->utf8.data + off, n, false);
+		parse_step(x, d + off, n, false);
 		off += n;
 	}
 	if (x->state == XS_PARSE && term) {
-		parse_step(x, x->utf8.data + off, x->utf8.len - off, false);
+		parse_step(x, d + off, x->utf8.len - off, false);
 		off = x->utf8.len;
 	}
 	if (x->state == XS_PARSE && term)
@@ -268,7 +281,6 @@ extract_feed(struct extract *x, const void *p, size_t n)
 		} else {
 			take = n; /* SKIP, FULL, DONE: dropped */
 		}
-		x->fed += take;
 		s += take;
 		n -= take;
 	}

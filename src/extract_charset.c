@@ -636,6 +636,9 @@ xdec_run(struct xdec *d, const unsigned char *p, size_t n, bool last,
 	unsigned char joined[2 * sizeof(d->pend)];
 	size_t from = out->len, k, take;
 
+	if (p == NULL)
+		p = joined, n = 0; /* the end of the input */
+
 	/* A sequence left incomplete by the last call goes first, with a
 	 * few bytes of this one: decoded, or left pending again. */
 	while (d->npend > 0 && n > 0) {

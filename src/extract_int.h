@@ -85,6 +85,16 @@ void xmem_init(void);
 void xmem_enter(size_t *counter, size_t *peak);
 void xmem_leave(void);
 
+/*
+ * A new (empty) libxml2 dictionary for a parser context (an xmlDictPtr).
+ * Each dictionary hashes with a random seed, and how its table grows,
+ * so the memory a parse takes, depends on it; the dictionaries made here
+ * all share one seed (a sub-dictionary of one empty parent), so that in
+ * one process a document takes the same memory however it is fed, and
+ * the memory cap stops it at the same place.
+ */
+void *xmem_dict(void);
+
 /* --- text collectors (extract.c) ------------------------------------- */
 
 /* Text with ASCII whitespace runs collapsed to one space and trimmed,

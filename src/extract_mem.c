@@ -105,12 +105,20 @@ xmem_strdup(const char *s)
 }
 
 static pthread_once_t xmem_once = PTHREAD_ONCE_INIT;
+static xmlDictPtr xmem_parent;
 
 static void
 xmem_setup(void)
 {
 	xmlMemSetup(xmem_free, xmem_malloc, xmem_realloc, xmem_strdup);
 	xmlInitParser();
+	xmem_parent = xmlDictCreate();
+}
+
+void *
+xmem_dict(void)
+{
+	return xmlDictCreateSub(xmem_parent);
 }
 
 void

@@ -379,8 +379,13 @@ xsax_open_parser(struct extract *x)
 		    HTML_PARSE_RECOVER | HTML_PARSE_NOERROR |
 		        HTML_PARSE_NOWARNING | HTML_PARSE_NONET |
 		        HTML_PARSE_NODEFDTD | HTML_PARSE_IGNORE_ENC);
+	if (c != NULL && c->dict != NULL && xmlDictSize(c->dict) == 0) {
+		xmlDictFree(c->dict); /* see xmem_dict */
+		c->dict = xmem_dict();
+	}
 	xmem_leave();
-	if (c == NULL) { /* libxml2 says NULL only for out-of-memory */
+	if (c == NULL ||
+	    c->dict == NULL) { /* libxml2 says NULL only for out-of-memory */
 		fprintf(stderr, "fanoutd: out of memory for an HTML parser\n");
 		abort();
 	}

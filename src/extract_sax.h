@@ -38,7 +38,7 @@ struct extract {
 	char *base;          /* the base in force: doc_url or the <base href> */
 	char *ctype;         /* the Content-Type value, or NULL */
 	const char *charset; /* the canonical name used (static) */
-	uint64_t fed;        /* body bytes fed */
+	uint64_t parsed;     /* UTF-8 bytes handed to the parser */
 	struct buf pre;      /* the first EXTRACT_PRESCAN_BYTES */
 	struct buf why;      /* SKIP's or FULL's reason */
 	struct buf utf8;     /* decoded, staged for the parser */
