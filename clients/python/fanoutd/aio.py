@@ -1,0 +1,285 @@
+"""The asyncio client: :class:`Client` and the :class:`Batch` it returns.
+
+    import fanoutd.aio
+    client = fanoutd.aio.Client()
+    async for result in client.batch(urls, concurrency=50):
+        print(result["index"], result["ok"])
+
+or, to have a refused batch raise at once and keep the summary::
+
+    batch = await client.batch(urls, concurrency=50)
+    async for result in batch:
+        ...
+    print(batch.summary)
+
+The same arguments, results and exceptions as the blocking
+:class:`fanoutd.Client`, on asyncio streams (``asyncio.open_connection``
+/ ``open_unix_connection``) with the package's own HTTP/1.1 reader
+(:mod:`fanoutd._http`: chunked transfer coding, extensions, trailers,
+reads of any size). No third-party package is used, aiohttp included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Generator
+from typing import Any, Optional
+
+from . import _request
+from ._http import IncompleteResponse, ProtocolError, ResponseReader
+from ._request import Requests
+from ._stream import (MAX_ERROR_BYTES, ProgressCallback, StreamDecoder,
+                      check_stream_head, request_error)
+from ._types import Progress, Result, Summary
+from .client import RECV_BYTES, _why
+from .errors import ConnectError, StreamError
+
+
+class Client:
+    """A fanoutd daemon to send batches to, from asyncio code.
+
+    Arguments as :class:`fanoutd.Client`: ``url``, ``token``,
+    ``unix_socket``, ``connect_timeout``, ``timeout``, ``ssl_context``.
+    Holds no connection: any number of batches may run at once, each on
+    its own.
+    """
+
+    def __init__(self, url: Optional[str] = None,
+                 token: Optional[str] = None, *,
+                 unix_socket: Optional[str] = None,
+                 connect_timeout: float = 10.0,
+                 timeout: Optional[float] = None,
+                 ssl_context: Optional[ssl.SSLContext] = None) -> None:
+        self.endpoint = _request.resolve_endpoint(url, unix_socket)
+        self.token = _request.resolve_token(token)
+        self.connect_timeout = connect_timeout
+        self.timeout = timeout
+        self.ssl_context = ssl_context
+
+    def __repr__(self) -> str:
+        return f"fanoutd.aio.Client({self.endpoint.describe()!r})"
+
+    def batch(self, requests: Requests, *,
+              on_progress: Optional[ProgressCallback] = None,
+              **options: Any) -> "Batch":
+        """One batch, as :meth:`fanoutd.Client.batch`. The request is
+        built now (a bad argument raises here) and sent when the batch
+        is awaited or first iterated."""
+        req = _request.build_batch(self.endpoint, requests, options)
+        head = _request.request_head(self.endpoint, self.token, req)
+        return Batch(self, head + req.body, on_progress)
+
+    async def _connect(self) -> tuple[asyncio.StreamReader,
+                                      asyncio.StreamWriter]:
+        """Open a connection to fanoutd (TLS done), or ConnectError."""
+        ep = self.endpoint
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                if ep.unix_path is not None:
+                    return await asyncio.open_unix_connection(
+                        ep.unix_path, limit=RECV_BYTES)
+                ctx = None
+                if ep.tls:
+                    ctx = self.ssl_context or ssl.create_default_context()
+                return await asyncio.open_connection(
+                    ep.host, ep.port, ssl=ctx,
+                    server_hostname=ep.host if ctx else None,
+                    limit=RECV_BYTES)
+        except (OSError, ssl.SSLError) as e:
+            raise ConnectError(f"cannot connect to fanoutd at "
+                               f"{ep.describe()}: {_why(e)}") from e
+
+
+class Batch:
+    """One batch's results, an async iterator of result dicts in
+    completion order. ``await batch`` sends it (RequestError or
+    ConnectError raise there); iterating sends it too if not yet.
+    ``summary``, ``progress``, ``received``, ``collect()`` and
+    ``aclose()`` (also on leaving ``async with``) as in
+    :class:`fanoutd.client.Batch`.
+    """
+
+    def __init__(self, client: Client, request: bytes,
+                 on_progress: Optional[ProgressCallback]) -> None:
+        self._client = client
+        self._where = client.endpoint.describe()
+        self._timeout = client.timeout
+        self._request = request
+        self._on_progress = on_progress
+        self._decoder: Optional[StreamDecoder] = None
+        self._reader: Optional[asyncio.StreamReader] = None
+        self._writer: Optional[asyncio.StreamWriter] = None
+        self._ready: list[Result] = []
+        self._next = 0
+        self._finished = False
+        self._started = False
+        self._failed: Optional[Exception] = None
+
+    @property
+    def summary(self) -> Optional[Summary]:
+        return self._decoder.summary if self._decoder else None
+
+    @property
+    def progress(self) -> Optional[Progress]:
+        return self._decoder.progress if self._decoder else None
+
+    @property
+    def received(self) -> int:
+        return self._decoder.received if self._decoder else 0
+
+    def __await__(self) -> Generator[Any, None, "Batch"]:
+        return self._ensure_started().__await__()
+
+    async def _ensure_started(self) -> "Batch":
+        """Send the batch once; a batch that failed to start raises its
+        error again on every later await or iteration."""
+        if self._failed is not None:
+            raise self._failed
+        if not self._started:
+            self._started = True
+            try:
+                self._reader, self._writer = await self._client._connect()
+                await self._start()
+            except Exception as e:
+                self._finish()
+                self._failed = e
+                raise
+            except BaseException:  # cancelled: nothing more to give
+                self._finish()
+                raise
+        return self
+
+    async def _recv(self) -> bytes:
+        """The next bytes from fanoutd (b"" at the close)."""
+        assert self._reader is not None
+        if self._timeout is None:
+            return await self._reader.read(RECV_BYTES)
+        async with asyncio.timeout(self._timeout):
+            return await self._reader.read(RECV_BYTES)
+
+    async def _start(self) -> None:
+        """Send the request, read the response head; raise RequestError
+        for a refused batch (as the blocking Batch._start)."""
+        assert self._writer is not None
+        reader = ResponseReader()
+        pieces: list[bytes] = []
+        sent_error: Optional[BaseException] = None
+        try:
+            self._writer.write(self._request)
+            await self._writer.drain()
+        except OSError as e:
+            sent_error = e
+        try:
+            while reader.head is None:
+                data = await self._recv()
+                pieces = reader.feed(data) if data else reader.feed_eof()
+        except (OSError, IncompleteResponse) as e:
+            cause = sent_error or e
+            raise ConnectError(f"no response from fanoutd at "
+                               f"{self._where}: {_why(cause)}") from cause
+        except ProtocolError as e:
+            raise StreamError(f"fanoutd at {self._where}: {e}") from e
+        head = reader.head
+        if head.status != 200:
+            raise request_error(head, await self._error_body(reader, pieces))
+        self._decoder = StreamDecoder(reader, self._on_progress)
+        try:
+            check_stream_head(head)
+            self._ready = self._decoder.feed_body(pieces)
+        except ProtocolError as e:
+            raise StreamError(f"fanoutd at {self._where}: {e}") from e
+
+    async def _error_body(self, reader: ResponseReader,
+                          pieces: list[bytes]) -> bytes:
+        """A refused batch's body (as much as arrives, up to a bound)."""
+        body = bytearray(b"".join(pieces))
+        try:
+            while not reader.done and len(body) < MAX_ERROR_BYTES:
+                data = await self._recv()
+                for p in (reader.feed(data) if data else reader.feed_eof()):
+                    body += p
+        except (OSError, ProtocolError):
+            pass
+        return bytes(body)
+
+    async def _fill(self) -> None:
+        """Read until results are ready or the stream ended."""
+        decoder = self._decoder
+        assert decoder is not None
+        try:
+            while not self._ready and not self._finished:
+                # Faults and the end are reported once every result
+                # before them was returned.
+                decoder.check_broken()
+                if decoder.reader.done:
+                    self._finish()
+                    decoder.check_end()
+                    break
+                data = await self._recv()
+                if not data:
+                    self._finish()
+                    decoder.feed_eof()
+                    break
+                self._ready = decoder.feed(data)
+                self._next = 0
+        except ProtocolError as e:
+            self._finish()
+            raise StreamError(f"fanoutd at {self._where}: {e}") from e
+        except TimeoutError as e:
+            self._finish()
+            raise StreamError(f"no data from fanoutd at {self._where} for "
+                              f"{self._timeout} s") from e
+        except OSError as e:
+            self._finish()
+            raise StreamError(f"reading from fanoutd at {self._where} "
+                              f"failed: {_why(e)}") from e
+        except BaseException:
+            self._finish()
+            raise
+
+    def __aiter__(self) -> "Batch":
+        return self
+
+    async def __anext__(self) -> Result:
+        if not self._started or self._failed is not None:
+            await self._ensure_started()
+        if self._next >= len(self._ready):
+            self._ready = []
+            self._next = 0
+            if not self._finished:
+                await self._fill()
+            if not self._ready:
+                raise StopAsyncIteration
+        r = self._ready[self._next]
+        self._next += 1
+        return r
+
+    async def collect(self) -> list[Result]:
+        """Every remaining result, in input order (by ``index``)."""
+        return sorted([r async for r in self], key=lambda r: r["index"])
+
+    def _finish(self) -> None:
+        self._finished = True
+        self._started = True
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    async def aclose(self) -> None:
+        """Drop the connection: fanoutd cancels the unfinished items."""
+        self._ready = []
+        self._next = 0
+        writer = self._writer
+        self._finish()
+        if writer is not None:
+            try:
+                await writer.wait_closed()
+            except OSError:
+                pass
+
+    async def __aenter__(self) -> "Batch":
+        return await self._ensure_started()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
