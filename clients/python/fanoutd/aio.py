@@ -27,13 +27,12 @@ from collections.abc import Generator
 from typing import Any, Optional
 
 from . import _request
-from ._http import IncompleteResponse, ProtocolError, ResponseReader
+from ._exchange import Exchange, why
 from ._request import Requests
-from ._stream import (MAX_ERROR_BYTES, ProgressCallback, StreamDecoder,
-                      check_stream_head, request_error)
+from ._stream import ProgressCallback
 from ._types import Progress, Result, Summary
-from .client import RECV_BYTES, _why
-from .errors import ConnectError, StreamError
+from .client import RECV_BYTES
+from .errors import ConnectError
 
 
 class Client:
@@ -88,45 +87,42 @@ class Client:
                     limit=RECV_BYTES)
         except (OSError, ssl.SSLError) as e:
             raise ConnectError(f"cannot connect to fanoutd at "
-                               f"{ep.describe()}: {_why(e)}") from e
+                               f"{ep.describe()}: {why(e)}") from e
 
 
 class Batch:
     """One batch's results, an async iterator of result dicts in
     completion order. ``await batch`` sends it (RequestError or
-    ConnectError raise there); iterating sends it too if not yet.
-    ``summary``, ``progress``, ``received``, ``collect()`` and
-    ``aclose()`` (also on leaving ``async with``) as in
-    :class:`fanoutd.client.Batch`.
+    ConnectError raise there, and again on any later await or
+    iteration); iterating sends it too if not yet. ``summary``,
+    ``progress``, ``received``, ``collect()`` and ``aclose()`` (also on
+    leaving ``async with``) as in :class:`fanoutd.client.Batch`.
     """
 
     def __init__(self, client: Client, request: bytes,
                  on_progress: Optional[ProgressCallback]) -> None:
         self._client = client
-        self._where = client.endpoint.describe()
-        self._timeout = client.timeout
+        self._ex = Exchange(client.endpoint.describe(), client.timeout,
+                            on_progress)
         self._request = request
-        self._on_progress = on_progress
-        self._decoder: Optional[StreamDecoder] = None
         self._reader: Optional[asyncio.StreamReader] = None
         self._writer: Optional[asyncio.StreamWriter] = None
         self._ready: list[Result] = []
         self._next = 0
-        self._finished = False
         self._started = False
         self._failed: Optional[Exception] = None
 
     @property
     def summary(self) -> Optional[Summary]:
-        return self._decoder.summary if self._decoder else None
+        return self._ex.decoder.summary
 
     @property
     def progress(self) -> Optional[Progress]:
-        return self._decoder.progress if self._decoder else None
+        return self._ex.decoder.progress
 
     @property
     def received(self) -> int:
-        return self._decoder.received if self._decoder else 0
+        return self._ex.decoder.received
 
     def __await__(self) -> Generator[Any, None, "Batch"]:
         return self._ensure_started().__await__()
@@ -142,101 +138,51 @@ class Batch:
                 self._reader, self._writer = await self._client._connect()
                 await self._start()
             except Exception as e:
-                self._finish()
+                self._close_writer()
                 self._failed = e
                 raise
             except BaseException:  # cancelled: nothing more to give
-                self._finish()
+                self._close_writer()
                 raise
         return self
 
     async def _recv(self) -> bytes:
-        """The next bytes from fanoutd (b"" at the close)."""
+        """The next bytes from fanoutd (b"" at the close), or the
+        exchange's exception for the phase."""
         assert self._reader is not None
-        if self._timeout is None:
-            return await self._reader.read(RECV_BYTES)
-        async with asyncio.timeout(self._timeout):
-            return await self._reader.read(RECV_BYTES)
+        try:
+            if self._ex.timeout is None:
+                return await self._reader.read(RECV_BYTES)
+            async with asyncio.timeout(self._ex.timeout):
+                return await self._reader.read(RECV_BYTES)
+        except OSError as e:  # TimeoutError included
+            raise self._ex.failure(e) from e
 
     async def _start(self) -> None:
-        """Send the request, read the response head; raise RequestError
-        for a refused batch (as the blocking Batch._start)."""
+        """Send the request and read until the stream began (RequestError
+        for a refused batch); the first results are queued."""
         assert self._writer is not None
-        reader = ResponseReader()
-        pieces: list[bytes] = []
-        sent_error: Optional[BaseException] = None
         try:
             self._writer.write(self._request)
             await self._writer.drain()
         except OSError as e:
-            sent_error = e
-        try:
-            while reader.head is None:
-                data = await self._recv()
-                pieces = reader.feed(data) if data else reader.feed_eof()
-        except (OSError, IncompleteResponse) as e:
-            cause = sent_error or e
-            raise ConnectError(f"no response from fanoutd at "
-                               f"{self._where}: {_why(cause)}") from cause
-        except ProtocolError as e:
-            raise StreamError(f"fanoutd at {self._where}: {e}") from e
-        head = reader.head
-        if head.status != 200:
-            raise request_error(head, await self._error_body(reader, pieces))
-        self._decoder = StreamDecoder(reader, self._on_progress)
-        try:
-            check_stream_head(head)
-            self._ready = self._decoder.feed_body(pieces)
-        except ProtocolError as e:
-            raise StreamError(f"fanoutd at {self._where}: {e}") from e
-
-    async def _error_body(self, reader: ResponseReader,
-                          pieces: list[bytes]) -> bytes:
-        """A refused batch's body (as much as arrives, up to a bound)."""
-        body = bytearray(b"".join(pieces))
-        try:
-            while not reader.done and len(body) < MAX_ERROR_BYTES:
-                data = await self._recv()
-                for p in (reader.feed(data) if data else reader.feed_eof()):
-                    body += p
-        except (OSError, ProtocolError):
-            pass
-        return bytes(body)
+            self._ex.send_failed(e)
+        while not self._ex.started:
+            self._ready = self._ex.receive(await self._recv())
 
     async def _fill(self) -> None:
-        """Read until results are ready or the stream ended."""
-        decoder = self._decoder
-        assert decoder is not None
+        """Read until results are ready or the stream ended; the
+        connection is closed at the end and on any error (cancellation
+        included)."""
         try:
-            while not self._ready and not self._finished:
-                # Faults and the end are reported once every result
-                # before them was returned.
-                decoder.check_broken()
-                if decoder.reader.done:
-                    self._finish()
-                    decoder.check_end()
-                    break
-                data = await self._recv()
-                if not data:
-                    self._finish()
-                    decoder.feed_eof()
-                    break
-                self._ready = decoder.feed(data)
+            while not self._ready and self._ex.wants_data():
+                self._ready = self._ex.receive(await self._recv())
                 self._next = 0
-        except ProtocolError as e:
-            self._finish()
-            raise StreamError(f"fanoutd at {self._where}: {e}") from e
-        except TimeoutError as e:
-            self._finish()
-            raise StreamError(f"no data from fanoutd at {self._where} for "
-                              f"{self._timeout} s") from e
-        except OSError as e:
-            self._finish()
-            raise StreamError(f"reading from fanoutd at {self._where} "
-                              f"failed: {_why(e)}") from e
         except BaseException:
-            self._finish()
+            self._close_writer()
             raise
+        if self._ex.at_end:
+            self._close_writer()
 
     def __aiter__(self) -> "Batch":
         return self
@@ -247,7 +193,7 @@ class Batch:
         if self._next >= len(self._ready):
             self._ready = []
             self._next = 0
-            if not self._finished:
+            if self._writer is not None:
                 await self._fill()
             if not self._ready:
                 raise StopAsyncIteration
@@ -259,8 +205,7 @@ class Batch:
         """Every remaining result, in input order (by ``index``)."""
         return sorted([r async for r in self], key=lambda r: r["index"])
 
-    def _finish(self) -> None:
-        self._finished = True
+    def _close_writer(self) -> None:
         self._started = True
         if self._writer is not None:
             self._writer.close()
@@ -271,7 +216,7 @@ class Batch:
         self._ready = []
         self._next = 0
         writer = self._writer
-        self._finish()
+        self._close_writer()
         if writer is not None:
             try:
                 await writer.wait_closed()

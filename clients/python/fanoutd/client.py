@@ -19,16 +19,14 @@ from __future__ import annotations
 
 import socket
 import ssl
-from collections.abc import Mapping
 from typing import Any, Optional
 
 from . import _request
-from ._http import IncompleteResponse, ProtocolError, ResponseReader
+from ._exchange import Exchange, why
 from ._request import Endpoint, Requests
-from ._stream import (MAX_ERROR_BYTES, ProgressCallback, StreamDecoder,
-                      check_stream_head, request_error)
+from ._stream import ProgressCallback
 from ._types import Progress, Result, Summary
-from .errors import ConnectError, StreamError
+from .errors import ConnectError
 
 RECV_BYTES = 256 * 1024
 
@@ -110,14 +108,7 @@ class Client:
             if sock is not None:
                 sock.close()
             raise ConnectError(f"cannot connect to fanoutd at "
-                               f"{ep.describe()}: {_why(e)}") from e
-
-
-def _why(e: BaseException) -> str:
-    """An OSError in words (a timeout says so)."""
-    if isinstance(e, TimeoutError):
-        return "timed out"
-    return e.strerror or str(e) if isinstance(e, OSError) else str(e)
+                               f"{ep.describe()}: {why(e)}") from e
 
 
 class Batch:
@@ -136,115 +127,61 @@ class Batch:
 
     def __init__(self, client: Client, request: bytes,
                  on_progress: Optional[ProgressCallback]) -> None:
-        self._where = client.endpoint.describe()
-        self._timeout = client.timeout
+        self._ex = Exchange(client.endpoint.describe(), client.timeout,
+                            on_progress)
         self._ready: list[Result] = []
         self._next = 0
-        self._finished = False
-        self._sock = client._connect()
+        self._sock: Optional[socket.socket] = client._connect()
         try:
-            self._decoder = self._start(request, on_progress)
+            self._start(request)
         except BaseException:
             self.close()
             raise
 
     @property
     def summary(self) -> Optional[Summary]:
-        return self._decoder.summary
+        return self._ex.decoder.summary
 
     @property
     def progress(self) -> Optional[Progress]:
-        return self._decoder.progress
+        return self._ex.decoder.progress
 
     @property
     def received(self) -> int:
-        return self._decoder.received
+        return self._ex.decoder.received
 
     def _recv(self) -> bytes:
-        """The next bytes from fanoutd (b"" at the close); OSError mapped
-        by the caller."""
-        return self._sock.recv(RECV_BYTES)
+        """The next bytes from fanoutd (b"" at the close), or the
+        exchange's exception for the phase."""
+        assert self._sock is not None
+        try:
+            return self._sock.recv(RECV_BYTES)
+        except OSError as e:
+            raise self._ex.failure(e) from e
 
-    def _start(self, request: bytes,
-               on_progress: Optional[ProgressCallback]) -> StreamDecoder:
-        """Send the request, read the response head; raise RequestError
-        for a refused batch. Returns the decoder, first results queued."""
-        reader = ResponseReader()
-        pieces: list[bytes] = []
-        sent_error: Optional[OSError] = None
+    def _start(self, request: bytes) -> None:
+        """Send the request and read until the stream began (RequestError
+        for a refused batch); the first results are queued."""
+        assert self._sock is not None
         try:
             self._sock.sendall(request)
         except OSError as e:
-            # fanoutd may have answered (413) and closed before reading
-            # everything: read on, and report the send only if no answer.
-            sent_error = e
-        try:
-            while reader.head is None:
-                data = self._recv()
-                pieces = reader.feed(data) if data else reader.feed_eof()
-        except (OSError, IncompleteResponse) as e:
-            cause = sent_error or e
-            raise ConnectError(f"no response from fanoutd at "
-                               f"{self._where}: {_why(cause)}") from cause
-        except ProtocolError as e:
-            raise StreamError(f"fanoutd at {self._where}: {e}") from e
-        head = reader.head
-        if head.status != 200:
-            raise request_error(head, self._error_body(reader, pieces))
-        decoder = StreamDecoder(reader, on_progress)
-        try:
-            check_stream_head(head)
-            self._ready = decoder.feed_body(pieces)
-        except ProtocolError as e:
-            raise StreamError(f"fanoutd at {self._where}: {e}") from e
-        return decoder
-
-    def _error_body(self, reader: ResponseReader,
-                    pieces: list[bytes]) -> bytes:
-        """A refused batch's body (as much as arrives, up to a bound)."""
-        body = bytearray(b"".join(pieces))
-        try:
-            while not reader.done and len(body) < MAX_ERROR_BYTES:
-                data = self._recv()
-                for p in (reader.feed(data) if data else reader.feed_eof()):
-                    body += p
-        except (OSError, ProtocolError):
-            pass  # the status says enough; the message may be cut
-        return bytes(body)
+            self._ex.send_failed(e)
+        while not self._ex.started:
+            self._ready = self._ex.receive(self._recv())
 
     def _fill(self) -> None:
-        """Read until results are ready or the stream ended."""
-        decoder = self._decoder
+        """Read until results are ready or the stream ended; the socket
+        is closed at the end and on any error."""
         try:
-            while not self._ready and not self._finished:
-                # Faults and the end are reported once every result
-                # before them was returned.
-                decoder.check_broken()
-                if decoder.reader.done:
-                    self._finish()
-                    decoder.check_end()
-                    break
-                data = self._recv()
-                if not data:
-                    self._finish()
-                    decoder.feed_eof()
-                    break
-                self._ready = decoder.feed(data)
+            while not self._ready and self._ex.wants_data():
+                self._ready = self._ex.receive(self._recv())
                 self._next = 0
-        except ProtocolError as e:
-            self.close()
-            raise StreamError(f"fanoutd at {self._where}: {e}") from e
-        except TimeoutError as e:
-            self.close()
-            raise StreamError(f"no data from fanoutd at {self._where} for "
-                              f"{self._timeout} s") from e
-        except OSError as e:
-            self.close()
-            raise StreamError(f"reading from fanoutd at {self._where} "
-                              f"failed: {_why(e)}") from e
         except BaseException:
             self.close()
             raise
+        if self._ex.at_end:
+            self._close_socket()
 
     def __iter__(self) -> "Batch":
         return self
@@ -253,7 +190,8 @@ class Batch:
         if self._next >= len(self._ready):
             self._ready = []
             self._next = 0
-            self._fill()
+            if self._sock is not None:
+                self._fill()
             if not self._ready:
                 raise StopIteration
         r = self._ready[self._next]
@@ -265,8 +203,7 @@ class Batch:
         ``asyncio.gather(..., return_exceptions=True)`` would give them."""
         return sorted(self, key=lambda r: r["index"])
 
-    def _finish(self) -> None:
-        self._finished = True
+    def _close_socket(self) -> None:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
@@ -276,7 +213,7 @@ class Batch:
         Results not yet returned are discarded."""
         self._ready = []
         self._next = 0
-        self._finish()
+        self._close_socket()
 
     def __enter__(self) -> "Batch":
         return self

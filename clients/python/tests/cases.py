@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import unittest
 from typing import Any
 from unittest import mock
 

@@ -15,7 +15,7 @@ import sys
 import tempfile
 import unittest
 
-from .support import TOKEN, UP, URL, needs_daemon
+from .support import TOKEN, URL, needs_daemon
 
 SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
