@@ -2,8 +2,9 @@
 # python.sh - the Python client (clients/python, issue #18) against the
 # real daemon: its unittest suite (python3 -m unittest), with fanoutd
 # listening on loopback TCP and on a unix socket with auth_tokens_file,
-# and the test upstream to fetch from. The suite also installs the
-# package into a venv with pip, offline, and uses it from there.
+# and the test upstream to fetch from; first mypy --strict checks the
+# package's type hints. The suite also installs the package into a venv
+# with pip, offline, and uses it from there.
 #
 # Debian's /usr/bin/python3 runs the suite, as on CI (a python3 earlier
 # on the PATH, pyenv's, is not the one Debian's packages serve). Nothing
@@ -31,6 +32,13 @@ export FANOUTD_TEST_URL=$FO FANOUTD_TEST_UNIX=$T/fanoutd.sock \
 unset FANOUTD_URL FANOUTD_TOKEN
 # The suite's scratch files (the venv) go under $T, removed at exit.
 export TMPDIR=$T
+
+# The type hints hold: Debian's mypy, strict, on the package.
+rc=0
+(cd "$SRCDIR/clients/python" && timeout 120 mypy --strict \
+	--cache-dir="$T/mypy" fanoutd) >"$T/mypy.log" 2>&1 || rc=$?
+cat "$T/mypy.log"
+check "the package's type hints check (mypy --strict)" "$rc" 0
 
 rc=0
 (cd "$T" && timeout 300 "$PY" -m unittest discover -v \

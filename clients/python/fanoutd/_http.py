@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Union
 
 MAX_HEAD_BYTES = 64 * 1024  # a response head, or all of a chunked trailer
 MAX_LINE_BYTES = 8 * 1024  # one chunk-size line, extensions included
@@ -266,7 +266,10 @@ class ChunkedDecoder:
                                      "chunked body")
 
 
-def _framing(head: ResponseHead):
+_Body = Union[_Length, _UntilClose, ChunkedDecoder]
+
+
+def _framing(head: ResponseHead) -> _Body:
     """The body decoder RFC 9112 §6.3 picks for this response head."""
     if head.status in (204, 304):
         return _Length(0)
@@ -302,7 +305,7 @@ class ResponseReader:
         self.done = False
         self._buf = bytearray()
         self._scan = 0
-        self._body = None
+        self._body: Optional[_Body] = None
 
     @property
     def pending_error(self) -> Optional[ProtocolError]:
@@ -322,6 +325,7 @@ class ResponseReader:
                 return []
             data = bytes(self._buf)
             self._buf = bytearray()
+        assert self._body is not None  # set with the head
         out = self._body.feed(data)
         self.done = self._body.done
         return out

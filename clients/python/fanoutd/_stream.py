@@ -173,9 +173,11 @@ class StreamDecoder:
             objs = _decode("[" + text.replace("\n", self._sep) + "]")
         except ValueError:
             return None
-        if len(objs) != 2 * n - 1 or objs[1::2].count(self._nonce) != n - 1:
+        if type(objs) is not list or len(objs) != 2 * n - 1 or \
+                objs[1::2].count(self._nonce) != n - 1:
             return None
-        return objs[0::2]
+        values: list[Any] = objs[0::2]
+        return values
 
     def _line(self, line: str, out: list[Result]) -> None:
         """One line on its own (the slow path: it names a bad line)."""
@@ -200,7 +202,7 @@ class StreamDecoder:
             raise ProtocolError(f"not a JSON object: {line[:80]!r}")
         if "index" in obj:
             self.received += 1
-            out.append(obj)
+            out.append(obj)  # type: ignore[arg-type]
         elif "progress" in obj:
             self.progress = obj["progress"]
             if self.on_progress is not None:
@@ -212,7 +214,7 @@ class StreamDecoder:
                 raise ProtocolError(
                     f"{self.received} result lines for a summary of "
                     f"{line[:120]!r}")
-            self.summary = summary
+            self.summary = summary  # type: ignore[assignment]
         else:
             raise ProtocolError(f"a line of no known kind: {line[:80]!r}")
 
