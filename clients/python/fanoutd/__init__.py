@@ -7,7 +7,7 @@ results as they stream::
 
     import fanoutd
     batch = fanoutd.Client().batch(
-        [f"http://127.0.0.1:7879/delay/1000" for _ in range(50)],
+        ["http://127.0.0.1:7879/delay/1000"] * 50,
         concurrency=50)
     for r in batch:
         print(r["index"], r["ok"], r.get("status") or r["error"]["type"])
