@@ -285,13 +285,17 @@ run_example() {
 	mode=$(output_mode "$1")
 	rc=0
 	# As a user would: in a directory of their own, the installed
-	# programs (fanoutd) on the PATH.
+	# programs (fanoutd) on the PATH, the Python client (clients/python)
+	# on PYTHONPATH as if pip had installed it (python.sh tests that
+	# install), and no bytecode written into the source tree.
 	if [ "$mode" = text ]; then
 		(cd "$T/cwd" && PATH=$(dirname "$FANOUTD"):$PATH \
+			PYTHONPATH=$SRCDIR/clients/python PYTHONDONTWRITEBYTECODE=1 \
 			timeout 60 bash "$f.cmd") >"$f.actual" 2>&1 || rc=$?
 		cp "$f.actual" "$f.stderr"
 	else
 		(cd "$T/cwd" && PATH=$(dirname "$FANOUTD"):$PATH \
+			PYTHONPATH=$SRCDIR/clients/python PYTHONDONTWRITEBYTECODE=1 \
 			timeout 60 bash "$f.cmd") >"$f.actual" 2>"$f.stderr" || rc=$?
 	fi
 	if [ "$rc" != "$(cat "$f.exit")" ]; then
