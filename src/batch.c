@@ -364,7 +364,7 @@ batch_retry_delay(
 	uint32_t allowed =
 	    it->spec->retries >= 0 ? (uint32_t)it->spec->retries : o->retries;
 	enum http_method m = item_method(it);
-	bool safe = (m != HM_POST && m != HM_PATCH) || it->spec->retry_unsafe;
+	bool safe = http_method_idempotent(m) || it->spec->retry_unsafe;
 	int64_t delay = -1;
 
 	if (it->retries >= allowed ||

@@ -18,39 +18,7 @@
 #include "batch_parse.h"
 #include "util.h"
 
-static const char *const method_names[HM__COUNT] = {
-    [HM_GET] = "GET",
-    [HM_HEAD] = "HEAD",
-    [HM_POST] = "POST",
-    [HM_PUT] = "PUT",
-    [HM_PATCH] = "PATCH",
-    [HM_DELETE] = "DELETE",
-    [HM_OPTIONS] = "OPTIONS",
-};
-
-/* Headers fanoutd writes itself; an item may not set them. */
-static const char *const managed_headers[] = {"Content-Length",
-    "Transfer-Encoding", "Connection", "Keep-Alive", "Upgrade", "TE", "Trailer",
-    "Expect", "Proxy-Connection"};
-
 enum input_kind { INPUT_JSON, INPUT_TEXT };
-
-const char *
-http_method_name(enum http_method m)
-{
-	return (unsigned)m < HM__COUNT ? method_names[m] : "GET";
-}
-
-int
-http_method_parse(const char *s)
-{
-	int i;
-
-	for (i = 0; i < HM__COUNT; i++)
-		if (strcmp(s, method_names[i]) == 0)
-			return i;
-	return -1;
-}
 
 static int perr(struct parse_error *err, enum req_err code, const char *fmt,
     ...) __attribute__((format(printf, 3, 4)));
@@ -205,21 +173,15 @@ input_kind(const char *ct, const char *body, size_t len, enum input_kind *k,
 	return 0;
 }
 
-static bool
-is_tchar(unsigned char c)
-{
-	return isalnum(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c));
-}
-
 /* "headers": {"Name": "value", ...} into the item. */
 static void
 parse_item_headers(
     struct batch_spec *spec, struct item_spec *it, const json_t *h)
 {
-	struct item_header *hs;
+	struct http_header *hs;
 	const char *name;
 	json_t *v;
-	size_t n = 0, i;
+	size_t n = 0;
 
 	if (!json_is_object(h)) {
 		item_invalid(spec, it,
@@ -232,26 +194,20 @@ parse_item_headers(
 		const char *val;
 		size_t vlen;
 
-		for (i = 0; name[i] != '\0' && is_tchar((unsigned char)name[i]);
-		     i++)
-			;
-		if (name[0] == '\0' || name[i] != '\0') {
+		if (!http_field_name_valid(name)) {
 			item_invalid(spec, it,
 			    "requests[%u].headers: \"%.60s\" is not a valid "
 			    "header name",
 			    it->index, name);
 			return;
 		}
-		for (i = 0;
-		     i < sizeof(managed_headers) / sizeof(*managed_headers);
-		     i++)
-			if (strcasecmp(name, managed_headers[i]) == 0) {
-				item_invalid(spec, it,
-				    "requests[%u].headers.%s: fanoutd sets "
-				    "this header itself",
-				    it->index, name);
-				return;
-			}
+		if (http_field_managed(name)) {
+			item_invalid(spec, it,
+			    "requests[%u].headers.%s: fanoutd sets this header "
+			    "itself",
+			    it->index, name);
+			return;
+		}
 		if (!json_is_string(v)) {
 			item_invalid(spec, it,
 			    "requests[%u].headers.%.60s: expected a string",
@@ -260,7 +216,7 @@ parse_item_headers(
 		}
 		val = json_string_value(v);
 		vlen = json_string_length(v);
-		if (strlen(val) != vlen || strpbrk(val, "\r\n") != NULL) {
+		if (!http_field_value_valid(val, vlen)) {
 			item_invalid(spec, it,
 			    "requests[%u].headers.%.60s: header values may not "
 			    "contain CR, LF or NUL",

@@ -199,12 +199,6 @@ is_connect_errno(int e)
 	    e == ETIMEDOUT || e == EADDRNOTAVAIL;
 }
 
-static bool
-method_is_idempotent(enum http_method m)
-{
-	return m != HM_POST && m != HM_PATCH;
-}
-
 static enum evhttp_cmd_type
 method_cmd(enum http_method m)
 {
@@ -460,8 +454,7 @@ fetch_add_headers(struct fetch *f, struct evkeyvalq *h)
 	}
 	fmt_uint(tmp, p->hops);
 	evhttp_add_header(h, "X-Fanoutd-Hops", tmp);
-	if (p->has_body || p->method == HM_POST || p->method == HM_PUT ||
-	    p->method == HM_PATCH) {
+	if (p->has_body || http_method_has_content(p->method)) {
 		fmt_uint(tmp, p->body_len);
 		evhttp_add_header(h, "Content-Length", tmp);
 	}
@@ -639,7 +632,7 @@ fetch_failed_io(struct fetch *f)
 		return;
 	}
 	if (f->state == FS_WAITING && f->pc != NULL && pconn_reused(f->pc) &&
-	    !f->no_reuse && method_is_idempotent(f->p->method)) {
+	    !f->no_reuse && http_method_idempotent(f->p->method)) {
 		/* The peer closed a pooled connection as we reused it: one
 		 * fresh connection, same attempt (what curl and Go do). */
 		log_debug(

@@ -19,10 +19,10 @@
 #include <event2/event.h>
 #include <event2/keyvalq_struct.h>
 
-#include "batch_parse.h"
 #include "config.h"
 #include "egress.h"
 #include "err.h"
+#include "http.h"
 #include "pool.h"
 #include "resolve.h"
 #include "url.h"
@@ -40,7 +40,7 @@ struct fetch_ctx {
 struct fetch_params {
 	const struct url *url;
 	enum http_method method;
-	const struct item_header *headers;
+	const struct http_header *headers;
 	uint32_t nheaders;
 	const unsigned char *body; /* sent as is; must outlive the fetch */
 	size_t body_len;
