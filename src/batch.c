@@ -141,9 +141,7 @@ batch_ctx_schedule(struct batch_ctx *ctx)
 	    evtimer_pending(ctx->sched_ev, NULL))
 		return;
 	ctx->sched_at = next;
-	next = next > now ? next - now : 0;
-	tv.tv_sec = (time_t)(next / 1000000);
-	tv.tv_usec = (suseconds_t)(next % 1000000);
+	tv = tv_us(next > now ? next - now : 0);
 	evtimer_add(ctx->sched_ev, &tv);
 }
 
@@ -392,8 +390,6 @@ batch_retry_delay(
 static void
 batch_retry(struct batch *b, struct batch_item *it, int64_t delay_ms)
 {
-	struct timeval tv = {delay_ms / 1000, (delay_ms % 1000) * 1000};
-
 	it->retries++;
 	b->retries++;
 	metrics.retries_total++;
@@ -405,7 +401,7 @@ batch_retry(struct batch *b, struct batch_item *it, int64_t delay_ms)
 		it->backoff = evtimer_new(b->ctx->base, batch_backoff_cb, it);
 	it->state = IT_BACKOFF;
 	b->backing_off++;
-	evtimer_add(it->backoff, &tv);
+	timer_arm_ms(it->backoff, (uint64_t)delay_ms);
 }
 
 static void
@@ -626,14 +622,6 @@ batch_progress_cb(evutil_socket_t fd, short what, void *arg)
 	buf_reset(&b->line);
 	emit_frame_progress(&b->line, b->spec.format, &pv);
 	b->sink.write(b->sink.arg, b->line.data, b->line.len);
-}
-
-static void
-timer_arm_ms(struct event *ev, uint32_t ms)
-{
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-
-	evtimer_add(ev, &tv);
 }
 
 struct batch *

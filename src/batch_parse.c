@@ -54,29 +54,25 @@ item_invalid(
 	it->invalid = arena_strdup(&spec->arena, msg);
 }
 
-/* Percent-decode s[0..n) into out ('+' is a space); returns out. */
-static char *
+/* A query-string component s[0..n) decoded into out (room for n + 1),
+ * NUL-terminated: each '+' is a space, the pieces between them are
+ * percent-decoded (so "%2B" is a plus). */
+static void
 query_decode(const char *s, size_t n, char *out)
 {
-	char *o = out;
-	size_t i;
+	const char *end = s + n, *plus;
+	size_t k = 0;
 
-	for (i = 0; i < n; i++) {
-		if (s[i] == '+') {
-			*o++ = ' ';
-		} else if (s[i] == '%' && i + 2 < n &&
-		    isxdigit((unsigned char)s[i + 1]) &&
-		    isxdigit((unsigned char)s[i + 2])) {
-			char hex[3] = {s[i + 1], s[i + 2], '\0'};
-
-			*o++ = (char)strtol(hex, NULL, 16);
-			i += 2;
-		} else {
-			*o++ = s[i];
-		}
+	for (;;) {
+		plus = memchr(s, '+', (size_t)(end - s));
+		k += url_pct_decode(
+		    s, (size_t)((plus ? plus : end) - s), out + k);
+		if (plus == NULL)
+			break;
+		out[k++] = ' ';
+		s = plus + 1;
 	}
-	*o = '\0';
-	return out;
+	out[k] = '\0';
 }
 
 static int
@@ -637,7 +633,7 @@ format_from_accept(const char *accept, enum out_format *f)
 		any = any || r.type != NULL;
 	if (!any)
 		return 0;
-	for (i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(formats); i++)
 		if ((q = accept_quality(accept, i)) > best) {
 			best = q;
 			*f = formats[i].format;

@@ -157,8 +157,7 @@ static const struct cfg_key config_keys[] = {
         MS_MAX, "Largest backoff bound; also caps Retry-After."},
     {"upstream", "backoff_cap_ms", CT_UINT, F(backoff_cap_ms), "60000", 1,
         MS_MAX, "Most a batch may ask for backoff_ms and backoff_max_ms."},
-    {"upstream", "retry_on", CT_RETRY_ON, F(retry_on),
-        "connect, timeout, reset, 429, 502, 503, 504", 0, 0,
+    {"upstream", "retry_on", CT_RETRY_ON, F(retry_on), RETRY_ON_DEFAULT, 0, 0,
         "Outcomes retried: connect, dns, timeout, reset, HTTP statuses."},
     {"upstream", "follow_redirects", CT_UINT, F(follow_redirects), "5", 0, 100,
         "Redirects followed by default (0: none)."},
@@ -207,7 +206,7 @@ static const struct cfg_key config_keys[] = {
         "error, warn, info or debug."},
 };
 
-_Static_assert(sizeof(config_keys) / sizeof(config_keys[0]) <= CONFIG_MAX_KEYS,
+_Static_assert(ARRAY_SIZE(config_keys) <= CONFIG_MAX_KEYS,
     "CONFIG_MAX_KEYS is too small for the key table");
 
 static const struct cfg_key *
@@ -215,7 +214,7 @@ key_find(const char *section, const char *key)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(config_keys); i++)
 		if (strcmp(config_keys[i].section, section) == 0 &&
 		    strcmp(config_keys[i].key, key) == 0)
 			return &config_keys[i];
@@ -227,7 +226,7 @@ section_known(const char *section)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(config_keys); i++)
 		if (strcmp(config_keys[i].section, section) == 0)
 			return true;
 	return false;
@@ -325,17 +324,12 @@ set_list(char (*dst)[CONFIG_ADDR_LEN], unsigned *count, unsigned max,
     const char *value, bool listen, bool append, char *why, size_t whylen)
 {
 	char tmp[CONFIG_MAX_LISTEN + CONFIG_MAX_NAMESERVERS][CONFIG_ADDR_LEN];
-	const char *p = value;
+	const char *p = value, *w;
 	unsigned n = 0, base = append ? *count : 0;
+	size_t len;
 
 	memset(tmp, 0, sizeof(tmp)); /* entries compare whole (reload) */
-	while (*p != '\0') {
-		size_t len = strcspn(p, ", \t");
-
-		if (len == 0) {
-			p++;
-			continue;
-		}
+	while (next_word(&p, &w, &len)) {
 		if (len >= CONFIG_ADDR_LEN || base + n == max) {
 			snprintf(why, whylen,
 			    len >= CONFIG_ADDR_LEN ? "entry too long"
@@ -343,7 +337,7 @@ set_list(char (*dst)[CONFIG_ADDR_LEN], unsigned *count, unsigned max,
 			    max);
 			return -1;
 		}
-		memcpy(tmp[n], p, len);
+		memcpy(tmp[n], w, len);
 		tmp[n][len] = '\0';
 		if (listen ? !(strncmp(tmp[n], "unix:/", 6) == 0 ||
 		                 valid_hostport(tmp[n], true))
@@ -356,41 +350,25 @@ set_list(char (*dst)[CONFIG_ADDR_LEN], unsigned *count, unsigned max,
 			return -1;
 		}
 		n++;
-		p += len;
 	}
 	memcpy(dst + base, tmp, n * sizeof(tmp[0]));
 	*count = base + n;
 	return 0;
 }
 
-/* "connect, timeout, 503": words separated by commas and spaces. */
+/* "connect, timeout, 503" (retry_on_parse). */
 static int
 set_retry_on(struct retry_on *r, const char *value, char *why, size_t whylen)
 {
-	struct retry_on tmp;
-	char word[16];
-	const char *p = value;
+	const char *bad;
+	size_t len;
 
-	retry_on_clear(&tmp);
-	while (*p != '\0') {
-		size_t len = strcspn(p, ", \t");
-
-		if (len == 0) {
-			p++;
-			continue;
-		}
-		snprintf(word, sizeof(word), "%.*s", (int)len, p);
-		if (len >= sizeof(word) || retry_on_add(&tmp, word) != 0) {
-			snprintf(why, whylen,
-			    "\"%.*s\" is not connect, dns, timeout, reset or "
-			    "an HTTP status",
-			    (int)(len > 20 ? 20 : len), p);
-			return -1;
-		}
-		p += len;
-	}
-	*r = tmp;
-	return 0;
+	if (retry_on_parse(value, r, &bad, &len) == 0)
+		return 0;
+	snprintf(why, whylen,
+	    "\"%.*s\" is not connect, dns, timeout, reset or an HTTP status",
+	    (int)(len > 20 ? 20 : len), bad);
+	return -1;
 }
 
 static int
@@ -593,7 +571,7 @@ config_defaults(struct config *c)
 	size_t i;
 
 	memset(c, 0, sizeof(*c));
-	for (i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(config_keys); i++)
 		if (key_set(c, &config_keys[i], config_keys[i].def, why,
 		        sizeof(why)) != 0)
 			abort(); /* a default the parser refuses: a bug */
@@ -780,7 +758,7 @@ config_key_set(const struct config *c, const char *section, const char *key)
 size_t
 config_key_count(void)
 {
-	return sizeof(config_keys) / sizeof(config_keys[0]);
+	return ARRAY_SIZE(config_keys);
 }
 
 const struct config_key_info *

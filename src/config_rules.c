@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "util.h"
 
 #define F(field) offsetof(struct config, field)
 
@@ -84,7 +85,7 @@ config_warnings(const struct config *c, void (*warn)(const char *msg))
 			     "certificates are not verified");
 		n++;
 	}
-	for (i = 0; i < sizeof(cap_rules) / sizeof(cap_rules[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(cap_rules); i++) {
 		const struct cap_rule *r = &cap_rules[i];
 		uint64_t d = field_u64(c, r->def), cap = field_u64(c, r->cap);
 
@@ -128,15 +129,12 @@ config_error_format(const struct config_error *err, char *out, size_t outlen)
 static bool
 list_has(const char *in, const char *e, size_t n)
 {
-	const char *p = in;
+	const char *p = in, *w;
+	size_t len;
 
-	while (*p != '\0') {
-		size_t len = strcspn(p, ", \t");
-
-		if (len == n && memcmp(p, e, n) == 0)
+	while (next_word(&p, &w, &len))
+		if (len == n && memcmp(w, e, n) == 0)
 			return true;
-		p += len ? len : 1;
-	}
 	return false;
 }
 
@@ -146,20 +144,18 @@ static unsigned
 list_missing(const char *from, const char *to, const char *key_verb,
     const char *why, void (*warn)(const char *msg))
 {
-	const char *p = from;
+	const char *p = from, *w;
 	char msg[256];
 	unsigned n = 0;
+	size_t len;
 
-	while (*p != '\0') {
-		size_t len = strcspn(p, ", \t");
-
-		if (len > 0 && !list_has(to, p, len)) {
-			snprintf(msg, sizeof(msg), "%s %.*s: %s", key_verb,
-			    (int)len, p, why);
-			warn(msg);
-			n++;
-		}
-		p += len ? len : 1;
+	while (next_word(&p, &w, &len)) {
+		if (list_has(to, w, len))
+			continue;
+		snprintf(msg, sizeof(msg), "%s %.*s: %s", key_verb, (int)len, w,
+		    why);
+		warn(msg);
+		n++;
 	}
 	return n;
 }

@@ -173,14 +173,6 @@ fetch_fail(struct fetch *f, enum item_err e, bool sent, const char *fmt, ...)
 	fetch_finish(f);
 }
 
-static void
-timer_arm(struct event *ev, uint32_t ms)
-{
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-
-	evtimer_add(ev, &tv);
-}
-
 /* Milliseconds left of the attempt (at least 1). */
 static uint32_t
 fetch_remaining_ms(const struct fetch *f)
@@ -287,7 +279,7 @@ fetch_connect_next(struct fetch *f)
 		fetch_fail(f, IERR_CONNECT, false, "%s", why);
 		return;
 	}
-	timer_arm(&f->ctimer, f->p->connect_timeout_ms);
+	timer_arm_ms(&f->ctimer, f->p->connect_timeout_ms);
 	fetch_send(f);
 }
 
@@ -768,7 +760,7 @@ fetch_start(
 	evtimer_assign(&f->timer, ctx->base, fetch_timeout_cb, f);
 	evtimer_assign(&f->ctimer, ctx->base, fetch_connect_timeout_cb, f);
 	event_assign(&f->defer, ctx->base, -1, 0, fetch_defer_cb, f);
-	timer_arm(&f->timer, p->timeout_ms);
+	timer_arm_ms(&f->timer, p->timeout_ms);
 	f->nest++;
 	fetch_begin(f);
 	f->nest--;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "options.h"
+#include "util.h"
 
 enum opt_type {
 	OT_COUNT,    /* uint32_t >= 1 */
@@ -66,7 +67,7 @@ static const struct opt_def opt_table[] = {
     {"decode", OT_BOOL, OPT(decode), NONE, NONE},
 };
 
-#define NOPTS (sizeof(opt_table) / sizeof(opt_table[0]))
+#define NOPTS (ARRAY_SIZE(opt_table))
 
 static const char *const why_int = "expected a positive integer";
 static const char *const why_int0 = "expected an integer of 0 or more";
@@ -189,34 +190,6 @@ set_uint(struct batch_opts *o, const struct config *cfg,
 	return 0;
 }
 
-/* Text form of a list option: "connect,timeout,503". */
-static int
-set_retry_on_text(struct retry_on *r, const char *value)
-{
-	struct retry_on tmp;
-	char word[16];
-	const char *p = value;
-
-	retry_on_clear(&tmp);
-	while (*p != '\0') {
-		size_t len = strcspn(p, ", ");
-
-		if (len == 0) {
-			p++;
-			continue;
-		}
-		if (len >= sizeof(word))
-			return -1;
-		memcpy(word, p, len);
-		word[len] = '\0';
-		if (retry_on_add(&tmp, word) != 0)
-			return -1;
-		p += len;
-	}
-	*r = tmp;
-	return 0;
-}
-
 int
 opts_set_text(struct batch_opts *o, const struct config *cfg, const char *name,
     const char *value, const char **why)
@@ -263,13 +236,17 @@ opts_set_text(struct batch_opts *o, const struct config *cfg, const char *name,
 			return -1;
 		}
 		return 0;
-	case OT_RETRY_ON:
-		if (set_retry_on_text(&FIELD(o, d, struct retry_on), value) !=
-		    0) {
+	case OT_RETRY_ON: {
+		const char *bad;
+		size_t badlen;
+
+		if (retry_on_parse(value, &FIELD(o, d, struct retry_on), &bad,
+		        &badlen) != 0) {
 			*why = why_retry;
 			return -1;
 		}
 		return 0;
+	}
 	}
 	*why = "unknown option";
 	return -1;

@@ -283,7 +283,7 @@ pool_open(struct pool *p, const char *origin, const union sockaddr_any *addr,
 static void
 pconn_set_timeout(struct pconn *pc, uint32_t ms)
 {
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	struct timeval tv = tv_ms(ms);
 
 	evhttp_connection_set_timeout_tv(pc->evcon, &tv);
 }

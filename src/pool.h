@@ -97,5 +97,4 @@ const char *pconn_tls_error(struct pconn *pc, char *buf, size_t n);
 uint64_t pool_idle_count(const struct pool *p);
 uint64_t pool_open_count(const struct pool *p);
 
-const char *pconn_debug(struct pconn *pc);
 #endif

@@ -18,6 +18,7 @@
 #include "listen.h"
 #include "preflight.h"
 #include "tls.h"
+#include "util.h"
 
 /* err: [section] key (where c set it) and why. Always -1. */
 static int
@@ -89,7 +90,7 @@ preflight_check(
 	SSL_CTX *ctx;
 	unsigned i;
 
-	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(files); i++) {
 		const char *f = (const char *)c + files[i].off;
 
 		if (f[0] != '\0' &&

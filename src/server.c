@@ -32,7 +32,7 @@
 #include "tls.h"
 #include "util.h"
 
-#define SERVER_DRAIN_GRACE_S 3
+#define SERVER_DRAIN_GRACE_MS 3000
 
 struct server {
 	struct event_base *base;
@@ -53,11 +53,7 @@ struct server {
 	void *drained_arg;
 };
 
-/*
- * Send a complete reply. evhttp writes the body even for HEAD (which
- * would poison the caller's keep-alive connection), so for HEAD only the
- * Content-Length the body would have is sent.
- */
+/* A reply is written: the guard lets the connection's next request in. */
 static void
 server_reply_done_cb(struct evhttp_request *req, void *arg)
 {
@@ -66,6 +62,11 @@ server_reply_done_cb(struct evhttp_request *req, void *arg)
 	guard_reply_done(srv->guard, evhttp_request_get_connection(req));
 }
 
+/*
+ * Send a complete reply. evhttp writes the body even for HEAD (which
+ * would poison the caller's keep-alive connection), so for HEAD only the
+ * Content-Length the body would have is sent.
+ */
 static void
 server_send(struct server *srv, struct evhttp_request *req, int status,
     const char *reason, const char *type, const char *body, size_t len,
@@ -347,7 +348,6 @@ static void
 server_drain_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *srv = arg;
-	struct timeval grace = {SERVER_DRAIN_GRACE_S, 0};
 
 	if (srv->drained == NULL)
 		return;
@@ -361,21 +361,17 @@ server_drain_cb(evutil_socket_t fd, short what, void *arg)
 	srv->drain_aborted = true;
 	streams_abort(&srv->streams,
 	    "fanoutd is shutting down (the drain timeout passed)");
-	evtimer_add(srv->drain_ev, &grace);
+	timer_arm_ms(srv->drain_ev, SERVER_DRAIN_GRACE_MS);
 }
 
 void
 server_drain(struct server *srv, void (*drained)(void *arg), void *arg)
 {
-	uint64_t ms = srv->cfg->drain_timeout_ms;
-	struct timeval tv = {
-	    (time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
-
 	srv->draining = true;
 	srv->drained = drained;
 	srv->drained_arg = arg;
 	listen_stop(&srv->ls, srv->http);
-	evtimer_add(srv->drain_ev, &tv);
+	timer_arm_ms(srv->drain_ev, srv->cfg->drain_timeout_ms);
 	event_active(srv->idle_ev, EV_TIMEOUT, 1);
 }
 
@@ -424,15 +420,12 @@ static void
 server_apply_limits(struct server *srv)
 {
 	const struct config *cfg = srv->cfg;
-	struct timeval tv;
+	struct timeval tv = tv_ms(cfg->keepalive_timeout_ms);
 
 	/* The guard frames every request under fanoutd's limits before
 	 * evhttp reads it: evhttp's own would answer in HTML. */
 	evhttp_set_max_body_size(srv->http, -1);
 	evhttp_set_max_headers_size(srv->http, -1);
-	evutil_timerclear(&tv);
-	tv.tv_sec = (time_t)(cfg->keepalive_timeout_ms / 1000);
-	tv.tv_usec = (suseconds_t)(cfg->keepalive_timeout_ms % 1000) * 1000;
 	evhttp_set_timeout_tv(srv->http, &tv);
 	if (srv->guard != NULL)
 		guard_configure(srv->guard, cfg);

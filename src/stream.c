@@ -116,13 +116,9 @@ stream_peer_gone(struct stream *st)
 static void
 stream_probe_arm(struct stream *st)
 {
-	unsigned ms = st->probes < sizeof(probe_ms) / sizeof(probe_ms[0])
-	    ? probe_ms[st->probes]
-	    : STREAM_PROBE_EVERY_MS;
-	struct timeval tv = {
-	    (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
-
-	evtimer_add(st->probe_ev, &tv);
+	timer_arm_ms(st->probe_ev,
+	    st->probes < ARRAY_SIZE(probe_ms) ? probe_ms[st->probes]
+	                                      : STREAM_PROBE_EVERY_MS);
 }
 
 static void stream_write(void *arg, const char *data, size_t len);
@@ -150,8 +146,7 @@ stream_probe_cb(evutil_socket_t fd, short what, void *arg)
 		    BEV_EVENT_READING | BEV_EVENT_ERROR, st->ev_arg);
 		return;
 	}
-	if (st->probes >= sizeof(probe_ms) / sizeof(probe_ms[0]) &&
-	    out == st->probe_mark)
+	if (st->probes >= ARRAY_SIZE(probe_ms) && out == st->probe_mark)
 		stream_probe(st); /* quiet since the last look */
 	st->probe_mark = st->bytes_out + evbuffer_get_length(st->pending);
 	st->probes++;
@@ -338,12 +333,8 @@ static void
 stream_complete_cb(struct evhttp_request *req, void *arg)
 {
 	struct stream *st = arg;
-	struct timeval tv;
+	struct timeval tv = tv_ms(st->ss->cfg->keepalive_timeout_ms);
 
-	evutil_timerclear(&tv);
-	tv.tv_sec = (time_t)(st->ss->cfg->keepalive_timeout_ms / 1000);
-	tv.tv_usec =
-	    (suseconds_t)(st->ss->cfg->keepalive_timeout_ms % 1000) * 1000;
 	evhttp_connection_set_closecb(st->evcon, NULL, NULL);
 	bufferevent_set_timeouts(
 	    evhttp_connection_get_bufferevent(st->evcon), &tv, &tv);

@@ -1,13 +1,15 @@
 /*
  * util.c - allocation wrappers that abort on failure, the line reader
- * of the text formats, the comma lists of HTTP fields, and the
- * monotonic clock. See util.h for why
+ * of the text formats, the lists of the configuration and of HTTP
+ * fields, and the monotonic clock. See util.h for why
  * out-of-memory is fatal.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <event2/event.h>
 
 #include "util.h"
 
@@ -87,6 +89,20 @@ next_text_line(const char **p, const char *end, const char **s, size_t *n)
 }
 
 bool
+next_word(const char **p, const char **s, size_t *n)
+{
+	const char *b = *p + strspn(*p, ", \t");
+	size_t len = strcspn(b, ", \t");
+
+	*p = b + len;
+	if (len == 0)
+		return false;
+	*s = b;
+	*n = len;
+	return true;
+}
+
+bool
 next_list_item(const char **p, const char *end, const char **s, size_t *n)
 {
 	while (*p < end) {
@@ -128,4 +144,12 @@ mono_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void
+timer_arm_ms(struct event *ev, uint64_t ms)
+{
+	struct timeval tv = tv_ms(ms);
+
+	evtimer_add(ev, &tv);
 }
