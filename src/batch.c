@@ -359,8 +359,7 @@ batch_retry_delay(
     struct batch *b, struct batch_item *it, const struct fetch_result *res)
 {
 	const struct batch_opts *o = &b->spec.opts;
-	uint32_t allowed =
-	    it->spec->retries >= 0 ? (uint32_t)it->spec->retries : o->retries;
+	uint32_t allowed = (it->spec->opts ? it->spec->opts : o)->retries;
 	enum http_method m = item_method(it);
 	bool safe = http_method_idempotent(m) || it->spec->retry_unsafe;
 	int64_t delay = -1;
@@ -470,7 +469,7 @@ batch_dispatch(struct sched_job *job, void *arg)
 		p->has_body = s->has_body;
 	}
 	p->connect_timeout_ms = o->connect_timeout_ms;
-	p->timeout_ms = s->timeout_ms ? s->timeout_ms : o->timeout_ms;
+	p->timeout_ms = (s->opts ? s->opts : o)->timeout_ms;
 	p->max_body_bytes = o->max_body_bytes;
 	p->keep_body = o->body == BODY_AUTO;
 	p->decode = o->decode && p->keep_body;

@@ -282,6 +282,25 @@ parse_item_url(struct batch_spec *spec, struct item_spec *it, const char *s,
 		    spec, it, "requests[%u]%s: %s", it->index, path, why);
 }
 
+/* An option the item sets for itself, on its own copy of the batch's
+ * options (the same parser, the same caps). */
+static void
+parse_item_option(struct batch_spec *spec, struct item_spec *it,
+    const char *key, const json_t *v, const struct config *cfg)
+{
+	struct batch_opts *o = (struct batch_opts *)it->opts;
+	const char *why;
+
+	if (o == NULL) {
+		o = arena_alloc(&spec->arena, sizeof(*o));
+		*o = spec->opts;
+		it->opts = o;
+	}
+	if (opts_set_json(o, cfg, key, v, &why) != 0)
+		item_invalid(
+		    spec, it, "requests[%u].%s: %s", it->index, key, why);
+}
+
 static void
 parse_item_object(struct batch_spec *spec, struct item_spec *it,
     const json_t *obj, const struct config *cfg)
@@ -328,15 +347,8 @@ parse_item_object(struct batch_spec *spec, struct item_spec *it,
 				it->method = (enum http_method)m;
 		} else if (strcmp(key, "headers") == 0) {
 			parse_item_headers(spec, it, v);
-		} else if (strcmp(key, "retries") == 0) {
-			if (!json_is_integer(v) || json_integer_value(v) < 0)
-				item_invalid(spec, it,
-				    "requests[%u].retries: expected an integer "
-				    "of 0 or more",
-				    it->index);
-			else
-				it->retries = (int32_t)opts_clamp_retries(
-				    cfg, (uint64_t)json_integer_value(v));
+		} else if (opts_item_may_set(key)) {
+			parse_item_option(spec, it, key, v, cfg);
 		} else if (strcmp(key, "retry_unsafe") == 0) {
 			if (!json_is_boolean(v))
 				item_invalid(spec, it,
@@ -346,15 +358,6 @@ parse_item_object(struct batch_spec *spec, struct item_spec *it,
 				    it->index);
 			else
 				it->retry_unsafe = json_is_true(v);
-		} else if (strcmp(key, "timeout_ms") == 0) {
-			if (!json_is_integer(v) || json_integer_value(v) < 1)
-				item_invalid(spec, it,
-				    "requests[%u].timeout_ms: expected a "
-				    "positive integer",
-				    it->index);
-			else
-				it->timeout_ms = opts_clamp_timeout(
-				    cfg, (uint64_t)json_integer_value(v));
 		} else {
 			item_invalid(spec, it,
 			    "requests[%u].%.60s: unknown key", it->index, key);
@@ -384,7 +387,6 @@ parse_items_json(struct batch_spec *spec, const json_t *reqs,
 
 		it->index = (uint32_t)i;
 		it->method = HM_GET;
-		it->retries = -1;
 		if (json_is_string(v))
 			parse_item_url(spec, it, json_string_value(v),
 			    json_string_length(v), "");
@@ -487,7 +489,6 @@ parse_text(struct batch_spec *spec, const char *body, size_t len,
 	for (p = body, i = 0; next_text_line(&p, end, &s, &sl); i++) {
 		spec->items[i].index = i;
 		spec->items[i].method = HM_GET;
-		spec->items[i].retries = -1;
 		parse_item_url(spec, &spec->items[i], s, sl, "");
 	}
 	return 0;

@@ -41,9 +41,11 @@ struct item_spec {
 	const unsigned char *body; /* "body" or decoded "body_base64" */
 	size_t body_len;
 	bool has_body;
-	uint32_t timeout_ms; /* 0: the batch's timeout_ms */
-	int32_t retries;     /* -1: the batch's retries */
-	bool retry_unsafe;   /* retry POST/PATCH even when it may be sent */
+	/* The item's options: NULL, the batch's; else the batch's with the
+	 * item's own values of the options it may set (timeout_ms,
+	 * retries, ...: opts_item_may_set), from the arena. */
+	const struct batch_opts *opts;
+	bool retry_unsafe; /* retry POST/PATCH even when it may be sent */
 };
 
 struct batch_spec {

@@ -232,42 +232,6 @@ section_known(const char *section)
 	return false;
 }
 
-/* Decimal digits (and for bytes a K/M/G suffix) into *out. */
-static int
-parse_uint(const char *s, bool suffix, uint64_t *out)
-{
-	uint64_t v = 0, mult = 1;
-	const char *p = s;
-
-	if (!isdigit((unsigned char)*p))
-		return -1;
-	for (; isdigit((unsigned char)*p); p++) {
-		if (v > (UINT64_MAX - 9) / 10)
-			return -1;
-		v = v * 10 + (uint64_t)(*p - '0');
-	}
-	if (suffix && *p != '\0' && p[1] == '\0') {
-		switch (*p | 0x20) {
-		case 'k':
-			mult = 1ull << 10;
-			break;
-		case 'm':
-			mult = 1ull << 20;
-			break;
-		case 'g':
-			mult = 1ull << 30;
-			break;
-		default:
-			return -1;
-		}
-		p++;
-	}
-	if (*p != '\0' || (v != 0 && mult > UINT64_MAX / v))
-		return -1;
-	*out = v * mult;
-	return 0;
-}
-
 /* "1.2.3.4" or "[::1]" (brackets required for IPv6 with a port). */
 static bool
 valid_ip(const char *s, size_t n, bool bracketed)
@@ -377,6 +341,7 @@ key_set(struct config *c, const struct cfg_key *k, const char *value, char *why,
 {
 	char *field = (char *)c + k->off;
 	uint64_t v;
+	bool b;
 	int lvl;
 
 	switch (k->type) {
@@ -403,17 +368,11 @@ key_set(struct config *c, const struct cfg_key *k, const char *value, char *why,
 		strcpy(field, value);
 		return 0;
 	case CT_BOOL:
-		if (strcmp(value, "true") == 0 || strcmp(value, "yes") == 0 ||
-		    strcmp(value, "on") == 0 || strcmp(value, "1") == 0) {
-			*(int *)(void *)field = 1;
-		} else if (strcmp(value, "false") == 0 ||
-		    strcmp(value, "no") == 0 || strcmp(value, "off") == 0 ||
-		    strcmp(value, "0") == 0) {
-			*(int *)(void *)field = 0;
-		} else {
+		if (parse_bool(value, &b) != 0) {
 			snprintf(why, whylen, "expected true or false");
 			return -1;
 		}
+		*(int *)(void *)field = b;
 		return 0;
 	case CT_MODE: {
 		char *end;
@@ -466,10 +425,9 @@ key_set(struct config *c, const struct cfg_key *k, const char *value, char *why,
 		return set_list(c->nameservers, &c->nnameservers,
 		    CONFIG_MAX_NAMESERVERS, value, false, false, why, whylen);
 	case CT_RATE: {
-		char *end;
-		double d = strtod(value, &end);
+		double d;
 
-		if (end == value || *end != '\0' || !(d >= 0) ||
+		if (parse_number(value, &d) != 0 || !(d >= 0) ||
 		    d > (double)k->max) {
 			snprintf(why, whylen,
 			    "expected a number from 0 to %llu",
@@ -764,13 +722,24 @@ config_key_count(void)
 const struct config_key_info *
 config_key_at(size_t i)
 {
-	static struct config_key_info info;
+	static struct config_key_info info[ARRAY_SIZE(config_keys)];
 
 	if (i >= config_key_count())
 		return NULL;
-	info.section = config_keys[i].section;
-	info.key = config_keys[i].key;
-	info.def = config_keys[i].def;
-	info.doc = config_keys[i].doc;
-	return &info;
+	info[i].section = config_keys[i].section;
+	info[i].key = config_keys[i].key;
+	info[i].def = config_keys[i].def;
+	info[i].doc = config_keys[i].doc;
+	return &info[i];
+}
+
+const struct config_key_info *
+config_key_of_field(size_t field)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(config_keys); i++)
+		if (config_keys[i].off == field)
+			return config_key_at(i);
+	return NULL;
 }

@@ -282,7 +282,7 @@ on_reload_signal(evutil_socket_t sig, short what, void *arg)
 	}
 	reload_warn_restart(&d->cfg, &next);
 	config_loosened(&d->cfg, &next, warn_loosened);
-	config_warnings(&next, warn_log);
+	preflight_warnings(&next, warn_log);
 	d->cfg = next;
 	log_set_level((enum log_level)d->cfg.log_level);
 	l.concurrency = (uint32_t)d->cfg.concurrency;
@@ -438,14 +438,14 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (test) {
-		config_warnings(&d.cfg, warn_stderr);
+		preflight_warnings(&d.cfg, warn_stderr);
 		printf("fanoutd: configuration %s is valid\n",
 		    config_path ? config_path : "(built-in defaults)");
 		return 0;
 	}
 
 	log_set_level((enum log_level)d.cfg.log_level);
-	config_warnings(&d.cfg, warn_log);
+	preflight_warnings(&d.cfg, warn_log);
 	event_set_log_callback(libevent_log);
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();

@@ -16,6 +16,7 @@
 
 #include "auth.h"
 #include "listen.h"
+#include "options.h"
 #include "preflight.h"
 #include "tls.h"
 #include "util.h"
@@ -122,4 +123,10 @@ preflight_check(
 		    listen_check_unix(c->listen[i] + 5, why, sizeof(why)) != 0)
 			return fail(c, path, err, "server", "listen", why);
 	return 0;
+}
+
+unsigned
+preflight_warnings(const struct config *c, void (*warn)(const char *msg))
+{
+	return config_warnings(c, warn) + opts_warnings(c, warn);
 }

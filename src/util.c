@@ -123,6 +123,65 @@ next_list_item(const char **p, const char *end, const char **s, size_t *n)
 	return false;
 }
 
+int
+parse_uint(const char *s, bool suffix, uint64_t *out)
+{
+	uint64_t v = 0, mult = 1;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	for (; *s >= '0' && *s <= '9'; s++)
+		v = v > (UINT64_MAX - 9) / 10 ? UINT64_MAX
+		                              : v * 10 + (uint64_t)(*s - '0');
+	if (suffix && *s != '\0' && s[1] == '\0') {
+		switch (*s++ | 0x20) {
+		case 'k':
+			mult = 1ull << 10;
+			break;
+		case 'm':
+			mult = 1ull << 20;
+			break;
+		case 'g':
+			mult = 1ull << 30;
+			break;
+		default:
+			return -1;
+		}
+	}
+	if (*s != '\0')
+		return -1;
+	*out = v != 0 && mult > UINT64_MAX / v ? UINT64_MAX : v * mult;
+	return 0;
+}
+
+int
+parse_bool(const char *s, bool *out)
+{
+	static const char *const yes[] = {"true", "yes", "on", "1"};
+	static const char *const no[] = {"false", "no", "off", "0"};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(yes); i++) {
+		if (strcmp(s, yes[i]) == 0 || strcmp(s, no[i]) == 0) {
+			*out = strcmp(s, yes[i]) == 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int
+parse_number(const char *s, double *out)
+{
+	char *end;
+	double d = strtod(s, &end);
+
+	if (end == s || *end != '\0')
+		return -1;
+	*out = d;
+	return 0;
+}
+
 size_t
 fmt_uint(char *out, uint64_t v)
 {

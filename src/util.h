@@ -50,6 +50,19 @@ bool next_word(const char **p, const char **s, size_t *n);
  */
 bool next_list_item(const char **p, const char *end, const char **s, size_t *n);
 
+/*
+ * The text values the configuration file and the query string share;
+ * each returns 0, or -1 when s is not one:
+ * - parse_uint: decimal digits, and with suffix a K, M or G (binary)
+ *   after them; saturates at UINT64_MAX rather than overflow, so a
+ *   range check says what is wrong with a huge value;
+ * - parse_bool: true, yes, on, 1 / false, no, off, 0;
+ * - parse_number: a decimal number (strtod's syntax), the whole string.
+ */
+int parse_uint(const char *s, bool suffix, uint64_t *out);
+int parse_bool(const char *s, bool *out);
+int parse_number(const char *s, double *out);
+
 /* v in decimal at out (room for 21 bytes), NUL-terminated; returns the
  * digits written. What "%llu" writes, without printf's cost. */
 size_t fmt_uint(char *out, uint64_t v);

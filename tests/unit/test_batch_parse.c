@@ -89,7 +89,8 @@ test_object_form_with_items_and_options(void **state)
 	assert_string_equal(it->headers[1].value, "2");
 	assert_int_equal(it->body_len, 2);
 	assert_memory_equal(it->body, "hi", 2);
-	assert_int_equal(it->timeout_ms, 50);
+	assert_non_null(it->opts);
+	assert_int_equal(it->opts->timeout_ms, 50);
 	batch_spec_free(&s);
 }
 
@@ -467,7 +468,7 @@ test_item_timeout_is_clamped_to_the_cap(void **state)
 	parse_ok(&s, NULL,
 	    "[{\"url\":\"http://h/\",\"timeout_ms\":999999999999}]", NULL,
 	    NULL);
-	assert_int_equal(s.items[0].timeout_ms, cfg.timeout_cap_ms);
+	assert_int_equal(s.items[0].opts->timeout_ms, cfg.timeout_cap_ms);
 	batch_spec_free(&s);
 }
 
