@@ -6,10 +6,12 @@
  * after a jittered backoff, or the item's result line. It also enforces
  * the batch deadline, writes progress lines, and writes the summary last.
  *
- * An item is QUEUED (in the scheduler), RUNNING (a fetch in flight),
- * BACKOFF (waiting to be queued again) or DONE (its line written). The
- * batch ends when every item is DONE; the end is written from a
- * zero-delay event so output never ends inside batch_start().
+ * An item's state is its struct item_life (item.h), in its scheduler
+ * job: the scheduler queues and admits it, fetch moves it through the
+ * attempt, and here an outcome becomes QUEUED again (a redirect, a
+ * retry at once), BACKOFF or DONE (its line written). The batch ends
+ * when every item is DONE; the end is written from a zero-delay event
+ * so output never ends inside batch_start().
  */
 #include <stdlib.h>
 #include <string.h>
@@ -28,8 +30,6 @@
 #include "retry.h"
 #include "util.h"
 
-enum item_state { IT_QUEUED = 0, IT_RUNNING, IT_BACKOFF, IT_DONE };
-
 /*
  * Attempts started per turn of the event loop. A new connection costs a
  * connect() that the kernel completes on the spot over loopback (~30 us):
@@ -47,10 +47,10 @@ struct item_hop {
 };
 
 struct batch_item {
-	struct sched_job job; /* first: the scheduler hands it back */
+	struct sched_job job; /* first: the scheduler hands it back; its
+	                         life is the item's state */
 	struct batch *b;
 	const struct item_spec *spec;
-	enum item_state state;
 	uint16_t attempts;  /* requests made: retries and hops included */
 	uint16_t retries;   /* retries so far */
 	uint16_t redirects; /* redirects followed */
@@ -224,7 +224,7 @@ static void
 item_done(struct batch *b, struct batch_item *it, enum item_err e, int status)
 {
 	batch_count(b, e, status);
-	it->state = IT_DONE;
+	item_set_state(&it->job.life, ITEM_DONE);
 	b->remaining--;
 	batch_maybe_end(b);
 }
@@ -304,7 +304,6 @@ item_method(const struct batch_item *it)
 static void
 batch_enqueue(struct batch *b, struct batch_item *it)
 {
-	it->state = IT_QUEUED;
 	sched_enqueue(b->sb, &it->job,
 	    it->hop ? it->hop->r.u.origin : it->spec->u.origin);
 }
@@ -398,7 +397,7 @@ batch_retry(struct batch *b, struct batch_item *it, int64_t delay_ms)
 	}
 	if (it->backoff == NULL)
 		it->backoff = evtimer_new(b->ctx->base, batch_backoff_cb, it);
-	it->state = IT_BACKOFF;
+	item_set_state(&it->job.life, ITEM_BACKOFF);
 	b->backing_off++;
 	timer_arm_ms(it->backoff, (uint64_t)delay_ms);
 }
@@ -456,8 +455,8 @@ batch_dispatch(struct sched_job *job, void *arg)
 	if (it->t_first == 0)
 		it->t_first = mono_us();
 	it->attempts++;
-	it->state = IT_RUNNING;
 	memset(p, 0, sizeof(*p));
+	p->life = &it->job.life;
 	p->url = it->hop ? &it->hop->r.u : &s->u;
 	p->method = item_method(it);
 	p->headers = s->headers;
@@ -568,21 +567,19 @@ batch_end_all(struct batch *b, enum item_err err, const char *msg)
 	for (i = 0; i < b->spec.nitems; i++) {
 		struct batch_item *it = &b->items[i];
 
-		switch (it->state) {
-		case IT_DONE:
+		enum item_state s = it->job.life.state;
+
+		if (s == ITEM_DONE)
 			continue;
-		case IT_RUNNING:
+		if (item_in_attempt(s)) {
 			fetch_cancel(it->fetch);
 			it->fetch = NULL;
 			sched_done(&it->job);
-			break;
-		case IT_QUEUED:
+		} else if (s == ITEM_QUEUED) {
 			sched_remove(&it->job);
-			break;
-		case IT_BACKOFF:
+		} else if (s == ITEM_BACKOFF) {
 			evtimer_del(it->backoff);
 			b->backing_off--;
-			break;
 		}
 		batch_item_error(b, it, err, msg);
 	}
@@ -668,6 +665,7 @@ batch_start(struct batch_ctx *ctx, struct batch_spec *spec, unsigned hops,
 
 		it->b = b;
 		it->spec = &b->spec.items[i];
+		it->job.life.index = it->spec->index;
 		if (it->spec->invalid != NULL)
 			batch_item_error(
 			    b, it, IERR_INVALID_REQUEST, it->spec->invalid);
@@ -688,7 +686,7 @@ batch_cancel(struct batch *b)
 	for (i = 0; i < b->spec.nitems; i++) {
 		struct batch_item *it = &b->items[i];
 
-		if (it->state == IT_RUNNING) {
+		if (item_in_attempt(it->job.life.state)) {
 			fetch_cancel(it->fetch);
 			sched_done(&it->job);
 		}

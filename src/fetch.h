@@ -23,6 +23,7 @@
 #include "egress.h"
 #include "err.h"
 #include "http.h"
+#include "item.h"
 #include "pool.h"
 #include "resolve.h"
 #include "url.h"
@@ -38,6 +39,8 @@ struct fetch_ctx {
 };
 
 struct fetch_params {
+	struct item_life *life; /* the item's state, which the attempt moves
+	                           from ITEM_ADMITTED to ITEM_OUTCOME */
 	const struct url *url;
 	enum http_method method;
 	const struct http_header *headers;

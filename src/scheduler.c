@@ -372,7 +372,6 @@ hostq_free(void *value)
 
 	while ((job = TAILQ_FIRST(&hq->jobs)) != NULL) {
 		TAILQ_REMOVE(&hq->jobs, job, link);
-		job->state = SJ_IDLE;
 		job->hq = NULL;
 		s->queued--;
 	}
@@ -427,13 +426,13 @@ sched_enqueue(struct sched_batch *b, struct sched_job *job, const char *host)
 	struct sched_hostq *hq = hostq_get(b, host);
 
 	job->hq = hq;
-	job->state = SJ_QUEUED;
 	TAILQ_INSERT_TAIL(&hq->jobs, job, link);
 	hq->queued++;
 	b->queued++;
 	b->s->queued++;
 	hostq_update(hq);
 	ring_update(b);
+	item_set_state(&job->life, ITEM_QUEUED);
 }
 
 void
@@ -441,13 +440,12 @@ sched_remove(struct sched_job *job)
 {
 	struct sched_hostq *hq = job->hq;
 
-	if (job->state != SJ_QUEUED)
+	if (hq == NULL || job->life.state != ITEM_QUEUED)
 		return;
 	TAILQ_REMOVE(&hq->jobs, job, link);
 	hq->queued--;
 	hq->b->queued--;
 	hq->b->s->queued--;
-	job->state = SJ_IDLE;
 	job->hq = NULL;
 	hostq_update(hq);
 	ring_update(hq->b);
@@ -460,7 +458,7 @@ sched_done(struct sched_job *job)
 	struct sched_batch *b;
 	struct sched_host *h;
 
-	if (job->state != SJ_RUNNING)
+	if (hq == NULL || !item_in_attempt(job->life.state))
 		return;
 	b = hq->b;
 	h = hq->host;
@@ -468,7 +466,6 @@ sched_done(struct sched_job *job)
 	b->inflight--;
 	b->s->inflight--;
 	h->inflight--;
-	job->state = SJ_IDLE;
 	job->hq = NULL;
 	hostq_update(hq);
 	if (h->inflight < b->s->lim.per_host_concurrency)
@@ -535,9 +532,9 @@ sched_try_admit(struct sched *s, struct sched_hostq *hq, uint64_t now)
 	b->inflight++;
 	s->inflight++;
 	h->inflight++;
-	job->state = SJ_RUNNING;
 	hostq_update(hq);
 	ring_update(b);
+	item_set_state(&job->life, ITEM_ADMITTED);
 	b->dispatch(job, b->arg);
 	return true;
 }
