@@ -183,7 +183,8 @@ static const struct cfg_key config_keys[] = {
         "Also deny loopback, RFC 1918, CGNAT 100.64.0.0/10 and fc00::/7."},
     {"upstream", "user_agent", CT_STRING, F(user_agent),
         "fanoutd/" PACKAGE_VERSION_STR, 0, 0,
-        "User-Agent sent when an item sets none (empty: send none)."},
+        "Default of the user_agent batch option: the User-Agent sent "
+        "when neither the item nor the batch sets one (empty: none)."},
     {"upstream", "nameservers", CT_NAMESERVERS, F(nameservers), "", 0, 0,
         "DNS resolvers as ip[:port], separated by commas (empty: "
         "/etc/resolv.conf)."},
