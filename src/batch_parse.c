@@ -367,11 +367,13 @@ parse_item_object(struct batch_spec *spec, struct item_spec *it,
 	    json_object_get(obj, "body_base64"));
 }
 
+/* n items, each a GET at its index until parsed, within [server]
+ * max_items; -1 with the error otherwise. */
 static int
-parse_items_json(struct batch_spec *spec, const json_t *reqs,
-    const struct config *cfg, struct parse_error *err)
+items_alloc(struct batch_spec *spec, size_t n, const struct config *cfg,
+    struct parse_error *err)
 {
-	size_t n = json_array_size(reqs), i;
+	size_t i;
 
 	if (n > cfg->max_items)
 		return perr(err, RERR_TOO_LARGE,
@@ -382,11 +384,24 @@ parse_items_json(struct batch_spec *spec, const json_t *reqs,
 	memset(spec->items, 0, n * sizeof(*spec->items));
 	spec->nitems = (uint32_t)n;
 	for (i = 0; i < n; i++) {
+		spec->items[i].index = (uint32_t)i;
+		spec->items[i].method = HM_GET;
+	}
+	return 0;
+}
+
+static int
+parse_items_json(struct batch_spec *spec, const json_t *reqs,
+    const struct config *cfg, struct parse_error *err)
+{
+	size_t n = json_array_size(reqs), i;
+
+	if (items_alloc(spec, n, cfg, err) != 0)
+		return -1;
+	for (i = 0; i < n; i++) {
 		struct item_spec *it = &spec->items[i];
 		const json_t *v = json_array_get(reqs, i);
 
-		it->index = (uint32_t)i;
-		it->method = HM_GET;
 		if (json_is_string(v))
 			parse_item_url(spec, it, json_string_value(v),
 			    json_string_length(v), "");
@@ -478,19 +493,10 @@ parse_text(struct batch_spec *spec, const char *body, size_t len,
 
 	while (next_text_line(&p, end, &s, &sl))
 		n++;
-	if (n > cfg->max_items)
-		return perr(err, RERR_TOO_LARGE,
-		    "requests: %zu items exceed the limit of %llu ([server] "
-		    "max_items)",
-		    n, (unsigned long long)cfg->max_items);
-	spec->items = arena_alloc(&spec->arena, n * sizeof(*spec->items) + 1);
-	memset(spec->items, 0, n * sizeof(*spec->items));
-	spec->nitems = (uint32_t)n;
-	for (p = body, i = 0; next_text_line(&p, end, &s, &sl); i++) {
-		spec->items[i].index = i;
-		spec->items[i].method = HM_GET;
+	if (items_alloc(spec, n, cfg, err) != 0)
+		return -1;
+	for (p = body, i = 0; next_text_line(&p, end, &s, &sl); i++)
 		parse_item_url(spec, &spec->items[i], s, sl, "");
-	}
 	return 0;
 }
 
