@@ -18,39 +18,7 @@
 #include "batch_parse.h"
 #include "util.h"
 
-static const char *const method_names[HM__COUNT] = {
-    [HM_GET] = "GET",
-    [HM_HEAD] = "HEAD",
-    [HM_POST] = "POST",
-    [HM_PUT] = "PUT",
-    [HM_PATCH] = "PATCH",
-    [HM_DELETE] = "DELETE",
-    [HM_OPTIONS] = "OPTIONS",
-};
-
-/* Headers fanoutd writes itself; an item may not set them. */
-static const char *const managed_headers[] = {"Content-Length",
-    "Transfer-Encoding", "Connection", "Keep-Alive", "Upgrade", "TE", "Trailer",
-    "Expect", "Proxy-Connection"};
-
 enum input_kind { INPUT_JSON, INPUT_TEXT };
-
-const char *
-http_method_name(enum http_method m)
-{
-	return (unsigned)m < HM__COUNT ? method_names[m] : "GET";
-}
-
-int
-http_method_parse(const char *s)
-{
-	int i;
-
-	for (i = 0; i < HM__COUNT; i++)
-		if (strcmp(s, method_names[i]) == 0)
-			return i;
-	return -1;
-}
 
 static int perr(struct parse_error *err, enum req_err code, const char *fmt,
     ...) __attribute__((format(printf, 3, 4)));
@@ -86,29 +54,25 @@ item_invalid(
 	it->invalid = arena_strdup(&spec->arena, msg);
 }
 
-/* Percent-decode s[0..n) into out ('+' is a space); returns out. */
-static char *
+/* A query-string component s[0..n) decoded into out (room for n + 1),
+ * NUL-terminated: each '+' is a space, the pieces between them are
+ * percent-decoded (so "%2B" is a plus). */
+static void
 query_decode(const char *s, size_t n, char *out)
 {
-	char *o = out;
-	size_t i;
+	const char *end = s + n, *plus;
+	size_t k = 0;
 
-	for (i = 0; i < n; i++) {
-		if (s[i] == '+') {
-			*o++ = ' ';
-		} else if (s[i] == '%' && i + 2 < n &&
-		    isxdigit((unsigned char)s[i + 1]) &&
-		    isxdigit((unsigned char)s[i + 2])) {
-			char hex[3] = {s[i + 1], s[i + 2], '\0'};
-
-			*o++ = (char)strtol(hex, NULL, 16);
-			i += 2;
-		} else {
-			*o++ = s[i];
-		}
+	for (;;) {
+		plus = memchr(s, '+', (size_t)(end - s));
+		k += url_pct_decode(
+		    s, (size_t)((plus ? plus : end) - s), out + k);
+		if (plus == NULL)
+			break;
+		out[k++] = ' ';
+		s = plus + 1;
 	}
-	*o = '\0';
-	return out;
+	out[k] = '\0';
 }
 
 static int
@@ -205,21 +169,15 @@ input_kind(const char *ct, const char *body, size_t len, enum input_kind *k,
 	return 0;
 }
 
-static bool
-is_tchar(unsigned char c)
-{
-	return isalnum(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c));
-}
-
 /* "headers": {"Name": "value", ...} into the item. */
 static void
 parse_item_headers(
     struct batch_spec *spec, struct item_spec *it, const json_t *h)
 {
-	struct item_header *hs;
+	struct http_header *hs;
 	const char *name;
 	json_t *v;
-	size_t n = 0, i;
+	size_t n = 0;
 
 	if (!json_is_object(h)) {
 		item_invalid(spec, it,
@@ -232,26 +190,20 @@ parse_item_headers(
 		const char *val;
 		size_t vlen;
 
-		for (i = 0; name[i] != '\0' && is_tchar((unsigned char)name[i]);
-		     i++)
-			;
-		if (name[0] == '\0' || name[i] != '\0') {
+		if (!http_field_name_valid(name)) {
 			item_invalid(spec, it,
 			    "requests[%u].headers: \"%.60s\" is not a valid "
 			    "header name",
 			    it->index, name);
 			return;
 		}
-		for (i = 0;
-		     i < sizeof(managed_headers) / sizeof(*managed_headers);
-		     i++)
-			if (strcasecmp(name, managed_headers[i]) == 0) {
-				item_invalid(spec, it,
-				    "requests[%u].headers.%s: fanoutd sets "
-				    "this header itself",
-				    it->index, name);
-				return;
-			}
+		if (http_field_managed(name)) {
+			item_invalid(spec, it,
+			    "requests[%u].headers.%s: fanoutd sets this header "
+			    "itself",
+			    it->index, name);
+			return;
+		}
 		if (!json_is_string(v)) {
 			item_invalid(spec, it,
 			    "requests[%u].headers.%.60s: expected a string",
@@ -260,7 +212,7 @@ parse_item_headers(
 		}
 		val = json_string_value(v);
 		vlen = json_string_length(v);
-		if (strlen(val) != vlen || strpbrk(val, "\r\n") != NULL) {
+		if (!http_field_value_valid(val, vlen)) {
 			item_invalid(spec, it,
 			    "requests[%u].headers.%.60s: header values may not "
 			    "contain CR, LF or NUL",
@@ -330,6 +282,25 @@ parse_item_url(struct batch_spec *spec, struct item_spec *it, const char *s,
 		    spec, it, "requests[%u]%s: %s", it->index, path, why);
 }
 
+/* An option the item sets for itself, on its own copy of the batch's
+ * options (the same parser, the same caps). */
+static void
+parse_item_option(struct batch_spec *spec, struct item_spec *it,
+    const char *key, const json_t *v, const struct config *cfg)
+{
+	struct batch_opts *o = (struct batch_opts *)it->opts;
+	const char *why;
+
+	if (o == NULL) {
+		o = arena_alloc(&spec->arena, sizeof(*o));
+		*o = spec->opts;
+		it->opts = o;
+	}
+	if (opts_set_json(o, cfg, key, v, &why) != 0)
+		item_invalid(
+		    spec, it, "requests[%u].%s: %s", it->index, key, why);
+}
+
 static void
 parse_item_object(struct batch_spec *spec, struct item_spec *it,
     const json_t *obj, const struct config *cfg)
@@ -376,15 +347,8 @@ parse_item_object(struct batch_spec *spec, struct item_spec *it,
 				it->method = (enum http_method)m;
 		} else if (strcmp(key, "headers") == 0) {
 			parse_item_headers(spec, it, v);
-		} else if (strcmp(key, "retries") == 0) {
-			if (!json_is_integer(v) || json_integer_value(v) < 0)
-				item_invalid(spec, it,
-				    "requests[%u].retries: expected an integer "
-				    "of 0 or more",
-				    it->index);
-			else
-				it->retries = (int32_t)opts_clamp_retries(
-				    cfg, (uint64_t)json_integer_value(v));
+		} else if (opts_item_may_set(key)) {
+			parse_item_option(spec, it, key, v, cfg);
 		} else if (strcmp(key, "retry_unsafe") == 0) {
 			if (!json_is_boolean(v))
 				item_invalid(spec, it,
@@ -394,15 +358,6 @@ parse_item_object(struct batch_spec *spec, struct item_spec *it,
 				    it->index);
 			else
 				it->retry_unsafe = json_is_true(v);
-		} else if (strcmp(key, "timeout_ms") == 0) {
-			if (!json_is_integer(v) || json_integer_value(v) < 1)
-				item_invalid(spec, it,
-				    "requests[%u].timeout_ms: expected a "
-				    "positive integer",
-				    it->index);
-			else
-				it->timeout_ms = opts_clamp_timeout(
-				    cfg, (uint64_t)json_integer_value(v));
 		} else {
 			item_invalid(spec, it,
 			    "requests[%u].%.60s: unknown key", it->index, key);
@@ -412,11 +367,13 @@ parse_item_object(struct batch_spec *spec, struct item_spec *it,
 	    json_object_get(obj, "body_base64"));
 }
 
+/* n items, each a GET at its index until parsed, within [server]
+ * max_items; -1 with the error otherwise. */
 static int
-parse_items_json(struct batch_spec *spec, const json_t *reqs,
-    const struct config *cfg, struct parse_error *err)
+items_alloc(struct batch_spec *spec, size_t n, const struct config *cfg,
+    struct parse_error *err)
 {
-	size_t n = json_array_size(reqs), i;
+	size_t i;
 
 	if (n > cfg->max_items)
 		return perr(err, RERR_TOO_LARGE,
@@ -427,12 +384,24 @@ parse_items_json(struct batch_spec *spec, const json_t *reqs,
 	memset(spec->items, 0, n * sizeof(*spec->items));
 	spec->nitems = (uint32_t)n;
 	for (i = 0; i < n; i++) {
+		spec->items[i].index = (uint32_t)i;
+		spec->items[i].method = HM_GET;
+	}
+	return 0;
+}
+
+static int
+parse_items_json(struct batch_spec *spec, const json_t *reqs,
+    const struct config *cfg, struct parse_error *err)
+{
+	size_t n = json_array_size(reqs), i;
+
+	if (items_alloc(spec, n, cfg, err) != 0)
+		return -1;
+	for (i = 0; i < n; i++) {
 		struct item_spec *it = &spec->items[i];
 		const json_t *v = json_array_get(reqs, i);
 
-		it->index = (uint32_t)i;
-		it->method = HM_GET;
-		it->retries = -1;
 		if (json_is_string(v))
 			parse_item_url(spec, it, json_string_value(v),
 			    json_string_length(v), "");
@@ -524,20 +493,10 @@ parse_text(struct batch_spec *spec, const char *body, size_t len,
 
 	while (next_text_line(&p, end, &s, &sl))
 		n++;
-	if (n > cfg->max_items)
-		return perr(err, RERR_TOO_LARGE,
-		    "requests: %zu items exceed the limit of %llu ([server] "
-		    "max_items)",
-		    n, (unsigned long long)cfg->max_items);
-	spec->items = arena_alloc(&spec->arena, n * sizeof(*spec->items) + 1);
-	memset(spec->items, 0, n * sizeof(*spec->items));
-	spec->nitems = (uint32_t)n;
-	for (p = body, i = 0; next_text_line(&p, end, &s, &sl); i++) {
-		spec->items[i].index = i;
-		spec->items[i].method = HM_GET;
-		spec->items[i].retries = -1;
+	if (items_alloc(spec, n, cfg, err) != 0)
+		return -1;
+	for (p = body, i = 0; next_text_line(&p, end, &s, &sl); i++)
 		parse_item_url(spec, &spec->items[i], s, sl, "");
-	}
 	return 0;
 }
 
@@ -681,7 +640,7 @@ format_from_accept(const char *accept, enum out_format *f)
 		any = any || r.type != NULL;
 	if (!any)
 		return 0;
-	for (i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(formats); i++)
 		if ((q = accept_quality(accept, i)) > best) {
 			best = q;
 			*f = formats[i].format;

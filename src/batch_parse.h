@@ -25,28 +25,9 @@
 #include "config.h"
 #include "emit.h"
 #include "err.h"
+#include "http.h"
 #include "options.h"
 #include "url.h"
-
-enum http_method {
-	HM_GET = 0,
-	HM_HEAD,
-	HM_POST,
-	HM_PUT,
-	HM_PATCH,
-	HM_DELETE,
-	HM_OPTIONS,
-	HM__COUNT
-};
-
-/* "GET", ...; and the reverse (exact, upper-case), -1 when unknown. */
-const char *http_method_name(enum http_method m);
-int http_method_parse(const char *s);
-
-struct item_header {
-	const char *name;
-	const char *value;
-};
 
 struct item_spec {
 	uint32_t index;      /* position in the input */
@@ -55,14 +36,16 @@ struct item_spec {
 	const char *invalid; /* NULL, or why the item is an invalid_request */
 	enum http_method method;
 	struct url u; /* parsed url; valid when invalid is NULL */
-	const struct item_header *headers;
+	const struct http_header *headers;
 	uint32_t nheaders;
 	const unsigned char *body; /* "body" or decoded "body_base64" */
 	size_t body_len;
 	bool has_body;
-	uint32_t timeout_ms; /* 0: the batch's timeout_ms */
-	int32_t retries;     /* -1: the batch's retries */
-	bool retry_unsafe;   /* retry POST/PATCH even when it may be sent */
+	/* The item's options: NULL, the batch's; else the batch's with the
+	 * item's own values of the options it may set (timeout_ms,
+	 * retries, ...: opts_item_may_set), from the arena. */
+	const struct batch_opts *opts;
+	bool retry_unsafe; /* retry POST/PATCH even when it may be sent */
 };
 
 struct batch_spec {

@@ -157,8 +157,7 @@ static const struct cfg_key config_keys[] = {
         MS_MAX, "Largest backoff bound; also caps Retry-After."},
     {"upstream", "backoff_cap_ms", CT_UINT, F(backoff_cap_ms), "60000", 1,
         MS_MAX, "Most a batch may ask for backoff_ms and backoff_max_ms."},
-    {"upstream", "retry_on", CT_RETRY_ON, F(retry_on),
-        "connect, timeout, reset, 429, 502, 503, 504", 0, 0,
+    {"upstream", "retry_on", CT_RETRY_ON, F(retry_on), RETRY_ON_DEFAULT, 0, 0,
         "Outcomes retried: connect, dns, timeout, reset, HTTP statuses."},
     {"upstream", "follow_redirects", CT_UINT, F(follow_redirects), "5", 0, 100,
         "Redirects followed by default (0: none)."},
@@ -184,7 +183,8 @@ static const struct cfg_key config_keys[] = {
         "Also deny loopback, RFC 1918, CGNAT 100.64.0.0/10 and fc00::/7."},
     {"upstream", "user_agent", CT_STRING, F(user_agent),
         "fanoutd/" PACKAGE_VERSION_STR, 0, 0,
-        "User-Agent sent when an item sets none (empty: send none)."},
+        "Default of the user_agent batch option: the User-Agent sent "
+        "when neither the item nor the batch sets one (empty: none)."},
     {"upstream", "nameservers", CT_NAMESERVERS, F(nameservers), "", 0, 0,
         "DNS resolvers as ip[:port], separated by commas (empty: "
         "/etc/resolv.conf)."},
@@ -207,7 +207,7 @@ static const struct cfg_key config_keys[] = {
         "error, warn, info or debug."},
 };
 
-_Static_assert(sizeof(config_keys) / sizeof(config_keys[0]) <= CONFIG_MAX_KEYS,
+_Static_assert(ARRAY_SIZE(config_keys) <= CONFIG_MAX_KEYS,
     "CONFIG_MAX_KEYS is too small for the key table");
 
 static const struct cfg_key *
@@ -215,7 +215,7 @@ key_find(const char *section, const char *key)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(config_keys); i++)
 		if (strcmp(config_keys[i].section, section) == 0 &&
 		    strcmp(config_keys[i].key, key) == 0)
 			return &config_keys[i];
@@ -227,46 +227,10 @@ section_known(const char *section)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(config_keys); i++)
 		if (strcmp(config_keys[i].section, section) == 0)
 			return true;
 	return false;
-}
-
-/* Decimal digits (and for bytes a K/M/G suffix) into *out. */
-static int
-parse_uint(const char *s, bool suffix, uint64_t *out)
-{
-	uint64_t v = 0, mult = 1;
-	const char *p = s;
-
-	if (!isdigit((unsigned char)*p))
-		return -1;
-	for (; isdigit((unsigned char)*p); p++) {
-		if (v > (UINT64_MAX - 9) / 10)
-			return -1;
-		v = v * 10 + (uint64_t)(*p - '0');
-	}
-	if (suffix && *p != '\0' && p[1] == '\0') {
-		switch (*p | 0x20) {
-		case 'k':
-			mult = 1ull << 10;
-			break;
-		case 'm':
-			mult = 1ull << 20;
-			break;
-		case 'g':
-			mult = 1ull << 30;
-			break;
-		default:
-			return -1;
-		}
-		p++;
-	}
-	if (*p != '\0' || (v != 0 && mult > UINT64_MAX / v))
-		return -1;
-	*out = v * mult;
-	return 0;
 }
 
 /* "1.2.3.4" or "[::1]" (brackets required for IPv6 with a port). */
@@ -325,17 +289,12 @@ set_list(char (*dst)[CONFIG_ADDR_LEN], unsigned *count, unsigned max,
     const char *value, bool listen, bool append, char *why, size_t whylen)
 {
 	char tmp[CONFIG_MAX_LISTEN + CONFIG_MAX_NAMESERVERS][CONFIG_ADDR_LEN];
-	const char *p = value;
+	const char *p = value, *w;
 	unsigned n = 0, base = append ? *count : 0;
+	size_t len;
 
 	memset(tmp, 0, sizeof(tmp)); /* entries compare whole (reload) */
-	while (*p != '\0') {
-		size_t len = strcspn(p, ", \t");
-
-		if (len == 0) {
-			p++;
-			continue;
-		}
+	while (next_word(&p, &w, &len)) {
 		if (len >= CONFIG_ADDR_LEN || base + n == max) {
 			snprintf(why, whylen,
 			    len >= CONFIG_ADDR_LEN ? "entry too long"
@@ -343,7 +302,7 @@ set_list(char (*dst)[CONFIG_ADDR_LEN], unsigned *count, unsigned max,
 			    max);
 			return -1;
 		}
-		memcpy(tmp[n], p, len);
+		memcpy(tmp[n], w, len);
 		tmp[n][len] = '\0';
 		if (listen ? !(strncmp(tmp[n], "unix:/", 6) == 0 ||
 		                 valid_hostport(tmp[n], true))
@@ -356,49 +315,49 @@ set_list(char (*dst)[CONFIG_ADDR_LEN], unsigned *count, unsigned max,
 			return -1;
 		}
 		n++;
-		p += len;
 	}
 	memcpy(dst + base, tmp, n * sizeof(tmp[0]));
 	*count = base + n;
 	return 0;
 }
 
-/* "connect, timeout, 503": words separated by commas and spaces. */
+/* "connect, timeout, 503" (retry_on_parse). */
 static int
 set_retry_on(struct retry_on *r, const char *value, char *why, size_t whylen)
 {
-	struct retry_on tmp;
-	char word[16];
-	const char *p = value;
+	const char *bad;
+	size_t len;
 
-	retry_on_clear(&tmp);
-	while (*p != '\0') {
-		size_t len = strcspn(p, ", \t");
+	if (retry_on_parse(value, r, &bad, &len) == 0)
+		return 0;
+	snprintf(why, whylen,
+	    "\"%.*s\" is not connect, dns, timeout, reset or an HTTP status",
+	    (int)(len > 20 ? 20 : len), bad);
+	return -1;
+}
 
-		if (len == 0) {
-			p++;
-			continue;
-		}
-		snprintf(word, sizeof(word), "%.*s", (int)len, p);
-		if (len >= sizeof(word) || retry_on_add(&tmp, word) != 0) {
-			snprintf(why, whylen,
-			    "\"%.*s\" is not connect, dns, timeout, reset or "
-			    "an HTTP status",
-			    (int)(len > 20 ? 20 : len), p);
-			return -1;
-		}
-		p += len;
+/* A text value of at most max - 1 bytes, copied into field. */
+static int
+set_text(char *field, size_t max, const char *value, char *why, size_t whylen)
+{
+	if (strlen(value) >= max) {
+		snprintf(why, whylen, "longer than %zu bytes", max - 1);
+		return -1;
 	}
-	*r = tmp;
+	strcpy(field, value);
 	return 0;
 }
 
+/* The keys whose value is a number, a boolean or a word. */
 static int
-key_set(struct config *c, const struct cfg_key *k, const char *value, char *why,
-    size_t whylen)
+key_set_scalar(struct config *c, const struct cfg_key *k, const char *value,
+    char *why, size_t whylen)
 {
-	char *field = (char *)c + k->off;
+	char *field = (char *)c + k->off, *end;
 	uint64_t v;
+	double d;
+	long m;
+	bool b;
 	int lvl;
 
 	switch (k->type) {
@@ -416,31 +375,15 @@ key_set(struct config *c, const struct cfg_key *k, const char *value, char *why,
 		}
 		*(uint64_t *)(void *)field = v;
 		return 0;
-	case CT_PATH:
-		if (strlen(value) >= CONFIG_PATH_LEN) {
-			snprintf(why, whylen, "longer than %d bytes",
-			    CONFIG_PATH_LEN - 1);
-			return -1;
-		}
-		strcpy(field, value);
-		return 0;
 	case CT_BOOL:
-		if (strcmp(value, "true") == 0 || strcmp(value, "yes") == 0 ||
-		    strcmp(value, "on") == 0 || strcmp(value, "1") == 0) {
-			*(int *)(void *)field = 1;
-		} else if (strcmp(value, "false") == 0 ||
-		    strcmp(value, "no") == 0 || strcmp(value, "off") == 0 ||
-		    strcmp(value, "0") == 0) {
-			*(int *)(void *)field = 0;
-		} else {
+		if (parse_bool(value, &b) != 0) {
 			snprintf(why, whylen, "expected true or false");
 			return -1;
 		}
+		*(int *)(void *)field = b;
 		return 0;
-	case CT_MODE: {
-		char *end;
-		long m = strtol(value, &end, 8);
-
+	case CT_MODE:
+		m = strtol(value, &end, 8);
 		if (*value == '\0' || *end != '\0' || m < 0 ||
 		    (uint64_t)m > k->max) {
 			snprintf(
@@ -449,32 +392,52 @@ key_set(struct config *c, const struct cfg_key *k, const char *value, char *why,
 		}
 		*(int *)(void *)field = (int)m;
 		return 0;
-	}
-	case CT_CIDRS: {
-		char bad[64];
-
-		if (strlen(value) >= CONFIG_LIST_LEN) {
-			snprintf(why, whylen, "longer than %d bytes",
-			    CONFIG_LIST_LEN - 1);
+	case CT_RATE:
+		if (parse_number(value, &d) != 0 || !(d >= 0) ||
+		    d > (double)k->max) {
+			snprintf(why, whylen,
+			    "expected a number from 0 to %llu",
+			    (unsigned long long)k->max);
 			return -1;
 		}
-		if (egress_check_list(value, bad, sizeof(bad)) != 0) {
+		*(double *)(void *)field = d;
+		return 0;
+	case CT_LOGLEVEL:
+		if ((lvl = log_level_parse(value)) < 0) {
+			snprintf(
+			    why, whylen, "expected error, warn, info or debug");
+			return -1;
+		}
+		c->log_level = lvl;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* Parse value as key k's type into c; -1 with a reason in why. */
+static int
+key_set(struct config *c, const struct cfg_key *k, const char *value, char *why,
+    size_t whylen)
+{
+	char *field = (char *)c + k->off;
+	char bad[64];
+
+	switch (k->type) {
+	case CT_PATH:
+		return set_text(field, CONFIG_PATH_LEN, value, why, whylen);
+	case CT_STRING:
+		return set_text(field, CONFIG_ADDR_LEN, value, why, whylen);
+	case CT_CIDRS:
+		/* Too long: set_text says so. */
+		if (strlen(value) < CONFIG_LIST_LEN &&
+		    egress_check_list(value, bad, sizeof(bad)) != 0) {
 			snprintf(why, whylen,
 			    "\"%s\" is not a CIDR like 10.0.0.0/8 or fe80::/10",
 			    bad);
 			return -1;
 		}
-		strcpy(field, value);
-		return 0;
-	}
-	case CT_STRING:
-		if (strlen(value) >= CONFIG_ADDR_LEN) {
-			snprintf(why, whylen, "longer than %d bytes",
-			    CONFIG_ADDR_LEN - 1);
-			return -1;
-		}
-		strcpy(field, value);
-		return 0;
+		return set_text(field, CONFIG_LIST_LEN, value, why, whylen);
 	case CT_LISTEN:
 		if (set_list(c->listen, &c->nlisten, CONFIG_MAX_LISTEN, value,
 		        true, false, why, whylen) != 0)
@@ -487,33 +450,12 @@ key_set(struct config *c, const struct cfg_key *k, const char *value, char *why,
 	case CT_NAMESERVERS:
 		return set_list(c->nameservers, &c->nnameservers,
 		    CONFIG_MAX_NAMESERVERS, value, false, false, why, whylen);
-	case CT_RATE: {
-		char *end;
-		double d = strtod(value, &end);
-
-		if (end == value || *end != '\0' || !(d >= 0) ||
-		    d > (double)k->max) {
-			snprintf(why, whylen,
-			    "expected a number from 0 to %llu",
-			    (unsigned long long)k->max);
-			return -1;
-		}
-		*(double *)(void *)field = d;
-		return 0;
-	}
 	case CT_RETRY_ON:
 		return set_retry_on(
 		    (struct retry_on *)(void *)field, value, why, whylen);
-	case CT_LOGLEVEL:
-		if ((lvl = log_level_parse(value)) < 0) {
-			snprintf(
-			    why, whylen, "expected error, warn, info or debug");
-			return -1;
-		}
-		c->log_level = lvl;
-		return 0;
+	default:
+		return key_set_scalar(c, k, value, why, whylen);
 	}
-	return -1;
 }
 
 /* The lists, which a file may name more than once. */
@@ -593,7 +535,7 @@ config_defaults(struct config *c)
 	size_t i;
 
 	memset(c, 0, sizeof(*c));
-	for (i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(config_keys); i++)
 		if (key_set(c, &config_keys[i], config_keys[i].def, why,
 		        sizeof(why)) != 0)
 			abort(); /* a default the parser refuses: a bug */
@@ -780,19 +722,30 @@ config_key_set(const struct config *c, const char *section, const char *key)
 size_t
 config_key_count(void)
 {
-	return sizeof(config_keys) / sizeof(config_keys[0]);
+	return ARRAY_SIZE(config_keys);
 }
 
 const struct config_key_info *
 config_key_at(size_t i)
 {
-	static struct config_key_info info;
+	static struct config_key_info info[ARRAY_SIZE(config_keys)];
 
 	if (i >= config_key_count())
 		return NULL;
-	info.section = config_keys[i].section;
-	info.key = config_keys[i].key;
-	info.def = config_keys[i].def;
-	info.doc = config_keys[i].doc;
-	return &info;
+	info[i].section = config_keys[i].section;
+	info[i].key = config_keys[i].key;
+	info[i].def = config_keys[i].def;
+	info[i].doc = config_keys[i].doc;
+	return &info[i];
+}
+
+const struct config_key_info *
+config_key_of_field(size_t field)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(config_keys); i++)
+		if (config_keys[i].off == field)
+			return config_key_at(i);
+	return NULL;
 }

@@ -149,9 +149,9 @@ int config_set(struct config *c, const char *section, const char *key,
 int config_check(const struct config *c, struct config_error *err);
 
 /*
- * A default above its cap (e.g. timeout_ms above timeout_cap_ms) is not
- * an error: batches get the cap. Call warn with one sentence for each
- * such key; returns how many there were.
+ * Settings that are allowed but worth a word at start-up (tls_verify
+ * off). Calls warn (if not NULL) with one sentence each; returns how
+ * many. (A default above its cap is opts_warnings', options.h.)
  */
 unsigned config_warnings(const struct config *c, void (*warn)(const char *msg));
 
@@ -184,6 +184,10 @@ struct config_key_info {
 	const char *doc; /* one line */
 };
 size_t config_key_count(void);
+/* Row i, or NULL past the last. */
 const struct config_key_info *config_key_at(size_t i);
+/* The key stored at offset `field` of struct config (offsetof), or NULL
+ * when no key is: how the batch options name their default and cap. */
+const struct config_key_info *config_key_of_field(size_t field);
 
 #endif

@@ -1,8 +1,9 @@
 /*
  * config_rules.c - relations between configuration keys (see config.h):
- * keys that need each other (config_check), defaults above their caps
- * (config_warnings), what a reload loosens (config_loosened), and the
- * one format of a configuration error.
+ * keys that need each other (config_check), settings worth a warning
+ * (config_warnings; a default above its cap is the batch options'
+ * opts_warnings), what a reload loosens (config_loosened), and the one
+ * format of a configuration error.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -10,41 +11,7 @@
 #include <string.h>
 
 #include "config.h"
-
-#define F(field) offsetof(struct config, field)
-
-/* One relation between a default and its cap. */
-static const struct cap_rule {
-	const char *section, *key; /* the default */
-	size_t def;
-	const char *cap_section, *cap_key;
-	size_t cap;
-} cap_rules[] = {
-    {"limits", "batch_concurrency", F(batch_concurrency), "limits",
-        "concurrency", F(concurrency)},
-    {"upstream", "connect_timeout_ms", F(connect_timeout_ms), "upstream",
-        "timeout_cap_ms", F(timeout_cap_ms)},
-    {"upstream", "timeout_ms", F(timeout_ms), "upstream", "timeout_cap_ms",
-        F(timeout_cap_ms)},
-    {"upstream", "deadline_ms", F(deadline_ms), "upstream", "deadline_cap_ms",
-        F(deadline_cap_ms)},
-    {"upstream", "max_body_bytes", F(max_body_bytes), "upstream",
-        "max_body_bytes_cap", F(max_body_bytes_cap)},
-    {"upstream", "retries", F(retries), "upstream", "retries_cap",
-        F(retries_cap)},
-    {"upstream", "backoff_ms", F(backoff_ms), "upstream", "backoff_cap_ms",
-        F(backoff_cap_ms)},
-    {"upstream", "backoff_max_ms", F(backoff_max_ms), "upstream",
-        "backoff_cap_ms", F(backoff_cap_ms)},
-    {"upstream", "follow_redirects", F(follow_redirects), "upstream",
-        "redirects_cap", F(redirects_cap)},
-};
-
-static uint64_t
-field_u64(const struct config *c, size_t off)
-{
-	return *(const uint64_t *)(const void *)((const char *)c + off);
-}
+#include "util.h"
 
 /* err names key, where c set it: it needs other_key set too. */
 static int
@@ -74,31 +41,12 @@ config_check(const struct config *c, struct config_error *err)
 unsigned
 config_warnings(const struct config *c, void (*warn)(const char *msg))
 {
-	char msg[256];
 	unsigned n = 0;
-	size_t i;
 
 	if (!c->tls_verify) {
 		if (warn != NULL)
 			warn("[upstream] tls_verify is false: upstream "
 			     "certificates are not verified");
-		n++;
-	}
-	for (i = 0; i < sizeof(cap_rules) / sizeof(cap_rules[0]); i++) {
-		const struct cap_rule *r = &cap_rules[i];
-		uint64_t d = field_u64(c, r->def), cap = field_u64(c, r->cap);
-
-		/* Only a default the file (or a flag) set: lowering a cap
-		 * below a built-in default is not the user's mistake. */
-		if (d <= cap || !config_key_set(c, r->section, r->key))
-			continue;
-		snprintf(msg, sizeof(msg),
-		    "[%s] %s (%llu) is above [%s] %s (%llu); batches get %llu",
-		    r->section, r->key, (unsigned long long)d, r->cap_section,
-		    r->cap_key, (unsigned long long)cap,
-		    (unsigned long long)cap);
-		if (warn != NULL)
-			warn(msg);
 		n++;
 	}
 	return n;
@@ -128,15 +76,12 @@ config_error_format(const struct config_error *err, char *out, size_t outlen)
 static bool
 list_has(const char *in, const char *e, size_t n)
 {
-	const char *p = in;
+	const char *p = in, *w;
+	size_t len;
 
-	while (*p != '\0') {
-		size_t len = strcspn(p, ", \t");
-
-		if (len == n && memcmp(p, e, n) == 0)
+	while (next_word(&p, &w, &len))
+		if (len == n && memcmp(w, e, n) == 0)
 			return true;
-		p += len ? len : 1;
-	}
 	return false;
 }
 
@@ -146,20 +91,18 @@ static unsigned
 list_missing(const char *from, const char *to, const char *key_verb,
     const char *why, void (*warn)(const char *msg))
 {
-	const char *p = from;
+	const char *p = from, *w;
 	char msg[256];
 	unsigned n = 0;
+	size_t len;
 
-	while (*p != '\0') {
-		size_t len = strcspn(p, ", \t");
-
-		if (len > 0 && !list_has(to, p, len)) {
-			snprintf(msg, sizeof(msg), "%s %.*s: %s", key_verb,
-			    (int)len, p, why);
-			warn(msg);
-			n++;
-		}
-		p += len ? len : 1;
+	while (next_word(&p, &w, &len)) {
+		if (list_has(to, w, len))
+			continue;
+		snprintf(msg, sizeof(msg), "%s %.*s: %s", key_verb, (int)len, w,
+		    why);
+		warn(msg);
+		n++;
 	}
 	return n;
 }

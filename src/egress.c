@@ -102,26 +102,19 @@ static int
 list_each(const char *list, int (*fn)(const char *entry, void *arg), void *arg)
 {
 	char entry[INET6_ADDRSTRLEN + 8];
-	const char *p = list;
+	const char *p = list, *w;
+	size_t len;
 
-	while (*p != '\0') {
-		size_t len = strcspn(p, ", \t");
-
-		if (len == 0) {
-			p++;
-			continue;
-		}
+	while (next_word(&p, &w, &len)) {
 		if (len >= sizeof(entry)) {
-			snprintf(entry, sizeof(entry), "%.*s", 40, p);
 			if (fn(NULL, arg) != 0)
 				return -1;
-		} else {
-			memcpy(entry, p, len);
-			entry[len] = '\0';
-			if (fn(entry, arg) != 0)
-				return -1;
+			continue;
 		}
-		p += len;
+		memcpy(entry, w, len);
+		entry[len] = '\0';
+		if (fn(entry, arg) != 0)
+			return -1;
 	}
 	return 0;
 }
@@ -192,12 +185,10 @@ egress_init(
 	struct add_ctx a = {&e->allow, &e->nallow};
 
 	memset(e, 0, sizeof(*e));
-	add_builtins(
-	    e, always_denied, sizeof(always_denied) / sizeof(always_denied[0]));
+	add_builtins(e, always_denied, ARRAY_SIZE(always_denied));
 	e->nbuiltin = e->ndeny;
 	if (deny_private)
-		add_builtins(e, private_ranges,
-		    sizeof(private_ranges) / sizeof(private_ranges[0]));
+		add_builtins(e, private_ranges, ARRAY_SIZE(private_ranges));
 	list_each(deny ? deny : "", add_one, &d);
 	list_each(allow ? allow : "", add_one, &a);
 }

@@ -12,6 +12,7 @@
 
 #include "base64.h"
 #include "emit.h"
+#include "util.h"
 
 static const char hexdigits[] = "0123456789abcdef";
 
@@ -264,7 +265,7 @@ emit_timings(struct buf *out, const struct result_view *r)
 	bool first = true;
 	size_t i;
 
-	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(t); i++) {
 		if (!(t[i].v >= 0))
 			continue;
 		if (first) {

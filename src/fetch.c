@@ -1,12 +1,14 @@
 /*
  * fetch.c - one upstream attempt as an explicit state machine over
- * evhttp's client (see fetch.h and LIBEVENT-NOTES.md, Client).
+ * evhttp's client (see fetch.h and LIBEVENT-NOTES.md, Client). The
+ * states are the item's own (item.h), moved with item_set_state:
  *
- *   RESOLVING -> CONNECTING -> READING -> DONE     (new connection)
- *               WAITING    -> READING -> DONE     (pooled connection)
+ *   ADMITTED -> RESOLVING -> CONNECTING -> READING -> OUTCOME (new
+ *                                                     connection)
+ *   ADMITTED -> WAITING -> READING -> OUTCOME       (pooled connection)
  *
  * Every outcome goes through fetch_fail() or fetch_succeed(), which set
- * DONE, disarm the timers, give the connection back and deliver. An
+ * OUTCOME, disarm the timers, give the connection back and deliver. An
  * outcome reached inside one of our own calls into evhttp or the resolver
  * (evhttp may call back from inside evhttp_make_request) is delivered
  * from a zero-delay event instead, so no caller ever sees its callback
@@ -38,23 +40,11 @@
 #include "redirect.h"
 #include "util.h"
 
-enum fetch_state {
-	FS_RESOLVING = 0, /* waiting for the resolver */
-	FS_CONNECTING,    /* request queued on a new connection */
-	FS_WAITING,       /* request on an established connection */
-	FS_READING,       /* response headers in, reading the body */
-	FS_DONE,          /* outcome decided */
-};
-
-static const char *const fetch_state_names[] = {
-    "resolving", "connecting", "waiting", "reading", "done"};
-
 struct fetch {
 	struct fetch_ctx *ctx;
 	const struct fetch_params *p;
 	fetch_cb cb;
 	void *arg;
-	enum fetch_state state;
 	struct resolve_waiter *rw;
 	union sockaddr_any addrs[RESOLVE_MAX_ADDRS];
 	unsigned naddrs;
@@ -82,12 +72,18 @@ struct fetch {
 static void fetch_begin(struct fetch *f);
 static void fetch_send(struct fetch *f);
 
-static void
-fetch_set_state(struct fetch *f, enum fetch_state s)
+/* Where the attempt is: the item's state, which the attempt moves from
+ * ITEM_ADMITTED through its own states to ITEM_OUTCOME. */
+static enum item_state
+fetch_state(const struct fetch *f)
 {
-	log_debug("fetch %p %s: %s -> %s", (void *)f, f->p->url->origin,
-	    fetch_state_names[f->state], fetch_state_names[s]);
-	f->state = s;
+	return f->p->life->state;
+}
+
+static void
+fetch_set_state(struct fetch *f, enum item_state s)
+{
+	item_set_state(f->p->life, s);
 }
 
 static void
@@ -144,7 +140,7 @@ fetch_release(struct fetch *f, bool reusable)
 static void
 fetch_finish(struct fetch *f)
 {
-	fetch_set_state(f, FS_DONE);
+	fetch_set_state(f, ITEM_OUTCOME);
 	event_del(&f->timer);
 	event_del(&f->ctimer);
 	if (f->nest > 0)
@@ -173,14 +169,6 @@ fetch_fail(struct fetch *f, enum item_err e, bool sent, const char *fmt, ...)
 	fetch_finish(f);
 }
 
-static void
-timer_arm(struct event *ev, uint32_t ms)
-{
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-
-	evtimer_add(ev, &tv);
-}
-
 /* Milliseconds left of the attempt (at least 1). */
 static uint32_t
 fetch_remaining_ms(const struct fetch *f)
@@ -197,12 +185,6 @@ is_connect_errno(int e)
 {
 	return e == ECONNREFUSED || e == EHOSTUNREACH || e == ENETUNREACH ||
 	    e == ETIMEDOUT || e == EADDRNOTAVAIL;
-}
-
-static bool
-method_is_idempotent(enum http_method m)
-{
-	return m != HM_POST && m != HM_PATCH;
 }
 
 static enum evhttp_cmd_type
@@ -225,16 +207,18 @@ static void
 fetch_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct fetch *f = arg;
-	bool sent = f->state == FS_WAITING || f->state == FS_READING ||
-	    (f->state == FS_CONNECTING && f->pc && pconn_established(f->pc));
+	bool sent = fetch_state(f) == ITEM_WAITING ||
+	    fetch_state(f) == ITEM_READING ||
+	    (fetch_state(f) == ITEM_CONNECTING && f->pc &&
+	        pconn_established(f->pc));
 
-	switch (f->state) {
-	case FS_RESOLVING:
+	switch (fetch_state(f)) {
+	case ITEM_RESOLVING:
 		fetch_fail(f, IERR_TIMEOUT, false,
 		    "DNS lookup of %s did not finish within %u ms",
 		    f->p->url->host, f->p->timeout_ms);
 		break;
-	case FS_READING:
+	case ITEM_READING:
 		fetch_fail(f, IERR_TIMEOUT, true,
 		    "response body not complete within %u ms",
 		    f->p->timeout_ms);
@@ -293,7 +277,7 @@ fetch_connect_next(struct fetch *f)
 		fetch_fail(f, IERR_CONNECT, false, "%s", why);
 		return;
 	}
-	timer_arm(&f->ctimer, f->p->connect_timeout_ms);
+	timer_arm_ms(&f->ctimer, f->p->connect_timeout_ms);
 	fetch_send(f);
 }
 
@@ -391,7 +375,7 @@ fetch_begin(struct fetch *f)
 		pool_release(f->ctx->pool, f->pc, false);
 		f->pc = NULL;
 	}
-	fetch_set_state(f, FS_RESOLVING);
+	fetch_set_state(f, ITEM_RESOLVING);
 	f->nest++;
 	if (resolve_lookup(f->ctx->resolver, u->host, &ans, fetch_resolved_cb,
 	        f, &f->rw) == RESOLVE_DONE) {
@@ -460,8 +444,7 @@ fetch_add_headers(struct fetch *f, struct evkeyvalq *h)
 	}
 	fmt_uint(tmp, p->hops);
 	evhttp_add_header(h, "X-Fanoutd-Hops", tmp);
-	if (p->has_body || p->method == HM_POST || p->method == HM_PUT ||
-	    p->method == HM_PATCH) {
+	if (p->has_body || http_method_has_content(p->method)) {
 		fmt_uint(tmp, p->body_len);
 		evhttp_add_header(h, "Content-Length", tmp);
 	}
@@ -493,11 +476,11 @@ fetch_header_cb(struct evhttp_request *req, void *arg)
 	TAILQ_FOREACH(kv, evhttp_request_get_input_headers(req), next)
 	n++;
 	/* Returning -1 makes evhttp fail the request (as EOF). */
-	if (n > f->ctx->max_response_headers) {
+	if (n > f->ctx->cfg->max_response_headers) {
 		snprintf(f->head_err, sizeof(f->head_err),
 		    "the response from %s has %u headers, over %u "
 		    "([upstream] max_response_headers)",
-		    peer, n, f->ctx->max_response_headers);
+		    peer, n, (uint32_t)f->ctx->cfg->max_response_headers);
 		return -1;
 	}
 	if (code < 100 || code > 599) {
@@ -508,7 +491,7 @@ fetch_header_cb(struct evhttp_request *req, void *arg)
 	}
 	f->res.ttfb_ms = us_to_ms(mono_us() - f->t_sent);
 	event_del(&f->ctimer);
-	fetch_set_state(f, FS_READING);
+	fetch_set_state(f, ITEM_READING);
 	body_decode_fields(
 	    &f->body, evhttp_request_get_input_headers(req), f->p->decode);
 	return 0;
@@ -554,7 +537,7 @@ fetch_chunk_cb(struct evhttp_request *req, void *arg)
 	struct fetch *f = arg;
 	enum body_status st;
 
-	if (f->state == FS_DONE)
+	if (fetch_state(f) == ITEM_OUTCOME)
 		return;
 	st = body_take(&f->body, evhttp_request_get_input_buffer(req));
 	if (st == BODY_MORE)
@@ -606,7 +589,7 @@ fetch_failed_io(struct fetch *f)
 	}
 	switch (f->ev_err) {
 	case EVREQ_HTTP_TIMEOUT:
-		fetch_fail(f, IERR_TIMEOUT, f->state != FS_CONNECTING,
+		fetch_fail(f, IERR_TIMEOUT, fetch_state(f) != ITEM_CONNECTING,
 		    "no data from %s for %u ms", peer, f->p->timeout_ms);
 		return;
 	case EVREQ_HTTP_INVALID_HEADER:
@@ -614,7 +597,7 @@ fetch_failed_io(struct fetch *f)
 		    "malformed response head from %s, or one over %llu bytes "
 		    "([upstream] max_response_header_bytes)",
 		    peer,
-		    (unsigned long long)f->ctx->max_response_header_bytes);
+		    (unsigned long long)f->ctx->cfg->max_response_header_bytes);
 		return;
 	case EVREQ_HTTP_DATA_TOO_LONG:
 		fetch_fail(f, IERR_PROTOCOL, true,
@@ -623,23 +606,24 @@ fetch_failed_io(struct fetch *f)
 	default:
 		break;
 	}
-	if (f->state == FS_CONNECTING && tlsmsg != NULL) {
+	if (fetch_state(f) == ITEM_CONNECTING && tlsmsg != NULL) {
 		fetch_fail(f, IERR_TLS, false, "%s: %s", peer, tlsmsg);
 		return;
 	}
-	if (f->state == FS_CONNECTING && f->pc != NULL &&
+	if (fetch_state(f) == ITEM_CONNECTING && f->pc != NULL &&
 	    pconn_tls_handshaked(f->pc)) {
 		fetch_tls_dropped(f);
 		return;
 	}
-	if (f->state == FS_CONNECTING && is_connect_errno(e)) {
+	if (fetch_state(f) == ITEM_CONNECTING && is_connect_errno(e)) {
 		snprintf(f->lasterr, sizeof(f->lasterr),
 		    "cannot connect to %s: %s", peer, strerror(e));
 		fetch_connect_failed(f);
 		return;
 	}
-	if (f->state == FS_WAITING && f->pc != NULL && pconn_reused(f->pc) &&
-	    !f->no_reuse && method_is_idempotent(f->p->method)) {
+	if (fetch_state(f) == ITEM_WAITING && f->pc != NULL &&
+	    pconn_reused(f->pc) && !f->no_reuse &&
+	    http_method_idempotent(f->p->method)) {
 		/* The peer closed a pooled connection as we reused it: one
 		 * fresh connection, same attempt (what curl and Go do). */
 		log_debug(
@@ -650,7 +634,7 @@ fetch_failed_io(struct fetch *f)
 		fetch_begin(f);
 		return;
 	}
-	if (f->state == FS_READING)
+	if (fetch_state(f) == ITEM_READING)
 		fetch_fail(f, IERR_RESET, true,
 		    "connection to %s closed after %llu bytes of the response "
 		    "body",
@@ -666,7 +650,7 @@ fetch_response_cb(struct evhttp_request *req, void *arg)
 	struct fetch *f = arg;
 
 	f->req = NULL; /* evhttp frees it when we return */
-	if (f->state == FS_DONE)
+	if (fetch_state(f) == ITEM_OUTCOME)
 		return;
 	event_del(&f->ctimer);
 	if (req == NULL) {
@@ -736,8 +720,9 @@ fetch_send(struct fetch *f)
 		    p->body, p->body_len, NULL, NULL);
 	pconn_begin(f->pc, fetch_remaining_ms(f), p->method == HM_HEAD);
 	fetch_set_state(f,
-	    pconn_reused(f->pc) && !f->no_reuse ? FS_WAITING : FS_CONNECTING);
-	if (f->state == FS_WAITING)
+	    pconn_reused(f->pc) && !f->no_reuse ? ITEM_WAITING
+	                                        : ITEM_CONNECTING);
+	if (fetch_state(f) == ITEM_WAITING)
 		event_del(&f->ctimer);
 	f->req = req;
 	f->ev_err = -1;
@@ -747,10 +732,10 @@ fetch_send(struct fetch *f)
 	pc = f->pc;
 	rc = evhttp_make_request(
 	    pconn_evcon(pc), req, method_cmd(p->method), p->url->target);
-	if (rc == 0 && f->state != FS_DONE && f->pc == pc)
+	if (rc == 0 && fetch_state(f) != ITEM_OUTCOME && f->pc == pc)
 		pconn_sent(pc);
 	f->nest--;
-	if (rc != 0 && f->state != FS_DONE) {
+	if (rc != 0 && fetch_state(f) != ITEM_OUTCOME) {
 		f->req = NULL; /* evhttp freed it or never took it */
 		snprintf(f->lasterr, sizeof(f->lasterr),
 		    "cannot start a request to %s", pconn_peer(f->pc));
@@ -775,7 +760,7 @@ fetch_start(
 	evtimer_assign(&f->timer, ctx->base, fetch_timeout_cb, f);
 	evtimer_assign(&f->ctimer, ctx->base, fetch_connect_timeout_cb, f);
 	event_assign(&f->defer, ctx->base, -1, 0, fetch_defer_cb, f);
-	timer_arm(&f->timer, p->timeout_ms);
+	timer_arm_ms(&f->timer, p->timeout_ms);
 	f->nest++;
 	fetch_begin(f);
 	f->nest--;

@@ -19,10 +19,11 @@
 #include <event2/event.h>
 #include <event2/keyvalq_struct.h>
 
-#include "batch_parse.h"
 #include "config.h"
 #include "egress.h"
 #include "err.h"
+#include "http.h"
+#include "item.h"
 #include "pool.h"
 #include "resolve.h"
 #include "url.h"
@@ -31,16 +32,18 @@ struct fetch_ctx {
 	struct event_base *base;
 	struct pool *pool;
 	struct resolver *resolver;
-	const struct egress *egress;   /* checked before every connection */
-	uint32_t max_response_headers; /* more: protocol error */
-	uint64_t max_response_header_bytes; /* for messages; the pool
-	                                       enforces it */
+	const struct egress *egress; /* checked before every connection */
+	const struct config *cfg;    /* [upstream] max_response_headers (and
+	                                _header_bytes, the pool's, for
+	                                messages), read in place */
 };
 
 struct fetch_params {
+	struct item_life *life; /* the item's state, which the attempt moves
+	                           from ITEM_ADMITTED to ITEM_OUTCOME */
 	const struct url *url;
 	enum http_method method;
-	const struct item_header *headers;
+	const struct http_header *headers;
 	uint32_t nheaders;
 	const unsigned char *body; /* sent as is; must outlive the fetch */
 	size_t body_len;

@@ -149,13 +149,8 @@ conn_free(struct conn *c)
 static void
 conn_arm(struct conn *c, uint64_t ms)
 {
-	struct timeval tv;
-
-	if (evtimer_pending(c->deadline, NULL))
-		return;
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
-	event_add(c->deadline, &tv);
+	if (!evtimer_pending(c->deadline, NULL))
+		timer_arm_ms(c->deadline, ms);
 }
 
 /*
@@ -549,7 +544,7 @@ static void
 conn_linger(struct conn *c)
 {
 	struct guard *g = c->g;
-	struct timeval tv = {LINGER_IDLE_MS / 1000, 0};
+	struct timeval tv = tv_ms(LINGER_IDLE_MS);
 	struct lingering *l;
 	int fd;
 
@@ -596,12 +591,10 @@ guard_pause(struct guard *g, bool pause)
 			evconnlistener_enable(l);
 	}
 	if (pause) {
-		struct timeval tv = {0, GUARD_RECHECK_MS * 1000};
-
 		log_warn("%llu connections open ([server] max_connections): "
 		         "not accepting more until one closes",
 		    (unsigned long long)g->nopen);
-		event_add(g->recheck_ev, &tv);
+		timer_arm_ms(g->recheck_ev, GUARD_RECHECK_MS);
 	} else {
 		event_del(g->recheck_ev);
 	}
@@ -612,13 +605,12 @@ static void
 guard_recheck_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct guard *g = arg;
-	struct timeval tv = {0, GUARD_RECHECK_MS * 1000};
 
 	guard_recount(g);
 	if (g->nopen < g->max_connections)
 		guard_pause(g, false);
 	else
-		event_add(g->recheck_ev, &tv);
+		timer_arm_ms(g->recheck_ev, GUARD_RECHECK_MS);
 }
 
 /* After the accept callbacks: look up the fds of new connections. */
@@ -755,12 +747,6 @@ guard_add_listener(struct guard *g, struct evhttp_bound_socket *bs)
 {
 	if (g->nlisteners < GUARD_MAX_LISTENERS)
 		g->listeners[g->nlisteners++] = bs;
-}
-
-uint64_t
-guard_connections(struct guard *g)
-{
-	return g->nopen;
 }
 
 /* After evhttp_free: every connection is closed. */

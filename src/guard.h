@@ -71,7 +71,4 @@ void guard_request_read(struct guard *g, struct evhttp_connection *evcon,
 /* The reply on evcon is complete: the next request may be read. */
 void guard_reply_done(struct guard *g, struct evhttp_connection *evcon);
 
-/* Connections open now (an upper bound between checks), for metrics. */
-uint64_t guard_connections(struct guard *g);
-
 #endif

@@ -12,6 +12,7 @@
 #include <sys/time.h>
 
 #include "log.h"
+#include "util.h"
 
 enum log_level log_level_current = LOG_INFO;
 static int log_journal;
@@ -40,29 +41,17 @@ log_set_level(enum log_level level)
 	log_level_current = level;
 }
 
-enum log_level
-log_get_level(void)
-{
-	return log_level_current;
-}
-
 int
 log_level_parse(const char *s)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(log_levels) / sizeof(log_levels[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(log_levels); i++)
 		if (strcmp(s, log_levels[i].name) == 0)
 			return (int)i;
 	if (strcmp(s, "warning") == 0)
 		return LOG_WARN;
 	return -1;
-}
-
-const char *
-log_level_name(enum log_level level)
-{
-	return log_levels[level].name;
 }
 
 void

@@ -14,10 +14,8 @@ enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
 /* Decide the line format from the environment; call once at start-up. */
 void log_init(void);
 void log_set_level(enum log_level level);
-enum log_level log_get_level(void);
 /* Parse "error", "warn", "info", "debug"; -1 when unknown. */
 int log_level_parse(const char *s);
-const char *log_level_name(enum log_level level);
 
 void log_write(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

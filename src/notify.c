@@ -6,6 +6,7 @@
 
 #include "log.h"
 #include "notify.h"
+#include "util.h"
 
 #ifdef HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
@@ -32,9 +33,7 @@ notify_watchdog_new(struct event_base *base)
 
 	if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0)
 		return NULL;
-	usec /= 2;
-	tv.tv_sec = (time_t)(usec / 1000000);
-	tv.tv_usec = (suseconds_t)(usec % 1000000);
+	tv = tv_us(usec /= 2);
 	ev = event_new(base, -1, EV_PERSIST, notify_watchdog_cb, NULL);
 	event_add(ev, &tv);
 	notify_send("WATCHDOG=1");

@@ -16,8 +16,10 @@
 
 #include "auth.h"
 #include "listen.h"
+#include "options.h"
 #include "preflight.h"
 #include "tls.h"
+#include "util.h"
 
 /* err: [section] key (where c set it) and why. Always -1. */
 static int
@@ -89,7 +91,7 @@ preflight_check(
 	SSL_CTX *ctx;
 	unsigned i;
 
-	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(files); i++) {
 		const char *f = (const char *)c + files[i].off;
 
 		if (f[0] != '\0' &&
@@ -121,4 +123,10 @@ preflight_check(
 		    listen_check_unix(c->listen[i] + 5, why, sizeof(why)) != 0)
 			return fail(c, path, err, "server", "listen", why);
 	return 0;
+}
+
+unsigned
+preflight_warnings(const struct config *c, void (*warn)(const char *msg))
+{
+	return config_warnings(c, warn) + opts_warnings(c, warn);
 }

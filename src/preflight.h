@@ -22,4 +22,10 @@
 int preflight_check(
     const struct config *c, const char *path, struct config_error *err);
 
+/* Every warning a valid configuration deserves (config_warnings, and a
+ * batch option's default above its cap: opts_warnings), one sentence
+ * each through warn; returns how many. */
+unsigned preflight_warnings(
+    const struct config *c, void (*warn)(const char *msg));
+
 #endif

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 
 #include "arena.h"
-#include "batch_parse.h"
+#include "http.h"
 #include "url.h"
 
 struct redirect_hop {

@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "reqhead.h"
+#include "util.h"
 
 /* A request line may be this much longer than max_url_bytes: the
  * method, two spaces and "HTTP/1.1". */
@@ -276,7 +277,7 @@ request_line(struct reqhead *h, const char *p, size_t off, size_t len,
 		return bad(h, RERR_VERSION,
 		    "HTTP/%c.%c is not supported; fanoutd speaks HTTP/1.1",
 		    v[5], v[7]);
-	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(methods); i++)
 		if (strlen(methods[i]) == mlen &&
 		    memcmp(methods[i], s, mlen) == 0)
 			known = true;
@@ -452,7 +453,7 @@ field_line(struct reqhead *h, const char *s, size_t len,
 		v++, vlen--;
 	while (vlen > 0 && is_ows(v[vlen - 1]))
 		vlen--;
-	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(fields); i++) {
 		const struct field *f = &fields[i];
 
 		if (strlen(f->name) != nlen || strncasecmp(f->name, s, nlen))
@@ -488,7 +489,7 @@ seen(const struct reqhead *h, enum field_id id)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(fields); i++)
 		if (fields[i].id == id)
 			return (h->seen & (1u << i)) != 0;
 	return false;

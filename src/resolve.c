@@ -125,13 +125,6 @@ resolver_free(struct resolver *r)
 	free(r);
 }
 
-socklen_t
-sockaddr_any_len(const union sockaddr_any *a)
-{
-	return a->sa.sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-	                                   : sizeof(struct sockaddr_in);
-}
-
 const char *
 resolve_strerror(int error)
 {

@@ -69,7 +69,4 @@ int resolve_special_use(const char *host, struct resolve_answer *ans);
 /* A sentence for an EVUTIL_EAI_* code, for the item's error message. */
 const char *resolve_strerror(int error);
 
-/* sockaddr length for the family of a. */
-socklen_t sockaddr_any_len(const union sockaddr_any *a);
-
 #endif

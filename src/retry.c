@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "retry.h"
+#include "util.h"
 
 static const struct {
 	const char *name;
@@ -21,7 +22,7 @@ static const struct {
     {"reset", RETRY_CLASS_RESET, IERR_RESET},
 };
 
-#define NCLASSES (sizeof(retry_classes) / sizeof(retry_classes[0]))
+#define NCLASSES ARRAY_SIZE(retry_classes)
 
 void
 retry_on_clear(struct retry_on *r)
@@ -58,16 +59,39 @@ retry_on_add(struct retry_on *r, const char *word)
 	return 0;
 }
 
+int
+retry_on_parse(
+    const char *text, struct retry_on *r, const char **bad, size_t *badlen)
+{
+	struct retry_on tmp;
+	const char *p = text, *w;
+	char word[8];
+	size_t n;
+
+	retry_on_clear(&tmp);
+	while (next_word(&p, &w, &n)) {
+		if (n < sizeof(word)) {
+			memcpy(word, w, n);
+			word[n] = '\0';
+		}
+		if (n >= sizeof(word) || retry_on_add(&tmp, word) != 0) {
+			*bad = w;
+			*badlen = n;
+			return -1;
+		}
+	}
+	*r = tmp;
+	return 0;
+}
+
 void
 retry_on_default(struct retry_on *r)
 {
-	static const char *const words[] = {
-	    "connect", "timeout", "reset", "429", "502", "503", "504"};
-	size_t i;
+	const char *bad;
+	size_t n;
 
-	retry_on_clear(r);
-	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-		retry_on_add(r, words[i]);
+	if (retry_on_parse(RETRY_ON_DEFAULT, r, &bad, &n) != 0)
+		abort(); /* a default the parser refuses: a bug */
 }
 
 void

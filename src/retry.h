@@ -30,12 +30,24 @@ struct retry_on {
 #define RETRY_CLASS_TIMEOUT 0x04
 #define RETRY_CLASS_RESET   0x08
 
-/* The default: connect, timeout, reset, 429, 502, 503, 504. */
+/* The default set, in the text form retry_on_parse reads; the
+ * configuration's built-in [upstream] retry_on. */
+#define RETRY_ON_DEFAULT "connect, timeout, reset, 429, 502, 503, 504"
+
+/* RETRY_ON_DEFAULT. */
 void retry_on_default(struct retry_on *r);
 void retry_on_clear(struct retry_on *r);
 /* Add "connect", "dns", "timeout", "reset" or a status "100".."599";
  * -1 when the word is none of those. */
 int retry_on_add(struct retry_on *r, const char *word);
+/*
+ * The text form, as the configuration file and the query string give
+ * it: words separated by commas, spaces or tabs ("connect,timeout 503").
+ * Returns 0 with *r set to exactly those, or -1 with *bad and *badlen
+ * naming the first word that is none of them (*r unchanged).
+ */
+int retry_on_parse(
+    const char *text, struct retry_on *r, const char **bad, size_t *badlen);
 /* ["connect","timeout",...,"503"] as JSON, classes first. */
 void retry_on_emit(const struct retry_on *r, struct buf *out);
 

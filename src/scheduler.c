@@ -3,7 +3,7 @@
  * fairness (see scheduler.h for the queue structure).
  *
  * Every change of a counter or a token wait is followed by
- * hostq_update() and batch_update(), which recompute where the host
+ * hostq_update() and ring_update(), which recompute where the host
  * queue and the batch belong; nothing else moves a queue between lists.
  * A queue parked for tokens is in the wake heap (struct sched_wake) and
  * in no list; popping it from the heap clears its flag and updates it.
@@ -208,7 +208,7 @@ hostq_update(struct sched_hostq *hq)
 
 /* Put a batch in or out of the scheduler's ring. */
 static void
-batch_update(struct sched_batch *b)
+ring_update(struct sched_batch *b)
 {
 	bool want = !b->paused && !wake_parked(&b->wake) &&
 	    b->inflight < b->lim.concurrency && !TAILQ_EMPTY(&b->ready);
@@ -233,7 +233,7 @@ host_wake(struct sched_host *h)
 		TAILQ_REMOVE(&h->waiting, hq, link);
 		hq->state = HQ_IDLE;
 		hostq_update(hq);
-		batch_update(hq->b);
+		ring_update(hq->b);
 		if (hq->state == HQ_WAIT_HOST)
 			break; /* still full: the rest wait too */
 	}
@@ -250,7 +250,7 @@ wake_fire(struct sched_wake *w)
 		        offsetof(struct sched_hostq, wake));
 
 		hostq_update(hq);
-		batch_update(hq->b);
+		ring_update(hq->b);
 		break;
 	}
 	case WAKE_HOST:
@@ -258,7 +258,7 @@ wake_fire(struct sched_wake *w)
 		    offsetof(struct sched_host, wake)));
 		break;
 	case WAKE_BATCH:
-		batch_update((struct sched_batch *)(void *)((char *)w -
+		ring_update((struct sched_batch *)(void *)((char *)w -
 		    offsetof(struct sched_batch, wake)));
 		break;
 	}
@@ -372,7 +372,6 @@ hostq_free(void *value)
 
 	while ((job = TAILQ_FIRST(&hq->jobs)) != NULL) {
 		TAILQ_REMOVE(&hq->jobs, job, link);
-		job->state = SJ_IDLE;
 		job->hq = NULL;
 		s->queued--;
 	}
@@ -404,7 +403,7 @@ void
 sched_batch_pause(struct sched_batch *b, bool paused)
 {
 	b->paused = paused;
-	batch_update(b);
+	ring_update(b);
 }
 
 uint64_t
@@ -427,13 +426,13 @@ sched_enqueue(struct sched_batch *b, struct sched_job *job, const char *host)
 	struct sched_hostq *hq = hostq_get(b, host);
 
 	job->hq = hq;
-	job->state = SJ_QUEUED;
 	TAILQ_INSERT_TAIL(&hq->jobs, job, link);
 	hq->queued++;
 	b->queued++;
 	b->s->queued++;
 	hostq_update(hq);
-	batch_update(b);
+	ring_update(b);
+	item_set_state(&job->life, ITEM_QUEUED);
 }
 
 void
@@ -441,16 +440,15 @@ sched_remove(struct sched_job *job)
 {
 	struct sched_hostq *hq = job->hq;
 
-	if (job->state != SJ_QUEUED)
+	if (hq == NULL || job->life.state != ITEM_QUEUED)
 		return;
 	TAILQ_REMOVE(&hq->jobs, job, link);
 	hq->queued--;
 	hq->b->queued--;
 	hq->b->s->queued--;
-	job->state = SJ_IDLE;
 	job->hq = NULL;
 	hostq_update(hq);
-	batch_update(hq->b);
+	ring_update(hq->b);
 }
 
 void
@@ -460,7 +458,7 @@ sched_done(struct sched_job *job)
 	struct sched_batch *b;
 	struct sched_host *h;
 
-	if (job->state != SJ_RUNNING)
+	if (hq == NULL || !item_in_attempt(job->life.state))
 		return;
 	b = hq->b;
 	h = hq->host;
@@ -468,12 +466,11 @@ sched_done(struct sched_job *job)
 	b->inflight--;
 	b->s->inflight--;
 	h->inflight--;
-	job->state = SJ_IDLE;
 	job->hq = NULL;
 	hostq_update(hq);
 	if (h->inflight < b->s->lim.per_host_concurrency)
 		host_wake(h);
-	batch_update(b);
+	ring_update(b);
 }
 
 /* --- dispatch ------------------------------------------------------------ */
@@ -502,24 +499,24 @@ sched_try_admit(struct sched *s, struct sched_hostq *hq, uint64_t now)
 	if (wake_parked(&h->wake)) {
 		/* Another batch found the host's bucket empty meanwhile. */
 		hostq_update(hq);
-		batch_update(b);
+		ring_update(b);
 		return false;
 	}
 	if ((w = bucket_wait_us(&b->bucket, now)) > 0) {
 		park(s, &b->wake, now, w);
-		batch_update(b);
+		ring_update(b);
 		return false;
 	}
 	if ((w = bucket_wait_us(&h->bucket, now)) > 0) {
 		park(s, &h->wake, now, w);
 		hostq_update(hq);
-		batch_update(b);
+		ring_update(b);
 		return false;
 	}
 	if ((w = bucket_wait_us(&hq->bucket, now)) > 0) {
 		park(s, &hq->wake, now, w);
 		hostq_update(hq);
-		batch_update(b);
+		ring_update(b);
 		return false;
 	}
 	bucket_take(&s->bucket, now);
@@ -535,9 +532,9 @@ sched_try_admit(struct sched *s, struct sched_hostq *hq, uint64_t now)
 	b->inflight++;
 	s->inflight++;
 	h->inflight++;
-	job->state = SJ_RUNNING;
 	hostq_update(hq);
-	batch_update(b);
+	ring_update(b);
+	item_set_state(&job->life, ITEM_ADMITTED);
 	b->dispatch(job, b->arg);
 	return true;
 }
@@ -578,7 +575,7 @@ sched_pass(struct sched *s, uint64_t now)
 		if (hq->host->inflight >= s->lim.per_host_concurrency) {
 			/* Another batch filled the host meanwhile. */
 			hostq_update(hq);
-			batch_update(b);
+			ring_update(b);
 			continue;
 		}
 		if (sched_try_admit(s, hq, now))

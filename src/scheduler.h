@@ -32,22 +32,24 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include "item.h"
+
 struct sched;
 struct sched_batch;
 struct sched_hostq;
 
 #define SCHED_NEVER UINT64_MAX
 
-enum sched_job_state {
-	SJ_IDLE = 0, /* not known to the scheduler */
-	SJ_QUEUED,   /* waiting in its host queue */
-	SJ_RUNNING,  /* dispatched: holds a slot under every cap */
-};
-
+/*
+ * An item's place in the scheduler. Its state is the item's own
+ * (item.h): sched_enqueue moves it to ITEM_QUEUED, admission to
+ * ITEM_ADMITTED; what follows is the owner's. hq is set while the
+ * scheduler holds the job (queued, or admitted until sched_done).
+ */
 struct sched_job {
 	TAILQ_ENTRY(sched_job) link;
 	struct sched_hostq *hq;
-	enum sched_job_state state;
+	struct item_life life;
 };
 
 /* Server-wide limits. Rates are attempts per second, 0 = unlimited;
@@ -70,7 +72,7 @@ struct sched_batch_limits {
 	double per_host_rate; /* 0: only the server's per-host bucket */
 };
 
-/* Called by sched_run for each job it admits; the job is SJ_RUNNING. */
+/* Called by sched_run for each job it admits; the job is ITEM_ADMITTED. */
 typedef void (*sched_dispatch_fn)(struct sched_job *job, void *arg);
 
 struct sched *sched_new(const struct sched_limits *l, uint64_t now_us);
@@ -95,10 +97,12 @@ uint32_t sched_batch_inflight(const struct sched_batch *b);
  * origin). Dispatches nothing until sched_run. */
 void sched_enqueue(
     struct sched_batch *b, struct sched_job *job, const char *host);
-/* Take a queued job out of its queue (deadline, cancel). */
+/* Take a queued job out of its queue (deadline, cancel); its owner
+ * moves it on. Nothing when it is not queued. */
 void sched_remove(struct sched_job *job);
-/* A running job's attempt ended: free its slots. The job becomes SJ_IDLE
- * and may be enqueued again (retry, redirect). */
+/* An admitted job's attempt ended (or is given up): free its slots. The
+ * owner moves it on; it may be enqueued again (retry, redirect). Nothing
+ * when it holds no slots. */
 void sched_done(struct sched_job *job);
 
 /*

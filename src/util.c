@@ -1,13 +1,15 @@
 /*
  * util.c - allocation wrappers that abort on failure, the line reader
- * of the text formats, the comma lists of HTTP fields, and the
- * monotonic clock. See util.h for why
+ * of the text formats, the lists of the configuration and of HTTP
+ * fields, and the monotonic clock. See util.h for why
  * out-of-memory is fatal.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <event2/event.h>
 
 #include "util.h"
 
@@ -87,6 +89,20 @@ next_text_line(const char **p, const char *end, const char **s, size_t *n)
 }
 
 bool
+next_word(const char **p, const char **s, size_t *n)
+{
+	const char *b = *p + strspn(*p, ", \t");
+	size_t len = strcspn(b, ", \t");
+
+	*p = b + len;
+	if (len == 0)
+		return false;
+	*s = b;
+	*n = len;
+	return true;
+}
+
+bool
 next_list_item(const char **p, const char *end, const char **s, size_t *n)
 {
 	while (*p < end) {
@@ -105,6 +121,65 @@ next_list_item(const char **p, const char *end, const char **s, size_t *n)
 		return true;
 	}
 	return false;
+}
+
+int
+parse_uint(const char *s, bool suffix, uint64_t *out)
+{
+	uint64_t v = 0, mult = 1;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	for (; *s >= '0' && *s <= '9'; s++)
+		v = v > (UINT64_MAX - 9) / 10 ? UINT64_MAX
+		                              : v * 10 + (uint64_t)(*s - '0');
+	if (suffix && *s != '\0' && s[1] == '\0') {
+		switch (*s++ | 0x20) {
+		case 'k':
+			mult = 1ull << 10;
+			break;
+		case 'm':
+			mult = 1ull << 20;
+			break;
+		case 'g':
+			mult = 1ull << 30;
+			break;
+		default:
+			return -1;
+		}
+	}
+	if (*s != '\0')
+		return -1;
+	*out = v != 0 && mult > UINT64_MAX / v ? UINT64_MAX : v * mult;
+	return 0;
+}
+
+int
+parse_bool(const char *s, bool *out)
+{
+	static const char *const yes[] = {"true", "yes", "on", "1"};
+	static const char *const no[] = {"false", "no", "off", "0"};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(yes); i++) {
+		if (strcmp(s, yes[i]) == 0 || strcmp(s, no[i]) == 0) {
+			*out = strcmp(s, yes[i]) == 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int
+parse_number(const char *s, double *out)
+{
+	char *end;
+	double d = strtod(s, &end);
+
+	if (end == s || *end != '\0')
+		return -1;
+	*out = d;
+	return 0;
 }
 
 size_t
@@ -128,4 +203,12 @@ mono_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void
+timer_arm_ms(struct event *ev, uint64_t ms)
+{
+	struct timeval tv = tv_ms(ms);
+
+	evtimer_add(ev, &tv);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "options.h"
 
 static void
 ignore(const char *msg)
@@ -38,6 +39,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		(void)config_check(&c, &err);
 		(void)config_warnings(&c, ignore);
+		(void)opts_warnings(&c, ignore);
 	}
 	free(text);
 	return 0;

@@ -89,7 +89,8 @@ test_object_form_with_items_and_options(void **state)
 	assert_string_equal(it->headers[1].value, "2");
 	assert_int_equal(it->body_len, 2);
 	assert_memory_equal(it->body, "hi", 2);
-	assert_int_equal(it->timeout_ms, 50);
+	assert_non_null(it->opts);
+	assert_int_equal(it->opts->timeout_ms, 50);
 	batch_spec_free(&s);
 }
 
@@ -122,6 +123,29 @@ test_url_list_skips_comments_and_blank_lines(void **state)
 	assert_int_equal(s.opts.concurrency, 3);
 	assert_int_equal(s.opts.timeout_ms, 700);
 	batch_spec_free(&s);
+}
+
+/* Query components are form-decoded: '+' is a space, %XX a byte (so
+ * %2B is a plus, never a space). */
+static void
+test_query_string_is_decoded(void **state)
+{
+	struct batch_spec s;
+
+	parse_ok(
+	    &s, NULL, "[]", "retry%5Fon=dns%2C503+timeout&format=ss%65", NULL);
+	assert_int_equal(s.format, OUT_SSE);
+	assert_true(retry_wanted(&s.opts.retry_on, IERR_DNS, 0, false, true));
+	assert_true(retry_wanted(&s.opts.retry_on, IERR_NONE, 503, true, true));
+	assert_true(
+	    retry_wanted(&s.opts.retry_on, IERR_TIMEOUT, 0, true, true));
+	assert_false(
+	    retry_wanted(&s.opts.retry_on, IERR_CONNECT, 0, false, true));
+	batch_spec_free(&s);
+	parse_refused(NULL, "[]", "format=%2Bsse", RERR_BAD_REQUEST,
+	    "query.format: expected ndjson, json or sse");
+	parse_refused(NULL, "[]", "format=+sse", RERR_BAD_REQUEST,
+	    "query.format: expected ndjson, json or sse");
 }
 
 static void
@@ -444,7 +468,7 @@ test_item_timeout_is_clamped_to_the_cap(void **state)
 	parse_ok(&s, NULL,
 	    "[{\"url\":\"http://h/\",\"timeout_ms\":999999999999}]", NULL,
 	    NULL);
-	assert_int_equal(s.items[0].timeout_ms, cfg.timeout_cap_ms);
+	assert_int_equal(s.items[0].opts->timeout_ms, cfg.timeout_cap_ms);
 	batch_spec_free(&s);
 }
 
@@ -494,6 +518,7 @@ main(void)
 	    cmocka_unit_test_setup(
 	        test_sniffing_without_or_with_form_content_type, setup),
 	    cmocka_unit_test_setup(test_format_from_query_and_accept, setup),
+	    cmocka_unit_test_setup(test_query_string_is_decoded, setup),
 	    cmocka_unit_test_setup(test_accept_is_negotiated, setup),
 	    cmocka_unit_test_setup(test_byte_order_mark_is_skipped, setup),
 	    cmocka_unit_test_setup(

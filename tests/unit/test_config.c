@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "options.h"
 #include "log.h"
 #include "retry.h"
 
@@ -51,6 +52,7 @@ test_defaults_raise_no_warning(void **state)
 
 	config_defaults(&c);
 	assert_int_equal(config_warnings(&c, NULL), 0);
+	assert_int_equal(opts_warnings(&c, NULL), 0);
 }
 
 static void
@@ -310,7 +312,7 @@ test_a_default_above_its_cap_is_a_warning(void **state)
 	assert_int_equal(config_load_string(&c, "[limits]\nconcurrency = 10\n",
 	                     "v.conf", &err),
 	    0);
-	assert_int_equal(config_warnings(&c, record_warning), 0);
+	assert_int_equal(opts_warnings(&c, record_warning), 0);
 	/* A default the file sets above its cap is: batches get 10. */
 	config_defaults(&c);
 	assert_int_equal(
@@ -318,7 +320,7 @@ test_a_default_above_its_cap_is_a_warning(void **state)
 	        "[limits]\nconcurrency = 10\nbatch_concurrency = 20\n",
 	        "v.conf", &err),
 	    0);
-	assert_int_equal(config_warnings(&c, record_warning), 1);
+	assert_int_equal(opts_warnings(&c, record_warning), 1);
 	assert_string_equal(last_warning,
 	    "[limits] batch_concurrency (20) is above [limits] "
 	    "concurrency (10); batches get 10");
@@ -327,7 +329,7 @@ test_a_default_above_its_cap_is_a_warning(void **state)
 	    config_load_string(
 	        &c, "[upstream]\nmax_body_bytes = 32M\n", "v.conf", &err),
 	    0);
-	assert_int_equal(config_warnings(&c, record_warning), 1);
+	assert_int_equal(opts_warnings(&c, record_warning), 1);
 	assert_non_null(strstr(last_warning, "[upstream] max_body_bytes ("));
 }
 

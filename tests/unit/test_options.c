@@ -8,11 +8,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "options.h"
+#include "util.h"
 
 static struct config cfg;
 
@@ -145,6 +148,29 @@ test_body_and_headers_forms(void **state)
 	assert_true(o.headers);
 }
 
+/* One set of words for a boolean, the configuration file's. */
+static void
+test_booleans_read_as_the_config_reads_them(void **state)
+{
+	static const char *const yes[] = {"true", "yes", "on", "1"};
+	static const char *const no[] = {"false", "no", "off", "0"};
+	struct batch_opts o;
+	const char *why;
+	size_t i;
+
+	opts_defaults(&o, &cfg);
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(
+		    opts_set_text(&o, &cfg, "decode", no[i], &why), 0);
+		assert_false(o.decode);
+		assert_int_equal(
+		    opts_set_text(&o, &cfg, "decode", yes[i], &why), 0);
+		assert_true(o.decode);
+	}
+	assert_int_equal(opts_set_text(&o, &cfg, "decode", "True", &why), -1);
+	assert_string_equal(why, "expected true or false");
+}
+
 static void
 test_rates_are_capped_by_the_server(void **state)
 {
@@ -216,11 +242,23 @@ test_retry_options(void **state)
 	json_decref(zero);
 }
 
+/* An item's own timeout_ms goes through the same row: the same cap. */
 static void
 test_per_item_timeout_is_clamped(void **state)
 {
-	assert_int_equal(opts_clamp_timeout(&cfg, 10), 10);
-	assert_int_equal(opts_clamp_timeout(&cfg, 1ull << 40), 300000);
+	struct batch_opts item;
+	const char *why;
+	json_t *v = json_integer(10), *big = json_integer(1ll << 40);
+
+	opts_defaults(&item, &cfg);
+	assert_true(opts_item_may_set("timeout_ms"));
+	assert_int_equal(opts_set_json(&item, &cfg, "timeout_ms", v, &why), 0);
+	assert_int_equal(item.timeout_ms, 10);
+	assert_int_equal(
+	    opts_set_json(&item, &cfg, "timeout_ms", big, &why), 0);
+	assert_int_equal(item.timeout_ms, 300000);
+	json_decref(v);
+	json_decref(big);
 }
 
 static void
@@ -233,6 +271,7 @@ test_effective_lists_every_option(void **state)
 	opts_defaults(&o, &cfg);
 	opts_set_text(&o, &cfg, "concurrency", "7", &why);
 	opts_set_text(&o, &cfg, "body", "none", &why);
+	opts_set_text(&o, &cfg, "user_agent", "bot \"1\"", &why);
 	opts_emit_effective(&o, &b);
 	assert_string_equal(buf_cstr(&b),
 	    "{\"concurrency\":7,\"per_host_concurrency\":100,"
@@ -243,8 +282,172 @@ test_effective_lists_every_option(void **state)
 	    "\"retry_on\":[\"connect\",\"timeout\",\"reset\",\"429\","
 	    "\"502\",\"503\",\"504\"],\"follow_redirects\":5,"
 	    "\"progress_ms\":0,\"body\":\"none\",\"headers\":true,"
-	    "\"decode\":true}");
+	    "\"decode\":true,\"user_agent\":\"bot \\\"1\\\"\"}");
 	buf_free(&b);
+}
+
+/* user_agent: its default is [upstream] user_agent; JSON and the query
+ * string set it the same way; an item may set its own; a value that
+ * could split the request or overflow the field is refused. */
+static void
+test_user_agent(void **state)
+{
+	struct batch_opts o;
+	const char *why;
+	char longer[200];
+	json_t *v = json_string("json-bot/2"), *n = json_integer(1);
+	json_t *nul = json_stringn("a\0b", 3);
+
+	snprintf(cfg.user_agent, sizeof(cfg.user_agent), "conf-bot/1");
+	opts_defaults(&o, &cfg);
+	assert_string_equal(o.user_agent, "conf-bot/1");
+	assert_true(opts_item_may_set("user_agent"));
+	assert_int_equal(opts_set_json(&o, &cfg, "user_agent", v, &why), 0);
+	assert_string_equal(o.user_agent, "json-bot/2");
+	assert_int_equal(
+	    opts_set_text(&o, &cfg, "user_agent", "query bot/3", &why), 0);
+	assert_string_equal(o.user_agent, "query bot/3");
+	assert_int_equal(opts_set_text(&o, &cfg, "user_agent", "", &why), 0);
+	assert_string_equal(o.user_agent, "");
+	assert_int_equal(
+	    opts_set_text(&o, &cfg, "user_agent", "a\r\nX-Evil: 1", &why), -1);
+	assert_string_equal(why,
+	    "expected a string of at most 127 bytes without CR, LF or NUL");
+	assert_int_equal(opts_set_json(&o, &cfg, "user_agent", nul, &why), -1);
+	assert_int_equal(opts_set_json(&o, &cfg, "user_agent", n, &why), -1);
+	memset(longer, 'x', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = '\0';
+	assert_int_equal(
+	    opts_set_text(&o, &cfg, "user_agent", longer, &why), -1);
+	longer[127] = '\0';
+	assert_int_equal(
+	    opts_set_text(&o, &cfg, "user_agent", longer, &why), 0);
+	assert_int_equal(strlen(o.user_agent), 127);
+	json_decref(v);
+	json_decref(n);
+	json_decref(nul);
+}
+
+/* The whole text of srcdir/path (NULL-terminated, malloc'd). */
+static char *
+read_doc(const char *path)
+{
+	const char *srcdir = getenv("srcdir") ? getenv("srcdir") : ".";
+	char full[1024];
+	struct buf b = BUF_INIT;
+	char chunk[4096], *text;
+	size_t n;
+	FILE *f;
+
+	snprintf(full, sizeof(full), "%s/%s", srcdir, path);
+	if ((f = fopen(full, "r")) == NULL)
+		fail_msg("cannot open %s", full);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_add(&b, chunk, n);
+	fclose(f);
+	text = xstrdup(buf_cstr(&b));
+	buf_free(&b);
+	return text;
+}
+
+/*
+ * The generated block of path, between the lines begin and end, must be
+ * what the table renders in form. With FANOUTD_WRITE_DOCS=1 (`make
+ * docs`) the block is rewritten instead.
+ */
+static void
+check_block(const char *path, enum opts_doc_form form, const char *begin,
+    const char *end)
+{
+	char *text = read_doc(path), *b, *e;
+	struct buf want = BUF_INIT;
+
+	opts_doc(&want, form);
+	b = strstr(text, begin);
+	e = b ? strstr(b, end) : NULL;
+	if (b == NULL || e == NULL)
+		fail_msg("%s: no \"%s\" ... \"%s\" block", path, begin, end);
+	b += strlen(begin);
+	if (getenv("FANOUTD_WRITE_DOCS") != NULL) {
+		const char *srcdir = getenv("srcdir") ? getenv("srcdir") : ".";
+		char full[1024];
+		FILE *f;
+
+		snprintf(full, sizeof(full), "%s/%s", srcdir, path);
+		assert_non_null(f = fopen(full, "w"));
+		fwrite(text, 1, (size_t)(b - text), f);
+		fwrite(want.data, 1, want.len, f);
+		fputs(e, f);
+		fclose(f);
+	} else if ((size_t)(e - b) != want.len ||
+	    memcmp(b, want.data, want.len) != 0) {
+		fail_msg("%s: the options block is not what src/options.c "
+		         "renders; run `make docs`. It should read:\n%s",
+		    path, buf_cstr(&want));
+	}
+	buf_free(&want);
+	free(text);
+}
+
+/* The man page and the example configuration list every option as the
+ * table renders it; the README's table of options names each one. */
+static void
+test_docs_come_from_the_table(void **state)
+{
+	char *readme = read_doc("README.md");
+	char row[64];
+	size_t i;
+
+	check_block("man/fanoutd.8", OPTS_DOC_ROFF, ".\\\" BEGIN OPTIONS\n",
+	    ".\\\" END OPTIONS\n");
+	check_block("etc/fanoutd.conf", OPTS_DOC_CONF, "# BEGIN OPTIONS\n",
+	    "# END OPTIONS\n");
+	for (i = 0; i < opts_count(); i++) {
+		snprintf(row, sizeof(row), "\n| `%s` |", opts_at(i)->name);
+		if (strstr(readme, row) == NULL)
+			fail_msg("README.md's table of options lacks %s",
+			    opts_at(i)->name);
+	}
+	free(readme);
+}
+
+static bool
+key_exists(const char *section, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < config_key_count(); i++)
+		if (strcmp(config_key_at(i)->section, section) == 0 &&
+		    strcmp(config_key_at(i)->key, key) == 0)
+			return true;
+	return false;
+}
+
+/* Every row names real configuration keys, and a row's built-in
+ * default is one its own parser takes (opts_defaults aborts if not). */
+static void
+test_rows_name_configuration_keys(void **state)
+{
+	struct batch_opts o;
+	size_t i;
+
+	opts_defaults(&o, &cfg);
+	for (i = 0; i < opts_count(); i++) {
+		const struct opts_info *r = opts_at(i);
+
+		assert_true(opts_is_option(r->name));
+		if (r->def_key != NULL)
+			assert_true(key_exists(r->def_section, r->def_key));
+		else
+			assert_non_null(r->builtin);
+		if (r->cap_key != NULL)
+			assert_true(key_exists(r->cap_section, r->cap_key));
+		assert_int_equal(opts_item_may_set(r->name), r->item);
+	}
+	assert_null(opts_at(opts_count()));
+	assert_true(opts_item_may_set("retries"));
+	assert_false(opts_item_may_set("concurrency"));
+	assert_false(opts_item_may_set("nope"));
 }
 
 int
@@ -257,10 +460,15 @@ main(void)
 	    cmocka_unit_test_setup(test_bad_json_values_are_refused, setup),
 	    cmocka_unit_test_setup(test_bad_text_values_are_refused, setup),
 	    cmocka_unit_test_setup(test_body_and_headers_forms, setup),
+	    cmocka_unit_test_setup(
+	        test_booleans_read_as_the_config_reads_them, setup),
 	    cmocka_unit_test_setup(test_rates_are_capped_by_the_server, setup),
 	    cmocka_unit_test_setup(test_retry_options, setup),
 	    cmocka_unit_test_setup(test_per_item_timeout_is_clamped, setup),
 	    cmocka_unit_test_setup(test_effective_lists_every_option, setup),
+	    cmocka_unit_test_setup(test_user_agent, setup),
+	    cmocka_unit_test_setup(test_rows_name_configuration_keys, setup),
+	    cmocka_unit_test_setup(test_docs_come_from_the_table, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -51,6 +51,36 @@ test_unsafe_methods_only_when_never_sent(void **state)
 	assert_true(retry_wanted(&r, IERR_TIMEOUT, 0, false, false));
 }
 
+/* One text form for the configuration file and the query string alike:
+ * words separated by commas, spaces or tabs; the first bad word named,
+ * the set untouched. */
+static void
+test_text_form(void **state)
+{
+	struct retry_on r, before;
+	struct buf b = BUF_INIT;
+	const char *bad;
+	size_t n;
+
+	assert_int_equal(
+	    retry_on_parse(" dns,503 \t,timeout\t429,", &r, &bad, &n), 0);
+	retry_on_emit(&r, &b);
+	assert_string_equal(
+	    buf_cstr(&b), "[\"dns\",\"timeout\",\"429\",\"503\"]");
+	buf_free(&b);
+	assert_int_equal(retry_on_parse("", &r, &bad, &n), 0);
+	assert_int_equal(r.classes, 0);
+	retry_on_default(&r);
+	before = r;
+	assert_int_equal(
+	    retry_on_parse("connect, 5xx, reset", &r, &bad, &n), -1);
+	assert_int_equal(n, 3);
+	assert_memory_equal(bad, "5xx", 3);
+	assert_memory_equal(&r, &before, sizeof(r));
+	assert_int_equal(retry_on_parse("timeouts", &r, &bad, &n), -1);
+	assert_int_equal(n, 8);
+}
+
 static void
 test_custom_set_and_bad_words(void **state)
 {
@@ -112,6 +142,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_default_set),
 	    cmocka_unit_test(test_unsafe_methods_only_when_never_sent),
+	    cmocka_unit_test(test_text_form),
 	    cmocka_unit_test(test_custom_set_and_bad_words),
 	    cmocka_unit_test(test_backoff_is_full_jitter_under_the_cap),
 	    cmocka_unit_test(test_retry_after_forms),

@@ -46,7 +46,7 @@ running_for_host(struct world *w, const char *host, int batch)
 	int i, n = 0;
 
 	for (i = 0; i < w->njobs; i++)
-		if (w->jobs[i].job.state == SJ_RUNNING &&
+		if (w->jobs[i].job.life.state == ITEM_ADMITTED &&
 		    strcmp(w->jobs[i].host, host) == 0 &&
 		    (batch < 0 || w->jobs[i].batch == batch))
 			n++;
@@ -60,7 +60,7 @@ on_dispatch(struct sched_job *job, void *arg)
 	struct world *w = arg;
 	struct tjob *t = (struct tjob *)job;
 
-	assert_int_equal(job->state, SJ_RUNNING);
+	assert_int_equal(job->life.state, ITEM_ADMITTED);
 	t->order = w->order++;
 	w->log[w->nlog++] = t;
 	w->running++;
@@ -106,7 +106,9 @@ add_job(struct world *w, int batch, const char *host)
 static void
 finish(struct world *w, struct tjob *t)
 {
-	assert_int_equal(t->job.state, SJ_RUNNING);
+	assert_int_equal(t->job.life.state, ITEM_ADMITTED);
+	/* The attempt's outcome, as fetch reports it. */
+	item_set_state(&t->job.life, ITEM_OUTCOME);
 	sched_done(&t->job);
 	w->running--;
 	w->running_batch[t->batch]--;
@@ -119,7 +121,7 @@ finish_oldest(struct world *w)
 	int i;
 
 	for (i = 0; i < w->nlog; i++)
-		if (w->log[i]->job.state == SJ_RUNNING) {
+		if (w->log[i]->job.life.state == ITEM_ADMITTED) {
 			finish(w, w->log[i]);
 			return 1;
 		}
@@ -221,7 +223,7 @@ test_saturated_host_does_not_block_other_hosts(void **state)
 		int j;
 
 		for (j = 0; j < w.nlog; j++)
-			if (w.log[j]->job.state == SJ_RUNNING &&
+			if (w.log[j]->job.life.state == ITEM_ADMITTED &&
 			    strcmp(w.log[j]->host, "fast") == 0) {
 				finish(&w, w.log[j]);
 				break;
@@ -337,7 +339,7 @@ test_remove_queued_job(void **state)
 		t[i] = add_job(&w, 0, "h");
 	sched_run(w.s, 0, 0);
 	sched_remove(&t[3]->job);
-	assert_int_equal(t[3]->job.state, SJ_IDLE);
+	assert_null(t[3]->job.hq); /* out of the scheduler */
 	assert_int_equal(sched_queued(w.s), 3);
 	while (finish_oldest(&w))
 		sched_run(w.s, 0, 0);
@@ -376,10 +378,10 @@ test_done_job_can_be_enqueued_again(void **state)
 	t = add_job(&w, 0, "h");
 	sched_run(w.s, 0, 0);
 	finish(&w, t);
-	assert_int_equal(t->job.state, SJ_IDLE);
+	assert_null(t->job.hq); /* out of the scheduler */
 	sched_enqueue(w.b[0], &t->job, "h");
 	sched_run(w.s, 0, 0);
-	assert_int_equal(t->job.state, SJ_RUNNING);
+	assert_int_equal(t->job.life.state, ITEM_ADMITTED);
 	assert_int_equal(w.nlog, 2);
 	finish(&w, t);
 	world_free(&w);
@@ -396,6 +398,7 @@ on_dispatch_fail_at_once(struct sched_job *job, void *arg)
 
 	w->nlog++;
 	assert_true(sched_inflight(w->s) <= 2);
+	item_set_state(&job->life, ITEM_OUTCOME);
 	sched_done(job);
 	sched_run(w->s, 0, 0);
 }
@@ -437,7 +440,7 @@ test_batch_free_drops_queued_jobs(void **state)
 	sched_batch_free(w.b[0]);
 	w.b[0] = NULL;
 	assert_int_equal(sched_queued(w.s), 0);
-	assert_int_equal(t[1]->job.state, SJ_IDLE);
+	assert_null(t[1]->job.hq); /* out of the scheduler */
 	world_free(&w);
 }
 
