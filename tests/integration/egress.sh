@@ -9,15 +9,8 @@
 # (or a connect error), never as a packet leaving the machine. A trap
 # listener on 127.0.0.3 - denied by deny = 127.0.0.3/32 - counts every
 # TCP accept: it must stay at the one its own /stats query makes.
-if [ -z "${FANOUTD_NETNS:-}" ]; then
-	if ! unshare -n true 2>/dev/null; then
-		echo "unshare -n is not permitted here (needs root): skipped"
-		exit 77
-	fi
-	exec unshare -n env FANOUTD_NETNS=1 bash "$0" "$@"
-fi
-ip link set lo up || exit 1
-. "${TESTLIB:?TESTLIB must point to tests/integration/lib.sh}"
+. "$(dirname "${TESTLIB:?TESTLIB must point to tests/integration/lib.sh}")/netns.sh"
+. "$TESTLIB"
 
 start_upstream 127.0.0.3:0
 TRAP=$UP

@@ -28,15 +28,8 @@
 #
 # It runs inside its own network namespace (unshare -n, root), so the
 # README's fixed ports are free and nothing leaves the machine.
-if [ -z "${FANOUTD_NETNS:-}" ]; then
-	if ! unshare -n true 2>/dev/null; then
-		echo "unshare -n is not permitted here (needs root): skipped"
-		exit 77
-	fi
-	exec unshare -n env FANOUTD_NETNS=1 bash "$0" "$@"
-fi
-ip link set lo up || exit 1
-. "${TESTLIB:?TESTLIB must point to tests/integration/lib.sh}"
+. "$(dirname "${TESTLIB:?TESTLIB must point to tests/integration/lib.sh}")/netns.sh"
+. "$TESTLIB"
 : "${SRCDIR:?SRCDIR must point to the source tree}"
 
 mkdir "$T/ex" "$T/cwd"

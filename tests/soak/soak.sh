@@ -79,9 +79,16 @@ back_to_baseline() {
 check_true "file descriptors back to the baseline of $baseline" wait_until 20 back_to_baseline
 
 # --- callers that hang up at random points ---------------------------------------
-jq -n --arg up "$UP" '[range(40) | if . % 4 == 0 then "\($up)/delay/\(. * 5)"
+# The first item takes 2 s, longer than any caller's limit: a batch that
+# was accepted can only end cancelled, however slow the machine is.
+jq -n --arg up "$UP" '["\($up)/delay/2000"] + [range(40) | if . % 4 == 0 then "\($up)/delay/\(. * 5)"
 	elif . % 4 == 1 then "\($up)/text/5000" elif . % 4 == 2 then "\($up)/drip/5?every=20"
 	else "\($up)/partial" end] | {requests: ., options: {concurrency: 8}}' >"$T/small.json"
+metric() {
+	curl -sS --max-time 5 "$FO/metrics" | sed -n "s/^$1 //p"
+}
+accepted0=$(metric fanoutd_batches_total)
+cancelled0=$(metric fanoutd_batches_cancelled_total)
 t0=$(ms_now)
 # One curl with a transfer per caller, each with its own random time
 # limit (1-300 ms): 32 callers at once, each hanging up wherever its
@@ -100,9 +107,12 @@ no_active() {
 	curl -sS --max-time 5 "$FO/metrics" | grep -q '^fanoutd_batches_active 0$'
 }
 check_true "every abandoned batch ended" wait_until 20 no_active
-cancelled=$(curl -sS "$FO/metrics" | sed -n 's/^fanoutd_batches_cancelled_total //p')
-check_true "most callers hung up mid-batch ($cancelled batches cancelled)" \
-	test "$cancelled" -ge $((CALLERS / 2))
+accepted=$(($(metric fanoutd_batches_total) - accepted0))
+cancelled=$(($(metric fanoutd_batches_cancelled_total) - cancelled0))
+# How many callers got their batch in before their limit depends on the
+# machine's load; that every accepted batch ended cancelled does not.
+check "every accepted batch was cancelled ($accepted accepted)" "$cancelled" "$accepted"
+check_true "some callers hung up mid-batch" test "$accepted" -ge 1
 check_true "file descriptors back to the baseline of $baseline again" wait_until 20 back_to_baseline
 check_memory "peak RSS still under 256 MiB" \
 	test "$(awk '/VmHWM/ {print $2}' "/proc/$FANOUTD_PID/status")" -lt $((256 * 1024))
