@@ -367,35 +367,74 @@ parse_item_object(struct batch_spec *spec, struct item_spec *it,
 	    json_object_get(obj, "body_base64"));
 }
 
+/* One item of the requests array (or of a job's leased page). */
+static void
+parse_item_json(struct batch_spec *spec, struct item_spec *it, uint32_t index,
+    const json_t *v, const struct config *cfg)
+{
+	it->index = index;
+	it->method = HM_GET;
+	if (json_is_string(v))
+		parse_item_url(spec, it, json_string_value(v),
+		    json_string_length(v), "");
+	else if (json_is_object(v))
+		parse_item_object(spec, it, v, cfg);
+	else
+		item_invalid(spec, it,
+		    "requests[%u]: expected a URL string or an object",
+		    it->index);
+}
+
+/* Too many items for a batch ([server] max_items) or a job ([jobs]). */
+static int
+parse_count(struct batch_spec *spec, size_t n, const struct config *cfg,
+    struct parse_error *err)
+{
+	uint64_t max = spec->job ? cfg->jobs_max_items : cfg->max_items;
+
+	if (n > max)
+		return perr(err, RERR_TOO_LARGE,
+		    "requests: %zu items exceed the limit of %llu ([%s] "
+		    "max_items)",
+		    n, (unsigned long long)max, spec->job ? "jobs" : "server");
+	spec->items = arena_alloc(&spec->arena, n * sizeof(*spec->items) + 1);
+	memset(spec->items, 0, n * sizeof(*spec->items));
+	spec->nitems = (uint32_t)n;
+	if (spec->job) {
+		spec->item_json = arena_alloc(
+		    &spec->arena, n * sizeof(*spec->item_json) + 1);
+		spec->item_json_len = arena_alloc(
+		    &spec->arena, n * sizeof(*spec->item_json_len) + 1);
+	}
+	return 0;
+}
+
+/* A job keeps each item's text for the store. */
+static void
+keep_item_json(struct batch_spec *spec, uint32_t i, const json_t *v)
+{
+	char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+	spec->item_json_len[i] = s ? strlen(s) : 4;
+	spec->item_json[i] = arena_strndup(
+	    &spec->arena, s ? s : "null", spec->item_json_len[i]);
+	free(s);
+}
+
 static int
 parse_items_json(struct batch_spec *spec, const json_t *reqs,
     const struct config *cfg, struct parse_error *err)
 {
 	size_t n = json_array_size(reqs), i;
 
-	if (n > cfg->max_items)
-		return perr(err, RERR_TOO_LARGE,
-		    "requests: %zu items exceed the limit of %llu ([server] "
-		    "max_items)",
-		    n, (unsigned long long)cfg->max_items);
-	spec->items = arena_alloc(&spec->arena, n * sizeof(*spec->items) + 1);
-	memset(spec->items, 0, n * sizeof(*spec->items));
-	spec->nitems = (uint32_t)n;
+	if (parse_count(spec, n, cfg, err) != 0)
+		return -1;
 	for (i = 0; i < n; i++) {
-		struct item_spec *it = &spec->items[i];
 		const json_t *v = json_array_get(reqs, i);
 
-		it->index = (uint32_t)i;
-		it->method = HM_GET;
-		if (json_is_string(v))
-			parse_item_url(spec, it, json_string_value(v),
-			    json_string_length(v), "");
-		else if (json_is_object(v))
-			parse_item_object(spec, it, v, cfg);
-		else
-			item_invalid(spec, it,
-			    "requests[%u]: expected a URL string or an object",
-			    it->index);
+		parse_item_json(spec, &spec->items[i], (uint32_t)i, v, cfg);
+		if (spec->job)
+			keep_item_json(spec, (uint32_t)i, v);
 	}
 	return 0;
 }
@@ -426,7 +465,14 @@ parse_json(struct batch_spec *spec, const char *body, size_t len,
 				reqs = v;
 			else if (strcmp(key, "options") == 0)
 				opts = v;
-			else {
+			else if (strcmp(key, "job") == 0 && spec->job) {
+				char *js = json_dumps(v, JSON_COMPACT |
+				                             JSON_ENCODE_ANY);
+
+				spec->job_json = arena_strdup(
+				    &spec->arena, js ? js : "null");
+				free(js);
+			} else {
 				perr(err, RERR_BAD_REQUEST,
 				    "%.100s: unknown key", key);
 				goto out;
@@ -478,18 +524,18 @@ parse_text(struct batch_spec *spec, const char *body, size_t len,
 
 	while (next_text_line(&p, end, &s, &sl))
 		n++;
-	if (n > cfg->max_items)
-		return perr(err, RERR_TOO_LARGE,
-		    "requests: %zu items exceed the limit of %llu ([server] "
-		    "max_items)",
-		    n, (unsigned long long)cfg->max_items);
-	spec->items = arena_alloc(&spec->arena, n * sizeof(*spec->items) + 1);
-	memset(spec->items, 0, n * sizeof(*spec->items));
-	spec->nitems = (uint32_t)n;
+	if (parse_count(spec, n, cfg, err) != 0)
+		return -1;
 	for (p = body, i = 0; next_text_line(&p, end, &s, &sl); i++) {
 		spec->items[i].index = i;
 		spec->items[i].method = HM_GET;
 		parse_item_url(spec, &spec->items[i], s, sl, "");
+		if (spec->job) {
+			json_t *u = json_stringn(s, sl);
+
+			keep_item_json(spec, i, u);
+			json_decref(u);
+		}
 	}
 	return 0;
 }
@@ -642,8 +688,8 @@ format_from_accept(const char *accept, enum out_format *f)
 	return best > 0 ? 0 : -1;
 }
 
-int
-batch_parse(struct batch_spec *spec, const char *body, size_t len,
+static int
+parse_any(struct batch_spec *spec, bool job, const char *body, size_t len,
     const char *content_type, const char *query, const char *accept,
     const struct config *cfg, struct parse_error *err)
 {
@@ -653,6 +699,7 @@ batch_parse(struct batch_spec *spec, const char *body, size_t len,
 
 	memset(spec, 0, sizeof(*spec));
 	memset(err, 0, sizeof(*err));
+	spec->job = job;
 	if (body == NULL)
 		body = "";
 	/* An editor's UTF-8 byte-order mark is no part of the batch (RFC
@@ -691,6 +738,52 @@ fail:
 	arena_free(&spec->arena);
 	memset(spec, 0, sizeof(*spec));
 	return -1;
+}
+
+int
+batch_parse(struct batch_spec *spec, const char *body, size_t len,
+    const char *content_type, const char *query, const char *accept,
+    const struct config *cfg, struct parse_error *err)
+{
+	return parse_any(
+	    spec, false, body, len, content_type, query, accept, cfg, err);
+}
+
+int
+batch_parse_job(struct batch_spec *spec, const char *body, size_t len,
+    const char *content_type, const char *query, const char *accept,
+    const struct config *cfg, struct parse_error *err)
+{
+	return parse_any(
+	    spec, true, body, len, content_type, query, accept, cfg, err);
+}
+
+void
+batch_parse_leased(struct batch_spec *spec, const struct batch_opts *o,
+    const char *const *json, const size_t *len, const uint32_t *index,
+    uint32_t n, const struct config *cfg)
+{
+	uint32_t i;
+
+	memset(spec, 0, sizeof(*spec));
+	spec->opts = *o;
+	spec->items = arena_alloc(&spec->arena, n * sizeof(*spec->items) + 1);
+	memset(spec->items, 0, n * sizeof(*spec->items));
+	spec->nitems = n;
+	for (i = 0; i < n; i++) {
+		json_t *v = json_loadb(json[i], len[i],
+		    JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+
+		if (v == NULL) {
+			spec->items[i].index = index[i];
+			item_invalid(spec, &spec->items[i],
+			    "requests[%u]: the stored item is not JSON",
+			    index[i]);
+			continue;
+		}
+		parse_item_json(spec, &spec->items[i], index[i], v, cfg);
+		json_decref(v);
+	}
 }
 
 void
