@@ -3,19 +3,21 @@
  * scheduler, starts an attempt for each job the scheduler admits, and
  * decides what each outcome means: a redirect to follow (a new hop,
  * queued again under the same caps and buckets), a failure to retry
- * after a jittered backoff, or the item's result line. It also enforces
- * the batch deadline, writes progress lines, and writes the summary last.
+ * after a jittered backoff, or the item's result line, which goes to the
+ * caller. It also enforces the batch deadline.
  *
  * An item's state is its struct item_life (item.h), in its scheduler
  * job: the scheduler queues and admits it, fetch moves it through the
  * attempt, and here an outcome becomes QUEUED again (a redirect, a
- * retry at once), BACKOFF or DONE (its line written). The batch ends
- * when every item is DONE; the end is written from a zero-delay event
- * so output never ends inside batch_start().
+ * retry at once), BACKOFF or DONE (its line delivered). Items live in
+ * pages, one per batch_add; a page whose items are all done is freed at
+ * the next batch_add, so a caller that adds in pages (a job) never has
+ * the whole batch in memory. The batch ends when it is closed and every
+ * item is DONE; the end comes from a zero-delay event, so the caller
+ * never sees it inside one of its own calls.
  */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include <event2/event_struct.h>
@@ -23,22 +25,12 @@
 #include <event2/keyvalq_struct.h>
 
 #include "batch.h"
-#include "emit.h"
+#include "engine_int.h"
 #include "log.h"
 #include "metrics.h"
 #include "redirect.h"
 #include "retry.h"
 #include "util.h"
-
-/*
- * Attempts started per turn of the event loop. A new connection costs a
- * connect() that the kernel completes on the spot over loopback (~30 us):
- * starting 10,000 in one go would hold the loop for 300 ms, and evhttp
- * writes a request only once its connection's event comes back. Between
- * slices the loop writes the requests already connected, reads what has
- * arrived and serves other callers.
- */
-#define BATCH_DISPATCH_SLICE 256
 
 /* Where an item goes after its first redirect. */
 struct item_hop {
@@ -50,6 +42,7 @@ struct batch_item {
 	struct sched_job job; /* first: the scheduler hands it back; its
 	                         life is the item's state */
 	struct batch *b;
+	struct batch_page *page; /* the batch_add it came in */
 	const struct item_spec *spec;
 	uint16_t attempts;  /* requests made: retries and hops included */
 	uint16_t retries;   /* retries so far */
@@ -63,14 +56,23 @@ struct batch_item {
 	uint64_t t_first; /* first dispatch */
 };
 
+/* The items of one batch_add. */
+struct batch_page {
+	TAILQ_ENTRY(batch_page) link;
+	uint32_t n;
+	uint32_t remaining; /* items not DONE */
+	struct batch_item items[];
+};
+
 struct batch {
-	struct batch_ctx *ctx;
-	struct batch_spec spec;
-	struct batch_item *items;
+	struct engine *e;
+	struct batch_opts opts;
+	struct batch_caller caller;
 	struct sched_batch *sb;
-	struct batch_sink sink;
+	TAILQ_HEAD(, batch_page) pages;
 	unsigned hops;
 	char user_agent[CONFIG_ADDR_LEN]; /* as configured when it started */
+	uint32_t total;                   /* items added */
 	uint32_t remaining;               /* items not DONE */
 	uint32_t backing_off;
 	uint32_t ok;
@@ -78,104 +80,27 @@ struct batch {
 	uint64_t retries;
 	uint64_t t_start;
 	uint64_t deadline_at;
+	bool closed; /* no more items will come */
 	bool ending; /* end_ev is active */
 	struct event deadline;
 	struct event end_ev;
-	struct event progress;
 	struct buf line;          /* scratch: one rendered line */
 	struct emit_header *hdrs; /* scratch: response headers as a view */
 	size_t hdrs_cap;
-	char **json; /* OUT_JSON: rendered results by index */
-	size_t *json_len;
 };
 
-/* --- the shared context ----------------------------------------------------
- */
+#define PAGE_FOREACH(b, pg, it)              \
+	TAILQ_FOREACH(pg, &(b)->pages, link) \
+	for ((it) = (pg)->items; (it) < (pg)->items + (pg)->n; (it)++)
 
-static void
-batch_sched_cb(evutil_socket_t fd, short what, void *arg)
+/* The item's options: the batch's, or its own copy with its values. */
+static const struct batch_opts *
+item_opts(const struct batch_item *it)
 {
-	struct batch_ctx *ctx = arg;
-
-	ctx->sched_at = 0;
-	batch_ctx_schedule(ctx);
+	return it->spec->opts ? it->spec->opts : &it->b->opts;
 }
 
-void
-batch_ctx_init(struct batch_ctx *ctx, struct event_base *base,
-    struct fetch_ctx *fetch, const struct config *cfg)
-{
-	struct sched_limits l = {(uint32_t)cfg->concurrency,
-	    (uint32_t)cfg->per_host_concurrency, cfg->rate, cfg->burst,
-	    cfg->per_host_rate, cfg->per_host_burst};
-
-	memset(ctx, 0, sizeof(*ctx));
-	ctx->base = base;
-	ctx->fetch = fetch;
-	ctx->cfg = cfg;
-	ctx->sched = sched_new(&l, mono_us());
-	ctx->sched_ev = evtimer_new(base, batch_sched_cb, ctx);
-	if (getrandom(&ctx->rng, sizeof(ctx->rng), 0) != sizeof(ctx->rng))
-		ctx->rng = mono_us();
-	ctx->rng |= 1;
-}
-
-void
-batch_ctx_free(struct batch_ctx *ctx)
-{
-	if (ctx->sched_ev != NULL)
-		event_free(ctx->sched_ev);
-	sched_free(ctx->sched);
-}
-
-void
-batch_ctx_schedule(struct batch_ctx *ctx)
-{
-	uint64_t now = mono_us();
-	uint64_t next = sched_run(ctx->sched, now, BATCH_DISPATCH_SLICE);
-	struct timeval tv;
-
-	if (next == SCHED_NEVER)
-		return;
-	if (ctx->sched_at != 0 && ctx->sched_at <= next &&
-	    evtimer_pending(ctx->sched_ev, NULL))
-		return;
-	ctx->sched_at = next;
-	tv = tv_us(next > now ? next - now : 0);
-	evtimer_add(ctx->sched_ev, &tv);
-}
-
-/* Uniform in [0, 1), for backoff jitter (xorshift64*). */
-static double
-batch_rand01(struct batch_ctx *ctx)
-{
-	uint64_t x = ctx->rng;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	ctx->rng = x;
-	return (double)((x * 2685821657736338717ull) >> 11) /
-	    9007199254740992.0;
-}
-
-/* --- output ------------------------------------------------------------- */
-
-/* Write one rendered result: framed to the sink, or kept for the JSON
- * document. */
-static void
-batch_output(struct batch *b, const struct result_view *rv)
-{
-	buf_reset(&b->line);
-	if (b->spec.format == OUT_JSON) {
-		emit_result(&b->line, rv);
-		b->json[rv->index] = xstrndup(b->line.data, b->line.len);
-		b->json_len[rv->index] = b->line.len;
-		return;
-	}
-	emit_frame_result(&b->line, b->spec.format, rv);
-	b->sink.write(b->sink.arg, b->line.data, b->line.len);
-}
+/* --- results ------------------------------------------------------------- */
 
 static const char *
 item_url(const struct batch_item *it)
@@ -203,33 +128,41 @@ result_view_init(struct batch *b, struct batch_item *it, struct result_view *rv)
 	}
 }
 
+static void batch_maybe_end(struct batch *b);
+
+/* Render the item's result, hand it to the caller, and the item is
+ * done. */
 static void
-batch_count(struct batch *b, enum item_err e, int status)
+item_done(struct batch *b, struct batch_item *it, const struct result_view *rv)
 {
-	if (e == IERR_NONE && status < 400) {
+	struct batch_result r;
+
+	buf_reset(&b->line);
+	emit_result(&b->line, rv);
+	r.index = rv->index;
+	r.line = b->line.data;
+	r.len = b->line.len;
+	r.error = rv->error;
+	r.status = rv->status;
+	r.ok = rv->error == IERR_NONE && rv->status < 400;
+	if (r.ok) {
 		b->ok++;
 		metrics.items_ok++;
 	} else {
 		b->failed++;
-		if (e == IERR_NONE)
+		if (rv->error == IERR_NONE)
 			metrics.items_http_error++;
 		else
-			metrics.items_error[e]++;
+			metrics.items_error[rv->error]++;
 	}
-}
-
-static void batch_maybe_end(struct batch *b);
-
-static void
-item_done(struct batch *b, struct batch_item *it, enum item_err e, int status)
-{
-	batch_count(b, e, status);
+	b->caller.result(b->caller.arg, &r);
 	item_set_state(&it->job.life, ITEM_DONE);
+	it->page->remaining--;
 	b->remaining--;
 	batch_maybe_end(b);
 }
 
-/* An item ends without a response: write its error line. */
+/* An item ends without a response: its error line. */
 static void
 batch_item_error(struct batch *b, struct batch_item *it, enum item_err e,
     const char *message)
@@ -239,8 +172,7 @@ batch_item_error(struct batch *b, struct batch_item *it, enum item_err e,
 	result_view_init(b, it, &rv);
 	rv.error = e;
 	rv.message = message;
-	batch_output(b, &rv);
-	item_done(b, it, e, 0);
+	item_done(b, it, &rv);
 }
 
 /* Response headers as the view emit wants, in b->hdrs. */
@@ -264,7 +196,7 @@ batch_headers_view(struct batch *b, const struct evkeyvalq *h)
 	return n;
 }
 
-/* The attempt's outcome is the item's result: write its line. */
+/* The attempt's outcome is the item's result: its line. */
 static void
 batch_item_result(
     struct batch *b, struct batch_item *it, const struct fetch_result *res)
@@ -278,19 +210,18 @@ batch_item_result(
 	rv.ttfb_ms = res->ttfb_ms;
 	if (res->error == IERR_NONE) {
 		rv.status = res->status;
-		rv.with_headers = b->spec.opts.headers;
+		rv.with_headers = b->opts.headers;
 		if (rv.with_headers && res->headers != NULL) {
 			rv.nheaders = batch_headers_view(b, res->headers);
 			rv.headers = b->hdrs;
 		}
-		rv.with_body = b->spec.opts.body == BODY_AUTO;
+		rv.with_body = b->opts.body == BODY_AUTO;
 		rv.body = res->body;
 		rv.body_len = rv.with_body ? res->body_len : res->body_seen;
 		rv.truncated = res->truncated;
 		rv.content_encoding = res->content_encoding;
 	}
-	batch_output(b, &rv);
-	item_done(b, it, res->error, res->status);
+	item_done(b, it, &rv);
 }
 
 /* --- attempts, redirects, retries ----------------------------------------- */
@@ -345,7 +276,7 @@ batch_backoff_cb(evutil_socket_t fd, short what, void *arg)
 
 	b->backing_off--;
 	batch_enqueue(b, it);
-	batch_ctx_schedule(b->ctx);
+	engine_schedule(b->e);
 }
 
 /*
@@ -357,13 +288,12 @@ static int64_t
 batch_retry_delay(
     struct batch *b, struct batch_item *it, const struct fetch_result *res)
 {
-	const struct batch_opts *o = &b->spec.opts;
-	uint32_t allowed = (it->spec->opts ? it->spec->opts : o)->retries;
-	enum http_method m = item_method(it);
-	bool safe = http_method_idempotent(m) || it->spec->retry_unsafe;
+	const struct batch_opts *o = &b->opts;
+	bool safe =
+	    http_method_idempotent(item_method(it)) || it->spec->retry_unsafe;
 	int64_t delay = -1;
 
-	if (it->retries >= allowed ||
+	if (it->retries >= item_opts(it)->retries ||
 	    !retry_wanted(
 	        &o->retry_on, res->error, res->status, res->sent, safe))
 		return -1;
@@ -379,7 +309,7 @@ batch_retry_delay(
 	}
 	if (delay < 0)
 		delay = (int64_t)retry_backoff_ms(o->backoff_ms,
-		    o->backoff_max_ms, it->retries, batch_rand01(b->ctx));
+		    o->backoff_max_ms, it->retries, engine_rand01(b->e));
 	if (mono_us() + (uint64_t)delay * 1000 >= b->deadline_at)
 		return -1; /* it would start after the deadline */
 	return delay;
@@ -396,50 +326,60 @@ batch_retry(struct batch *b, struct batch_item *it, int64_t delay_ms)
 		return;
 	}
 	if (it->backoff == NULL)
-		it->backoff = evtimer_new(b->ctx->base, batch_backoff_cb, it);
+		it->backoff = evtimer_new(b->e->base, batch_backoff_cb, it);
 	item_set_state(&it->job.life, ITEM_BACKOFF);
 	b->backing_off++;
 	timer_arm_ms(it->backoff, (uint64_t)delay_ms);
 }
 
+/* A redirect, when the batch follows them: true when the item went on
+ * (queued for its next hop, or ended: too many); false when the response
+ * is to be taken as it is (no usable Location). */
+static bool
+batch_follow(
+    struct batch *b, struct batch_item *it, const struct fetch_result *res)
+{
+	const char *why;
+	char msg[160];
+
+	if (it->redirects >= b->opts.follow_redirects) {
+		snprintf(msg, sizeof(msg),
+		    "more than %u redirects (follow_redirects)",
+		    b->opts.follow_redirects);
+		batch_item_error(b, it, IERR_TOO_MANY_REDIRECTS, msg);
+		return true;
+	}
+	if (batch_item_redirect(it, res->status,
+	        res->headers ? evhttp_find_header(res->headers, "Location")
+	                     : NULL,
+	        &why) != 0) {
+		log_debug("batch: not following a %d: %s", res->status, why);
+		return false;
+	}
+	batch_enqueue(b, it);
+	return true;
+}
+
+/* The attempt's outcome (the item is ITEM_OUTCOME): follow, retry, or
+ * the result. */
 static void
 batch_fetch_done(const struct fetch_result *res, void *arg)
 {
 	struct batch_item *it = arg;
 	struct batch *b = it->b;
-	const struct batch_opts *o = &b->spec.opts;
-	const char *why;
-	char msg[160];
+	bool redirect = res->error == IERR_NONE &&
+	    redirect_status(res->status) && b->opts.follow_redirects > 0;
 	int64_t delay;
 
 	it->fetch = NULL;
 	sched_done(&it->job);
-	if (res->error == IERR_NONE && redirect_status(res->status) &&
-	    o->follow_redirects > 0) {
-		if (it->redirects >= o->follow_redirects) {
-			snprintf(msg, sizeof(msg),
-			    "more than %u redirects (follow_redirects)",
-			    o->follow_redirects);
-			batch_item_error(b, it, IERR_TOO_MANY_REDIRECTS, msg);
-			goto out;
-		}
-		if (batch_item_redirect(it, res->status,
-		        res->headers
-		            ? evhttp_find_header(res->headers, "Location")
-		            : NULL,
-		        &why) == 0) {
-			batch_enqueue(b, it);
-			goto out;
-		}
-		log_debug("batch: not following a %d: %s", res->status, why);
+	if (!redirect || !batch_follow(b, it, res)) {
+		if ((delay = batch_retry_delay(b, it, res)) >= 0)
+			batch_retry(b, it, delay);
+		else
+			batch_item_result(b, it, res);
 	}
-	if ((delay = batch_retry_delay(b, it, res)) >= 0) {
-		batch_retry(b, it, delay);
-		goto out;
-	}
-	batch_item_result(b, it, res);
-out:
-	batch_ctx_schedule(b->ctx);
+	engine_schedule(b->e);
 }
 
 /* The scheduler admitted a job: start its attempt. */
@@ -450,7 +390,7 @@ batch_dispatch(struct sched_job *job, void *arg)
 	struct batch *b = arg;
 	const struct item_spec *s = it->spec;
 	struct fetch_params *p = &it->params;
-	const struct batch_opts *o = &b->spec.opts;
+	const struct batch_opts *o = &b->opts;
 
 	if (it->t_first == 0)
 		it->t_first = mono_us();
@@ -468,30 +408,26 @@ batch_dispatch(struct sched_job *job, void *arg)
 		p->has_body = s->has_body;
 	}
 	p->connect_timeout_ms = o->connect_timeout_ms;
-	p->timeout_ms = (s->opts ? s->opts : o)->timeout_ms;
+	p->timeout_ms = item_opts(it)->timeout_ms;
 	p->max_body_bytes = o->max_body_bytes;
 	p->keep_body = o->body == BODY_AUTO;
 	p->decode = o->decode && p->keep_body;
 	p->hops = b->hops;
 	p->user_agent = b->user_agent;
 	metrics.attempts_total++;
-	it->fetch = fetch_start(b->ctx->fetch, p, batch_fetch_done, it);
+	it->fetch = fetch_start(&b->e->fetch, p, batch_fetch_done, it);
 }
 
-/* --- the batch's own timers --------------------------------------------------
- */
+/* --- the batch ---------------------------------------------------------- */
 
+/* Free a page whose items are all done. */
 static void
-batch_free(struct batch *b)
+page_free(struct batch_page *pg)
 {
 	uint32_t i;
 
-	event_del(&b->deadline);
-	event_del(&b->end_ev);
-	event_del(&b->progress);
-	sched_batch_free(b->sb);
-	for (i = 0; i < b->spec.nitems; i++) {
-		struct batch_item *it = &b->items[i];
+	for (i = 0; i < pg->n; i++) {
+		struct batch_item *it = &pg->items[i];
 
 		if (it->backoff != NULL)
 			event_free(it->backoff);
@@ -499,60 +435,50 @@ batch_free(struct batch *b)
 			arena_free(&it->hop->arena);
 			free(it->hop);
 		}
-		if (b->json != NULL)
-			free(b->json[i]);
 	}
-	free(b->json);
-	free(b->json_len);
+	free(pg);
+}
+
+static void
+batch_free(struct batch *b)
+{
+	struct batch_page *pg;
+
+	event_del(&b->deadline);
+	event_del(&b->end_ev);
+	sched_batch_free(b->sb);
+	while ((pg = TAILQ_FIRST(&b->pages)) != NULL) {
+		TAILQ_REMOVE(&b->pages, pg, link);
+		page_free(pg);
+	}
 	buf_free(&b->line);
 	free(b->hdrs);
-	free(b->items);
-	batch_spec_free(&b->spec);
-	b->ctx->active--;
+	b->e->active--;
 	free(b);
 }
 
-/* Everything is done: summary, end of stream, free. */
+/* Everything is done: the caller's end, then free. */
 static void
 batch_end_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct batch *b = arg;
-	struct summary_view sv;
 	struct batch_stats st;
-	struct buf eff = BUF_INIT;
 
-	opts_emit_effective(&b->spec.opts, &eff);
-	memset(&sv, 0, sizeof(sv));
-	sv.total = b->spec.nitems;
-	sv.ok = b->ok;
-	sv.failed = b->failed;
-	sv.retries = b->retries;
-	sv.elapsed_ms = us_to_ms(mono_us() - b->t_start);
-	sv.effective_json = buf_cstr(&eff);
-	buf_reset(&b->line);
-	if (b->spec.format == OUT_JSON)
-		emit_json_document(&b->line, (const char *const *)b->json,
-		    b->json_len, b->spec.nitems, &sv);
-	else
-		emit_frame_summary(&b->line, b->spec.format, &sv);
-	b->sink.write(b->sink.arg, b->line.data, b->line.len);
-	buf_free(&eff);
-	st.items = sv.total;
-	st.ok = sv.ok;
-	st.failed = sv.failed;
-	st.retries = sv.retries;
-	st.elapsed_ms = sv.elapsed_ms;
-	b->sink.end(b->sink.arg, &st);
+	st.items = b->total;
+	st.ok = b->ok;
+	st.failed = b->failed;
+	st.retries = b->retries;
+	st.elapsed_ms = us_to_ms(mono_us() - b->t_start);
+	b->caller.end(b->caller.arg, &st);
 	batch_free(b);
 }
 
 static void
 batch_maybe_end(struct batch *b)
 {
-	if (b->remaining == 0 && !b->ending) {
+	if (b->closed && b->remaining == 0 && !b->ending) {
 		b->ending = true;
 		event_del(&b->deadline);
-		event_del(&b->progress);
 		event_active(&b->end_ev, EV_TIMEOUT, 1);
 	}
 }
@@ -562,11 +488,11 @@ batch_maybe_end(struct batch *b)
 static void
 batch_end_all(struct batch *b, enum item_err err, const char *msg)
 {
-	uint32_t i;
+	struct batch_page *pg;
+	struct batch_item *it;
 
-	for (i = 0; i < b->spec.nitems; i++) {
-		struct batch_item *it = &b->items[i];
-
+	PAGE_FOREACH(b, pg, it)
+	{
 		enum item_state s = it->job.life.state;
 
 		if (s == ITEM_DONE)
@@ -583,7 +509,7 @@ batch_end_all(struct batch *b, enum item_err err, const char *msg)
 		}
 		batch_item_error(b, it, err, msg);
 	}
-	batch_ctx_schedule(b->ctx);
+	engine_schedule(b->e);
 }
 
 /* The batch deadline passed. */
@@ -595,7 +521,7 @@ batch_deadline_cb(evutil_socket_t fd, short what, void *arg)
 
 	snprintf(msg, sizeof(msg),
 	    "the batch deadline of %u ms passed before a response",
-	    b->spec.opts.deadline_ms);
+	    b->opts.deadline_ms);
 	batch_end_all(b, IERR_DEADLINE, msg);
 }
 
@@ -605,95 +531,107 @@ batch_abort(struct batch *b, const char *why)
 	batch_end_all(b, IERR_CANCELLED, why);
 }
 
+/* Tell the caller of an item's new state. */
 static void
-batch_progress_cb(evutil_socket_t fd, short what, void *arg)
+batch_item_changed(struct item_life *l, enum item_state from)
 {
-	struct batch *b = arg;
-	struct progress_view pv;
+	struct batch_item *it = (struct batch_item *)(void *)((char *)l -
+	    offsetof(struct batch_item, job.life));
+	struct batch *b = it->b;
 
-	pv.done = b->spec.nitems - b->remaining;
-	pv.total = b->spec.nitems;
-	pv.in_flight = sched_batch_inflight(b->sb);
-	pv.queued = sched_batch_queued(b->sb) + b->backing_off;
-	buf_reset(&b->line);
-	emit_frame_progress(&b->line, b->spec.format, &pv);
-	b->sink.write(b->sink.arg, b->line.data, b->line.len);
+	b->caller.state(b->caller.arg, l->index, from, l->state);
 }
 
 struct batch *
-batch_start(struct batch_ctx *ctx, struct batch_spec *spec, unsigned hops,
-    const struct batch_sink *sink)
+batch_start(struct engine *e, const struct batch_opts *o, unsigned hops,
+    const struct batch_caller *caller)
 {
 	struct batch *b = xcalloc(1, sizeof(*b));
-	const struct batch_opts *o;
 	struct sched_batch_limits l;
-	uint32_t i;
 
-	b->ctx = ctx;
-	b->spec = *spec;
-	memset(spec, 0, sizeof(*spec));
-	o = &b->spec.opts;
-	b->sink = *sink;
+	b->e = e;
+	b->opts = *o;
+	b->caller = *caller;
 	b->hops = hops;
+	TAILQ_INIT(&b->pages);
 	snprintf(
-	    b->user_agent, sizeof(b->user_agent), "%s", ctx->cfg->user_agent);
+	    b->user_agent, sizeof(b->user_agent), "%s", e->cfg->user_agent);
 	b->t_start = mono_us();
 	b->deadline_at = b->t_start + (uint64_t)o->deadline_ms * 1000;
-	b->items = xcalloc(b->spec.nitems, sizeof(*b->items));
-	if (b->spec.format == OUT_JSON) {
-		b->json = xcalloc(b->spec.nitems, sizeof(*b->json));
-		b->json_len = xcalloc(b->spec.nitems, sizeof(*b->json_len));
-	}
 	l.concurrency = o->concurrency;
 	l.per_host_concurrency = o->per_host_concurrency;
 	l.rate = o->rate;
 	l.burst = o->burst;
 	l.per_host_rate = o->per_host_rate;
-	b->sb = sched_batch_new(ctx->sched, &l, batch_dispatch, b, b->t_start);
-	evtimer_assign(&b->deadline, ctx->base, batch_deadline_cb, b);
-	event_assign(&b->end_ev, ctx->base, -1, 0, batch_end_cb, b);
-	event_assign(
-	    &b->progress, ctx->base, -1, EV_PERSIST, batch_progress_cb, b);
+	b->sb = sched_batch_new(e->sched, &l, batch_dispatch, b, b->t_start);
+	evtimer_assign(&b->deadline, e->base, batch_deadline_cb, b);
+	event_assign(&b->end_ev, e->base, -1, 0, batch_end_cb, b);
 	timer_arm_ms(&b->deadline, o->deadline_ms);
-	if (o->progress_ms > 0 && b->spec.format != OUT_JSON)
-		timer_arm_ms(&b->progress, o->progress_ms);
-	ctx->active++;
+	e->active++;
 	metrics.batches_total++;
-	b->remaining = b->spec.nitems;
-	for (i = 0; i < b->spec.nitems; i++) {
-		struct batch_item *it = &b->items[i];
+	return b;
+}
+
+void
+batch_add(struct batch *b, const struct item_spec *items, uint32_t n)
+{
+	struct batch_page *pg, *next;
+	uint32_t i;
+
+	for (pg = TAILQ_FIRST(&b->pages); pg != NULL; pg = next) {
+		next = TAILQ_NEXT(pg, link);
+		if (pg->remaining == 0) {
+			TAILQ_REMOVE(&b->pages, pg, link);
+			page_free(pg);
+		}
+	}
+	pg = xcalloc(1, sizeof(*pg) + n * sizeof(pg->items[0]));
+	pg->n = pg->remaining = n;
+	TAILQ_INSERT_TAIL(&b->pages, pg, link);
+	b->total += n;
+	b->remaining += n;
+	for (i = 0; i < n; i++) {
+		struct batch_item *it = &pg->items[i];
 
 		it->b = b;
-		it->spec = &b->spec.items[i];
-		it->job.life.index = it->spec->index;
+		it->page = pg;
+		it->spec = &items[i];
+		it->job.life.index = items[i].index;
+		if (b->caller.state != NULL)
+			it->job.life.changed = batch_item_changed;
 		if (it->spec->invalid != NULL)
 			batch_item_error(
 			    b, it, IERR_INVALID_REQUEST, it->spec->invalid);
 		else
 			batch_enqueue(b, it);
 	}
+	engine_schedule(b->e);
+}
+
+void
+batch_close(struct batch *b)
+{
+	b->closed = true;
 	batch_maybe_end(b);
-	batch_ctx_schedule(ctx);
-	return b;
 }
 
 void
 batch_cancel(struct batch *b)
 {
-	struct batch_ctx *ctx = b->ctx;
-	uint32_t i;
+	struct engine *e = b->e;
+	struct batch_page *pg;
+	struct batch_item *it;
 
-	for (i = 0; i < b->spec.nitems; i++) {
-		struct batch_item *it = &b->items[i];
-
+	PAGE_FOREACH(b, pg, it)
+	{
 		if (item_in_attempt(it->job.life.state)) {
 			fetch_cancel(it->fetch);
 			sched_done(&it->job);
 		}
 	}
 	metrics.batches_cancelled++;
-	batch_free(b); /* drops the queued jobs with the scheduler batch */
-	batch_ctx_schedule(ctx); /* others get the freed capacity */
+	batch_free(b);      /* drops the queued jobs with the scheduler batch */
+	engine_schedule(e); /* others get the freed capacity */
 }
 
 void
@@ -701,5 +639,14 @@ batch_pause(struct batch *b, bool paused)
 {
 	sched_batch_pause(b->sb, paused);
 	if (!paused)
-		batch_ctx_schedule(b->ctx);
+		engine_schedule(b->e);
+}
+
+void
+batch_progress(const struct batch *b, struct progress_view *pv)
+{
+	pv->done = b->total - b->remaining;
+	pv->total = b->total;
+	pv->in_flight = sched_batch_inflight(b->sb);
+	pv->queued = sched_batch_queued(b->sb) + b->backing_off;
 }

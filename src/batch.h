@@ -1,16 +1,24 @@
 /*
- * batch.h - one running batch: its items, their attempts (retries and
- * redirect hops included), the output they produce and the summary
- * (DESIGN.md §1, §2).
+ * batch.h - a batch the engine runs (DESIGN.md §1, §2): items under one
+ * set of options - caps, rate, timeouts, retries, redirects, deadline -
+ * fetched concurrently, each ending with exactly one result line.
  *
- * server.c hands a parsed struct batch_spec to batch_start() together
- * with a sink, the two callbacks through which every byte of the
- * response leaves. The batch writes one framed result per item as each
- * finishes (invalid items at once), progress lines if asked, then the
- * summary, then calls sink->end exactly once; it frees itself after end
- * returns. If the caller goes away first, the server calls batch_cancel()
- * instead: every attempt is cancelled, nothing more is written, end is
- * not called. batch_pause() is the server's backpressure lever.
+ * A caller (the stream of a POST /v1/batch today; a job's runner next)
+ * starts a batch on the engine with its options and a struct
+ * batch_caller, hands it items with batch_add (all at once, or in pages
+ * as it leases them), and says batch_close when no more will come. The
+ * engine gives each item's result line to caller->result as the item
+ * finishes (an invalid item's at once, inside batch_add), tells
+ * caller->state of every change of an item's state (item.h) when the
+ * caller asks, and once every item added has its result and the batch is
+ * closed calls caller->end exactly once, from the event loop (never
+ * inside a batch_* call); the batch is freed after end returns. If the
+ * caller goes away first it calls batch_cancel instead: every attempt
+ * is cancelled, nothing more is delivered, end is not called.
+ *
+ * The caller frames the lines (NDJSON, SSE, the JSON document; a job
+ * records them in the store) and writes the summary; the engine renders
+ * each result object and counts.
  */
 #ifndef FANOUTD_BATCH_H
 #define FANOUTD_BATCH_H
@@ -19,36 +27,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <event2/event.h>
-
 #include "batch_parse.h"
-#include "config.h"
-#include "fetch.h"
-#include "scheduler.h"
+#include "emit.h"
+#include "engine.h"
+#include "err.h"
+#include "item.h"
+#include "options.h"
 
-/* What every batch shares: the loop, the scheduler and its one timer,
- * the fetcher, the configuration, a random source for backoff jitter. */
-struct batch_ctx {
-	struct event_base *base;
-	struct sched *sched;
-	struct event *sched_ev; /* fires when rate-limited queues may move */
-	uint64_t sched_at;      /* when sched_ev fires, if pending */
-	struct fetch_ctx *fetch;
-	const struct config *cfg;
-	uint64_t rng;    /* xorshift64* state */
-	uint64_t active; /* batches running */
+struct batch;
+
+/* One item's result, valid during the call. */
+struct batch_result {
+	uint32_t index;   /* the item's index */
+	const char *line; /* its result object, JSON, no newline */
+	size_t len;
+	bool ok;             /* the line's "ok": a response with status < 400 */
+	enum item_err error; /* IERR_NONE: a response arrived */
+	int status;          /* its status, when error is IERR_NONE */
 };
 
-/* Set up ctx (creates the scheduler from cfg's limits). */
-void batch_ctx_init(struct batch_ctx *ctx, struct event_base *base,
-    struct fetch_ctx *fetch, const struct config *cfg);
-void batch_ctx_free(struct batch_ctx *ctx);
-
-/* Dispatch what the caps and buckets allow now, and arm the scheduler
- * timer for the next token refill that matters. */
-void batch_ctx_schedule(struct batch_ctx *ctx);
-
-/* Counts for the access log, given to sink->end. */
+/* The batch's counts, given to caller->end. */
 struct batch_stats {
 	uint32_t items;
 	uint32_t ok;
@@ -57,33 +55,52 @@ struct batch_stats {
 	double elapsed_ms;
 };
 
-struct batch_sink {
-	/* Append response bytes (never partial lines). */
-	void (*write)(void *arg, const char *data, size_t len);
-	/* Everything is written; the batch is freed after this returns. */
+struct batch_caller {
+	/* One item's result: called exactly once per item added. */
+	void (*result)(void *arg, const struct batch_result *r);
+	/* Every item added has its result and the batch is closed. The
+	 * batch is freed after this returns. */
 	void (*end)(void *arg, const struct batch_stats *st);
+	/* NULL, or told each change of an item's state, after it is made
+	 * (a job keeps the store's item states from these). It must not
+	 * call into the batch. */
+	void (*state)(void *arg, uint32_t index, enum item_state from,
+	    enum item_state to);
 	void *arg;
 };
 
-struct batch;
+/*
+ * Start a batch on e with options o (copied) - admitted first with
+ * engine_admit. hops is the X-Fanoutd-Hops value to send upstream. The
+ * deadline (o->deadline_ms) runs from now.
+ */
+struct batch *batch_start(struct engine *e, const struct batch_opts *o,
+    unsigned hops, const struct batch_caller *caller);
 
 /*
- * Start a batch. Takes ownership of *spec (the caller's copy is cleared).
- * hops is the X-Fanoutd-Hops value to send upstream. sink->write may be
- * called from inside this call (invalid items); sink->end never is.
+ * Add n items (their indexes the caller's, each once). The items and
+ * everything they point to stay the caller's and must stay valid until
+ * each one's result has been delivered. Invalid items get their result
+ * inside this call.
  */
-struct batch *batch_start(struct batch_ctx *ctx, struct batch_spec *spec,
-    unsigned hops, const struct batch_sink *sink);
+void batch_add(struct batch *b, const struct item_spec *items, uint32_t n);
 
-/* The caller is gone: cancel every attempt, write nothing, free. */
+/* No more items will be added: the batch ends once every item has its
+ * result. */
+void batch_close(struct batch *b);
+
+/* The caller is gone: cancel every attempt, deliver nothing, free. */
 void batch_cancel(struct batch *b);
 
-/* End every unfinished item now with a `cancelled` line saying why
- * (shutdown); the summary follows as usual. */
+/* End every unfinished item now with a `cancelled` result saying why
+ * (shutdown); the end follows as usual. */
 void batch_abort(struct batch *b, const char *why);
 
-/* Stop (or resume) dispatching new attempts: the caller reads slower
- * than results arrive. Attempts in flight carry on. */
+/* Stop (or resume) dispatching new attempts: the caller takes results
+ * slower than they come. Attempts in flight carry on. */
 void batch_pause(struct batch *b, bool paused);
+
+/* Items done, added, in flight and waiting (queued or backing off). */
+void batch_progress(const struct batch *b, struct progress_view *pv);
 
 #endif

@@ -476,11 +476,11 @@ fetch_header_cb(struct evhttp_request *req, void *arg)
 	TAILQ_FOREACH(kv, evhttp_request_get_input_headers(req), next)
 	n++;
 	/* Returning -1 makes evhttp fail the request (as EOF). */
-	if (n > f->ctx->max_response_headers) {
+	if (n > f->ctx->cfg->max_response_headers) {
 		snprintf(f->head_err, sizeof(f->head_err),
 		    "the response from %s has %u headers, over %u "
 		    "([upstream] max_response_headers)",
-		    peer, n, f->ctx->max_response_headers);
+		    peer, n, (uint32_t)f->ctx->cfg->max_response_headers);
 		return -1;
 	}
 	if (code < 100 || code > 599) {
@@ -597,7 +597,7 @@ fetch_failed_io(struct fetch *f)
 		    "malformed response head from %s, or one over %llu bytes "
 		    "([upstream] max_response_header_bytes)",
 		    peer,
-		    (unsigned long long)f->ctx->max_response_header_bytes);
+		    (unsigned long long)f->ctx->cfg->max_response_header_bytes);
 		return;
 	case EVREQ_HTTP_DATA_TOO_LONG:
 		fetch_fail(f, IERR_PROTOCOL, true,

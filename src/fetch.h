@@ -32,10 +32,10 @@ struct fetch_ctx {
 	struct event_base *base;
 	struct pool *pool;
 	struct resolver *resolver;
-	const struct egress *egress;   /* checked before every connection */
-	uint32_t max_response_headers; /* more: protocol error */
-	uint64_t max_response_header_bytes; /* for messages; the pool
-	                                       enforces it */
+	const struct egress *egress; /* checked before every connection */
+	const struct config *cfg;    /* [upstream] max_response_headers (and
+	                                _header_bytes, the pool's, for
+	                                messages), read in place */
 };
 
 struct fetch_params {

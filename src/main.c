@@ -3,13 +3,14 @@
  * and the one event loop that everything runs on.
  *
  * Start-up order follows the module stack of DESIGN.md §4, bottom up:
- * resolver and pool, fetcher, scheduler, batches, server. Shutdown runs
- * it top down, so each module is freed after everything that uses it.
+ * the engine (resolver, pool, fetcher, scheduler), then the server.
+ * Shutdown runs it top down, so each module is freed after everything
+ * that uses it. main talks to the engine's front and to the server,
+ * nothing below them.
  */
 #include <errno.h>
 #include <stdbool.h>
 #include <getopt.h>
-#include <ifaddrs.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,18 +20,13 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
-#include "batch.h"
 #include "config.h"
-#include "egress.h"
-#include "fetch.h"
+#include "engine.h"
 #include "log.h"
 #include "notify.h"
 #include "preflight.h"
-#include "util.h"
-#include "pool.h"
-#include "resolve.h"
-#include "scheduler.h"
 #include "server.h"
+#include "util.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "0.1.0"
@@ -39,11 +35,7 @@
 struct daemon {
 	struct config cfg;
 	struct event_base *base;
-	struct resolver *resolver;
-	struct pool *pool;
-	struct fetch_ctx fetch;
-	struct egress egress; /* rebuilt on reload */
-	struct batch_ctx bctx;
+	struct engine *engine;
 	struct server *server;
 	const char *config_path; /* NULL: built-in defaults */
 	const char *listen_flag; /* --listen, which wins over the file */
@@ -51,7 +43,6 @@ struct daemon {
 	struct event *sigterm;
 	struct event *sighup;
 	struct event *watchdog;
-	bool draining;
 };
 
 static void
@@ -124,73 +115,15 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon *d = arg;
 
-	if (d->draining) {
+	if (engine_draining(d->engine)) {
 		log_warn("signal %d again: stopping now", (int)sig);
 		event_base_loopbreak(d->base);
 		return;
 	}
-	d->draining = true;
 	notify_stopping();
 	log_info("signal %d: draining (up to %llu ms for running batches)",
 	    (int)sig, (unsigned long long)d->cfg.drain_timeout_ms);
 	server_drain(d->server, on_drained, d);
-}
-
-/* Limits on upstream responses that fetch checks itself. */
-static void
-daemon_set_fetch_limits(struct daemon *d)
-{
-	d->fetch.max_response_headers = (uint32_t)d->cfg.max_response_headers;
-	d->fetch.max_response_header_bytes = d->cfg.max_response_header_bytes;
-}
-
-/* Deny a wildcard listener's port on every address of this host. */
-static void
-daemon_deny_own_interfaces(struct daemon *d, uint16_t port)
-{
-	struct ifaddrs *ifs, *i;
-	uint8_t a[16];
-	uint16_t ignored;
-
-	if (getifaddrs(&ifs) != 0)
-		return;
-	for (i = ifs; i != NULL; i = i->ifa_next)
-		if (i->ifa_addr != NULL &&
-		    egress_from_sockaddr(i->ifa_addr, a, &ignored) == 0)
-			egress_add_own(&d->egress, a, port, false);
-	freeifaddrs(ifs);
-}
-
-/*
- * (Re)build the egress policy from d->cfg: the configured ranges, then
- * every TCP address fanoutd listens on, so a batch can never make
- * fanoutd call itself.
- */
-static void
-daemon_set_egress(struct daemon *d)
-{
-	static const uint8_t zero[16];
-	static const uint8_t v4any[16] = {[10] = 0xff, [11] = 0xff};
-	struct sockaddr_storage ss[CONFIG_MAX_LISTEN];
-	unsigned i, n;
-	uint8_t a[16];
-	uint16_t port;
-
-	egress_free(&d->egress);
-	egress_init(&d->egress, d->cfg.deny_private, d->cfg.deny, d->cfg.allow);
-	n = d->server ? server_bound_addrs(d->server, ss, CONFIG_MAX_LISTEN)
-	              : 0;
-	for (i = 0; i < n; i++) {
-		bool any;
-
-		if (egress_from_sockaddr((struct sockaddr *)&ss[i], a, &port) !=
-		    0)
-			continue;
-		any = memcmp(a, zero, 16) == 0 || memcmp(a, v4any, 16) == 0;
-		egress_add_own(&d->egress, a, port, any);
-		if (any)
-			daemon_deny_own_interfaces(d, port);
-	}
 }
 
 /*
@@ -269,7 +202,6 @@ on_reload_signal(evutil_socket_t sig, short what, void *arg)
 	struct config_error err;
 	struct config next;
 	char msg[600], why[256];
-	struct sched_limits l;
 
 	notify_reloading();
 	if (daemon_config(&next, d->config_path, d->listen_flag, &err) != 0) {
@@ -285,22 +217,12 @@ on_reload_signal(evutil_socket_t sig, short what, void *arg)
 	preflight_warnings(&next, warn_log);
 	d->cfg = next;
 	log_set_level((enum log_level)d->cfg.log_level);
-	l.concurrency = (uint32_t)d->cfg.concurrency;
-	l.per_host_concurrency = (uint32_t)d->cfg.per_host_concurrency;
-	l.rate = d->cfg.rate;
-	l.burst = d->cfg.burst;
-	l.per_host_rate = d->cfg.per_host_rate;
-	l.per_host_burst = d->cfg.per_host_burst;
-	sched_set_limits(d->bctx.sched, &l, mono_us());
-	pool_configure(d->pool, &d->cfg);
-	daemon_set_egress(d);
-	daemon_set_fetch_limits(d);
+	engine_reload(d->engine);
 	if (server_reload(d->server, why, sizeof(why)) != 0)
 		log_error("reload: %s; keeping the old tokens", why);
 	log_info("reload: configuration %s applied (limits and egress now, "
 	         "batch defaults to new batches)",
 	    d->config_path ? d->config_path : "(built-in defaults)");
-	batch_ctx_schedule(&d->bctx);
 	notify_ready();
 }
 
@@ -309,6 +231,7 @@ static int
 daemon_start(struct daemon *d)
 {
 	struct event_config *ecfg;
+	struct sockaddr_storage self[CONFIG_MAX_LISTEN];
 	char why[256];
 
 	/* Precise timers (timerfd): rate limits arm µs-exact wake-ups, and
@@ -328,29 +251,19 @@ daemon_start(struct daemon *d)
 		log_error("cannot create the event loop");
 		return -1;
 	}
-	d->resolver = resolver_new(d->base, &d->cfg, why, sizeof(why));
-	if (d->resolver == NULL) {
+	d->engine = engine_new(d->base, &d->cfg, why, sizeof(why));
+	if (d->engine == NULL) {
 		log_error("%s", why);
 		return -1;
 	}
-	d->pool = pool_new(d->base, &d->cfg, why, sizeof(why));
-	if (d->pool == NULL) {
-		log_error("%s", why);
-		return -1;
-	}
-	d->fetch.base = d->base;
-	d->fetch.pool = d->pool;
-	d->fetch.resolver = d->resolver;
-	d->fetch.egress = &d->egress;
-	daemon_set_fetch_limits(d);
-	daemon_set_egress(d);
-	batch_ctx_init(&d->bctx, d->base, &d->fetch, &d->cfg);
-	d->server = server_new(d->base, &d->bctx, &d->cfg, why, sizeof(why));
+	d->server = server_new(d->base, d->engine, &d->cfg, why, sizeof(why));
 	if (d->server == NULL) {
 		log_error("%s", why);
 		return -1;
 	}
-	daemon_set_egress(d); /* now with the bound addresses */
+	/* Egress denies what fanoutd itself listens on. */
+	engine_set_self(d->engine, self,
+	    server_bound_addrs(d->server, self, CONFIG_MAX_LISTEN));
 	d->sigint = evsignal_new(d->base, SIGINT, on_stop_signal, d);
 	d->sigterm = evsignal_new(d->base, SIGTERM, on_stop_signal, d);
 	d->sighup = evsignal_new(d->base, SIGHUP, on_reload_signal, d);
@@ -365,10 +278,7 @@ static void
 daemon_stop(struct daemon *d)
 {
 	server_free(d->server);
-	batch_ctx_free(&d->bctx);
-	pool_free(d->pool);
-	resolver_free(d->resolver);
-	egress_free(&d->egress);
+	engine_free(d->engine);
 	if (d->sigint)
 		event_free(d->sigint);
 	if (d->sigterm)

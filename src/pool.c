@@ -64,10 +64,8 @@ struct pool {
 	struct event *reap_ev;
 	uint64_t nidle;
 	uint64_t nopen;
-	uint32_t max_idle_per_host;
-	uint64_t max_idle;
-	uint32_t idle_timeout_ms;
-	uint64_t max_header_bytes; /* of a response */
+	const struct config *cfg; /* idle limits and the response-head cap,
+	                             read in place (a reload changes them) */
 };
 
 static void pool_reap_cb(evutil_socket_t fd, short what, void *arg);
@@ -86,17 +84,8 @@ pool_new(
 		return NULL;
 	}
 	p->reap_ev = event_new(base, -1, 0, pool_reap_cb, p);
-	pool_configure(p, cfg);
+	p->cfg = cfg;
 	return p;
-}
-
-void
-pool_configure(struct pool *p, const struct config *cfg)
-{
-	p->max_idle_per_host = (uint32_t)cfg->max_idle_per_host;
-	p->max_idle = cfg->max_idle;
-	p->idle_timeout_ms = (uint32_t)cfg->idle_timeout_ms;
-	p->max_header_bytes = cfg->max_response_header_bytes;
 }
 
 static struct pool_origin *
@@ -250,7 +239,8 @@ pool_open(struct pool *p, const char *origin, const union sockaddr_any *addr,
 		free(pc);
 		return NULL;
 	}
-	if (wirebev_init(&pc->wb, pc->bev, https, p->max_header_bytes) != 0) {
+	if (wirebev_init(&pc->wb, pc->bev, https,
+	        p->cfg->max_response_header_bytes) != 0) {
 		bufferevent_free(pc->bev);
 		snprintf(
 		    why, whylen, "cannot create a connection to %s", pc->peer);
@@ -272,7 +262,7 @@ pool_open(struct pool *p, const char *origin, const union sockaddr_any *addr,
 	evhttp_connection_set_family(pc->evcon, addr->sa.sa_family);
 	evhttp_connection_set_closecb(pc->evcon, pconn_close_cb, pc);
 	evhttp_connection_set_max_headers_size(
-	    pc->evcon, (ev_ssize_t)p->max_header_bytes);
+	    pc->evcon, (ev_ssize_t)p->cfg->max_response_header_bytes);
 	pc->pool = p;
 	pc->origin = origin_get(p, origin);
 	pc->state = PC_BUSY;
@@ -324,18 +314,18 @@ pool_release(struct pool *p, struct pconn *pc, bool reusable)
 	 * and no byte waits that belongs to no request (a body sent after a
 	 * HEAD response, say: the next response would be misread). */
 	if (!reusable || pc->closed || !wirebev_reusable(&pc->wb) ||
-	    o->nidle >= p->max_idle_per_host || p->max_idle == 0) {
+	    o->nidle >= p->cfg->max_idle_per_host || p->cfg->max_idle == 0) {
 		pconn_kill(pc);
 		return;
 	}
 	/* evhttp's inactivity timeout now doubles as the idle timeout. */
-	pconn_set_timeout(pc, p->idle_timeout_ms);
+	pconn_set_timeout(pc, (uint32_t)p->cfg->idle_timeout_ms);
 	pc->state = PC_IDLE;
 	TAILQ_INSERT_HEAD(&o->idle, pc, olink);
 	TAILQ_INSERT_HEAD(&p->lru, pc, plink);
 	o->nidle++;
 	p->nidle++;
-	if (p->nidle > p->max_idle)
+	if (p->nidle > p->cfg->max_idle)
 		pconn_kill(TAILQ_LAST(&p->lru, pconn_list));
 }
 

@@ -31,12 +31,12 @@
 struct pool;
 struct pconn;
 
+/* cfg must outlive the pool; its idle limits and response-head cap are
+ * read where they apply, so a reload changes them in place. */
 struct pool *pool_new(struct event_base *base, const struct config *cfg,
     char *why, size_t whylen);
 /* Closes every connection; none may be in use. */
 void pool_free(struct pool *p);
-/* Apply new idle limits (on reload). */
-void pool_configure(struct pool *p, const struct config *cfg);
 
 /* The most recently used idle connection to origin, or NULL. */
 struct pconn *pool_take(struct pool *p, const char *origin);

@@ -19,11 +19,11 @@
 #include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
 
+#include "auth.h"
 #include "emit.h"
+#include "engine.h"
 #include "log.h"
 #include "metrics.h"
-#include "pool.h"
-#include "auth.h"
 #include "guard.h"
 #include "listen.h"
 #include "reqbody.h"
@@ -37,15 +37,15 @@
 struct server {
 	struct event_base *base;
 	struct evhttp *http;
-	struct batch_ctx *bctx;
+	struct engine *engine;
 	const struct config *cfg;
 	struct streams streams; /* the batches' responses */
 	struct listeners ls;
 	SSL_CTX *ssl_ctx;    /* HTTPS listeners when [server] tls_cert is set */
 	struct auth auth;    /* bearer tokens; none: no auth */
 	struct guard *guard; /* read deadline, connection cap */
-	/* Draining (SIGTERM): no new connections, new batches get 503. */
-	bool draining;
+	/* Draining (SIGTERM, engine_draining): no new connections, new
+	 * batches get 503. */
 	struct event *drain_ev; /* the drain timeout, then the last grace */
 	bool drain_aborted;     /* the running batches were cancelled */
 	struct event *idle_ev;  /* checks whether every stream has ended */
@@ -177,23 +177,14 @@ server_batch(struct server *srv, struct evhttp_request *req, const char *query)
 	struct parse_error perr;
 	struct batch_spec spec;
 	const char *data;
+	enum req_err refused;
 	char msg[200];
 	size_t len;
 
-	if (srv->draining) {
+	if ((refused = engine_admit(srv->engine, msg, sizeof(msg))) !=
+	    RERR__COUNT) {
 		metrics.batches_rejected++;
-		server_error(srv, req, RERR_DRAINING,
-		    "fanoutd is shutting down; send the batch again later",
-		    "Retry-After", "1");
-		return;
-	}
-	if (srv->bctx->active >= srv->cfg->max_active_batches) {
-		snprintf(msg, sizeof(msg),
-		    "%llu batches are running, the most [server] "
-		    "max_active_batches allows; retry shortly",
-		    (unsigned long long)srv->bctx->active);
-		metrics.batches_rejected++;
-		server_error(srv, req, RERR_BUSY, msg, "Retry-After", "1");
+		server_error(srv, req, refused, msg, "Retry-After", "1");
 		return;
 	}
 	if (hops >= srv->cfg->max_hops && hops_s != NULL) {
@@ -225,12 +216,7 @@ server_metrics(struct server *srv, struct evhttp_request *req)
 	struct metrics_gauges g;
 	struct buf b = BUF_INIT;
 
-	g.batches_active = srv->bctx->active;
-	g.inflight = sched_inflight(srv->bctx->sched);
-	g.queued = sched_queued(srv->bctx->sched);
-	g.connections_open = pool_open_count(srv->bctx->fetch->pool);
-	g.connections_idle = pool_idle_count(srv->bctx->fetch->pool);
-	g.token_wait_us = sched_token_wait_us(srv->bctx->sched);
+	engine_gauges(srv->engine, &g);
 	metrics_render(&b, &g);
 	server_reply(srv, req, "text/plain; version=0.0.4", b.data, b.len);
 	buf_free(&b);
@@ -282,7 +268,7 @@ server_request_cb(struct evhttp_request *req, void *arg)
 			server_error(srv, req, RERR_METHOD,
 			    "/v1/batch accepts POST only", "Allow", "POST");
 	} else if (path_is(gr.target, plen, "/healthz")) {
-		if (get && srv->draining)
+		if (get && engine_draining(srv->engine))
 			server_send(srv, req, 503, NULL, "application/json",
 			    "{\"status\":\"draining\"}\n", 22, NULL, NULL);
 		else if (get)
@@ -320,7 +306,7 @@ server_streams_emptied(void *arg)
 {
 	struct server *srv = arg;
 
-	if (srv->draining)
+	if (engine_draining(srv->engine))
 		event_active(srv->idle_ev, EV_TIMEOUT, 1);
 }
 
@@ -330,7 +316,7 @@ server_idle_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *srv = arg;
 
-	if (!srv->draining || !streams_empty(&srv->streams) ||
+	if (!engine_draining(srv->engine) || !streams_empty(&srv->streams) ||
 	    srv->drained == NULL)
 		return;
 	event_del(srv->drain_ev);
@@ -367,7 +353,7 @@ server_drain_cb(evutil_socket_t fd, short what, void *arg)
 void
 server_drain(struct server *srv, void (*drained)(void *arg), void *arg)
 {
-	srv->draining = true;
+	engine_drain(srv->engine);
 	srv->drained = drained;
 	srv->drained_arg = arg;
 	listen_stop(&srv->ls, srv->http);
@@ -432,14 +418,14 @@ server_apply_limits(struct server *srv)
 }
 
 struct server *
-server_new(struct event_base *base, struct batch_ctx *bctx,
+server_new(struct event_base *base, struct engine *engine,
     const struct config *cfg, char *why, size_t whylen)
 {
 	struct server *srv = xcalloc(1, sizeof(*srv));
 	unsigned i;
 
 	srv->base = base;
-	srv->bctx = bctx;
+	srv->engine = engine;
 	srv->cfg = cfg;
 	if ((srv->http = evhttp_new(base)) == NULL) {
 		snprintf(why, whylen, "cannot create the HTTP server");
@@ -452,7 +438,7 @@ server_new(struct event_base *base, struct batch_ctx *bctx,
 	        EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
 	        EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
 	srv->guard = guard_new(base, cfg, cfg->tls_cert[0] != '\0');
-	streams_init(&srv->streams, base, cfg, srv->guard, bctx);
+	streams_init(&srv->streams, base, cfg, srv->guard, engine);
 	srv->streams.emptied = server_streams_emptied;
 	srv->streams.emptied_arg = srv;
 	server_apply_limits(srv);

@@ -16,8 +16,8 @@
 
 #include <sys/socket.h>
 
-#include "batch.h"
 #include "config.h"
+#include "engine.h"
 
 struct server;
 
@@ -26,13 +26,14 @@ struct server;
  * "unix:/path") and start serving. Logs each bound address, with the real
  * port when the configured one was 0. Returns NULL with a reason in why.
  */
-struct server *server_new(struct event_base *base, struct batch_ctx *bctx,
+struct server *server_new(struct event_base *base, struct engine *engine,
     const struct config *cfg, char *why, size_t whylen);
 
 /*
- * Drain (SIGTERM): stop accepting connections, answer new batches 503,
- * give running batches [server] drain_timeout_ms, then end what remains
- * with cancelled lines; call drained(arg) once every stream has ended.
+ * Drain (SIGTERM): stop accepting connections, tell the engine (new
+ * batches get 503), give running batches [server] drain_timeout_ms,
+ * then end what remains with cancelled lines; call drained(arg) once
+ * every stream has ended.
  */
 void server_drain(struct server *s, void (*drained)(void *arg), void *arg);
 

@@ -2,10 +2,16 @@
  * stream.c - the stream that carries one batch's response to its
  * caller (see stream.h and LIBEVENT-NOTES.md, Server).
  *
+ * A stream is its batch's caller (batch.h): it holds the parsed spec
+ * (the items the batch runs point into it), frames each result line the
+ * batch delivers (an NDJSON line, an SSE event, or kept by index for the
+ * JSON document), writes progress lines on its own timer and the summary
+ * at the end.
+ *
  * A stream is RUNNING while its batch runs, ENDING once the batch has
- * written its summary and the last bytes are being flushed, ENDED after
- * evhttp_send_reply_end. Lines from the batch collect in `pending` and go
- * out as one chunk per loop iteration. The reply is started as soon as
+ * ended and the summary and last bytes are being flushed, ENDED after
+ * evhttp_send_reply_end. Lines collect in `pending` and go out as one
+ * chunk per loop iteration. The reply is started as soon as
  * the batch is accepted, because evhttp notices a disconnect only once
  * the connection is writing; the connection's close callback then
  * cancels the batch at once. Who frees what:
@@ -43,6 +49,7 @@
 #include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
 
+#include "batch.h"
 #include "emit.h"
 #include "guard.h"
 #include "log.h"
@@ -63,7 +70,11 @@ struct stream {
 	struct streams *ss;
 	struct evhttp_request *req;
 	struct evhttp_connection *evcon;
-	struct batch *batch; /* NULL once the batch ended or was cancelled */
+	struct batch *batch;    /* NULL once the batch ended or was cancelled */
+	struct batch_spec spec; /* the batch's items and options */
+	char **json;            /* OUT_JSON: result lines by index */
+	size_t *json_len;
+	struct event *progress_ev; /* progress_ms > 0: a progress line */
 	struct evbuffer *pending;
 	struct event flush_ev;
 	bool flush_armed;
@@ -225,13 +236,21 @@ static void
 stream_free(struct stream *st)
 {
 	struct streams *ss = st->ss;
+	uint32_t i;
 
 	TAILQ_REMOVE(&ss->list, st, link);
 	event_del(&st->flush_ev);
 	if (st->probe_ev != NULL)
 		event_free(st->probe_ev);
+	if (st->progress_ev != NULL)
+		event_free(st->progress_ev);
 	stream_unwrap(st);
 	evbuffer_free(st->pending);
+	for (i = 0; st->json != NULL && i < st->spec.nitems; i++)
+		free(st->json[i]);
+	free(st->json);
+	free(st->json_len);
+	batch_spec_free(&st->spec);
 	free(st);
 	if (TAILQ_EMPTY(&ss->list) && ss->emptied != NULL)
 		ss->emptied(ss->emptied_arg);
@@ -313,12 +332,74 @@ stream_write(void *arg, const char *data, size_t len)
 	}
 }
 
+/* A result line from the batch: framed, or kept for the document. */
+static void
+stream_result(void *arg, const struct batch_result *r)
+{
+	struct stream *st = arg;
+
+	if (st->format == OUT_JSON) {
+		st->json[r->index] = xstrndup(r->line, r->len);
+		st->json_len[r->index] = r->len;
+		return;
+	}
+	if (st->format == OUT_SSE)
+		evbuffer_add(st->pending, "event: result\ndata: ", 20);
+	evbuffer_add(st->pending, r->line, r->len);
+	stream_write(st, "\n\n", st->format == OUT_SSE ? 2 : 1);
+}
+
+static void
+stream_progress_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct stream *st = arg;
+	struct progress_view pv;
+	struct buf line = BUF_INIT;
+
+	if (st->batch == NULL)
+		return;
+	batch_progress(st->batch, &pv);
+	if (pv.done == pv.total)
+		return; /* the summary comes next */
+	emit_frame_progress(&line, st->format, &pv);
+	stream_write(st, line.data, line.len);
+	buf_free(&line);
+}
+
+/* The summary line (or, for OUT_JSON, the whole document). */
+static void
+stream_summary(struct stream *st, const struct batch_stats *bs)
+{
+	struct summary_view sv;
+	struct buf eff = BUF_INIT, out = BUF_INIT;
+
+	opts_emit_effective(&st->spec.opts, &eff);
+	memset(&sv, 0, sizeof(sv));
+	sv.total = bs->items;
+	sv.ok = bs->ok;
+	sv.failed = bs->failed;
+	sv.retries = bs->retries;
+	sv.elapsed_ms = bs->elapsed_ms;
+	sv.effective_json = buf_cstr(&eff);
+	if (st->format == OUT_JSON)
+		emit_json_document(&out, (const char *const *)st->json,
+		    st->json_len, st->spec.nitems, &sv);
+	else
+		emit_frame_summary(&out, st->format, &sv);
+	stream_write(st, out.data, out.len);
+	buf_free(&eff);
+	buf_free(&out);
+}
+
 static void
 stream_end(void *arg, const struct batch_stats *bs)
 {
 	struct stream *st = arg;
 
 	st->batch = NULL;
+	if (st->progress_ev != NULL)
+		event_del(st->progress_ev);
+	stream_summary(st, bs);
 	st->state = ST_ENDING;
 	log_info("batch from %s: %u items, %u ok, %u failed, %llu retries, "
 	         "%.1f ms, %zu bytes out",
@@ -379,13 +460,33 @@ format_content_type(enum out_format f)
 	}
 }
 
+/* Start the batch on the spec's items; progress lines when asked for. */
+static void
+stream_run(struct stream *st, unsigned hops, const struct batch_caller *caller)
+{
+	const struct batch_opts *o = &st->spec.opts;
+
+	if (st->format == OUT_JSON) {
+		st->json = xcalloc(st->spec.nitems, sizeof(*st->json));
+		st->json_len = xcalloc(st->spec.nitems, sizeof(*st->json_len));
+	}
+	st->batch = batch_start(st->ss->engine, o, hops, caller);
+	if (o->progress_ms > 0 && st->format != OUT_JSON) {
+		st->progress_ev = event_new(
+		    st->ss->base, -1, EV_PERSIST, stream_progress_cb, st);
+		timer_arm_ms(st->progress_ev, o->progress_ms);
+	}
+	batch_add(st->batch, st->spec.items, st->spec.nitems);
+	batch_close(st->batch);
+}
+
 void
 stream_start(struct streams *ss, struct evhttp_request *req,
     struct batch_spec *spec, unsigned hops)
 {
 	struct stream *st = xcalloc(1, sizeof(*st));
 	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
-	struct batch_sink sink = {stream_write, stream_end, st};
+	struct batch_caller caller = {stream_result, stream_end, NULL, st};
 	struct timeval wtv = {STREAM_WRITE_TIMEOUT_S, 0};
 	char *addr = NULL;
 	ev_uint16_t port = 0;
@@ -393,7 +494,9 @@ stream_start(struct streams *ss, struct evhttp_request *req,
 
 	st->ss = ss;
 	st->req = req;
-	st->format = spec->format;
+	st->spec = *spec;
+	memset(spec, 0, sizeof(*spec));
+	st->format = st->spec.format;
 	st->evcon = evhttp_request_get_connection(req);
 	st->pending = evbuffer_new();
 	event_assign(&st->flush_ev, ss->base, -1, 0, stream_flush_cb, st);
@@ -407,8 +510,7 @@ stream_start(struct streams *ss, struct evhttp_request *req,
 	}
 	TAILQ_INSERT_TAIL(&ss->list, st, link);
 
-	evhttp_add_header(
-	    out, "Content-Type", format_content_type(spec->format));
+	evhttp_add_header(out, "Content-Type", format_content_type(st->format));
 	evhttp_add_header(out, "Cache-Control", "no-store");
 	/* HTTP/1.0 keep-alive callers would get "Content-Length: 0" with a
 	 * stream behind it: make the stream end at close instead. */
@@ -424,18 +526,18 @@ stream_start(struct streams *ss, struct evhttp_request *req,
 	    stream_bev(st), EV_WRITE, ss->cfg->output_high_water / 2, 0);
 	evhttp_connection_set_closecb(st->evcon, stream_close_cb, st);
 	evhttp_request_set_on_complete_cb(req, stream_complete_cb, st);
-	st->batch = batch_start(ss->bctx, spec, hops, &sink);
+	stream_run(st, hops, &caller);
 }
 
 void
 streams_init(struct streams *ss, struct event_base *base,
-    const struct config *cfg, struct guard *guard, struct batch_ctx *bctx)
+    const struct config *cfg, struct guard *guard, struct engine *engine)
 {
 	memset(ss, 0, sizeof(*ss));
 	ss->base = base;
 	ss->cfg = cfg;
 	ss->guard = guard;
-	ss->bctx = bctx;
+	ss->engine = engine;
 	TAILQ_INIT(&ss->list);
 }
 

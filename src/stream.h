@@ -1,9 +1,11 @@
 /*
  * stream.h - the streamed response of each accepted batch (DESIGN.md
- * §1): NDJSON lines, SSE events or the buffered JSON document, written
- * as the batch produces them, with backpressure (output_high_water),
- * cancellation when the caller goes away, and a half-closed caller
- * still served.
+ * §1): the batch's caller (batch.h). It hands the parsed items to the
+ * engine and frames what comes back - NDJSON lines, SSE events or the
+ * buffered JSON document, progress lines, the summary with the
+ * effective options - as the batch produces it, with backpressure
+ * (output_high_water), cancellation when the caller goes away, and a
+ * half-closed caller still served.
  */
 #ifndef FANOUTD_STREAM_H
 #define FANOUTD_STREAM_H
@@ -14,9 +16,9 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
-#include "batch.h"
 #include "batch_parse.h"
 #include "config.h"
+#include "engine.h"
 
 struct guard;
 struct stream;
@@ -26,17 +28,17 @@ struct streams {
 	struct event_base *base;
 	const struct config *cfg;
 	struct guard *guard; /* told when a reply is done */
-	struct batch_ctx *bctx;
+	struct engine *engine;
 	TAILQ_HEAD(, stream) list;
 	void (*emptied)(void *arg); /* the last stream ended */
 	void *emptied_arg;
 };
 
 void streams_init(struct streams *ss, struct event_base *base,
-    const struct config *cfg, struct guard *guard, struct batch_ctx *bctx);
+    const struct config *cfg, struct guard *guard, struct engine *engine);
 
-/* Accept a parsed batch on req: start the reply, then the batch (its
- * hop count is hops). */
+/* Accept a parsed batch on req (taking *spec over; the caller's copy is
+ * cleared): start the reply, then the batch (its hop count is hops). */
 void stream_start(struct streams *ss, struct evhttp_request *req,
     struct batch_spec *spec, unsigned hops);
 
