@@ -375,8 +375,8 @@ parse_item_json(struct batch_spec *spec, struct item_spec *it, uint32_t index,
 	it->index = index;
 	it->method = HM_GET;
 	if (json_is_string(v))
-		parse_item_url(spec, it, json_string_value(v),
-		    json_string_length(v), "");
+		parse_item_url(
+		    spec, it, json_string_value(v), json_string_length(v), "");
 	else if (json_is_object(v))
 		parse_item_object(spec, it, v, cfg);
 	else
@@ -401,8 +401,8 @@ parse_count(struct batch_spec *spec, size_t n, const struct config *cfg,
 	memset(spec->items, 0, n * sizeof(*spec->items));
 	spec->nitems = (uint32_t)n;
 	if (spec->job) {
-		spec->item_json = arena_alloc(
-		    &spec->arena, n * sizeof(*spec->item_json) + 1);
+		spec->item_json =
+		    arena_alloc(&spec->arena, n * sizeof(*spec->item_json) + 1);
 		spec->item_json_len = arena_alloc(
 		    &spec->arena, n * sizeof(*spec->item_json_len) + 1);
 	}
@@ -416,8 +416,8 @@ keep_item_json(struct batch_spec *spec, uint32_t i, const json_t *v)
 	char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 
 	spec->item_json_len[i] = s ? strlen(s) : 4;
-	spec->item_json[i] = arena_strndup(
-	    &spec->arena, s ? s : "null", spec->item_json_len[i]);
+	spec->item_json[i] =
+	    arena_strndup(&spec->arena, s ? s : "null", spec->item_json_len[i]);
 	free(s);
 }
 
@@ -466,8 +466,8 @@ parse_json(struct batch_spec *spec, const char *body, size_t len,
 			else if (strcmp(key, "options") == 0)
 				opts = v;
 			else if (strcmp(key, "job") == 0 && spec->job) {
-				char *js = json_dumps(v, JSON_COMPACT |
-				                             JSON_ENCODE_ANY);
+				char *js = json_dumps(
+				    v, JSON_COMPACT | JSON_ENCODE_ANY);
 
 				spec->job_json = arena_strdup(
 				    &spec->arena, js ? js : "null");
@@ -666,8 +666,8 @@ accept_quality(const char *accept, size_t i)
  * highest weight, NDJSON first on a tie. No Accept, or one with no
  * well-formed range, is NDJSON. -1 when every format weighs 0 (406).
  */
-static int
-format_from_accept(const char *accept, enum out_format *f)
+int
+batch_parse_accept(const char *accept, enum out_format *f)
 {
 	const char *p = accept;
 	struct media_range r;
@@ -709,7 +709,7 @@ parse_any(struct batch_spec *spec, bool job, const char *body, size_t len,
 		len -= 3;
 	}
 	opts_defaults(&spec->opts, cfg);
-	acceptable = format_from_accept(accept, &spec->format) == 0;
+	acceptable = batch_parse_accept(accept, &spec->format) == 0;
 	if (query != NULL && parse_query(spec, query, cfg, err) != 0)
 		goto fail;
 	if (!acceptable && !spec->format_set) {
@@ -771,8 +771,8 @@ batch_parse_leased(struct batch_spec *spec, const struct batch_opts *o,
 	memset(spec->items, 0, n * sizeof(*spec->items));
 	spec->nitems = n;
 	for (i = 0; i < n; i++) {
-		json_t *v = json_loadb(json[i], len[i],
-		    JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+		json_t *v = json_loadb(
+		    json[i], len[i], JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
 
 		if (v == NULL) {
 			spec->items[i].index = index[i];

@@ -207,8 +207,8 @@ static const struct cfg_key config_keys[] = {
         "StateDirectory, else " CONFIG_JOBS_DIR "."},
     {"jobs", "max_active", CT_UINT, F(jobs_max_active), "1000", 1, CONC_MAX,
         "Most jobs queued or running at once (429 beyond)."},
-    {"jobs", "max_items", CT_UINT, F(jobs_max_items), "1000000", 1,
-        100000000, "Most items one job may hold (413 beyond)."},
+    {"jobs", "max_items", CT_UINT, F(jobs_max_items), "1000000", 1, 100000000,
+        "Most items one job may hold (413 beyond)."},
     {"jobs", "max_store_bytes", CT_BYTES, F(jobs_max_store_bytes), "0", 0,
         1ull << 50,
         "Most bytes the store may use, database and bodies (0: no limit; "

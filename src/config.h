@@ -106,11 +106,11 @@ struct config {
 	uint64_t max_response_headers;      /* else protocol error */
 
 	/* [jobs] (issue #16) */
-	char jobs_dir[CONFIG_PATH_LEN]; /* "": $STATE_DIRECTORY, else
-	                                 * CONFIG_JOBS_DIR */
-	uint64_t jobs_max_active;       /* queued + running jobs, else 429 */
-	uint64_t jobs_max_items;        /* items per job, else 413 */
-	uint64_t jobs_max_store_bytes;  /* database + bodies (0: no limit) */
+	char jobs_dir[CONFIG_PATH_LEN];   /* "": $STATE_DIRECTORY, else
+	                                   * CONFIG_JOBS_DIR */
+	uint64_t jobs_max_active;         /* queued + running jobs, else 429 */
+	uint64_t jobs_max_items;          /* items per job, else 413 */
+	uint64_t jobs_max_store_bytes;    /* database + bodies (0: no limit) */
 	uint64_t jobs_max_body_bytes_cap; /* a job's max_body_bytes, at most */
 	uint64_t jobs_ttl_s;              /* a finished job's default life */
 	int jobs_durable;                 /* fsync every commit */

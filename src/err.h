@@ -22,8 +22,8 @@ enum item_err {
 	IERR_RESET,           /* closed before a complete response */
 	IERR_PROTOCOL,        /* malformed upstream response */
 	IERR_TOO_MANY_REDIRECTS,
-	IERR_DEADLINE,  /* the batch deadline passed first */
-	IERR_CANCELLED, /* shutdown or cancel */
+	IERR_DEADLINE,    /* the batch deadline passed first */
+	IERR_CANCELLED,   /* shutdown or cancel */
 	IERR_INTERRUPTED, /* a job's unsafe item may have been sent when
 	                     fanoutd stopped: not sent again (issue #16) */
 	IERR__COUNT

@@ -36,11 +36,17 @@
 
 #define JOB_WINDOW_MIN  64
 #define JOB_WINDOW_MAX  STORE_PAGE_MAX
-#define JOB_RETRY_MS    1000   /* lease again after the store refused */
-#define JOB_SWEEP_MS    60000  /* expired jobs are swept this often */
-#define JOB_RESUME_PAGE 1000   /* jobs read at start, per page */
+#define JOB_RETRY_MS    1000  /* lease again after the store refused */
+#define JOB_SWEEP_MS    60000 /* expired jobs are swept this often */
+#define JOB_RESUME_PAGE 1000  /* jobs read at start, per page */
 
-enum run_state { RUN_LEASING, RUN_PAUSED, RUN_CLOSING, RUN_DRAINING, RUN_ENDED };
+enum run_state {
+	RUN_LEASING,
+	RUN_PAUSED,
+	RUN_CLOSING,
+	RUN_DRAINING,
+	RUN_ENDED
+};
 
 static const char *const run_state_names[] = {
     "leasing", "paused", "closing", "draining", "ended"};
@@ -48,11 +54,11 @@ static const char *const run_state_names[] = {
 /* One leased page: the items the batch points into, by index order. */
 struct job_page {
 	struct batch_spec spec;
-	uint32_t *attempt;  /* as leased */
-	unsigned *flags;    /* STORE_ITEM_* */
-	uint8_t *state;     /* enum item_state, from the batch */
-	uint8_t *done;      /* its result was delivered */
-	uint32_t left;      /* items without a result yet */
+	uint32_t *attempt; /* as leased */
+	unsigned *flags;   /* STORE_ITEM_* */
+	uint8_t *state;    /* enum item_state, from the batch */
+	uint8_t *done;     /* its result was delivered */
+	uint32_t left;     /* items without a result yet */
 	TAILQ_ENTRY(job_page) link;
 };
 
@@ -218,9 +224,9 @@ run_result(void *arg, const struct batch_result *res)
 	sr.index = res->index;
 	sr.attempt = p->attempt[slot];
 	sr.outcome = res->ok ? STORE_OUT_OK
-	             : res->error == IERR_CANCELLED && r->state == RUN_CLOSING
-	                 ? STORE_OUT_CANCELLED
-	                 : STORE_OUT_FAILED;
+	    : res->error == IERR_CANCELLED && r->state == RUN_CLOSING
+	    ? STORE_OUT_CANCELLED
+	    : STORE_OUT_FAILED;
 	sr.line = res->line;
 	sr.line_len = res->len;
 	if (store_record(r->js->st, &sr, run_recorded_cb, r) == STORE_OK)
@@ -235,8 +241,8 @@ run_result(void *arg, const struct batch_result *res)
 
 /* The batch tells each change of an item's state: kept for the drain. */
 static void
-run_item_state(void *arg, uint32_t index, enum item_state from,
-    enum item_state to)
+run_item_state(
+    void *arg, uint32_t index, enum item_state from, enum item_state to)
 {
 	struct job_run *r = arg;
 	struct job_page *p;
@@ -310,8 +316,8 @@ run_add(struct job_run *r, const struct store_leased *items, size_t n)
 		p->attempt[i] = items[i].attempt;
 		p->flags[i] = items[i].flags;
 	}
-	batch_parse_leased(&p->spec, &r->opts, json, len, index, (uint32_t)n,
-	    r->js->cfg);
+	batch_parse_leased(
+	    &p->spec, &r->opts, json, len, index, (uint32_t)n, r->js->cfg);
 	free(json);
 	free(len);
 	free(index);
@@ -386,11 +392,11 @@ run_lease(struct job_run *r)
 	if (r->leasing || r->state != RUN_LEASING ||
 	    r->outstanding > r->window / 2)
 		return;
-	err = store_lease(r->js->st, r->id, r->window - r->outstanding,
-	    run_leased_cb, r);
+	err = store_lease(
+	    r->js->st, r->id, r->window - r->outstanding, run_leased_cb, r);
 	if (err != STORE_OK) {
-		log_error("job %s: lease refused: %s", r->id,
-		    store_err_message(err));
+		log_error(
+		    "job %s: lease refused: %s", r->id, store_err_message(err));
 		run_close(r);
 		return;
 	}
@@ -420,8 +426,7 @@ static void
 run_start(struct jobs *js, const struct store_job *j)
 {
 	struct job_run *r = xcalloc(1, sizeof(*r));
-	struct batch_caller caller = {
-	    run_result, run_end, run_item_state, r};
+	struct batch_caller caller = {run_result, run_end, run_item_state, r};
 	uint64_t w;
 
 	r->js = js;
@@ -429,9 +434,9 @@ run_start(struct jobs *js, const struct store_job *j)
 	TAILQ_INIT(&r->pages);
 	run_options(r, j->options);
 	w = 2 * (uint64_t)r->opts.concurrency;
-	r->window = (uint32_t)(w < JOB_WINDOW_MIN   ? JOB_WINDOW_MIN
-	                       : w > JOB_WINDOW_MAX ? JOB_WINDOW_MAX
-	                                            : w);
+	r->window = (uint32_t)(w < JOB_WINDOW_MIN ? JOB_WINDOW_MIN
+	        : w > JOB_WINDOW_MAX              ? JOB_WINDOW_MAX
+	                                          : w);
 	r->retry_ev = evtimer_new(js->base, run_retry_cb, r);
 	r->state = RUN_LEASING;
 	TAILQ_INSERT_TAIL(&js->runs, r, link);
@@ -505,8 +510,8 @@ jobs_cancelled(struct jobs *js, const char *id)
 
 /* Resume every queued or running job, a page at a time. */
 static void
-resume_cb(enum store_err err, const struct store_job *jobs, size_t n,
-    bool more, void *arg)
+resume_cb(enum store_err err, const struct store_job *jobs, size_t n, bool more,
+    void *arg)
 {
 	struct jobs *js = arg;
 	struct store_list_query q;
@@ -583,8 +588,8 @@ jobs_dir(const struct config *cfg)
 		/* Several directories are separated by colons: the first. */
 		static char first[CONFIG_PATH_LEN];
 
-		snprintf(first, sizeof(first), "%.*s", (int)strcspn(sd, ":"),
-		    sd);
+		snprintf(
+		    first, sizeof(first), "%.*s", (int)strcspn(sd, ":"), sd);
 		return first;
 	}
 	return CONFIG_JOBS_DIR;
@@ -661,7 +666,7 @@ run_stop(struct job_run *r)
 	TAILQ_FOREACH(p, &r->pages, link)
 	for (i = 0; i < p->spec.nitems; i++) {
 		bool unsafe = (p->flags[i] & STORE_ITEM_UNSAFE) &&
-		              !(p->flags[i] & STORE_ITEM_RETRY_UNSAFE);
+		    !(p->flags[i] & STORE_ITEM_RETRY_UNSAFE);
 
 		if (p->done[i])
 			continue;
@@ -731,8 +736,8 @@ drain_poke(struct jobs *js)
 }
 
 void
-jobs_drain(struct jobs *js, uint64_t timeout_ms, void (*drained)(void *arg),
-    void *arg)
+jobs_drain(
+    struct jobs *js, uint64_t timeout_ms, void (*drained)(void *arg), void *arg)
 {
 	struct job_run *r;
 
@@ -759,7 +764,6 @@ void
 jobs_close(struct jobs *js)
 {
 	struct job_run *r;
-	struct jobs_watch *w;
 
 	while ((r = TAILQ_FIRST(&js->runs)) != NULL) {
 		/* Not drained (a start-up failure): stop what runs. */
@@ -771,8 +775,8 @@ jobs_close(struct jobs *js)
 		r->requests = 0;
 		run_maybe_free(r);
 	}
-	while ((w = TAILQ_FIRST(&js->watches)) != NULL)
-		TAILQ_REMOVE(&js->watches, w, link);
+	/* Readers waiting on the store hear back now and free themselves
+	 * (their server outlives this). */
 	store_close(js->st);
 	event_free(js->sweep_ev);
 	if (js->check_ev != NULL)
