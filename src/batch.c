@@ -71,9 +71,8 @@ struct batch {
 	struct sched_batch *sb;
 	TAILQ_HEAD(, batch_page) pages;
 	unsigned hops;
-	char user_agent[CONFIG_ADDR_LEN]; /* as configured when it started */
-	uint32_t total;                   /* items added */
-	uint32_t remaining;               /* items not DONE */
+	uint32_t total;     /* items added */
+	uint32_t remaining; /* items not DONE */
 	uint32_t backing_off;
 	uint32_t ok;
 	uint32_t failed;
@@ -413,7 +412,7 @@ batch_dispatch(struct sched_job *job, void *arg)
 	p->keep_body = o->body == BODY_AUTO;
 	p->decode = o->decode && p->keep_body;
 	p->hops = b->hops;
-	p->user_agent = b->user_agent;
+	p->user_agent = item_opts(it)->user_agent;
 	metrics.attempts_total++;
 	it->fetch = fetch_start(&b->e->fetch, p, batch_fetch_done, it);
 }
@@ -554,8 +553,6 @@ batch_start(struct engine *e, const struct batch_opts *o, unsigned hops,
 	b->caller = *caller;
 	b->hops = hops;
 	TAILQ_INIT(&b->pages);
-	snprintf(
-	    b->user_agent, sizeof(b->user_agent), "%s", e->cfg->user_agent);
 	b->t_start = mono_us();
 	b->deadline_at = b->t_start + (uint64_t)o->deadline_ms * 1000;
 	l.concurrency = o->concurrency;

@@ -78,6 +78,45 @@ chunked_init(struct chunked *c, uint64_t max_body, uint64_t max_trailer)
 	c->max_trailer = max_trailer;
 }
 
+/* One byte of a chunk extension's value (RFC 9112 §7.1.1): a token or
+ * a quoted-string (RFC 9110 §5.6.4). */
+static enum chunked_status
+ext_value(struct chunked *c, unsigned char b)
+{
+	switch (c->state) {
+	case S_VAL0:
+		if (is_ws(b))
+			return CHUNKED_MORE;
+		if (b == '"')
+			c->state = S_QUOTED;
+		else if (is_tchar(b))
+			c->state = S_TOKEN;
+		else
+			return fail(c, RERR_BAD_REQUEST,
+			    "a malformed chunk extension value");
+		return CHUNKED_MORE;
+	case S_QUOTED:
+		/* qdtext: HTAB, SP, VCHAR but " and \, obs-text */
+		if (b == '"')
+			c->state = S_AFTER_VAL;
+		else if (b == '\\')
+			c->state = S_QPAIR;
+		else if (b != '\t' && (b < 0x20 || b == 0x7f))
+			return fail(c, RERR_BAD_REQUEST,
+			    "a control character in a chunk extension");
+		return CHUNKED_MORE;
+	case S_QPAIR:
+		if (b != '\t' && (b < 0x20 || b == 0x7f))
+			return fail(c, RERR_BAD_REQUEST,
+			    "a control character in a chunk extension");
+		c->state = S_QUOTED;
+		return CHUNKED_MORE;
+	default:
+		return fail(
+		    c, RERR_INTERNAL, "chunked decoder state %d", c->state);
+	}
+}
+
 /* One byte of a chunk-size line (its size, extensions and CR). */
 static enum chunked_status
 size_line(struct chunked *c, unsigned char b)
@@ -142,32 +181,11 @@ size_line(struct chunked *c, unsigned char b)
 		c->state = c->state == S_NAME ? S_AFTER_NAME : S_AFTER_VAL;
 		return size_line(c, b);
 	case S_VAL0:
-		if (is_ws(b))
-			return CHUNKED_MORE;
-		if (b == '"')
-			c->state = S_QUOTED;
-		else if (is_tchar(b))
-			c->state = S_TOKEN;
-		else
-			return fail(c, RERR_BAD_REQUEST,
-			    "a malformed chunk extension value");
-		return CHUNKED_MORE;
 	case S_QUOTED:
-		/* qdtext: HTAB, SP, VCHAR but " and \, obs-text */
-		if (b == '"')
-			c->state = S_AFTER_VAL;
-		else if (b == '\\')
-			c->state = S_QPAIR;
-		else if (b != '\t' && (b < 0x20 || b == 0x7f))
-			return fail(c, RERR_BAD_REQUEST,
-			    "a control character in a chunk extension");
-		return CHUNKED_MORE;
 	case S_QPAIR:
-		if (b != '\t' && (b < 0x20 || b == 0x7f))
-			return fail(c, RERR_BAD_REQUEST,
-			    "a control character in a chunk extension");
-		c->state = S_QUOTED;
-		return CHUNKED_MORE;
+		return ext_value(c, b);
+	default:
+		break;
 	}
 	return fail(c, RERR_INTERNAL, "chunked decoder state %d", c->state);
 }

@@ -183,7 +183,8 @@ static const struct cfg_key config_keys[] = {
         "Also deny loopback, RFC 1918, CGNAT 100.64.0.0/10 and fc00::/7."},
     {"upstream", "user_agent", CT_STRING, F(user_agent),
         "fanoutd/" PACKAGE_VERSION_STR, 0, 0,
-        "User-Agent sent when an item sets none (empty: send none)."},
+        "Default of the user_agent batch option: the User-Agent sent "
+        "when neither the item nor the batch sets one (empty: none)."},
     {"upstream", "nameservers", CT_NAMESERVERS, F(nameservers), "", 0, 0,
         "DNS resolvers as ip[:port], separated by commas (empty: "
         "/etc/resolv.conf)."},
@@ -355,12 +356,27 @@ set_retry_on(struct retry_on *r, const char *value, char *why, size_t whylen)
 	return -1;
 }
 
+/* A text value of at most max - 1 bytes, copied into field. */
 static int
-key_set(struct config *c, const struct cfg_key *k, const char *value, char *why,
-    size_t whylen)
+set_text(char *field, size_t max, const char *value, char *why, size_t whylen)
 {
-	char *field = (char *)c + k->off;
+	if (strlen(value) >= max) {
+		snprintf(why, whylen, "longer than %zu bytes", max - 1);
+		return -1;
+	}
+	strcpy(field, value);
+	return 0;
+}
+
+/* The keys whose value is a number, a boolean or a word. */
+static int
+key_set_scalar(struct config *c, const struct cfg_key *k, const char *value,
+    char *why, size_t whylen)
+{
+	char *field = (char *)c + k->off, *end;
 	uint64_t v;
+	double d;
+	long m;
 	bool b;
 	int lvl;
 
@@ -379,14 +395,6 @@ key_set(struct config *c, const struct cfg_key *k, const char *value, char *why,
 		}
 		*(uint64_t *)(void *)field = v;
 		return 0;
-	case CT_PATH:
-		if (strlen(value) >= CONFIG_PATH_LEN) {
-			snprintf(why, whylen, "longer than %d bytes",
-			    CONFIG_PATH_LEN - 1);
-			return -1;
-		}
-		strcpy(field, value);
-		return 0;
 	case CT_BOOL:
 		if (parse_bool(value, &b) != 0) {
 			snprintf(why, whylen, "expected true or false");
@@ -394,10 +402,8 @@ key_set(struct config *c, const struct cfg_key *k, const char *value, char *why,
 		}
 		*(int *)(void *)field = b;
 		return 0;
-	case CT_MODE: {
-		char *end;
-		long m = strtol(value, &end, 8);
-
+	case CT_MODE:
+		m = strtol(value, &end, 8);
 		if (*value == '\0' || *end != '\0' || m < 0 ||
 		    (uint64_t)m > k->max) {
 			snprintf(
@@ -406,32 +412,52 @@ key_set(struct config *c, const struct cfg_key *k, const char *value, char *why,
 		}
 		*(int *)(void *)field = (int)m;
 		return 0;
-	}
-	case CT_CIDRS: {
-		char bad[64];
-
-		if (strlen(value) >= CONFIG_LIST_LEN) {
-			snprintf(why, whylen, "longer than %d bytes",
-			    CONFIG_LIST_LEN - 1);
+	case CT_RATE:
+		if (parse_number(value, &d) != 0 || !(d >= 0) ||
+		    d > (double)k->max) {
+			snprintf(why, whylen,
+			    "expected a number from 0 to %llu",
+			    (unsigned long long)k->max);
 			return -1;
 		}
-		if (egress_check_list(value, bad, sizeof(bad)) != 0) {
+		*(double *)(void *)field = d;
+		return 0;
+	case CT_LOGLEVEL:
+		if ((lvl = log_level_parse(value)) < 0) {
+			snprintf(
+			    why, whylen, "expected error, warn, info or debug");
+			return -1;
+		}
+		c->log_level = lvl;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* Parse value as key k's type into c; -1 with a reason in why. */
+static int
+key_set(struct config *c, const struct cfg_key *k, const char *value, char *why,
+    size_t whylen)
+{
+	char *field = (char *)c + k->off;
+	char bad[64];
+
+	switch (k->type) {
+	case CT_PATH:
+		return set_text(field, CONFIG_PATH_LEN, value, why, whylen);
+	case CT_STRING:
+		return set_text(field, CONFIG_ADDR_LEN, value, why, whylen);
+	case CT_CIDRS:
+		/* Too long: set_text says so. */
+		if (strlen(value) < CONFIG_LIST_LEN &&
+		    egress_check_list(value, bad, sizeof(bad)) != 0) {
 			snprintf(why, whylen,
 			    "\"%s\" is not a CIDR like 10.0.0.0/8 or fe80::/10",
 			    bad);
 			return -1;
 		}
-		strcpy(field, value);
-		return 0;
-	}
-	case CT_STRING:
-		if (strlen(value) >= CONFIG_ADDR_LEN) {
-			snprintf(why, whylen, "longer than %d bytes",
-			    CONFIG_ADDR_LEN - 1);
-			return -1;
-		}
-		strcpy(field, value);
-		return 0;
+		return set_text(field, CONFIG_LIST_LEN, value, why, whylen);
 	case CT_LISTEN:
 		if (set_list(c->listen, &c->nlisten, CONFIG_MAX_LISTEN, value,
 		        true, false, why, whylen) != 0)
@@ -444,32 +470,12 @@ key_set(struct config *c, const struct cfg_key *k, const char *value, char *why,
 	case CT_NAMESERVERS:
 		return set_list(c->nameservers, &c->nnameservers,
 		    CONFIG_MAX_NAMESERVERS, value, false, false, why, whylen);
-	case CT_RATE: {
-		double d;
-
-		if (parse_number(value, &d) != 0 || !(d >= 0) ||
-		    d > (double)k->max) {
-			snprintf(why, whylen,
-			    "expected a number from 0 to %llu",
-			    (unsigned long long)k->max);
-			return -1;
-		}
-		*(double *)(void *)field = d;
-		return 0;
-	}
 	case CT_RETRY_ON:
 		return set_retry_on(
 		    (struct retry_on *)(void *)field, value, why, whylen);
-	case CT_LOGLEVEL:
-		if ((lvl = log_level_parse(value)) < 0) {
-			snprintf(
-			    why, whylen, "expected error, warn, info or debug");
-			return -1;
-		}
-		c->log_level = lvl;
-		return 0;
+	default:
+		return key_set_scalar(c, k, value, why, whylen);
 	}
-	return -1;
 }
 
 /* The lists, which a file may name more than once. */

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "emit.h"
+#include "http.h"
 #include "options.h"
 #include "util.h"
 
@@ -23,6 +25,7 @@ enum opt_type {
 	OT_BODY,     /* "auto" or "none" */
 	OT_BOOL,     /* bool */
 	OT_RETRY_ON, /* list of classes and statuses */
+	OT_TEXT,     /* a header field value, < CONFIG_ADDR_LEN bytes */
 };
 
 #define NONE   ((size_t)-1)
@@ -95,6 +98,9 @@ static const struct opt_def opt_table[] = {
         "Include the response headers."},
     {"decode", OT_BOOL, OPT(decode), NONE, NONE, BATCH, "true",
         "Decode gzip and deflate bodies (false: bytes as sent)."},
+    {"user_agent", OT_TEXT, OPT(user_agent), CFG(user_agent), NONE, ITEM, NULL,
+        "User-Agent sent when the item's headers set none (empty: "
+        "none)."},
 };
 
 #define NOPTS ARRAY_SIZE(opt_table)
@@ -107,6 +113,7 @@ static const char *const type_names[] = {
     [OT_BODY] = "auto or none",
     [OT_BOOL] = "true or false",
     [OT_RETRY_ON] = "list",
+    [OT_TEXT] = "string",
 };
 
 static const char *const why_int = "expected a positive integer";
@@ -116,6 +123,8 @@ static const char *const why_body = "expected \"auto\" or \"none\"";
 static const char *const why_bool = "expected true or false";
 static const char *const why_retry =
     "expected a list of connect, dns, timeout, reset or HTTP statuses";
+static const char *const why_text =
+    "expected a string of at most 127 bytes without CR, LF or NUL";
 
 #define FIELD(o, d, type) (*(type *)(void *)((char *)(o) + (d)->field))
 #define CONF(c, off, type) \
@@ -195,6 +204,22 @@ set_rate(struct batch_opts *o, const struct config *cfg,
 	return 0;
 }
 
+/* A header field value (RFC 9110 §5.5) that fits the field. */
+static int
+set_text(struct batch_opts *o, const struct opt_def *d, const char *value,
+    size_t len, const char **why)
+{
+	char *field = &FIELD(o, d, char);
+
+	if (len >= CONFIG_ADDR_LEN || !http_field_value_valid(value, len)) {
+		*why = why_text;
+		return -1;
+	}
+	memcpy(field, value, len);
+	field[len] = '\0';
+	return 0;
+}
+
 /* The text form of row d's value (the query string, a built-in). */
 static int
 opt_set_text(struct batch_opts *o, const struct config *cfg,
@@ -237,6 +262,8 @@ opt_set_text(struct batch_opts *o, const struct config *cfg,
 			return -1;
 		}
 		return 0;
+	case OT_TEXT:
+		return set_text(o, d, value, strlen(value), why);
 	}
 	*why = "unknown option";
 	return -1;
@@ -264,6 +291,10 @@ opts_defaults(struct batch_opts *o, const struct config *cfg)
 		case OT_RETRY_ON:
 			FIELD(o, d, struct retry_on) =
 			    CONF(cfg, d->def, struct retry_on);
+			break;
+		case OT_TEXT:
+			snprintf(&FIELD(o, d, char), CONFIG_ADDR_LEN, "%s",
+			    &CONF(cfg, d->def, char));
 			break;
 		default:
 			opt_store_uint(o, cfg, d, CONF(cfg, d->def, uint64_t));
@@ -362,6 +393,13 @@ opts_set_json(struct batch_opts *o, const struct config *cfg, const char *name,
 	case OT_RETRY_ON:
 		return set_retry_on_json(
 		    &FIELD(o, d, struct retry_on), value, why);
+	case OT_TEXT:
+		if (!json_is_string(value)) {
+			*why = why_text;
+			return -1;
+		}
+		return set_text(o, d, json_string_value(value),
+		    json_string_length(value), why);
 	}
 	*why = "unknown option";
 	return -1;
@@ -400,6 +438,10 @@ opts_emit_effective(const struct batch_opts *o, struct buf *out)
 			break;
 		case OT_RETRY_ON:
 			retry_on_emit(&FIELD(o, d, struct retry_on), out);
+			break;
+		case OT_TEXT:
+			emit_json_string(out, &FIELD(o, d, char),
+			    strlen(&FIELD(o, d, char)));
 			break;
 		}
 	}

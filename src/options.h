@@ -48,6 +48,7 @@ struct batch_opts {
 	enum body_mode body;       /* "auto": utf8 or base64; "none": omit */
 	bool headers;              /* include response headers */
 	bool decode;               /* gunzip / inflate bodies */
+	char user_agent[CONFIG_ADDR_LEN]; /* "": send none */
 };
 
 /* The defaults: from cfg where a row names a key, else the row's own. */

@@ -271,6 +271,7 @@ test_effective_lists_every_option(void **state)
 	opts_defaults(&o, &cfg);
 	opts_set_text(&o, &cfg, "concurrency", "7", &why);
 	opts_set_text(&o, &cfg, "body", "none", &why);
+	opts_set_text(&o, &cfg, "user_agent", "bot \"1\"", &why);
 	opts_emit_effective(&o, &b);
 	assert_string_equal(buf_cstr(&b),
 	    "{\"concurrency\":7,\"per_host_concurrency\":100,"
@@ -281,8 +282,50 @@ test_effective_lists_every_option(void **state)
 	    "\"retry_on\":[\"connect\",\"timeout\",\"reset\",\"429\","
 	    "\"502\",\"503\",\"504\"],\"follow_redirects\":5,"
 	    "\"progress_ms\":0,\"body\":\"none\",\"headers\":true,"
-	    "\"decode\":true}");
+	    "\"decode\":true,\"user_agent\":\"bot \\\"1\\\"\"}");
 	buf_free(&b);
+}
+
+/* user_agent: its default is [upstream] user_agent; JSON and the query
+ * string set it the same way; an item may set its own; a value that
+ * could split the request or overflow the field is refused. */
+static void
+test_user_agent(void **state)
+{
+	struct batch_opts o;
+	const char *why;
+	char longer[200];
+	json_t *v = json_string("json-bot/2"), *n = json_integer(1);
+	json_t *nul = json_stringn("a\0b", 3);
+
+	snprintf(cfg.user_agent, sizeof(cfg.user_agent), "conf-bot/1");
+	opts_defaults(&o, &cfg);
+	assert_string_equal(o.user_agent, "conf-bot/1");
+	assert_true(opts_item_may_set("user_agent"));
+	assert_int_equal(opts_set_json(&o, &cfg, "user_agent", v, &why), 0);
+	assert_string_equal(o.user_agent, "json-bot/2");
+	assert_int_equal(
+	    opts_set_text(&o, &cfg, "user_agent", "query bot/3", &why), 0);
+	assert_string_equal(o.user_agent, "query bot/3");
+	assert_int_equal(opts_set_text(&o, &cfg, "user_agent", "", &why), 0);
+	assert_string_equal(o.user_agent, "");
+	assert_int_equal(
+	    opts_set_text(&o, &cfg, "user_agent", "a\r\nX-Evil: 1", &why), -1);
+	assert_string_equal(why,
+	    "expected a string of at most 127 bytes without CR, LF or NUL");
+	assert_int_equal(opts_set_json(&o, &cfg, "user_agent", nul, &why), -1);
+	assert_int_equal(opts_set_json(&o, &cfg, "user_agent", n, &why), -1);
+	memset(longer, 'x', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = '\0';
+	assert_int_equal(
+	    opts_set_text(&o, &cfg, "user_agent", longer, &why), -1);
+	longer[127] = '\0';
+	assert_int_equal(
+	    opts_set_text(&o, &cfg, "user_agent", longer, &why), 0);
+	assert_int_equal(strlen(o.user_agent), 127);
+	json_decref(v);
+	json_decref(n);
+	json_decref(nul);
 }
 
 /* The whole text of srcdir/path (NULL-terminated, malloc'd). */
@@ -421,6 +464,7 @@ main(void)
 	    cmocka_unit_test_setup(test_retry_options, setup),
 	    cmocka_unit_test_setup(test_per_item_timeout_is_clamped, setup),
 	    cmocka_unit_test_setup(test_effective_lists_every_option, setup),
+	    cmocka_unit_test_setup(test_user_agent, setup),
 	    cmocka_unit_test_setup(test_rows_name_configuration_keys, setup),
 	    cmocka_unit_test_setup(test_docs_come_from_the_table, setup),
 	};
