@@ -426,7 +426,8 @@ static void
 run_start(struct jobs *js, const struct store_job *j)
 {
 	struct job_run *r = xcalloc(1, sizeof(*r));
-	struct batch_caller caller = {run_result, run_end, run_item_state, r};
+	struct batch_caller caller = {
+	    run_result, run_end, run_item_state, r, true};
 	uint64_t w;
 
 	r->js = js;

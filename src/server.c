@@ -198,7 +198,40 @@ server_metrics(struct server *srv, struct evhttp_request *req)
 
 	engine_gauges(srv->engine, &g);
 	metrics_render(&b, &g);
+	if (srv->jobs != NULL) {
+		struct store_stats ss;
+
+		store_stats(jobs_store(srv->jobs), &ss);
+		metrics_render_jobs(&b, &ss);
+	}
 	server_reply(srv, req, "text/plain; version=0.0.4", b.data, b.len);
+	buf_free(&b);
+}
+
+/*
+ * GET /healthz while serving: {"status":"ok"}, or 200
+ * {"status":"degraded","reason":..} when batches are served but jobs
+ * are not (the store could not be opened, or cannot write: disk full).
+ */
+static void
+server_health(struct server *srv, struct evhttp_request *req)
+{
+	const char *why = srv->jobs == NULL ? srv->jobs_why
+	                                    : jobs_degraded(srv->jobs);
+	struct buf b = BUF_INIT;
+	char reason[400];
+
+	if (why == NULL) {
+		server_reply(srv, req, "application/json",
+		    "{\"status\":\"ok\"}\n", 16);
+		return;
+	}
+	snprintf(reason, sizeof(reason), "jobs %s: %s",
+	    srv->jobs == NULL ? "are unavailable" : "are paused", why);
+	buf_adds(&b, "{\"status\":\"degraded\",\"reason\":");
+	emit_json_string(&b, reason, strlen(reason));
+	buf_adds(&b, "}\n");
+	server_reply(srv, req, "application/json", b.data, b.len);
 	buf_free(&b);
 }
 
@@ -254,8 +287,7 @@ server_request_cb(struct evhttp_request *req, void *arg)
 			server_send(srv, req, 503, NULL, "application/json",
 			    "{\"status\":\"draining\"}\n", 22, NULL, NULL);
 		else if (get)
-			server_reply(srv, req, "application/json",
-			    "{\"status\":\"ok\"}\n", 16);
+			server_health(srv, req);
 		else
 			server_error(srv, req, RERR_METHOD,
 			    "/healthz accepts GET and HEAD only", "Allow",
