@@ -87,7 +87,8 @@ metrics_render_jobs(struct buf *out, const struct store_stats *s)
 	uint64_t cum = 0;
 	int i;
 
-	metric_head(out, "fanoutd_jobs", "gauge", "Jobs in the store, by state.");
+	metric_head(
+	    out, "fanoutd_jobs", "gauge", "Jobs in the store, by state.");
 	for (i = 0; i < STORE_JOB__COUNT; i++)
 		buf_printf(out, "fanoutd_jobs{state=\"%s\"} %" PRIu64 "\n",
 		    store_job_state_name(i), s->jobs[i]);

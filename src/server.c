@@ -216,14 +216,14 @@ server_metrics(struct server *srv, struct evhttp_request *req)
 static void
 server_health(struct server *srv, struct evhttp_request *req)
 {
-	const char *why = srv->jobs == NULL ? srv->jobs_why
-	                                    : jobs_degraded(srv->jobs);
+	const char *why =
+	    srv->jobs == NULL ? srv->jobs_why : jobs_degraded(srv->jobs);
 	struct buf b = BUF_INIT;
 	char reason[400];
 
 	if (why == NULL) {
-		server_reply(srv, req, "application/json",
-		    "{\"status\":\"ok\"}\n", 16);
+		server_reply(
+		    srv, req, "application/json", "{\"status\":\"ok\"}\n", 16);
 		return;
 	}
 	snprintf(reason, sizeof(reason), "jobs %s: %s",
