@@ -90,6 +90,7 @@ struct jobs {
 	TAILQ_HEAD(, jobs_watch) watches;
 	struct event *sweep_ev;
 	bool draining;
+	bool closing; /* jobs_close: runners only wait for the store */
 	struct event *drain_ev; /* the drain timeout */
 	struct event *check_ev; /* draining: stop the quiet runners */
 	void (*drained)(void *arg);
@@ -462,10 +463,11 @@ run_maybe_free(struct job_run *r)
 		page_free(p);
 	}
 	event_free(r->retry_ev);
-	if (r->kicked && !js->draining)
+	if (r->kicked && !js->draining && !js->closing)
 		jobs_kick(js, r->id);
 	free(r);
-	jobs_maybe_drained(js);
+	if (!js->closing)
+		jobs_maybe_drained(js);
 }
 
 static void
@@ -764,21 +766,28 @@ jobs_drain(
 void
 jobs_close(struct jobs *js)
 {
-	struct job_run *r;
+	struct job_run *r, *next;
 
-	while ((r = TAILQ_FIRST(&js->runs)) != NULL) {
-		/* Not drained (a start-up failure): stop what runs. */
+	/* Not drained (a second signal, a start-up failure): stop every
+	 * batch; the runners stay until the store has answered them. */
+	js->closing = true;
+	TAILQ_FOREACH(r, &js->runs, link)
+	{
 		if (r->b != NULL) {
 			batch_cancel(r->b);
 			r->b = NULL;
 		}
-		r->state = RUN_ENDED;
+		run_set_state(r, RUN_ENDED);
+	}
+	/* Every request still queued is answered now: runners and readers
+	 * waiting on the store hear back and free themselves (the server
+	 * outlives this). */
+	store_close(js->st);
+	for (r = TAILQ_FIRST(&js->runs); r != NULL; r = next) {
+		next = TAILQ_NEXT(r, link);
 		r->requests = 0;
 		run_maybe_free(r);
 	}
-	/* Readers waiting on the store hear back now and free themselves
-	 * (their server outlives this). */
-	store_close(js->st);
 	event_free(js->sweep_ev);
 	if (js->check_ev != NULL)
 		event_free(js->check_ev);
