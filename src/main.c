@@ -205,6 +205,14 @@ reload_warn_restart(const struct config *old, const struct config *new)
 	    old->dns_cache_ms != new->dns_cache_ms)
 		log_warn("reload: [upstream] nameservers, dns_cache_ms and TLS "
 		         "changes need a restart");
+	if (strcmp(old->jobs_dir, new->jobs_dir) != 0 ||
+	    old->jobs_max_active != new->jobs_max_active ||
+	    old->jobs_max_items != new->jobs_max_items ||
+	    old->jobs_max_store_bytes != new->jobs_max_store_bytes ||
+	    old->jobs_max_body_bytes_cap != new->jobs_max_body_bytes_cap ||
+	    old->jobs_ttl_s != new->jobs_ttl_s ||
+	    old->jobs_durable != new->jobs_durable)
+		log_warn("reload: [jobs] changes need a restart");
 }
 
 /*
