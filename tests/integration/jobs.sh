@@ -36,7 +36,7 @@ error_of() {
 }
 
 # --- create, follow, state ---------------------------------------------------
-r=$(post_job "{\"requests\":[\"$UP/delay/200\",\"$UP/status/500\",{\"url\":\"$UP/text/5\",\"id\":\"t\"},\"ftp://x/\"],\"options\":{\"concurrency\":2,\"retries\":0},\"job\":{\"name\":\"first\",\"ttl_s\":60}}")
+r=$(post_job "{\"requests\":[\"$UP/delay/200\",\"$UP/status/500\",{\"url\":\"$UP/text/5\",\"id\":\"t\"},\"ftp://x/\"],\"options\":{\"concurrency\":2,\"retries\":0},\"job\":{\"name\":\"first\",\"ttl_s\":3600}}")
 check "a job is created with 201" "$(status_of "$r")" 201
 id=$(job_id "$r")
 check "its ID is 128 random bits as 32 hex digits" \
@@ -44,7 +44,7 @@ check "its ID is 128 random bits as 32 hex digits" \
 check "Location names it" "$(printf '%s\n' "$r" | sed -n 's/^Location: //p')" "/v1/jobs/$id"
 check "the answer has its name, ttl and options" \
 	"$(printf '%s\n' "$r" | sed -n '/^{/p' | jq -c '.job | [.name, .ttl_s, .options.concurrency, .counts.total]')" \
-	'["first",60,2,4]'
+	'["first",3600,2,4]'
 out=$(follow "$id")
 check "following gives one line per item, then the summary" \
 	"$(results "$out" | jq -s -c 'map(.index) | sort')" '[0,1,2,3]'
@@ -221,6 +221,44 @@ check "the retry_unsafe POST and the GET are fetched again" \
 	"$(results "$out" | jq -s -c 'map(select(.index > 0)) | sort_by(.index) | map(.ok)')" '[true,true]'
 check "the upstream got the unsafe POST once, the others twice" \
 	"$(upstream_stats | jq -c '[.tags.unsafe.requests, .tags.again.requests, .tags.safe.requests]')" '[1,2,2]'
+stop_fanoutd
+
+# --- a job and a batch share the caps, fairly -----------------------------------------
+start_fanoutd $'[limits]\nconcurrency = 2'
+curl -sS -o /dev/null "$UP/stats/reset"
+r=$(post_job "$(jq -cn --arg u "$UP" '[range(10) | "\($u)/delay/300?tag=fairjob"]')")
+fair=$(job_id "$r")
+going() {
+	test "$(upstream_stats | jq '.tags.fairjob.inflight // 0')" = 2
+}
+check_true "the job holds both global slots" wait_until 10 going
+out=$(batch "[\"$UP/delay/300?tag=fairbatch\",\"$UP/delay/300?tag=fairbatch\"]")
+check "a batch posted meanwhile gets its share: done while the job still runs" \
+	"$(summary "$out" | jq .ok) $(curl -sS "$FO/v1/jobs/$fair" | jq -r '.job.state + " " + (.job.counts.ok < 10 | tostring)')" \
+	"2 running true"
+check "in-flight attempts never passed the global cap of 2" \
+	"$(upstream_stats | jq '.peak')" 2
+follow "$fair" >/dev/null
+
+# --- finished jobs expire after ttl_s: swept (at start, then every minute) -------------
+r=$(post_job "{\"requests\":[\"$UP/text/1\"],\"job\":{\"ttl_s\":1}}")
+short=$(job_id "$r")
+follow "$short" >/dev/null
+expiry=$(curl -sS "$FO/v1/jobs/$short" | jq -r '.job.expires_at')
+check "a finished job has its expiry, finish + ttl_s" \
+	"$(curl -sS "$FO/v1/jobs/$short" | jq -r '.job | ((.expires_at | sub("\\.[0-9]+Z$"; "Z") | fromdate) - (.finished_at | sub("\\.[0-9]+Z$"; "Z") | fromdate)) | . >= 0 and . <= 2')" true
+expired() {
+	test "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" \> "$expiry"
+}
+check_true "its expiry passes" wait_until 5 expired
+stop_fanoutd
+start_fanoutd
+gone() {
+	test "$(curl -sS -o /dev/null -w '%{http_code}' "$FO/v1/jobs/$short")" = 404
+}
+check_true "the sweeper removes it" wait_until 10 gone
+check "a job whose ttl has not passed is kept" \
+	"$(curl -sS -o /dev/null -w '%{http_code}' "$FO/v1/jobs/$fair")" 200
 stop_fanoutd
 
 # --- auth covers every job endpoint ---------------------------------------------------
