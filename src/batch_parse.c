@@ -16,6 +16,8 @@
 
 #include "base64.h"
 #include "batch_parse.h"
+#include "buf.h"
+#include "emit.h"
 #include "util.h"
 
 enum input_kind { INPUT_JSON, INPUT_TEXT };
@@ -421,6 +423,32 @@ keep_item_json(struct batch_spec *spec, uint32_t i, const json_t *v)
 	free(s);
 }
 
+/* A job keeps a listed URL as a JSON string. */
+static void
+keep_url_json(struct batch_spec *spec, uint32_t i, const char *s, size_t n)
+{
+	struct buf b = BUF_INIT;
+
+	emit_json_string(&b, s, n);
+	spec->item_json_len[i] = b.len;
+	spec->item_json[i] = arena_strndup(&spec->arena, b.data, b.len);
+	buf_free(&b);
+}
+
+/* A stored item that is a plain URL string ("..." with no escapes):
+ * its URL without a JSON parse (most of a big job's items). */
+static bool
+plain_url(const char *json, size_t len, const char **url, size_t *n)
+{
+	if (len < 2 || json[0] != '"' || json[len - 1] != '"' ||
+	    memchr(json + 1, '\\', len - 2) != NULL ||
+	    memchr(json + 1, '"', len - 2) != NULL)
+		return false;
+	*url = json + 1;
+	*n = len - 2;
+	return true;
+}
+
 static int
 parse_items_json(struct batch_spec *spec, const json_t *reqs,
     const struct config *cfg, struct parse_error *err)
@@ -530,12 +558,8 @@ parse_text(struct batch_spec *spec, const char *body, size_t len,
 		spec->items[i].index = i;
 		spec->items[i].method = HM_GET;
 		parse_item_url(spec, &spec->items[i], s, sl, "");
-		if (spec->job) {
-			json_t *u = json_stringn(s, sl);
-
-			keep_item_json(spec, i, u);
-			json_decref(u);
-		}
+		if (spec->job)
+			keep_url_json(spec, i, s, sl);
 	}
 	return 0;
 }
@@ -771,9 +795,18 @@ batch_parse_leased(struct batch_spec *spec, const struct batch_opts *o,
 	memset(spec->items, 0, n * sizeof(*spec->items));
 	spec->nitems = n;
 	for (i = 0; i < n; i++) {
-		json_t *v = json_loadb(
-		    json[i], len[i], JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+		const char *url;
+		size_t ulen;
+		json_t *v;
 
+		if (plain_url(json[i], len[i], &url, &ulen)) {
+			spec->items[i].index = index[i];
+			spec->items[i].method = HM_GET;
+			parse_item_url(spec, &spec->items[i], url, ulen, "");
+			continue;
+		}
+		v = json_loadb(
+		    json[i], len[i], JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
 		if (v == NULL) {
 			spec->items[i].index = index[i];
 			item_invalid(spec, &spec->items[i],

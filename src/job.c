@@ -34,7 +34,7 @@
 #include "log.h"
 #include "util.h"
 
-#define JOB_WINDOW_MIN  64
+#define JOB_WINDOW_MIN  1024
 #define JOB_WINDOW_MAX  STORE_PAGE_MAX
 #define JOB_RETRY_MS    1000  /* lease again after the store refused */
 #define JOB_SWEEP_MS    60000 /* expired jobs are swept this often */
@@ -435,7 +435,7 @@ run_start(struct jobs *js, const struct store_job *j)
 	memcpy(r->id, j->id, sizeof(r->id));
 	TAILQ_INIT(&r->pages);
 	run_options(r, j->options);
-	w = 2 * (uint64_t)r->opts.concurrency;
+	w = 4 * (uint64_t)r->opts.concurrency;
 	r->window = (uint32_t)(w < JOB_WINDOW_MIN ? JOB_WINDOW_MIN
 	        : w > JOB_WINDOW_MAX              ? JOB_WINDOW_MAX
 	                                          : w);
