@@ -420,6 +420,9 @@ run_options(struct job_run *r, const char *json)
 			    key, why);
 	}
 	json_decref(root);
+	/* A batch's deadline bounds a caller's wait; a job has no caller
+	 * waiting, and a large one runs for hours: none (49 days). */
+	r->opts.deadline_ms = UINT32_MAX;
 }
 
 /* Start running a queued or running job. */

@@ -301,6 +301,43 @@ idem_valid(const char *k)
 	return true;
 }
 
+/* A job's effective options, without the one that does not apply to a
+ * job (deadline_ms: nobody waits on a job). */
+static void
+job_options_trim(struct buf *eff)
+{
+	json_t *o = json_loadb(eff->data, eff->len, 0, NULL);
+	char *s;
+
+	if (o == NULL)
+		return;
+	json_object_del(o, "deadline_ms");
+	if ((s = json_dumps(o, JSON_COMPACT)) != NULL) {
+		buf_reset(eff);
+		buf_adds(eff, s);
+		free(s);
+	}
+	json_decref(o);
+}
+
+/* A batch's deadline has no meaning for a job: refuse one that sets
+ * it rather than ignore it. */
+static bool
+job_sets_deadline(const struct batch_spec *spec, const struct config *cfg)
+{
+	struct batch_opts d;
+	uint32_t i;
+
+	opts_defaults(&d, cfg);
+	if (spec->opts.deadline_ms != d.deadline_ms)
+		return true;
+	for (i = 0; i < spec->nitems; i++)
+		if (spec->items[i].opts != NULL &&
+		    spec->items[i].opts->deadline_ms != d.deadline_ms)
+			return true;
+	return false;
+}
+
 /* Hand a parsed job to the store. */
 static void
 job_store_create(struct server *srv, struct evhttp_request *req,
@@ -324,6 +361,7 @@ job_store_create(struct server *srv, struct evhttp_request *req,
 			items[i].flags |= STORE_ITEM_RETRY_UNSAFE;
 	}
 	opts_emit_effective(&spec->opts, &eff);
+	job_options_trim(&eff);
 	js->options = buf_cstr(&eff);
 	err = store_create(jobs_store(srv->jobs), js, items, spec->nitems,
 	    job_created_cb, call_new(srv, req, NULL));
@@ -374,6 +412,11 @@ job_create(struct server *srv, struct evhttp_request *req, const char *query)
 	js.idem = idem;
 	if (job_spec_parse(spec.job_json, &js, &name, msg, sizeof(msg)) != 0) {
 		server_error(srv, req, RERR_BAD_REQUEST, msg, NULL, NULL);
+	} else if (job_sets_deadline(&spec, srv->cfg)) {
+		server_error(srv, req, RERR_BAD_REQUEST,
+		    "options.deadline_ms: a job has no deadline (it runs until "
+		    "every item has its result; cancel it to stop it)",
+		    NULL, NULL);
 	} else if (spec.nitems == 0) {
 		server_error(srv, req, RERR_BAD_REQUEST,
 		    "requests: a job needs at least one item", NULL, NULL);

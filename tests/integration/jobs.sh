@@ -148,6 +148,11 @@ check "job.name must be a string" \
 check "unknown job keys are refused" \
 	"$(e -X POST "$FO/v1/jobs" --data-binary "{\"requests\":[\"$UP/\"],\"job\":{\"ttl\":5}}")" \
 	"400 bad_request: job.ttl: unknown key"
+check "a deadline is a batch's: a job refuses one" \
+	"$(e -X POST "$FO/v1/jobs?deadline_ms=1000" --data-binary "[\"$UP/\"]")" \
+	"400 bad_request: options.deadline_ms: a job has no deadline (it runs until every item has its result; cancel it to stop it)"
+check "and its options do not show one" \
+	"$(curl -sS "$FO/v1/jobs/$id" | jq '.job.options | has("deadline_ms")')" false
 check "an empty job is refused" "$(e -X POST "$FO/v1/jobs" --data-binary '[]')" \
 	"400 bad_request: requests: a job needs at least one item"
 check "[jobs] max_items" \
