@@ -550,8 +550,16 @@ parse_text(struct batch_spec *spec, const char *body, size_t len,
 	size_t n = 0, sl;
 	uint32_t i;
 
-	while (next_text_line(&p, end, &s, &sl))
+	while (next_text_line(&p, end, &s, &sl)) {
+		/* A job stores its items as JSON text, which cannot hold
+		 * bytes that are not UTF-8: refuse rather than change one. */
+		if (spec->job && !emit_is_utf8((const unsigned char *)s, sl))
+			return perr(err, RERR_BAD_REQUEST,
+			    "requests[%zu]: not valid UTF-8 (a job keeps its "
+			    "items as JSON text)",
+			    n);
 		n++;
+	}
 	if (parse_count(spec, n, cfg, err) != 0)
 		return -1;
 	for (p = body, i = 0; next_text_line(&p, end, &s, &sl); i++) {

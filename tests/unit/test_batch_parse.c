@@ -536,6 +536,13 @@ test_job_keeps_item_text_and_job_object(void **state)
 	    0);
 	assert_string_equal(s.item_json[0], "\"http://a/\\\"q\"");
 	batch_spec_free(&s);
+	/* Bytes that are not UTF-8 cannot be kept as JSON text. */
+	assert_int_equal(batch_parse_job(&s, "http://a/\nhttp://b/\xb0\n", 21,
+	                     "text/plain", NULL, NULL, &cfg, &err),
+	    -1);
+	assert_string_equal(err.message,
+	    "requests[1]: not valid UTF-8 (a job "
+	    "keeps its items as JSON text)");
 	/* A batch has no "job". */
 	parse_refused("application/json", body, NULL, RERR_BAD_REQUEST,
 	    "job: unknown key");
