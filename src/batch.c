@@ -452,7 +452,8 @@ batch_free(struct batch *b)
 	}
 	buf_free(&b->line);
 	free(b->hdrs);
-	b->e->active--;
+	if (!b->caller.job)
+		b->e->active--;
 	free(b);
 }
 
@@ -564,8 +565,10 @@ batch_start(struct engine *e, const struct batch_opts *o, unsigned hops,
 	evtimer_assign(&b->deadline, e->base, batch_deadline_cb, b);
 	event_assign(&b->end_ev, e->base, -1, 0, batch_end_cb, b);
 	timer_arm_ms(&b->deadline, o->deadline_ms);
-	e->active++;
-	metrics.batches_total++;
+	if (!caller->job) {
+		e->active++;
+		metrics.batches_total++;
+	}
 	return b;
 }
 
@@ -626,7 +629,8 @@ batch_cancel(struct batch *b)
 			sched_done(&it->job);
 		}
 	}
-	metrics.batches_cancelled++;
+	if (!b->caller.job)
+		metrics.batches_cancelled++;
 	batch_free(b);      /* drops the queued jobs with the scheduler batch */
 	engine_schedule(e); /* others get the freed capacity */
 }

@@ -67,6 +67,10 @@ struct batch_caller {
 	void (*state)(void *arg, uint32_t index, enum item_state from,
 	    enum item_state to);
 	void *arg;
+	/* A job's runner (job.h): its batch is not one of the batches
+	 * [server] max_active_batches admits, and not counted in the batch
+	 * metrics; it shares every cap, bucket and the fairness. */
+	bool job;
 };
 
 /*

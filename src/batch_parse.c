@@ -16,6 +16,8 @@
 
 #include "base64.h"
 #include "batch_parse.h"
+#include "buf.h"
+#include "emit.h"
 #include "util.h"
 
 enum input_kind { INPUT_JSON, INPUT_TEXT };
@@ -367,27 +369,84 @@ parse_item_object(struct batch_spec *spec, struct item_spec *it,
 	    json_object_get(obj, "body_base64"));
 }
 
-/* n items, each a GET at its index until parsed, within [server]
- * max_items; -1 with the error otherwise. */
+/* One item of the requests array (or of a job's leased page). */
+static void
+parse_item_json(struct batch_spec *spec, struct item_spec *it, uint32_t index,
+    const json_t *v, const struct config *cfg)
+{
+	it->index = index;
+	it->method = HM_GET;
+	if (json_is_string(v))
+		parse_item_url(
+		    spec, it, json_string_value(v), json_string_length(v), "");
+	else if (json_is_object(v))
+		parse_item_object(spec, it, v, cfg);
+	else
+		item_invalid(spec, it,
+		    "requests[%u]: expected a URL string or an object",
+		    it->index);
+}
+
+/* Too many items for a batch ([server] max_items) or a job ([jobs]). */
 static int
-items_alloc(struct batch_spec *spec, size_t n, const struct config *cfg,
+parse_count(struct batch_spec *spec, size_t n, const struct config *cfg,
     struct parse_error *err)
 {
-	size_t i;
+	uint64_t max = spec->job ? cfg->jobs_max_items : cfg->max_items;
 
-	if (n > cfg->max_items)
+	if (n > max)
 		return perr(err, RERR_TOO_LARGE,
-		    "requests: %zu items exceed the limit of %llu ([server] "
+		    "requests: %zu items exceed the limit of %llu ([%s] "
 		    "max_items)",
-		    n, (unsigned long long)cfg->max_items);
+		    n, (unsigned long long)max, spec->job ? "jobs" : "server");
 	spec->items = arena_alloc(&spec->arena, n * sizeof(*spec->items) + 1);
 	memset(spec->items, 0, n * sizeof(*spec->items));
 	spec->nitems = (uint32_t)n;
-	for (i = 0; i < n; i++) {
-		spec->items[i].index = (uint32_t)i;
-		spec->items[i].method = HM_GET;
+	if (spec->job) {
+		spec->item_json =
+		    arena_alloc(&spec->arena, n * sizeof(*spec->item_json) + 1);
+		spec->item_json_len = arena_alloc(
+		    &spec->arena, n * sizeof(*spec->item_json_len) + 1);
 	}
 	return 0;
+}
+
+/* A job keeps each item's text for the store. */
+static void
+keep_item_json(struct batch_spec *spec, uint32_t i, const json_t *v)
+{
+	char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+	spec->item_json_len[i] = s ? strlen(s) : 4;
+	spec->item_json[i] =
+	    arena_strndup(&spec->arena, s ? s : "null", spec->item_json_len[i]);
+	free(s);
+}
+
+/* A job keeps a listed URL as a JSON string. */
+static void
+keep_url_json(struct batch_spec *spec, uint32_t i, const char *s, size_t n)
+{
+	struct buf b = BUF_INIT;
+
+	emit_json_string(&b, s, n);
+	spec->item_json_len[i] = b.len;
+	spec->item_json[i] = arena_strndup(&spec->arena, b.data, b.len);
+	buf_free(&b);
+}
+
+/* A stored item that is a plain URL string ("..." with no escapes):
+ * its URL without a JSON parse (most of a big job's items). */
+static bool
+plain_url(const char *json, size_t len, const char **url, size_t *n)
+{
+	if (len < 2 || json[0] != '"' || json[len - 1] != '"' ||
+	    memchr(json + 1, '\\', len - 2) != NULL ||
+	    memchr(json + 1, '"', len - 2) != NULL)
+		return false;
+	*url = json + 1;
+	*n = len - 2;
+	return true;
 }
 
 static int
@@ -396,21 +455,14 @@ parse_items_json(struct batch_spec *spec, const json_t *reqs,
 {
 	size_t n = json_array_size(reqs), i;
 
-	if (items_alloc(spec, n, cfg, err) != 0)
+	if (parse_count(spec, n, cfg, err) != 0)
 		return -1;
 	for (i = 0; i < n; i++) {
-		struct item_spec *it = &spec->items[i];
 		const json_t *v = json_array_get(reqs, i);
 
-		if (json_is_string(v))
-			parse_item_url(spec, it, json_string_value(v),
-			    json_string_length(v), "");
-		else if (json_is_object(v))
-			parse_item_object(spec, it, v, cfg);
-		else
-			item_invalid(spec, it,
-			    "requests[%u]: expected a URL string or an object",
-			    it->index);
+		parse_item_json(spec, &spec->items[i], (uint32_t)i, v, cfg);
+		if (spec->job)
+			keep_item_json(spec, (uint32_t)i, v);
 	}
 	return 0;
 }
@@ -441,7 +493,14 @@ parse_json(struct batch_spec *spec, const char *body, size_t len,
 				reqs = v;
 			else if (strcmp(key, "options") == 0)
 				opts = v;
-			else {
+			else if (strcmp(key, "job") == 0 && spec->job) {
+				char *js = json_dumps(
+				    v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+				spec->job_json = arena_strdup(
+				    &spec->arena, js ? js : "null");
+				free(js);
+			} else {
 				perr(err, RERR_BAD_REQUEST,
 				    "%.100s: unknown key", key);
 				goto out;
@@ -491,12 +550,25 @@ parse_text(struct batch_spec *spec, const char *body, size_t len,
 	size_t n = 0, sl;
 	uint32_t i;
 
-	while (next_text_line(&p, end, &s, &sl))
+	while (next_text_line(&p, end, &s, &sl)) {
+		/* A job stores its items as JSON text, which cannot hold
+		 * bytes that are not UTF-8: refuse rather than change one. */
+		if (spec->job && !emit_is_utf8((const unsigned char *)s, sl))
+			return perr(err, RERR_BAD_REQUEST,
+			    "requests[%zu]: not valid UTF-8 (a job keeps its "
+			    "items as JSON text)",
+			    n);
 		n++;
-	if (items_alloc(spec, n, cfg, err) != 0)
+	}
+	if (parse_count(spec, n, cfg, err) != 0)
 		return -1;
-	for (p = body, i = 0; next_text_line(&p, end, &s, &sl); i++)
+	for (p = body, i = 0; next_text_line(&p, end, &s, &sl); i++) {
+		spec->items[i].index = i;
+		spec->items[i].method = HM_GET;
 		parse_item_url(spec, &spec->items[i], s, sl, "");
+		if (spec->job)
+			keep_url_json(spec, i, s, sl);
+	}
 	return 0;
 }
 
@@ -626,8 +698,8 @@ accept_quality(const char *accept, size_t i)
  * highest weight, NDJSON first on a tie. No Accept, or one with no
  * well-formed range, is NDJSON. -1 when every format weighs 0 (406).
  */
-static int
-format_from_accept(const char *accept, enum out_format *f)
+int
+batch_parse_accept(const char *accept, enum out_format *f)
 {
 	const char *p = accept;
 	struct media_range r;
@@ -648,8 +720,8 @@ format_from_accept(const char *accept, enum out_format *f)
 	return best > 0 ? 0 : -1;
 }
 
-int
-batch_parse(struct batch_spec *spec, const char *body, size_t len,
+static int
+parse_any(struct batch_spec *spec, bool job, const char *body, size_t len,
     const char *content_type, const char *query, const char *accept,
     const struct config *cfg, struct parse_error *err)
 {
@@ -659,6 +731,7 @@ batch_parse(struct batch_spec *spec, const char *body, size_t len,
 
 	memset(spec, 0, sizeof(*spec));
 	memset(err, 0, sizeof(*err));
+	spec->job = job;
 	if (body == NULL)
 		body = "";
 	/* An editor's UTF-8 byte-order mark is no part of the batch (RFC
@@ -668,7 +741,7 @@ batch_parse(struct batch_spec *spec, const char *body, size_t len,
 		len -= 3;
 	}
 	opts_defaults(&spec->opts, cfg);
-	acceptable = format_from_accept(accept, &spec->format) == 0;
+	acceptable = batch_parse_accept(accept, &spec->format) == 0;
 	if (query != NULL && parse_query(spec, query, cfg, err) != 0)
 		goto fail;
 	if (!acceptable && !spec->format_set) {
@@ -697,6 +770,61 @@ fail:
 	arena_free(&spec->arena);
 	memset(spec, 0, sizeof(*spec));
 	return -1;
+}
+
+int
+batch_parse(struct batch_spec *spec, const char *body, size_t len,
+    const char *content_type, const char *query, const char *accept,
+    const struct config *cfg, struct parse_error *err)
+{
+	return parse_any(
+	    spec, false, body, len, content_type, query, accept, cfg, err);
+}
+
+int
+batch_parse_job(struct batch_spec *spec, const char *body, size_t len,
+    const char *content_type, const char *query, const char *accept,
+    const struct config *cfg, struct parse_error *err)
+{
+	return parse_any(
+	    spec, true, body, len, content_type, query, accept, cfg, err);
+}
+
+void
+batch_parse_leased(struct batch_spec *spec, const struct batch_opts *o,
+    const char *const *json, const size_t *len, const uint32_t *index,
+    uint32_t n, const struct config *cfg)
+{
+	uint32_t i;
+
+	memset(spec, 0, sizeof(*spec));
+	spec->opts = *o;
+	spec->items = arena_alloc(&spec->arena, n * sizeof(*spec->items) + 1);
+	memset(spec->items, 0, n * sizeof(*spec->items));
+	spec->nitems = n;
+	for (i = 0; i < n; i++) {
+		const char *url;
+		size_t ulen;
+		json_t *v;
+
+		if (plain_url(json[i], len[i], &url, &ulen)) {
+			spec->items[i].index = index[i];
+			spec->items[i].method = HM_GET;
+			parse_item_url(spec, &spec->items[i], url, ulen, "");
+			continue;
+		}
+		v = json_loadb(
+		    json[i], len[i], JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+		if (v == NULL) {
+			spec->items[i].index = index[i];
+			item_invalid(spec, &spec->items[i],
+			    "requests[%u]: the stored item is not JSON",
+			    index[i]);
+			continue;
+		}
+		parse_item_json(spec, &spec->items[i], index[i], v, cfg);
+		json_decref(v);
+	}
 }
 
 void

@@ -55,6 +55,13 @@ struct batch_spec {
 	enum out_format format;
 	bool format_set;    /* by ?format=, which wins over Accept */
 	struct arena arena; /* owns items and every string they point to */
+	/* A job's request (batch_parse_job): the "job" object as JSON text
+	 * (NULL: none), and each item as given, as JSON text (a URL string
+	 * or an object), for the store. NULL for a batch. */
+	bool job;
+	const char *job_json;
+	const char **item_json;
+	size_t *item_json_len;
 };
 
 struct parse_error {
@@ -78,6 +85,30 @@ struct parse_error {
 int batch_parse(struct batch_spec *spec, const char *body, size_t len,
     const char *content_type, const char *query, const char *accept,
     const struct config *cfg, struct parse_error *err);
+
+/*
+ * The same for POST /v1/jobs: [jobs] max_items is the item limit, the
+ * JSON object may hold a "job" object (returned as text, not checked
+ * here), and each item's text is kept for the store (spec->item_json).
+ */
+int batch_parse_job(struct batch_spec *spec, const char *body, size_t len,
+    const char *content_type, const char *query, const char *accept,
+    const struct config *cfg, struct parse_error *err);
+
+/*
+ * A page of a job's items as leased from the store: item i is the JSON
+ * text json[i] (as batch_parse_job kept it) with index index[i], under
+ * the job's options o. Fills *spec (free it with batch_spec_free); a
+ * text that is not a valid item becomes an invalid item, as in a batch.
+ */
+void batch_parse_leased(struct batch_spec *spec, const struct batch_opts *o,
+    const char *const *json, const size_t *len, const uint32_t *index,
+    uint32_t n, const struct config *cfg);
+
+/* The response format an Accept field value asks for (RFC 9110
+ * §12.5.1; NDJSON on a tie or when accept is NULL): 0, or -1 when none
+ * of NDJSON, JSON and SSE is acceptable. */
+int batch_parse_accept(const char *accept, enum out_format *f);
 
 void batch_spec_free(struct batch_spec *spec);
 

@@ -203,6 +203,26 @@ static const struct cfg_key config_keys[] = {
         "Most headers of an upstream response (protocol error beyond)."},
     {"upstream", "idle_timeout_ms", CT_UINT, F(idle_timeout_ms), "30000", 1,
         MS_MAX, "An idle keep-alive connection is closed after this."},
+    {"jobs", "dir", CT_PATH, F(jobs_dir), "", 0, 0,
+        "Directory of the job store (jobs.db, bodies/); empty: systemd's "
+        "StateDirectory, else " CONFIG_JOBS_DIR "."},
+    {"jobs", "max_active", CT_UINT, F(jobs_max_active), "1000", 1, CONC_MAX,
+        "Most jobs queued or running at once (429 beyond)."},
+    {"jobs", "max_items", CT_UINT, F(jobs_max_items), "1000000", 1, 100000000,
+        "Most items one job may hold (413 beyond)."},
+    {"jobs", "max_store_bytes", CT_BYTES, F(jobs_max_store_bytes), "0", 0,
+        1ull << 50,
+        "Most bytes the store may use, database and bodies (0: no limit; "
+        "507 and paused jobs beyond)."},
+    {"jobs", "max_body_bytes_cap", CT_BYTES, F(jobs_max_body_bytes_cap),
+        "1073741824", 1, 1ull << 40,
+        "Most a job may ask for max_body_bytes (bodies past 64 KiB go to "
+        "disk as they arrive)."},
+    {"jobs", "ttl_s", CT_UINT, F(jobs_ttl_s), "604800", 1, 315360000,
+        "How long a finished job is kept, unless it sets its own ttl_s."},
+    {"jobs", "durable", CT_BOOL, F(jobs_durable), "true", 0, 0,
+        "fsync every commit, so a power loss keeps what was answered "
+        "(false: a crash of fanoutd still does)."},
     {"log", "level", CT_LOGLEVEL, F(log_level), "info", 0, 0,
         "error, warn, info or debug."},
 };

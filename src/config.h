@@ -23,12 +23,19 @@
 #else
 #define CONFIG_DEFAULT_PATH "/etc/fanoutd/fanoutd.conf"
 #endif
+/* Where jobs are stored when neither [jobs] dir nor systemd's
+ * StateDirectory= ($STATE_DIRECTORY) says. */
+#ifdef LOCALSTATEDIR
+#define CONFIG_JOBS_DIR LOCALSTATEDIR "/lib/fanoutd"
+#else
+#define CONFIG_JOBS_DIR "/var/lib/fanoutd"
+#endif
 #define CONFIG_MAX_LISTEN      8
 #define CONFIG_MAX_NAMESERVERS 8
 #define CONFIG_ADDR_LEN        128
 #define CONFIG_PATH_LEN        512
 #define CONFIG_LIST_LEN        4096
-#define CONFIG_MAX_KEYS        64         /* rows of the key table, at most */
+#define CONFIG_MAX_KEYS        96         /* rows of the key table, at most */
 #define CONFIG_MAX_FILE        (1 << 20)  /* a configuration file's bytes */
 #define CONFIG_LINE_FLAG       UINT32_MAX /* set on the command line */
 
@@ -98,6 +105,15 @@ struct config {
 	uint64_t max_response_header_bytes; /* else protocol error */
 	uint64_t max_response_headers;      /* else protocol error */
 
+	/* [jobs] (issue #16) */
+	char jobs_dir[CONFIG_PATH_LEN];   /* "": $STATE_DIRECTORY, else
+	                                   * CONFIG_JOBS_DIR */
+	uint64_t jobs_max_active;         /* queued + running jobs, else 429 */
+	uint64_t jobs_max_items;          /* items per job, else 413 */
+	uint64_t jobs_max_store_bytes;    /* database + bodies (0: no limit) */
+	uint64_t jobs_max_body_bytes_cap; /* a job's max_body_bytes, at most */
+	uint64_t jobs_ttl_s;              /* a finished job's default life */
+	int jobs_durable;                 /* fsync every commit */
 	/* [log] */
 	int log_level; /* enum log_level */
 

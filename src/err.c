@@ -17,6 +17,7 @@ static const char *const item_err_names[IERR__COUNT] = {
     [IERR_TOO_MANY_REDIRECTS] = "too_many_redirects",
     [IERR_DEADLINE] = "deadline",
     [IERR_CANCELLED] = "cancelled",
+    [IERR_INTERRUPTED] = "interrupted",
 };
 
 const char *
@@ -53,6 +54,10 @@ static const struct {
     [RERR_VERSION] = {"http_version_not_supported", 505,
         "HTTP Version Not Supported"},
     [RERR_LOOP] = {"loop_detected", 508, "Loop Detected"},
+    [RERR_CONFLICT] = {"conflict", 409, "Conflict"},
+    [RERR_TOO_MANY_JOBS] = {"too_many_jobs", 429, "Too Many Requests"},
+    [RERR_STORAGE] = {"insufficient_storage", 507, "Insufficient Storage"},
+    [RERR_UNAVAILABLE] = {"unavailable", 503, "Service Unavailable"},
 };
 
 const char *

@@ -22,8 +22,10 @@ enum item_err {
 	IERR_RESET,           /* closed before a complete response */
 	IERR_PROTOCOL,        /* malformed upstream response */
 	IERR_TOO_MANY_REDIRECTS,
-	IERR_DEADLINE,  /* the batch deadline passed first */
-	IERR_CANCELLED, /* shutdown or cancel */
+	IERR_DEADLINE,    /* the batch deadline passed first */
+	IERR_CANCELLED,   /* shutdown or cancel */
+	IERR_INTERRUPTED, /* a job's unsafe item may have been sent when
+	                     fanoutd stopped: not sent again (issue #16) */
 	IERR__COUNT
 };
 
@@ -48,6 +50,10 @@ enum req_err {
 	RERR_DRAINING,        /* 503, with Retry-After */
 	RERR_VERSION,         /* 505: not HTTP/1.x */
 	RERR_LOOP,            /* 508: hop limit exceeded */
+	RERR_CONFLICT,        /* 409: not in the job's state */
+	RERR_TOO_MANY_JOBS,   /* 429: [jobs] max_active, with Retry-After */
+	RERR_STORAGE,         /* 507: the job store is full or failing */
+	RERR_UNAVAILABLE,     /* 503: the job store could not be opened */
 	RERR__COUNT
 };
 

@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "engine.h"
+#include "job.h"
 #include "log.h"
 #include "notify.h"
 #include "preflight.h"
@@ -37,6 +38,8 @@ struct daemon {
 	struct event_base *base;
 	struct engine *engine;
 	struct server *server;
+	struct jobs *jobs;       /* NULL: the store could not be opened */
+	unsigned draining;       /* drains still running: server, jobs */
 	const char *config_path; /* NULL: built-in defaults */
 	const char *listen_flag; /* --listen, which wins over the file */
 	struct event *sigint;
@@ -106,7 +109,18 @@ on_drained(void *arg)
 	struct daemon *d = arg;
 
 	log_info("drained: every batch has ended");
-	event_base_loopexit(d->base, NULL);
+	if (--d->draining == 0)
+		event_base_loopexit(d->base, NULL);
+}
+
+static void
+on_jobs_drained(void *arg)
+{
+	struct daemon *d = arg;
+
+	log_info("drained: every job's items are stored");
+	if (--d->draining == 0)
+		event_base_loopexit(d->base, NULL);
 }
 
 /* SIGTERM, SIGINT: drain; the second one stops at once. */
@@ -123,7 +137,11 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	notify_stopping();
 	log_info("signal %d: draining (up to %llu ms for running batches)",
 	    (int)sig, (unsigned long long)d->cfg.drain_timeout_ms);
+	d->draining = d->jobs != NULL ? 2 : 1;
 	server_drain(d->server, on_drained, d);
+	if (d->jobs != NULL)
+		jobs_drain(
+		    d->jobs, d->cfg.drain_timeout_ms, on_jobs_drained, d);
 }
 
 /*
@@ -187,6 +205,14 @@ reload_warn_restart(const struct config *old, const struct config *new)
 	    old->dns_cache_ms != new->dns_cache_ms)
 		log_warn("reload: [upstream] nameservers, dns_cache_ms and TLS "
 		         "changes need a restart");
+	if (strcmp(old->jobs_dir, new->jobs_dir) != 0 ||
+	    old->jobs_max_active != new->jobs_max_active ||
+	    old->jobs_max_items != new->jobs_max_items ||
+	    old->jobs_max_store_bytes != new->jobs_max_store_bytes ||
+	    old->jobs_max_body_bytes_cap != new->jobs_max_body_bytes_cap ||
+	    old->jobs_ttl_s != new->jobs_ttl_s ||
+	    old->jobs_durable != new->jobs_durable)
+		log_warn("reload: [jobs] changes need a restart");
 }
 
 /*
@@ -232,7 +258,7 @@ daemon_start(struct daemon *d)
 {
 	struct event_config *ecfg;
 	struct sockaddr_storage self[CONFIG_MAX_LISTEN];
-	char why[256];
+	char why[256], jobs_why[256] = "";
 
 	/* Precise timers (timerfd): rate limits arm µs-exact wake-ups, and
 	 * epoll's millisecond rounding would lose a token at every one.
@@ -256,7 +282,11 @@ daemon_start(struct daemon *d)
 		log_error("%s", why);
 		return -1;
 	}
-	d->server = server_new(d->base, d->engine, &d->cfg, why, sizeof(why));
+	if ((d->jobs = jobs_open(d->base, d->engine, &d->cfg, jobs_why,
+	         sizeof(jobs_why))) == NULL)
+		log_warn("jobs are unavailable: %s", jobs_why);
+	d->server = server_new(
+	    d->base, d->engine, d->jobs, jobs_why, &d->cfg, why, sizeof(why));
 	if (d->server == NULL) {
 		log_error("%s", why);
 		return -1;
@@ -277,6 +307,9 @@ daemon_start(struct daemon *d)
 static void
 daemon_stop(struct daemon *d)
 {
+	server_close_readers(d->server);
+	if (d->jobs != NULL)
+		jobs_close(d->jobs);
 	server_free(d->server);
 	engine_free(d->engine);
 	if (d->sigint)

@@ -4,6 +4,7 @@
 #include <inttypes.h>
 
 #include "metrics.h"
+#include "store.h"
 
 struct metrics metrics;
 
@@ -78,4 +79,49 @@ metrics_render(struct buf *out, const struct metrics_gauges *g)
 	metric_one(out, "fanoutd_response_bytes_total", "counter",
 	    "Bytes of batch responses written to callers.",
 	    metrics.bytes_out_total);
+}
+
+void
+metrics_render_jobs(struct buf *out, const struct store_stats *s)
+{
+	uint64_t cum = 0;
+	int i;
+
+	metric_head(
+	    out, "fanoutd_jobs", "gauge", "Jobs in the store, by state.");
+	for (i = 0; i < STORE_JOB__COUNT; i++)
+		buf_printf(out, "fanoutd_jobs{state=\"%s\"} %" PRIu64 "\n",
+		    store_job_state_name(i), s->jobs[i]);
+	metric_one(out, "fanoutd_job_items_pending", "gauge",
+	    "Items of jobs waiting to be leased.", s->items_pending);
+	metric_one(out, "fanoutd_store_queue_depth", "gauge",
+	    "Store requests waiting for the writer thread.", s->queue_depth);
+	metric_one(out, "fanoutd_store_records_total", "counter",
+	    "Result lines committed to the job store.", s->records);
+	metric_one(out, "fanoutd_store_commit_errors_total", "counter",
+	    "Store commits that failed (disk full, I/O error).",
+	    s->commit_errors);
+	metric_one(out, "fanoutd_store_bytes", "gauge",
+	    "Bytes the job store uses (database pages and body files).",
+	    s->used_bytes);
+	metric_one(out, "fanoutd_store_degraded", "gauge",
+	    "1 while the job store cannot write (running jobs pause).",
+	    s->degraded ? 1 : 0);
+	metric_head(out, "fanoutd_store_commit_seconds", "histogram",
+	    "Time each store transaction took to commit.");
+	for (i = 0; i < STORE_HIST_BUCKETS; i++) {
+		cum += s->commit_hist[i];
+		buf_printf(out,
+		    "fanoutd_store_commit_seconds_bucket{le=\"%g\"} %" PRIu64
+		    "\n",
+		    (double)store_hist_bounds_us[i] / 1e6, cum);
+	}
+	cum += s->commit_hist[STORE_HIST_BUCKETS];
+	buf_printf(out,
+	    "fanoutd_store_commit_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n",
+	    cum);
+	buf_printf(out, "fanoutd_store_commit_seconds_sum %.6f\n",
+	    (double)s->commit_us_sum / 1e6);
+	buf_printf(out, "fanoutd_store_commit_seconds_count %" PRIu64 "\n",
+	    s->commits);
 }

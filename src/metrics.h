@@ -40,4 +40,9 @@ struct metrics_gauges {
 
 void metrics_render(struct buf *out, const struct metrics_gauges *g);
 
+struct store_stats;
+/* The job store's part (issue #16): jobs by state, items pending, the
+ * store's queue depth, commit latency histogram, degraded. */
+void metrics_render_jobs(struct buf *out, const struct store_stats *s);
+
 #endif

@@ -28,30 +28,10 @@
 #include "listen.h"
 #include "reqbody.h"
 #include "server.h"
+#include "server_int.h"
 #include "stream.h"
 #include "tls.h"
 #include "util.h"
-
-#define SERVER_DRAIN_GRACE_MS 3000
-
-struct server {
-	struct event_base *base;
-	struct evhttp *http;
-	struct engine *engine;
-	const struct config *cfg;
-	struct streams streams; /* the batches' responses */
-	struct listeners ls;
-	SSL_CTX *ssl_ctx;    /* HTTPS listeners when [server] tls_cert is set */
-	struct auth auth;    /* bearer tokens; none: no auth */
-	struct guard *guard; /* read deadline, connection cap */
-	/* Draining (SIGTERM, engine_draining): no new connections, new
-	 * batches get 503. */
-	struct event *drain_ev; /* the drain timeout, then the last grace */
-	bool drain_aborted;     /* the running batches were cancelled */
-	struct event *idle_ev;  /* checks whether every stream has ended */
-	void (*drained)(void *arg);
-	void *drained_arg;
-};
 
 /* A reply is written: the guard lets the connection's next request in. */
 static void
@@ -67,7 +47,7 @@ server_reply_done_cb(struct evhttp_request *req, void *arg)
  * would poison the caller's keep-alive connection), so for HEAD only the
  * Content-Length the body would have is sent.
  */
-static void
+void
 server_send(struct server *srv, struct evhttp_request *req, int status,
     const char *reason, const char *type, const char *body, size_t len,
     const char *extra_name, const char *extra_value)
@@ -97,7 +77,7 @@ server_send(struct server *srv, struct evhttp_request *req, int status,
 }
 
 /* Reply with a JSON error body; extra_name/value may add one header. */
-static void
+void
 server_error(struct server *srv, struct evhttp_request *req, enum req_err code,
     const char *message, const char *extra_name, const char *extra_value)
 {
@@ -109,7 +89,7 @@ server_error(struct server *srv, struct evhttp_request *req, enum req_err code,
 	buf_free(&b);
 }
 
-static void
+void
 server_reply(struct server *srv, struct evhttp_request *req, const char *type,
     const char *body, size_t len)
 {
@@ -118,7 +98,7 @@ server_reply(struct server *srv, struct evhttp_request *req, const char *type,
 
 /* Every field line of name, joined with ", " (RFC 9110 §5.3) into
  * out; NULL when there is none. */
-static const char *
+const char *
 header_join(struct evkeyvalq *h, const char *name, struct buf *out)
 {
 	struct evkeyval *kv;
@@ -138,7 +118,7 @@ header_join(struct evkeyvalq *h, const char *name, struct buf *out)
 
 /* The request body with its Content-Encoding undone into dec; NULL
  * after answering an error. */
-static const char *
+const char *
 server_body(struct server *srv, struct evhttp_request *req, struct buf *dec,
     size_t *len)
 {
@@ -218,7 +198,40 @@ server_metrics(struct server *srv, struct evhttp_request *req)
 
 	engine_gauges(srv->engine, &g);
 	metrics_render(&b, &g);
+	if (srv->jobs != NULL) {
+		struct store_stats ss;
+
+		store_stats(jobs_store(srv->jobs), &ss);
+		metrics_render_jobs(&b, &ss);
+	}
 	server_reply(srv, req, "text/plain; version=0.0.4", b.data, b.len);
+	buf_free(&b);
+}
+
+/*
+ * GET /healthz while serving: {"status":"ok"}, or 200
+ * {"status":"degraded","reason":..} when batches are served but jobs
+ * are not (the store could not be opened, or cannot write: disk full).
+ */
+static void
+server_health(struct server *srv, struct evhttp_request *req)
+{
+	const char *why =
+	    srv->jobs == NULL ? srv->jobs_why : jobs_degraded(srv->jobs);
+	struct buf b = BUF_INIT;
+	char reason[400];
+
+	if (why == NULL) {
+		server_reply(
+		    srv, req, "application/json", "{\"status\":\"ok\"}\n", 16);
+		return;
+	}
+	snprintf(reason, sizeof(reason), "jobs %s: %s",
+	    srv->jobs == NULL ? "are unavailable" : "are paused", why);
+	buf_adds(&b, "{\"status\":\"degraded\",\"reason\":");
+	emit_json_string(&b, reason, strlen(reason));
+	buf_adds(&b, "}\n");
+	server_reply(srv, req, "application/json", b.data, b.len);
 	buf_free(&b);
 }
 
@@ -261,7 +274,9 @@ server_request_cb(struct evhttp_request *req, void *arg)
 		    "WWW-Authenticate", "Bearer");
 		return;
 	}
-	if (path_is(gr.target, plen, "/v1/batch")) {
+	if (job_api_route(srv, req, gr.target, plen, q ? q + 1 : NULL)) {
+		/* answered */
+	} else if (path_is(gr.target, plen, "/v1/batch")) {
 		if (cmd == EVHTTP_REQ_POST)
 			server_batch(srv, req, q ? q + 1 : NULL);
 		else
@@ -272,8 +287,7 @@ server_request_cb(struct evhttp_request *req, void *arg)
 			server_send(srv, req, 503, NULL, "application/json",
 			    "{\"status\":\"draining\"}\n", 22, NULL, NULL);
 		else if (get)
-			server_reply(srv, req, "application/json",
-			    "{\"status\":\"ok\"}\n", 16);
+			server_health(srv, req);
 		else
 			server_error(srv, req, RERR_METHOD,
 			    "/healthz accepts GET and HEAD only", "Allow",
@@ -357,6 +371,7 @@ server_drain(struct server *srv, void (*drained)(void *arg), void *arg)
 	srv->drained = drained;
 	srv->drained_arg = arg;
 	listen_stop(&srv->ls, srv->http);
+	job_readers_close(&srv->readers);
 	timer_arm_ms(srv->drain_ev, srv->cfg->drain_timeout_ms);
 	event_active(srv->idle_ev, EV_TIMEOUT, 1);
 }
@@ -418,14 +433,18 @@ server_apply_limits(struct server *srv)
 }
 
 struct server *
-server_new(struct event_base *base, struct engine *engine,
-    const struct config *cfg, char *why, size_t whylen)
+server_new(struct event_base *base, struct engine *engine, struct jobs *jobs,
+    const char *jobs_why, const struct config *cfg, char *why, size_t whylen)
 {
 	struct server *srv = xcalloc(1, sizeof(*srv));
 	unsigned i;
 
 	srv->base = base;
 	srv->engine = engine;
+	srv->jobs = jobs;
+	snprintf(srv->jobs_why, sizeof(srv->jobs_why), "%s",
+	    jobs_why ? jobs_why : "");
+	job_readers_init(&srv->readers);
 	srv->cfg = cfg;
 	if ((srv->http = evhttp_new(base)) == NULL) {
 		snprintf(why, whylen, "cannot create the HTTP server");
@@ -470,10 +489,18 @@ server_new(struct event_base *base, struct engine *engine,
 }
 
 void
+server_close_readers(struct server *srv)
+{
+	if (srv != NULL)
+		job_readers_close(&srv->readers);
+}
+
+void
 server_free(struct server *srv)
 {
 	if (srv == NULL)
 		return;
+	job_readers_close(&srv->readers);
 	streams_free(&srv->streams);
 	evhttp_free(srv->http);
 	guard_free(srv->guard);

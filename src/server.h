@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "engine.h"
+#include "job.h"
 
 struct server;
 
@@ -27,7 +28,12 @@ struct server;
  * port when the configured one was 0. Returns NULL with a reason in why.
  */
 struct server *server_new(struct event_base *base, struct engine *engine,
-    const struct config *cfg, char *why, size_t whylen);
+    struct jobs *jobs, const char *jobs_why, const struct config *cfg,
+    char *why, size_t whylen);
+
+/* End every job results reply (followers resume with ?after=): before
+ * jobs_close, which frees the readers still waiting on the store. */
+void server_close_readers(struct server *s);
 
 /*
  * Drain (SIGTERM): stop accepting connections, tell the engine (new

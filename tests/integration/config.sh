@@ -194,7 +194,8 @@ check "which still answers" \
 	"$(curl -sS --unix-socket "$sock" http://fanoutd/healthz | jq -r .status)" ok
 # The path replaced under the first instance: at exit it leaves the new one.
 mv "$sock" "$T/old.sock"
-"$FANOUTD" -c "$T/unix.conf" 2>"$T/second.log" &
+# (A second daemon needs a job store of its own: the first holds its lock.)
+STATE_DIRECTORY=$T/state2 "$FANOUTD" -c "$T/unix.conf" 2>"$T/second.log" &
 SECOND=$!
 PIDS+=("$SECOND")
 wait_until 10 grep -q 'listening on unix:' "$T/second.log"

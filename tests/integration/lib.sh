@@ -17,6 +17,9 @@ set -o pipefail
 FANOUTD_WRAPPER=${FANOUTD_WRAPPER:-}
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/fanoutd-test.XXXXXX")
+# Each test its own job store (the daemon reads systemd's variable when
+# [jobs] dir is not set), never /var/lib/fanoutd.
+export STATE_DIRECTORY="$T/state"
 PIDS=()
 FANOUTD_PID=
 TESTS_RUN=0

@@ -506,6 +506,84 @@ test_hundred_thousand_items_parse(void **state)
 	free(body);
 }
 
+/* A job's body (issue #16): a "job" object, each item's text kept for
+ * the store, and [jobs] max_items as the limit. */
+static void
+test_job_keeps_item_text_and_job_object(void **state)
+{
+	const char *body =
+	    "{\"requests\":[\"http://a/1\",{\"url\":\"http://b/\","
+	    "\"method\":\"POST\",\"retry_unsafe\":true}],"
+	    "\"options\":{\"retries\":1},\"job\":{\"name\":\"n\"}}";
+	struct parse_error err;
+	struct batch_spec s;
+
+	assert_int_equal(batch_parse_job(&s, body, strlen(body),
+	                     "application/json", NULL, NULL, &cfg, &err),
+	    0);
+	assert_int_equal(s.nitems, 2);
+	assert_string_equal(s.job_json, "{\"name\":\"n\"}");
+	assert_string_equal(s.item_json[0], "\"http://a/1\"");
+	assert_string_equal(s.item_json[1],
+	    "{\"url\":\"http://b/"
+	    "\",\"method\":\"POST\",\"retry_unsafe\":true}");
+	assert_int_equal(s.item_json_len[1], strlen(s.item_json[1]));
+	assert_int_equal(s.opts.retries, 1);
+	batch_spec_free(&s);
+	/* A URL list keeps each URL as a JSON string. */
+	assert_int_equal(batch_parse_job(&s, "http://a/\"q\n", 12, "text/plain",
+	                     NULL, NULL, &cfg, &err),
+	    0);
+	assert_string_equal(s.item_json[0], "\"http://a/\\\"q\"");
+	batch_spec_free(&s);
+	/* Bytes that are not UTF-8 cannot be kept as JSON text. */
+	assert_int_equal(batch_parse_job(&s, "http://a/\nhttp://b/\xb0\n", 21,
+	                     "text/plain", NULL, NULL, &cfg, &err),
+	    -1);
+	assert_string_equal(err.message,
+	    "requests[1]: not valid UTF-8 (a job "
+	    "keeps its items as JSON text)");
+	/* A batch has no "job". */
+	parse_refused("application/json", body, NULL, RERR_BAD_REQUEST,
+	    "job: unknown key");
+	cfg.jobs_max_items = 1;
+	assert_int_equal(batch_parse_job(&s, body, strlen(body),
+	                     "application/json", NULL, NULL, &cfg, &err),
+	    -1);
+	assert_int_equal(err.code, RERR_TOO_LARGE);
+	assert_string_equal(err.message,
+	    "requests: 2 items exceed the limit of 1 ([jobs] max_items)");
+}
+
+/* A leased page: the items keep the job's indexes, the job's options,
+ * and an invalid item's message names its own index. */
+static void
+test_leased_page_keeps_indexes_and_options(void **state)
+{
+	const char *json[] = {"\"http://a/\"", "{\"url\":5}", "{\"url\":"};
+	size_t len[] = {strlen(json[0]), strlen(json[1]), strlen(json[2])};
+	uint32_t index[] = {7, 41, 99};
+	struct batch_opts o;
+	struct batch_spec s;
+
+	opts_defaults(&o, &cfg);
+	o.retries = 4;
+	batch_parse_leased(&s, &o, json, len, index, 3, &cfg);
+	assert_int_equal(s.nitems, 3);
+	assert_int_equal(s.items[0].index, 7);
+	if (s.items[0].invalid != NULL)
+		fail_msg("%s", s.items[0].invalid);
+	assert_string_equal(s.items[0].url, "http://a/");
+	assert_int_equal(s.opts.retries, 4);
+	assert_int_equal(s.items[1].index, 41);
+	assert_string_equal(
+	    s.items[1].invalid, "requests[41].url: expected a string");
+	assert_int_equal(s.items[2].index, 99);
+	assert_string_equal(
+	    s.items[2].invalid, "requests[99]: the stored item is not JSON");
+	batch_spec_free(&s);
+}
+
 int
 main(void)
 {
@@ -537,6 +615,10 @@ main(void)
 	    cmocka_unit_test_setup(
 	        test_item_timeout_is_clamped_to_the_cap, setup),
 	    cmocka_unit_test_setup(test_hundred_thousand_items_parse, setup),
+	    cmocka_unit_test_setup(
+	        test_job_keeps_item_text_and_job_object, setup),
+	    cmocka_unit_test_setup(
+	        test_leased_page_keeps_indexes_and_options, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

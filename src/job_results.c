@@ -1,0 +1,541 @@
+/*
+ * job_results.c - GET /v1/jobs/ID/results (see job_api.h): a job's
+ * committed result lines in seq order, each the /v1/batch line with
+ * "seq" first, then a summary of the job as it stands.
+ *
+ *   ?after=SEQ     lines after seq SEQ (SSE: Last-Event-ID does the same)
+ *   ?state=failed  only lines whose outcome is not ok
+ *   ?follow=true   stay open: new lines as they commit, until the job is
+ *                  done or cancelled, then the summary
+ *   ?format=       ndjson (default), sse, json (buffered, not with
+ *                  follow, at most [server] max_json_items lines);
+ *                  else Accept decides, as for a batch
+ *
+ * A job reader pages through the store (store_read, one page in flight
+ * at a time) and writes each page as one chunk; it reads the next page
+ * only once the caller has taken most of the last (backpressure at
+ * [server] output_high_water). Caught up and following, it waits for
+ * the runner's word that lines committed (jobs_notify). The loop never
+ * waits on the disk and a million-line job never sits in memory.
+ *
+ * A reader is READING (a page asked for), WRITING (waiting for the
+ * caller to take what was written), WAITING (following, caught up),
+ * SUMMING (the job's counts asked for), ENDED; `gone` says the caller
+ * went away, and the reader is freed when nothing of the store's is
+ * outstanding.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/http.h>
+#include <event2/http_struct.h>
+#include <event2/keyvalq_struct.h>
+
+#include "batch_parse.h"
+#include "emit.h"
+#include "guard.h"
+#include "job.h"
+#include "job_api.h"
+#include "log.h"
+#include "server_int.h"
+#include "util.h"
+
+#define READER_PAGE    1000
+#define READER_WRITE_S 60 /* a caller that reads nothing */
+
+enum reader_state { RD_READING, RD_WRITING, RD_WAITING, RD_SUMMING, RD_ENDED };
+
+struct job_reader {
+	struct server *srv;
+	struct evhttp_request *req;
+	struct evhttp_connection *evcon; /* once the reply started */
+	char id[STORE_ID_LEN + 1];
+	enum reader_state state;
+	enum out_format format;
+	bool follow, failed_only;
+	bool started;  /* the reply's head is out */
+	bool busy;     /* a store request is out */
+	bool gone;     /* the caller went away, or the server closes */
+	bool notified; /* lines committed while a page was being read */
+	bool watching;
+	bool in_end;    /* inside evhttp_send_reply_end */
+	uint64_t after; /* the cursor: the last seq written */
+	uint64_t lines; /* lines written */
+	struct buf doc; /* OUT_JSON: the results array so far */
+	struct jobs_watch watch;
+	TAILQ_ENTRY(job_reader) link;
+};
+
+static void reader_read(struct job_reader *rd);
+
+static const char *const reader_state_names[] = {
+    "reading", "writing", "waiting", "summing", "ended"};
+
+/* The one place a reader's state changes (traced at debug level). */
+static void
+reader_set_state(struct job_reader *rd, enum reader_state to)
+{
+	if (rd->state != to)
+		log_debug("job %s reader: %s -> %s", rd->id,
+		    reader_state_names[rd->state], reader_state_names[to]);
+	rd->state = to;
+}
+
+static void
+reader_unwatch(struct job_reader *rd)
+{
+	if (rd->watching)
+		jobs_unwatch(rd->srv->jobs, &rd->watch);
+	rd->watching = false;
+}
+
+static void
+reader_free(struct job_reader *rd)
+{
+	reader_unwatch(rd);
+	TAILQ_REMOVE(&rd->srv->readers.list, rd, link);
+	buf_free(&rd->doc);
+	free(rd);
+}
+
+/* Free a reader that has ended and waits for nothing. */
+static void
+reader_maybe_free(struct job_reader *rd)
+{
+	if (rd->state == RD_ENDED && !rd->busy && rd->evcon == NULL)
+		reader_free(rd);
+}
+
+/* The reply is fully written: the connection may carry another request. */
+static void
+reader_complete_cb(struct evhttp_request *req, void *arg)
+{
+	struct job_reader *rd = arg;
+	struct timeval tv = tv_ms(rd->srv->cfg->keepalive_timeout_ms);
+
+	(void)req;
+	evhttp_connection_set_closecb(rd->evcon, NULL, NULL);
+	bufferevent_set_timeouts(
+	    evhttp_connection_get_bufferevent(rd->evcon), &tv, &tv);
+	guard_reply_done(rd->srv->guard, rd->evcon);
+	rd->evcon = NULL;
+	if (!rd->in_end)
+		reader_maybe_free(rd);
+}
+
+/* End the streamed reply; rd may be freed on return. */
+static void
+reader_end(struct job_reader *rd)
+{
+	reader_set_state(rd, RD_ENDED);
+	reader_unwatch(rd);
+	rd->in_end = true;
+	evhttp_send_reply_end(rd->req);
+	rd->in_end = false;
+	reader_maybe_free(rd);
+}
+
+/* The caller's connection closed mid-reply. */
+static void
+reader_close_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct job_reader *rd = arg;
+
+	(void)evcon;
+	rd->gone = true;
+	reader_unwatch(rd);
+	if (rd->state != RD_ENDED) {
+		reader_set_state(rd, RD_ENDED);
+		/* evhttp detached the request; ending it frees it. */
+		evhttp_send_reply_end(rd->req);
+	}
+	rd->evcon = NULL;
+	reader_maybe_free(rd);
+}
+
+/* Start the streamed reply (NDJSON or SSE). */
+static void
+reader_start_reply(struct job_reader *rd)
+{
+	struct evkeyvalq *out = evhttp_request_get_output_headers(rd->req);
+	struct timeval wtv = {READER_WRITE_S, 0};
+	struct bufferevent *bev;
+
+	evhttp_add_header(out, "Content-Type",
+	    rd->format == OUT_SSE ? "text/event-stream"
+	                          : "application/x-ndjson");
+	evhttp_add_header(out, "Cache-Control", "no-store");
+	if (rd->req->major == 1 && rd->req->minor == 0)
+		evhttp_remove_header(
+		    evhttp_request_get_input_headers(rd->req), "Connection");
+	rd->evcon = evhttp_request_get_connection(rd->req);
+	evhttp_send_reply_start(rd->req, 200, "OK");
+	bev = evhttp_connection_get_bufferevent(rd->evcon);
+	bufferevent_set_timeouts(bev, NULL, &wtv);
+	evhttp_connection_set_closecb(rd->evcon, reader_close_cb, rd);
+	evhttp_request_set_on_complete_cb(rd->req, reader_complete_cb, rd);
+	rd->started = true;
+}
+
+/* Bytes written to the caller and not yet sent. */
+static size_t
+reader_unsent(struct job_reader *rd)
+{
+	return evbuffer_get_length(bufferevent_get_output(
+	    evhttp_connection_get_bufferevent(rd->evcon)));
+}
+
+/* One line, framed: {"seq":N,<the stored line's members>} */
+static void
+reader_frame(
+    struct job_reader *rd, struct evbuffer *out, const struct store_line *l)
+{
+	char head[64];
+	int n;
+
+	if (rd->format == OUT_SSE)
+		evbuffer_add_printf(out, "id: %llu\nevent: result\ndata: ",
+		    (unsigned long long)l->seq);
+	n = snprintf(head, sizeof(head), "{\"seq\":%llu%s",
+	    (unsigned long long)l->seq, l->len > 2 ? "," : "");
+	evbuffer_add(out, head, (size_t)n);
+	evbuffer_add(out, l->line + 1, l->len - 1);
+	evbuffer_add(out, rd->format == OUT_SSE ? "\n\n" : "\n",
+	    rd->format == OUT_SSE ? 2 : 1);
+}
+
+static void
+reader_summary_cb(enum store_err err, const struct store_job *j, void *arg)
+{
+	struct job_reader *rd = arg;
+	struct buf b = BUF_INIT, s = BUF_INIT;
+	struct evbuffer *evb;
+
+	rd->busy = false;
+	if (rd->gone) {
+		reader_maybe_free(rd);
+		return;
+	}
+	buf_adds(&s, "{\"job\":");
+	if (err == STORE_OK)
+		job_emit(&s, j, jobs_degraded(rd->srv->jobs));
+	else
+		buf_printf(&s, "{\"id\":\"%s\",\"state\":\"deleted\"}", rd->id);
+	buf_printf(&s, ",\"lines\":%llu}", (unsigned long long)rd->lines);
+	if (rd->format == OUT_JSON) {
+		buf_adds(&b, "{\"results\":[");
+		buf_add(&b, rd->doc.data, rd->doc.len);
+		buf_printf(&b, "],\"summary\":%s}\n", buf_cstr(&s));
+		reader_set_state(rd, RD_ENDED);
+		server_reply(
+		    rd->srv, rd->req, "application/json", b.data, b.len);
+	} else {
+		if (rd->format == OUT_SSE)
+			buf_printf(&b,
+			    "event: summary\ndata: {\"summary\":%s}\n\n",
+			    buf_cstr(&s));
+		else
+			buf_printf(&b, "{\"summary\":%s}\n", buf_cstr(&s));
+		evb = evbuffer_new();
+		evbuffer_add(evb, b.data, b.len);
+		evhttp_send_reply_chunk(rd->req, evb);
+		evbuffer_free(evb);
+	}
+	buf_free(&b);
+	buf_free(&s);
+	if (rd->format == OUT_JSON)
+		reader_maybe_free(rd);
+	else
+		reader_end(rd);
+}
+
+/* Caught up and not following (or the job has ended): the summary. */
+static void
+reader_finish(struct job_reader *rd)
+{
+	reader_set_state(rd, RD_SUMMING);
+	if (store_get(jobs_store(rd->srv->jobs), rd->id, reader_summary_cb,
+	        rd) == STORE_OK)
+		rd->busy = true;
+	else
+		reader_summary_cb(STORE_ECLOSED, NULL, rd);
+}
+
+/* The caller took most of what was written: the next page. */
+static void
+reader_drained_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct job_reader *rd = arg;
+
+	(void)evcon;
+	if (rd->state == RD_WRITING && !rd->gone)
+		reader_read(rd);
+}
+
+/* New lines committed (or the job changed state). */
+static void
+reader_notify(void *arg)
+{
+	struct job_reader *rd = arg;
+
+	if (rd->state == RD_WAITING)
+		reader_read(rd);
+	else
+		rd->notified = true;
+}
+
+static void
+reader_error(struct job_reader *rd, enum store_err err)
+{
+	char msg[200];
+
+	if (rd->started) {
+		reader_end(rd);
+		return;
+	}
+	reader_set_state(rd, RD_ENDED);
+	if (err == STORE_ENOENT) {
+		snprintf(msg, sizeof(msg), "no such job: %s", rd->id);
+		server_error(rd->srv, rd->req, RERR_NOT_FOUND, msg, NULL, NULL);
+	} else {
+		snprintf(msg, sizeof(msg), "the job store failed: %s",
+		    store_err_message(err));
+		server_error(rd->srv, rd->req, RERR_STORAGE, msg, NULL, NULL);
+	}
+	reader_maybe_free(rd);
+}
+
+/* A page for the buffered JSON document. */
+static bool
+reader_doc_add(struct job_reader *rd, const struct store_page *pg)
+{
+	size_t i;
+	char msg[200];
+
+	if (rd->lines + pg->n > rd->srv->cfg->max_json_items) {
+		snprintf(msg, sizeof(msg),
+		    "format json is limited to %llu lines ([server] "
+		    "max_json_items); use NDJSON and ?after= for larger jobs",
+		    (unsigned long long)rd->srv->cfg->max_json_items);
+		reader_set_state(rd, RD_ENDED);
+		server_error(rd->srv, rd->req, RERR_TOO_LARGE, msg, NULL, NULL);
+		reader_maybe_free(rd);
+		return false;
+	}
+	for (i = 0; i < pg->n; i++) {
+		const struct store_line *l = &pg->lines[i];
+
+		if (rd->doc.len > 0)
+			buf_addc(&rd->doc, ',');
+		buf_printf(&rd->doc, "{\"seq\":%llu%s",
+		    (unsigned long long)l->seq, l->len > 2 ? "," : "");
+		buf_add(&rd->doc, l->line + 1, l->len - 1);
+	}
+	return true;
+}
+
+static void
+reader_page_cb(enum store_err err, const struct store_page *pg, void *arg)
+{
+	struct job_reader *rd = arg;
+	struct evbuffer *evb;
+	bool final;
+	size_t i;
+
+	rd->busy = false;
+	if (rd->gone) {
+		reader_maybe_free(rd);
+		return;
+	}
+	if (err != STORE_OK) {
+		reader_error(rd, err);
+		return;
+	}
+	if (pg->n > 0)
+		rd->after = pg->lines[pg->n - 1].seq;
+	if (rd->format == OUT_JSON) {
+		if (!reader_doc_add(rd, pg))
+			return;
+	} else {
+		if (!rd->started)
+			reader_start_reply(rd);
+		evb = evbuffer_new();
+		for (i = 0; i < pg->n; i++)
+			reader_frame(rd, evb, &pg->lines[i]);
+		if (evbuffer_get_length(evb) > 0)
+			evhttp_send_reply_chunk_with_cb(
+			    rd->req, evb, reader_drained_cb, rd);
+		evbuffer_free(evb);
+	}
+	rd->lines += pg->n;
+	final = pg->state == STORE_JOB_DONE || pg->state == STORE_JOB_CANCELLED;
+	if (pg->more) {
+		if (rd->format != OUT_JSON &&
+		    reader_unsent(rd) > rd->srv->cfg->output_high_water)
+			reader_set_state(rd, RD_WRITING);
+		else
+			reader_read(rd);
+	} else if (rd->follow && !final) {
+		reader_set_state(rd, RD_WAITING);
+		if (rd->notified)
+			reader_read(rd);
+	} else {
+		reader_finish(rd);
+	}
+}
+
+/* Ask the store for the next page after the cursor. */
+static void
+reader_read(struct job_reader *rd)
+{
+	struct store_cursor c;
+	enum store_err err;
+
+	memset(&c, 0, sizeof(c));
+	c.after = rd->after;
+	c.limit = READER_PAGE;
+	c.failed_only = rd->failed_only;
+	rd->notified = false;
+	reader_set_state(rd, RD_READING);
+	err = store_read(
+	    jobs_store(rd->srv->jobs), rd->id, &c, reader_page_cb, rd);
+	if (err != STORE_OK) {
+		reader_error(rd, err);
+		return;
+	}
+	rd->busy = true;
+}
+
+/* The query of a results request into rd; -1 with msg. */
+static int
+reader_query(struct job_reader *rd, struct evhttp_request *req,
+    const char *query, char *msg, size_t msglen)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	const char *v, *accept = evhttp_find_header(in, "Accept");
+	struct evkeyvalq q;
+	bool b;
+	int rc = -1;
+
+	TAILQ_INIT(&q);
+	if (query != NULL && evhttp_parse_query_str(query, &q) != 0) {
+		snprintf(msg, msglen, "the query string is malformed");
+		return -1;
+	}
+	if (batch_parse_accept(accept, &rd->format) != 0)
+		rd->format = OUT_NDJSON; /* ?format= may still say */
+	if ((v = evhttp_find_header(&q, "format")) != NULL) {
+		if (strcmp(v, "ndjson") == 0)
+			rd->format = OUT_NDJSON;
+		else if (strcmp(v, "sse") == 0)
+			rd->format = OUT_SSE;
+		else if (strcmp(v, "json") == 0)
+			rd->format = OUT_JSON;
+		else {
+			snprintf(msg, msglen,
+			    "format: expected ndjson, json or sse");
+			goto out;
+		}
+	}
+	v = evhttp_find_header(&q, "after");
+	if (v == NULL)
+		v = evhttp_find_header(in, "Last-Event-ID");
+	if (v != NULL && parse_uint(v, false, &rd->after) != 0) {
+		snprintf(
+		    msg, msglen, "after: expected a seq (an integer >= 0)");
+		goto out;
+	}
+	if ((v = evhttp_find_header(&q, "follow")) != NULL) {
+		if (parse_bool(v, &b) != 0) {
+			snprintf(msg, msglen, "follow: expected true or false");
+			goto out;
+		}
+		rd->follow = b;
+	}
+	if ((v = evhttp_find_header(&q, "state")) != NULL) {
+		if (strcmp(v, "failed") == 0)
+			rd->failed_only = true;
+		else if (strcmp(v, "all") != 0) {
+			snprintf(msg, msglen, "state: expected failed or all");
+			goto out;
+		}
+	}
+	if (rd->follow && rd->format == OUT_JSON) {
+		snprintf(msg, msglen,
+		    "format json is one document and cannot follow; use "
+		    "NDJSON or SSE with follow=true");
+		goto out;
+	}
+	rc = 0;
+out:
+	evhttp_clear_headers(&q);
+	return rc;
+}
+
+void
+job_results_start(struct server *srv, struct evhttp_request *req,
+    const char *id, const char *query)
+{
+	struct job_reader *rd = xcalloc(1, sizeof(*rd));
+	char msg[200];
+
+	rd->srv = srv;
+	rd->req = req;
+	snprintf(rd->id, sizeof(rd->id), "%s", id);
+	TAILQ_INSERT_TAIL(&srv->readers.list, rd, link);
+	if (reader_query(rd, req, query, msg, sizeof(msg)) != 0) {
+		server_error(srv, req, RERR_BAD_REQUEST, msg, NULL, NULL);
+		rd->state = RD_ENDED;
+		reader_maybe_free(rd);
+		return;
+	}
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+		server_send(srv, req, 200, NULL,
+		    rd->format == OUT_SSE        ? "text/event-stream"
+		        : rd->format == OUT_JSON ? "application/json"
+		                                 : "application/x-ndjson",
+		    "", 0, NULL, NULL);
+		rd->state = RD_ENDED;
+		reader_maybe_free(rd);
+		return;
+	}
+	if (rd->follow) {
+		snprintf(rd->watch.id, sizeof(rd->watch.id), "%s", id);
+		rd->watch.fn = reader_notify;
+		rd->watch.arg = rd;
+		jobs_watch(srv->jobs, &rd->watch);
+		rd->watching = true;
+	}
+	reader_read(rd);
+}
+
+void
+job_readers_init(struct job_readers *rs)
+{
+	TAILQ_INIT(&rs->list);
+}
+
+void
+job_readers_close(struct job_readers *rs)
+{
+	struct job_reader *rd, *next;
+
+	for (rd = TAILQ_FIRST(&rs->list); rd != NULL; rd = next) {
+		next = TAILQ_NEXT(rd, link);
+		if (rd->state == RD_ENDED)
+			continue;
+		rd->gone = true;
+		if (rd->started) {
+			reader_end(rd);
+			continue;
+		}
+		reader_set_state(rd, RD_ENDED);
+		reader_unwatch(rd);
+		server_error(rd->srv, rd->req, RERR_DRAINING,
+		    "fanoutd is shutting down; read the results again later",
+		    "Retry-After", "1");
+		reader_maybe_free(rd);
+	}
+}
