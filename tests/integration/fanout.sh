@@ -6,7 +6,8 @@
 # (-d: names, collisions, --overwrite, hostile names, .part), where the
 # daemon is (--server, FANOUTD_URL, --unix-socket), the token (env and
 # --token-file), every exit status, --fail-fast and Ctrl-C cancelling
-# the batch, and whole lines under load.
+# the batch, and whole lines under load. FANOUT_WRAPPER (script/test's
+# valgrind pass) runs fanout itself under a checker.
 . "${TESTLIB:?TESTLIB must point to tests/integration/lib.sh}"
 : "${FANOUT:?FANOUT must point to the fanout binary}"
 
@@ -19,7 +20,8 @@ export LC_ALL=C
 # fo ARGS...: run fanout, stdout to $T/out, stderr to $T/err; sets RC.
 fo() {
 	RC=0
-	timeout 60 "$FANOUT" "$@" >"$T/out" 2>"$T/err" || RC=$?
+	# shellcheck disable=SC2086
+	timeout 120 ${FANOUT_WRAPPER:-} "$FANOUT" "$@" >"$T/out" 2>"$T/err" || RC=$?
 }
 
 # --- input and NDJSON output
@@ -36,7 +38,8 @@ check "-i FILE: comments and blank lines skipped" \
 	"$(jq -c 'select(.index != null) | .body' "$T/out" | sort | tr '\n' ' ')" \
 	'"a" "ab" '
 RC=0
-printf '%s/text/4\n' "$UP" | "$FANOUT" -i - >"$T/out" 2>"$T/err" || RC=$?
+# shellcheck disable=SC2086
+printf '%s/text/4\n' "$UP" | ${FANOUT_WRAPPER:-} "$FANOUT" -i - >"$T/out" 2>"$T/err" || RC=$?
 check "-i - reads stdin" "$RC/$(jq -r 'select(.index == 0) | .body' "$T/out")" "0/abcd"
 
 jq -n --arg u "$UP" '{requests: [$u + "/text/2", {url: ($u + "/text/3"), id: "x"}],
@@ -199,7 +202,8 @@ fo --fail-fast --retries 0 "$UP/status/500"
 check "--fail-fast with every item failed: exit 4" "$RC" 4
 
 # --- Ctrl-C: the batch is cancelled, the status says so
-"$FANOUT" "$UP/delay/20000?tag=int" "$UP/text/1" >"$T/out" 2>"$T/err" &
+# shellcheck disable=SC2086
+${FANOUT_WRAPPER:-} "$FANOUT" "$UP/delay/20000?tag=int" "$UP/text/1" >"$T/out" 2>"$T/err" &
 fpid=$!
 wait_until 10 grep -q '"index":1' "$T/out"
 kill -INT "$fpid"
