@@ -109,7 +109,8 @@ save_body(struct run *r, const char *line, size_t n)
 	    rc == 0 ? "saved_path" : "save_error", lit != NULL ? lit : "null");
 	if (rc != 0) {
 		r->save_failed++;
-		fprintf(stderr, "\r\033[Kfanout: %s: not saved: %s\n",
+		cli_out_clear(&r->out);
+		fprintf(stderr, "fanout: %s: not saved: %s\n",
 		    url != NULL ? url : "?", r->err.data);
 	}
 	free(lit);
@@ -136,6 +137,7 @@ on_line(void *ctx, const char *line, size_t n)
 		cli_out_count(&r->out, NULL, true); /* the last figures */
 		return 0;
 	case CLI_LINE_OTHER:
+		cli_out_clear(&r->out);
 		fprintf(stderr,
 		    "fanout: ignored a line that is not a result: "
 		    "%.200s\n",
@@ -167,9 +169,11 @@ after_chunk(void *ctx)
 	struct run *r = ctx;
 
 	if (cli_out_flush(&r->out) != 0) {
-		fprintf(stderr,
-		    "\r\033[Kfanout: cannot write the results: %s\n",
-		    strerror(errno));
+		int e = errno;
+
+		cli_out_clear(&r->out);
+		fprintf(stderr, "fanout: cannot write the results: %s\n",
+		    strerror(e));
 		return -1;
 	}
 	return 0;
@@ -254,6 +258,7 @@ run(struct cli *c)
 	json_t *batch;
 	char *token = NULL;
 	int fd = STDOUT_FILENO, rc;
+	enum cli_http_end end;
 	bool bar;
 
 	batch = cli_build_batch(c, &nitems, &r.err);
@@ -304,8 +309,9 @@ run(struct cli *c)
 	h.ctx = &r;
 	if (bar)
 		cli_out_count(&r.out, NULL, true);
-	rc = outcome(&r, cli_http_run(&h), &h);
-	cli_out_clear(&r.out);
+	end = cli_http_run(&h);
+	cli_out_clear(&r.out); /* before any message: the bar's line is free */
+	rc = outcome(&r, end, &h);
 	free((char *)h.body);
 	cli_http_free(&h);
 	cli_out_free(&r.out);

@@ -198,8 +198,11 @@ check "the failure is printed" "$(jq -c 'select(.index == 20) | .status' "$T/out
 check "and the cancel said" "$(grep -c 'fail-fast: item 20 failed' "$T/err")" 1
 ff_aborted() { test "$(upstream_stats | jq '.tags.ff.aborted')" = 20; }
 check_true "the daemon closed the 20 in flight (batch cancelled)" wait_until 10 ff_aborted
-fo --fail-fast --retries 0 "$UP/status/500"
+fo --fail-fast --retries 0 --progress always "$UP/status/500"
 check "--fail-fast with every item failed: exit 4" "$RC" 4
+check "the bar is erased before the message, which ends stderr" \
+	"$(tail -n 1 "$T/err" | sed 's/.*\x1b\[K//')" \
+	"fanout: --fail-fast: item 0 failed; the rest of the batch is cancelled"
 
 # --- Ctrl-C: the batch is cancelled, the status says so
 # shellcheck disable=SC2086
