@@ -94,6 +94,15 @@ bool cli_is_batch_flag(const char *flag, const char **option);
 size_t cli_parse_list(const char *text, size_t n,
     void (*add)(void *ctx, const char *url, size_t len), void *ctx);
 
+/*
+ * The batch as a text/plain URL list (one a line), the form the daemon
+ * reads fastest and the same batch byte for byte as `curl --data-binary
+ * @list`: when there is no --json, -X, -H or -A, and no URL a list line
+ * cannot carry (empty, a blank at either end, a line break, a leading
+ * '#'). Else false (send JSON).
+ */
+bool cli_build_list(const struct cli *c, struct buf *out);
+
 /* Read a URL list from path ("-": stdin) into c. 0, or 1 with err. */
 int cli_read_list(struct cli *c, const char *path, struct buf *err);
 
@@ -231,9 +240,10 @@ enum cli_http_end {
 };
 
 struct cli_http {
-	const char *url;         /* .../v1/batch?options */
-	const char *unix_socket; /* or NULL */
-	const char *token;       /* or NULL */
+	const char *url;          /* .../v1/batch?options */
+	const char *unix_socket;  /* or NULL */
+	const char *token;        /* or NULL */
+	const char *content_type; /* of body */
 	const char *body;
 	size_t body_len;
 	int (*on_line)(void *ctx, const char *line, size_t n);

@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "config.h"
 #include "options.h"
+#include "util.h"
 
 #define DEFAULT_SERVER "http://127.0.0.1:7878"
 #define FLAG_TABLE     0x1000 /* getopt value of table row i: FLAG_TABLE + i */
@@ -128,26 +129,40 @@ size_t
 cli_parse_list(const char *text, size_t n,
     void (*add)(void *ctx, const char *url, size_t len), void *ctx)
 {
-	const char *p = text, *end = text + n;
-	size_t count = 0;
+	const char *p = text, *s;
+	size_t count = 0, len;
 
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *e = nl != NULL ? nl : end;
-		const char *next = nl != NULL ? nl + 1 : end;
-
-		while (p < e && (*p == ' ' || *p == '\t' || *p == '\r'))
-			p++;
-		while (
-		    e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-			e--;
-		if (p < e && *p != '#') {
-			add(ctx, p, (size_t)(e - p));
-			count++;
-		}
-		p = next;
+	/* the daemon's own reading of a text/plain batch (util.h) */
+	while (next_text_line(&p, text + n, &s, &len)) {
+		add(ctx, s, len);
+		count++;
 	}
 	return count;
+}
+
+bool
+cli_build_list(const struct cli *c, struct buf *out)
+{
+	size_t i;
+
+	if (c->json_file != NULL || c->method != NULL || c->nheaders > 0 ||
+	    c->user_agent != NULL)
+		return false;
+	for (i = 0; i < c->nurls; i++) {
+		const char *u = c->urls[i];
+		size_t n = strlen(u);
+
+		if (n == 0 || u[0] == '#' || strchr(" \t\r", u[0]) != NULL ||
+		    strchr(" \t\r", u[n - 1]) != NULL ||
+		    strchr(u, '\n') != NULL)
+			return false;
+	}
+	buf_reset(out);
+	for (i = 0; i < c->nurls; i++) {
+		buf_adds(out, c->urls[i]);
+		buf_addc(out, '\n');
+	}
+	return true;
 }
 
 int

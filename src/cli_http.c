@@ -75,7 +75,7 @@ cli_http_run(struct cli_http *h)
 {
 	struct xfer x = {.h = h};
 	struct curl_slist *hdrs = NULL;
-	struct buf auth = BUF_INIT;
+	struct buf auth = BUF_INIT, ctype = BUF_INIT;
 	char cerr[CURL_ERROR_SIZE] = "";
 	struct sigaction sa;
 	enum cli_http_end end;
@@ -90,7 +90,8 @@ cli_http_run(struct cli_http *h)
 		snprintf(h->error, sizeof(h->error), "libcurl did not start");
 		return CLI_HTTP_TRANSPORT;
 	}
-	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+	buf_printf(&ctype, "Content-Type: %s", h->content_type);
+	hdrs = curl_slist_append(hdrs, ctype.data);
 	hdrs = curl_slist_append(hdrs, "Accept: application/x-ndjson");
 	if (h->token != NULL) {
 		buf_printf(&auth, "Authorization: Bearer %s", h->token);
@@ -136,6 +137,7 @@ cli_http_run(struct cli_http *h)
 	curl_easy_cleanup(x.curl);
 	curl_slist_free_all(hdrs);
 	buf_free(&auth);
+	buf_free(&ctype);
 	cli_lines_free(&x.lines);
 	return end;
 }

@@ -253,20 +253,29 @@ run(struct cli *c)
 {
 	struct run r = {.c = c};
 	struct cli_http h = {0};
-	struct buf url = BUF_INIT;
-	size_t nitems;
-	json_t *batch;
-	char *token = NULL;
+	struct buf url = BUF_INIT, list = BUF_INIT;
+	size_t nitems = c->nurls;
+	json_t *batch = NULL;
+	char *token = NULL, *json = NULL;
 	int fd = STDOUT_FILENO, rc;
 	enum cli_http_end end;
 	bool bar;
 
-	batch = cli_build_batch(c, &nitems, &r.err);
-	if (batch == NULL || read_token(c, &token, &r.err) != 0) {
-		fprintf(stderr, "fanout: %s\n", r.err.data);
-		json_decref(batch);
-		buf_free(&r.err);
-		return CLI_EXIT_USAGE;
+	/* a plain URL list goes as text/plain; anything more as JSON */
+	if (cli_build_list(c, &list)) {
+		h.content_type = "text/plain";
+		h.body = list.data;
+		h.body_len = list.len;
+	} else if ((batch = cli_build_batch(c, &nitems, &r.err)) != NULL) {
+		json = json_dumps(batch, JSON_COMPACT);
+		h.content_type = "application/json";
+		h.body = json;
+		h.body_len = json != NULL ? strlen(json) : 0;
+	}
+	if (h.body == NULL || read_token(c, &token, &r.err) != 0) {
+		fprintf(stderr, "fanout: %s\n", buf_cstr(&r.err));
+		rc = CLI_EXIT_USAGE;
+		goto out;
 	}
 	if (c->dir != NULL) {
 		if (cli_saver_open(&r.saver, c->dir, c->overwrite, &r.err) !=
@@ -302,8 +311,6 @@ run(struct cli *c)
 	h.url = url.data;
 	h.unix_socket = c->unix_socket;
 	h.token = token;
-	h.body = json_dumps(batch, JSON_COMPACT);
-	h.body_len = h.body != NULL ? strlen(h.body) : 0;
 	h.on_line = on_line;
 	h.after_chunk = after_chunk;
 	h.ctx = &r;
@@ -312,7 +319,6 @@ run(struct cli *c)
 	end = cli_http_run(&h);
 	cli_out_clear(&r.out); /* before any message: the bar's line is free */
 	rc = outcome(&r, end, &h);
-	free((char *)h.body);
 	cli_http_free(&h);
 	cli_out_free(&r.out);
 	if (fd != STDOUT_FILENO)
@@ -321,6 +327,8 @@ out:
 	if (r.saving)
 		cli_saver_close(&r.saver);
 	free(token);
+	free(json);
+	buf_free(&list);
 	json_decref(batch);
 	buf_free(&url);
 	buf_free(&r.line);

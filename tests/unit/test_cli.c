@@ -242,6 +242,37 @@ test_items_get_method_and_headers(void **state)
 	buf_free(&err);
 }
 
+/* A plain list goes as text/plain, byte for byte what -i reads; any
+ * URL a list line cannot carry, or -X/-H/-A, makes it JSON. */
+static void
+test_plain_lists_go_as_text(void **state)
+{
+	struct cli c;
+	struct buf err = BUF_INIT, list = BUF_INIT;
+
+	assert_int_equal(parse(&c, &err, "http://x/", "http://y/#f", NULL), 0);
+	assert_true(cli_build_list(&c, &list));
+	assert_string_equal(buf_cstr(&list), "http://x/\nhttp://y/#f\n");
+	cli_free(&c);
+	assert_int_equal(parse(&c, &err, "-X", "HEAD", "http://x/", NULL), 0);
+	assert_false(cli_build_list(&c, &list));
+	cli_free(&c);
+	assert_int_equal(parse(&c, &err, "http://x/", "#http://y/", NULL), 0);
+	assert_false(cli_build_list(&c, &list));
+	cli_free(&c);
+	assert_int_equal(parse(&c, &err, " http://x/", NULL), 0);
+	assert_false(cli_build_list(&c, &list));
+	cli_free(&c);
+	assert_int_equal(parse(&c, &err, "http://x/\nhttp://y/", NULL), 0);
+	assert_false(cli_build_list(&c, &list));
+	cli_free(&c);
+	assert_int_equal(parse(&c, &err, "", NULL), 0);
+	assert_false(cli_build_list(&c, &list));
+	cli_free(&c);
+	buf_free(&list);
+	buf_free(&err);
+}
+
 static void
 test_line_scan(void **state)
 {
@@ -352,6 +383,7 @@ main(void)
 	    cmocka_unit_test(test_every_option_is_a_flag),
 	    cmocka_unit_test(test_flags_become_the_query),
 	    cmocka_unit_test(test_items_get_method_and_headers),
+	    cmocka_unit_test(test_plain_lists_go_as_text),
 	    cmocka_unit_test(test_line_scan),
 	    cmocka_unit_test(test_lines_whatever_the_chunks),
 	    cmocka_unit_test(test_bar_text),
