@@ -292,7 +292,7 @@ read_doc(const char *path)
 	const char *srcdir = getenv("srcdir") ? getenv("srcdir") : ".";
 	char full[1024];
 	struct buf b = BUF_INIT;
-	char chunk[4096];
+	char chunk[4096], *text;
 	size_t n;
 	FILE *f;
 
@@ -302,7 +302,9 @@ read_doc(const char *path)
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
 		buf_add(&b, chunk, n);
 	fclose(f);
-	return xstrdup(buf_cstr(&b));
+	text = xstrdup(buf_cstr(&b));
+	buf_free(&b);
+	return text;
 }
 
 /*
