@@ -361,7 +361,7 @@ fixed_flag(struct cli *c, int ch, const char *arg, struct buf *err)
 		printf("fanout %s\n", PACKAGE_VERSION);
 		return -1;
 	default:
-		buf_printf(err, "unknown flag (fanout --help lists them)");
+		buf_printf(err, "unknown flag");
 		return 1;
 	}
 }
@@ -386,7 +386,7 @@ cli_parse_args(struct cli *c, int argc, char **argv, struct buf *err)
 			rc = 1;
 		} else if (ch == '?') {
 			buf_printf(err,
-			    "%s: unknown flag (fanout --help lists them)",
+			    "%s: unknown flag, or the start of more than one",
 			    argv[optind - 1]);
 			rc = 1;
 		} else if (ch == 'j')
