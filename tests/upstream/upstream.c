@@ -14,7 +14,7 @@
  *
  * Endpoints: / (a line naming the main ones, the page a user of
  * script/server sees first), /status/N, /delay/MS, /bytes/N, /text/N,
- * /echo (the request as JSON, with the TLS server name asked for),
+ * /files/N/NAME (N letters under any file name, for fanout -d), /echo (the request as JSON, with the TLS server name asked for),
  * /close,
  * /hang, /partial, /garbage, /headers/K, /close-idle, /stats,
  * /stats/reset, the policy endpoints of policy.c and the hostile ones of
@@ -478,7 +478,7 @@ up_route(struct up_conn *c)
 {
 	struct up_req *r = &c->req;
 	struct evbuffer *out = bufferevent_get_output(c->bev);
-	char q[32], extra[4096];
+	char q[32], extra[4096], *end;
 	long n;
 	int i;
 
@@ -506,6 +506,10 @@ up_route(struct up_conn *c)
 	} else if (up_path_is(r, "/bytes/", &n)) {
 		up_respond_fill(c, n, false);
 	} else if (up_path_is(r, "/text/", &n)) {
+		up_respond_fill(c, n, true);
+	} else if (strncmp(r->target, "/files/", 7) == 0 &&
+		   (n = strtol(r->target + 7, &end, 10)) >= 0 && *end == '/') {
+		/* /files/N/ANY/NAME: N letters under any name (fanout -d) */
 		up_respond_fill(c, n, true);
 	} else if (up_path_is(r, "/echo", NULL)) {
 		up_respond_echo(c);

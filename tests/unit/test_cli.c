@@ -1,0 +1,393 @@
+/*
+ * test_cli.c - the pure parts of fanout(1): download file names (no
+ * "..", no path, no control character; collision candidates), the URL
+ * list (comments, blanks, CRLF), the batch flags made from the option
+ * table (every row is a flag, under both spellings, and a bad value is
+ * a usage error), the NDJSON line scan and splitter, the bar's text.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cli.h"
+#include "options.h"
+
+static void
+name_is(const char *url, const char *want)
+{
+	char out[CLI_NAME_MAX + 1];
+
+	cli_name_from_url(url, out);
+	if (strcmp(out, want) != 0)
+		fail_msg("%s: got [%s], want [%s]", url, out, want);
+}
+
+static void
+test_names_are_the_last_segment(void **state)
+{
+	name_is("http://h/a/b/file.txt", "file.txt");
+	name_is("http://h/a/b/file.txt?x=1#f", "file.txt");
+	name_is("http://h/a/b/", "index.html");
+	name_is("http://h", "index.html");
+	name_is("http://h?q=/etc/passwd", "index.html");
+	name_is("http://h/a%20b.txt", "a b.txt");
+	name_is("https://user@h:8080/dir/x.tar.gz", "x.tar.gz");
+}
+
+static void
+test_names_cannot_escape_the_directory(void **state)
+{
+	char out[CLI_NAME_MAX + 1], big[600];
+	size_t i;
+
+	name_is("http://h/..", "_.");
+	name_is("http://h/a/%2e%2e", "_.");
+	name_is("http://h/.", "_");
+	name_is("http://h/.hidden", "_hidden");
+	name_is("http://h/%2e%2e%2fetc%2fpasswd", "_._etc_passwd");
+	name_is("http://h/..%5c..%5cwin.ini", "_._.._win.ini");
+	name_is("http://h/%2Fabs", "_abs");
+	name_is("http://h/a%0Ab%1bc%7f", "a_b_c_");
+	name_is("http://h/%00x", "_x");
+	/* a bad escape stays as it is */
+	name_is("http://h/100%zz", "100%zz");
+	/* long names are cut */
+	strcpy(big, "http://h/");
+	for (i = strlen(big); i < sizeof(big) - 1; i++)
+		big[i] = 'a';
+	big[i] = '\0';
+	cli_name_from_url(big, out);
+	assert_int_equal(strlen(out), CLI_NAME_MAX);
+}
+
+static void
+test_collision_candidates(void **state)
+{
+	char out[CLI_NAME_MAX + 16];
+
+	cli_name_candidate("a.txt", 0, out);
+	assert_string_equal(out, "a.txt");
+	cli_name_candidate("a.txt", 1, out);
+	assert_string_equal(out, "a-1.txt");
+	cli_name_candidate("a.tar.gz", 12, out);
+	assert_string_equal(out, "a-12.tar.gz");
+	cli_name_candidate("README", 2, out);
+	assert_string_equal(out, "README-2");
+	cli_name_candidate("_hidden.x", 1, out);
+	assert_string_equal(out, "_hidden-1.x");
+}
+
+struct collected {
+	char got[8][64];
+	size_t n;
+};
+
+static void
+collect(void *ctx, const char *url, size_t len)
+{
+	struct collected *c = ctx;
+
+	assert_true(c->n < 8);
+	snprintf(c->got[c->n++], 64, "%.*s", (int)len, url);
+}
+
+static void
+test_url_list(void **state)
+{
+	static const char text[] = "http://a/1\n"
+	                           "# a comment\n"
+	                           "\n"
+	                           "   http://a/2  \r\n"
+	                           "\t#indented comment\n"
+	                           "http://a/3#frag\n"
+	                           "http://a/4";
+	struct collected c = {.n = 0};
+
+	assert_int_equal(cli_parse_list(text, strlen(text), collect, &c), 4);
+	assert_string_equal(c.got[0], "http://a/1");
+	assert_string_equal(c.got[1], "http://a/2");
+	assert_string_equal(c.got[2], "http://a/3#frag");
+	assert_string_equal(c.got[3], "http://a/4");
+	c.n = 0;
+	assert_int_equal(cli_parse_list("", 0, collect, &c), 0);
+	assert_int_equal(cli_parse_list("\n\r\n  \n#x", 9, collect, &c), 0);
+}
+
+/* Every row of the option table is a flag, in both spellings. */
+static void
+test_every_option_is_a_flag(void **state)
+{
+	size_t i;
+
+	assert_true(opts_count() > 10);
+	for (i = 0; i < opts_count(); i++) {
+		const char *name = opts_at(i)->name, *got = NULL;
+		char dashed[64];
+		size_t j;
+
+		assert_true(cli_is_batch_flag(name, &got));
+		assert_string_equal(got, name);
+		snprintf(dashed, sizeof(dashed), "%s", name);
+		for (j = 0; dashed[j] != '\0'; j++)
+			if (dashed[j] == '_')
+				dashed[j] = '-';
+		got = NULL;
+		assert_true(cli_is_batch_flag(dashed, &got));
+		assert_string_equal(got, name);
+	}
+	assert_false(cli_is_batch_flag("per-host", &(const char *){NULL}));
+	assert_false(cli_is_batch_flag("extract", &(const char *){NULL}));
+}
+
+/* Parse argv (NULL-terminated); returns cli_parse_args's result. */
+static int
+parse(struct cli *c, struct buf *err, ...)
+{
+	char *argv[32];
+	int argc = 0;
+	va_list ap;
+
+	argv[argc++] = "fanout";
+	va_start(ap, err);
+	while ((argv[argc] = va_arg(ap, char *)) != NULL)
+		argc++;
+	va_end(ap);
+	buf_reset(err);
+	return cli_parse_args(c, argc, argv, err);
+}
+
+static void
+test_flags_become_the_query(void **state)
+{
+	struct cli c;
+	struct buf err = BUF_INIT;
+
+	assert_int_equal(
+	    parse(&c, &err, "-j", "5", "--per-host-concurrency", "2",
+	        "--timeout_ms", "500", "--retry-on", "timeout,503", "--headers",
+	        "false", "http://x/", NULL),
+	    0);
+	assert_string_equal(buf_cstr(&c.query),
+	    "concurrency=5&per_host_concurrency=2&timeout_ms=500&"
+	    "retry_on=timeout,503&headers=false");
+	assert_int_equal(c.nurls, 1);
+	assert_int_equal(c.nopt_set, 5);
+	cli_free(&c);
+	/* a value the daemon's parser refuses is a usage error */
+	assert_int_equal(parse(&c, &err, "--concurrency", "0", "u", NULL), 1);
+	assert_non_null(strstr(buf_cstr(&err), "--concurrency 0"));
+	cli_free(&c);
+	assert_int_equal(parse(&c, &err, "--body", "maybe", "u", NULL), 1);
+	cli_free(&c);
+	assert_int_equal(parse(&c, &err, "--rate", NULL), 1);
+	assert_non_null(strstr(buf_cstr(&err), "needs a value"));
+	cli_free(&c);
+	assert_int_equal(parse(&c, &err, "--no-such", "u", NULL), 1);
+	assert_non_null(strstr(buf_cstr(&err), "unknown flag"));
+	cli_free(&c);
+	assert_int_equal(parse(&c, &err, "--format", "xml", "u", NULL), 1);
+	cli_free(&c);
+	assert_int_equal(parse(&c, &err, "-H", "novalue", "u", NULL), 1);
+	cli_free(&c);
+	assert_int_equal(parse(&c, &err, NULL), 1);
+	assert_non_null(strstr(buf_cstr(&err), "no URLs"));
+	cli_free(&c);
+	assert_int_equal(parse(&c, &err, "--json", "f", "u", NULL), 1);
+	cli_free(&c);
+	/* query values are percent-encoded */
+	assert_int_equal(parse(&c, &err, "--rate", "2.5", "u", NULL), 0);
+	assert_string_equal(buf_cstr(&c.query), "rate=2.5");
+	cli_free(&c);
+	buf_free(&err);
+}
+
+static void
+test_items_get_method_and_headers(void **state)
+{
+	struct cli c;
+	struct buf err = BUF_INIT;
+	size_t n;
+	json_t *b;
+	char *s;
+
+	assert_int_equal(parse(&c, &err, "-X", "HEAD", "-H", "X-A:  1", "-A",
+	                     "bot/1", "http://x/", NULL),
+	    0);
+	b = cli_build_batch(&c, &n, &err);
+	assert_non_null(b);
+	assert_int_equal(n, 1);
+	s = json_dumps(
+	    json_object_get(b, "requests"), JSON_COMPACT | JSON_SORT_KEYS);
+	assert_string_equal(s,
+	    "[{\"headers\":{\"User-Agent\":\"bot/1\",\"X-A\":"
+	    "\"1\"},\"method\":\"HEAD\",\"url\":\"http://x/\"}]");
+	free(s);
+	json_decref(b);
+	cli_free(&c);
+	/* plain URLs stay strings */
+	assert_int_equal(parse(&c, &err, "http://x/", "http://y/", NULL), 0);
+	b = cli_build_batch(&c, &n, &err);
+	s = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_string_equal(
+	    s, "{\"options\":{},\"requests\":[\"http://x/\",\"http://y/\"]}");
+	free(s);
+	json_decref(b);
+	cli_free(&c);
+	buf_free(&err);
+}
+
+/* A plain list goes as text/plain, byte for byte what -i reads; any
+ * URL a list line cannot carry, or -X/-H/-A, makes it JSON. */
+static void
+test_plain_lists_go_as_text(void **state)
+{
+	struct cli c;
+	struct buf err = BUF_INIT, list = BUF_INIT;
+
+	assert_int_equal(parse(&c, &err, "http://x/", "http://y/#f", NULL), 0);
+	assert_true(cli_build_list(&c, &list));
+	assert_string_equal(buf_cstr(&list), "http://x/\nhttp://y/#f\n");
+	cli_free(&c);
+	assert_int_equal(parse(&c, &err, "-X", "HEAD", "http://x/", NULL), 0);
+	assert_false(cli_build_list(&c, &list));
+	cli_free(&c);
+	assert_int_equal(parse(&c, &err, "http://x/", "#http://y/", NULL), 0);
+	assert_false(cli_build_list(&c, &list));
+	cli_free(&c);
+	assert_int_equal(parse(&c, &err, " http://x/", NULL), 0);
+	assert_false(cli_build_list(&c, &list));
+	cli_free(&c);
+	assert_int_equal(parse(&c, &err, "http://x/\nhttp://y/", NULL), 0);
+	assert_false(cli_build_list(&c, &list));
+	cli_free(&c);
+	assert_int_equal(parse(&c, &err, "", NULL), 0);
+	assert_false(cli_build_list(&c, &list));
+	cli_free(&c);
+	buf_free(&list);
+	buf_free(&err);
+}
+
+static void
+test_line_scan(void **state)
+{
+	struct cli_line l;
+	const char *s;
+
+	s = "{\"index\":7,\"id\":{\"ok\":true,\"index\":1},\"url\":\"http://x/"
+	    "\\\",\\\"ok\\\":true\",\"ok\":false,\"status\":500,\"body\":\"}\","
+	    "\"body_bytes\":11}";
+	cli_line_scan(s, strlen(s), &l);
+	assert_int_equal(l.kind, CLI_LINE_RESULT);
+	assert_int_equal(l.index, 7);
+	assert_false(l.ok);
+	assert_true(l.has_body);
+	assert_int_equal(l.body_bytes, 11);
+	s = "{\"index\":0,\"ok\":true,\"body_bytes\":3}";
+	cli_line_scan(s, strlen(s), &l);
+	assert_true(l.ok);
+	assert_false(l.has_body);
+	s = "{\"progress\":{\"done\":5,\"total\":9,\"in_flight\":2,\"queued\":"
+	    "2}}";
+	cli_line_scan(s, strlen(s), &l);
+	assert_int_equal(l.kind, CLI_LINE_PROGRESS);
+	assert_int_equal(l.done, 5);
+	assert_int_equal(l.total, 9);
+	s = "{\"summary\":{\"total\":4,\"ok\":1,\"failed\":3,\"effective\":{"
+	    "\"ok\":9}}}";
+	cli_line_scan(s, strlen(s), &l);
+	assert_int_equal(l.kind, CLI_LINE_SUMMARY);
+	assert_int_equal(l.total, 4);
+	assert_int_equal(l.okn, 1);
+	assert_int_equal(l.failed, 3);
+	/* malformed or cut lines are "other", never a result */
+	s = "{\"index\":1,\"ok\":true";
+	cli_line_scan(s, strlen(s), &l);
+	assert_int_equal(l.kind, CLI_LINE_OTHER);
+	cli_line_scan("[1,2]", 5, &l);
+	assert_int_equal(l.kind, CLI_LINE_OTHER);
+	cli_line_scan("{\"index\":1,\"url\":\"abc}", 22, &l);
+	assert_int_equal(l.kind, CLI_LINE_OTHER);
+	cli_line_scan("", 0, &l);
+	assert_int_equal(l.kind, CLI_LINE_OTHER);
+}
+
+static int
+append_line(void *ctx, const char *line, size_t n)
+{
+	struct buf *b = ctx;
+
+	buf_add(b, line, n);
+	buf_addc(b, '|');
+	return 0;
+}
+
+/* The same stream in any chunks gives the same lines. */
+static void
+test_lines_whatever_the_chunks(void **state)
+{
+	static const char text[] =
+	    "{\"a\":1}\n{\"b\":2}\r\n\n{\"c\":3}\n{\"d\"";
+	size_t step;
+
+	for (step = 1; step <= sizeof(text); step++) {
+		struct cli_lines l = {BUF_INIT};
+		struct buf got = BUF_INIT;
+		size_t i;
+
+		for (i = 0; i < sizeof(text) - 1; i += step) {
+			size_t n = sizeof(text) - 1 - i < step
+			    ? sizeof(text) - 1 - i
+			    : step;
+			assert_int_equal(
+			    cli_lines_feed(&l, text + i, n, append_line, &got),
+			    0);
+		}
+		assert_int_equal(cli_lines_end(&l, append_line, &got), 0);
+		assert_string_equal(
+		    buf_cstr(&got), "{\"a\":1}|{\"b\":2}||{\"c\":3}|{\"d\"|");
+		cli_lines_free(&l);
+		buf_free(&got);
+	}
+}
+
+static void
+test_bar_text(void **state)
+{
+	struct buf b = BUF_INIT;
+
+	cli_bar_text(&b, 80, 50, 100, 48, 2, 1500000, 5.0);
+	assert_int_equal(b.len, 80);
+	assert_non_null(
+	    strstr(b.data, " 50/100 ok 48 failed 2 10/s 1.5 MB ETA 0:05"));
+	assert_non_null(strstr(b.data, "[#####"));
+	buf_reset(&b);
+	cli_bar_text(&b, 80, 0, 0, 0, 0, 0, 0);
+	assert_non_null(strstr(b.data, " 0/0 ok 0 failed 0 0/s 0 B"));
+	buf_free(&b);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_names_are_the_last_segment),
+	    cmocka_unit_test(test_names_cannot_escape_the_directory),
+	    cmocka_unit_test(test_collision_candidates),
+	    cmocka_unit_test(test_url_list),
+	    cmocka_unit_test(test_every_option_is_a_flag),
+	    cmocka_unit_test(test_flags_become_the_query),
+	    cmocka_unit_test(test_items_get_method_and_headers),
+	    cmocka_unit_test(test_plain_lists_go_as_text),
+	    cmocka_unit_test(test_line_scan),
+	    cmocka_unit_test(test_lines_whatever_the_chunks),
+	    cmocka_unit_test(test_bar_text),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
