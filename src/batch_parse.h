@@ -105,11 +105,6 @@ void batch_parse_leased(struct batch_spec *spec, const struct batch_opts *o,
     const char *const *json, const size_t *len, const uint32_t *index,
     uint32_t n, const struct config *cfg);
 
-/* The response format an Accept field value asks for (RFC 9110
- * §12.5.1; NDJSON on a tie or when accept is NULL): 0, or -1 when none
- * of NDJSON, JSON and SSE is acceptable. */
-int batch_parse_accept(const char *accept, enum out_format *f);
-
 void batch_spec_free(struct batch_spec *spec);
 
 #endif

@@ -33,7 +33,7 @@
 #include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
 
-#include "batch_parse.h"
+#include "accept.h"
 #include "emit.h"
 #include "guard.h"
 #include "job.h"
@@ -424,7 +424,7 @@ reader_query(struct job_reader *rd, struct evhttp_request *req,
 		snprintf(msg, msglen, "the query string is malformed");
 		return -1;
 	}
-	if (batch_parse_accept(accept, &rd->format) != 0)
+	if (accept_format(accept, &rd->format) != 0)
 		rd->format = OUT_NDJSON; /* ?format= may still say */
 	if ((v = evhttp_find_header(&q, "format")) != NULL) {
 		if (strcmp(v, "ndjson") == 0)

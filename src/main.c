@@ -103,24 +103,25 @@ raise_nofile(void)
 		    "cannot raise the descriptor limit: %s", strerror(errno));
 }
 
+/* One of the drains (server, jobs) is over; the last ends the loop. */
 static void
-on_drained(void *arg)
+daemon_drained(struct daemon *d, const char *what)
 {
-	struct daemon *d = arg;
-
-	log_info("drained: every batch has ended");
+	log_info("drained: %s", what);
 	if (--d->draining == 0)
 		event_base_loopexit(d->base, NULL);
 }
 
 static void
+on_drained(void *arg)
+{
+	daemon_drained(arg, "every batch has ended");
+}
+
+static void
 on_jobs_drained(void *arg)
 {
-	struct daemon *d = arg;
-
-	log_info("drained: every job's items are stored");
-	if (--d->draining == 0)
-		event_base_loopexit(d->base, NULL);
+	daemon_drained(arg, "every job's items are stored");
 }
 
 /* SIGTERM, SIGINT: drain; the second one stops at once. */

@@ -1,0 +1,452 @@
+/*
+ * job_run.c - one durable job's runner (see job.h, job_int.h).
+ *
+ * A runner is one job's caller of the engine: one batch, fed in pages
+ * leased from the store. It keeps at most `window` items leased (four
+ * times the job's concurrency, 1,024 to 10,000): it leases the next page
+ * once half the window has come back. Every result line the batch
+ * delivers is recorded in the store under the attempt it was leased
+ * with; the store answers once the line is committed, and only then are
+ * the job's readers told (jobs_notify), so a reader never sees a line a
+ * crash could take back.
+ *
+ * A runner's state (enum run_state, changed only by run_set_state):
+ *   LEASING  - feeding the batch as results come back;
+ *   PAUSED   - the store is full or failing: no lease until it is
+ *              healthy again (results still get recorded: the store
+ *              keeps them queued and retries);
+ *   CLOSING  - nothing left to lease (or the job was cancelled): the
+ *              batch is closed and ends once every item has its result;
+ *   DRAINING - SIGTERM: the batch is paused, attempts in flight finish;
+ *   ENDED    - the batch is gone; the runner is freed once its last
+ *              store request has answered.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "http.h"
+#include "job_int.h"
+#include "log.h"
+#include "util.h"
+
+static const char *const run_state_names[] = {
+    "leasing", "paused", "closing", "draining", "ended"};
+
+/* The one place a runner's state changes (traced at debug level). */
+void
+run_set_state(struct job_run *r, enum run_state to)
+{
+	if (r->state == to)
+		return;
+	log_debug("job %s: %s -> %s", r->id, run_state_names[r->state],
+	    run_state_names[to]);
+	r->state = to;
+}
+
+struct job_run *
+run_find(struct jobs *js, const char *id)
+{
+	struct job_run *r;
+
+	TAILQ_FOREACH(r, &js->runs, link)
+	if (strcmp(r->id, id) == 0 && r->state != RUN_ENDED)
+		return r;
+	return NULL;
+}
+
+/* The page holding item index, and its slot; NULL when none does. */
+static struct job_page *
+run_slot(struct job_run *r, uint32_t index, uint32_t *slot)
+{
+	struct job_page *p;
+
+	TAILQ_FOREACH(p, &r->pages, link)
+	{
+		uint32_t lo = 0, hi = p->spec.nitems;
+
+		if (hi == 0 || index < p->spec.items[0].index ||
+		    index > p->spec.items[hi - 1].index)
+			continue;
+		while (lo < hi) {
+			uint32_t mid = lo + (hi - lo) / 2;
+
+			if (p->spec.items[mid].index < index)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo < p->spec.nitems && p->spec.items[lo].index == index &&
+		    !p->done[lo]) {
+			*slot = lo;
+			return p;
+		}
+	}
+	return NULL;
+}
+
+static void
+page_free(struct job_page *p)
+{
+	batch_spec_free(&p->spec);
+	free(p->attempt);
+	free(p->flags);
+	free(p->state);
+	free(p->done);
+	free(p);
+}
+
+/* Free the pages whose every item has its result (not the one whose
+ * last result is being delivered right now: freed on the next call). */
+static void
+run_gc(struct job_run *r, const struct job_page *keep)
+{
+	struct job_page *p, *next;
+
+	for (p = TAILQ_FIRST(&r->pages); p != NULL; p = next) {
+		next = TAILQ_NEXT(p, link);
+		if (p->left == 0 && p != keep) {
+			TAILQ_REMOVE(&r->pages, p, link);
+			page_free(p);
+		}
+	}
+}
+
+/* A store request of the runner answered. */
+static void
+run_answered(struct job_run *r)
+{
+	r->requests--;
+	run_maybe_free(r);
+}
+
+static void
+run_recorded_cb(enum store_err err, uint64_t seq, void *arg)
+{
+	struct job_run *r = arg;
+
+	(void)seq;
+	if (err != STORE_OK)
+		log_warn("job %s: a result was not recorded: %s", r->id,
+		    store_err_message(err));
+	jobs_notify(r->js, r->id);
+	run_answered(r);
+}
+
+/* An item's result line from the batch: recorded under its lease. */
+static void
+run_result(void *arg, const struct batch_result *res)
+{
+	struct job_run *r = arg;
+	struct store_result sr;
+	struct job_page *p;
+	uint32_t slot;
+
+	run_gc(r, NULL);
+	if ((p = run_slot(r, res->index, &slot)) == NULL) {
+		log_error("job %s: a result for item %u, which is not leased",
+		    r->id, res->index);
+		return;
+	}
+	p->done[slot] = 1;
+	p->left--;
+	r->outstanding--;
+	memset(&sr, 0, sizeof(sr));
+	sr.job = r->id;
+	sr.index = res->index;
+	sr.attempt = p->attempt[slot];
+	sr.outcome = res->ok ? STORE_OUT_OK
+	    : res->error == IERR_CANCELLED && r->state == RUN_CLOSING
+	    ? STORE_OUT_CANCELLED
+	    : STORE_OUT_FAILED;
+	sr.line = res->line;
+	sr.line_len = res->len;
+	if (store_record(r->js->st, &sr, run_recorded_cb, r) == STORE_OK)
+		r->requests++;
+	else
+		log_error("job %s: item %u: the store refused its result",
+		    r->id, res->index);
+	if (!r->adding)
+		run_lease(r);
+	jobs_drain_poke(r->js);
+}
+
+/* The batch tells each change of an item's state: kept for the drain. */
+static void
+run_item_state(
+    void *arg, uint32_t index, enum item_state from, enum item_state to)
+{
+	struct job_run *r = arg;
+	struct job_page *p;
+	uint32_t slot;
+
+	(void)from;
+	if ((p = run_slot(r, index, &slot)) != NULL)
+		p->state[slot] = (uint8_t)to;
+	if (!item_in_attempt(to))
+		jobs_drain_poke(r->js);
+}
+
+static void
+run_end(void *arg, const struct batch_stats *st)
+{
+	struct job_run *r = arg;
+
+	log_info("job %s: run ended: %u items, %u ok, %u failed, %llu "
+	         "retries, %.1f ms",
+	    r->id, st->items, st->ok, st->failed,
+	    (unsigned long long)st->retries, st->elapsed_ms);
+	r->b = NULL;
+	run_set_state(r, RUN_ENDED);
+	jobs_notify(r->js, r->id);
+	run_maybe_free(r);
+}
+
+/* Nothing left to lease: the batch ends once the last result is in. */
+void
+run_close(struct job_run *r)
+{
+	if (r->state == RUN_DRAINING || r->state == RUN_ENDED)
+		return;
+	run_set_state(r, RUN_CLOSING);
+	if (!r->closed) {
+		r->closed = true;
+		batch_close(r->b);
+	}
+}
+
+static void
+run_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct job_run *r = arg;
+
+	(void)fd;
+	(void)what;
+	if (r->state == RUN_PAUSED)
+		run_set_state(r, RUN_LEASING);
+	run_lease(r);
+}
+
+/* A page of leased items: handed to the batch. */
+static void
+run_add(struct job_run *r, const struct store_leased *items, size_t n)
+{
+	struct job_page *p = xcalloc(1, sizeof(*p));
+	const char **json = xcalloc(n, sizeof(*json));
+	size_t *len = xcalloc(n, sizeof(*len));
+	uint32_t *index = xcalloc(n, sizeof(*index));
+	size_t i;
+
+	p->attempt = xcalloc(n, sizeof(*p->attempt));
+	p->flags = xcalloc(n, sizeof(*p->flags));
+	p->state = xcalloc(n, sizeof(*p->state));
+	p->done = xcalloc(n, sizeof(*p->done));
+	for (i = 0; i < n; i++) {
+		json[i] = items[i].spec;
+		len[i] = items[i].spec_len;
+		index[i] = items[i].index;
+		p->attempt[i] = items[i].attempt;
+		p->flags[i] = items[i].flags;
+	}
+	batch_parse_leased(
+	    &p->spec, &r->opts, json, len, index, (uint32_t)n, r->js->cfg);
+	free(json);
+	free(len);
+	free(index);
+	p->left = (uint32_t)n;
+	r->outstanding += (uint32_t)n;
+	TAILQ_INSERT_TAIL(&r->pages, p, link);
+	r->adding = true;
+	batch_add(r->b, p->spec.items, (uint32_t)n);
+	r->adding = false;
+}
+
+static void
+run_release_cb(enum store_err err, void *arg)
+{
+	struct job_run *r = arg;
+
+	if (err != STORE_OK)
+		log_warn("job %s: an item was not returned to pending: %s",
+		    r->id, store_err_message(err));
+	run_answered(r);
+}
+
+/* Return a leased item to pending (a drain): it was never sent. */
+static void
+run_release(struct job_run *r, uint32_t index, uint32_t attempt)
+{
+	if (store_release(r->js->st, r->id, index, attempt, run_release_cb,
+	        r) == STORE_OK)
+		r->requests++;
+}
+
+static void
+run_leased_cb(
+    enum store_err err, const struct store_leased *items, size_t n, void *arg)
+{
+	struct job_run *r = arg;
+	size_t i;
+
+	r->leasing = false;
+	r->requests--;
+	if (r->state == RUN_DRAINING || r->state == RUN_ENDED) {
+		/* Stopping: what was just leased goes straight back. */
+		for (i = 0; err == STORE_OK && i < n; i++)
+			run_release(r, items[i].index, items[i].attempt);
+		run_maybe_free(r);
+		return;
+	}
+	if (err == STORE_EFULL || err == STORE_EIO) {
+		log_warn("job %s: paused: %s", r->id, store_err_message(err));
+		run_set_state(r, RUN_PAUSED);
+		timer_arm_ms(r->retry_ev, JOB_RETRY_MS);
+	} else if (err != STORE_OK || n == 0) {
+		/* done, cancelled, deleted, or nothing pending any more */
+		if (err != STORE_OK && err != STORE_ESTATE &&
+		    err != STORE_ENOENT)
+			log_error("job %s: lease failed: %s", r->id,
+			    store_err_message(err));
+		run_close(r);
+	} else {
+		run_add(r, items, n);
+		run_lease(r);
+	}
+	run_maybe_free(r);
+}
+
+/* Lease the next page once half the window has come back. */
+void
+run_lease(struct job_run *r)
+{
+	enum store_err err;
+
+	if (r->leasing || r->state != RUN_LEASING ||
+	    r->outstanding > r->window / 2)
+		return;
+	err = store_lease(
+	    r->js->st, r->id, r->window - r->outstanding, run_leased_cb, r);
+	if (err != STORE_OK) {
+		log_error(
+		    "job %s: lease refused: %s", r->id, store_err_message(err));
+		run_close(r);
+		return;
+	}
+	r->leasing = true;
+	r->requests++;
+}
+
+/* The job's options as stored (its effective options) back into o. */
+static void
+run_options(struct job_run *r, const char *json)
+{
+	json_t *root = json_loads(json ? json : "{}", 0, NULL), *v;
+	const char *key, *why;
+
+	opts_defaults(&r->opts, r->js->cfg);
+	json_object_foreach(root, key, v)
+	{
+		if (opts_set_json(&r->opts, r->js->cfg, key, v, &why) != 0)
+			log_warn("job %s: stored option %s ignored: %s", r->id,
+			    key, why);
+	}
+	json_decref(root);
+	/* A batch's deadline bounds a caller's wait; a job has no caller
+	 * waiting, and a large one runs for hours: none (49 days). */
+	r->opts.deadline_ms = UINT32_MAX;
+}
+
+/* Start running a queued or running job. */
+void
+run_start(struct jobs *js, const struct store_job *j)
+{
+	struct job_run *r = xcalloc(1, sizeof(*r));
+	struct batch_caller caller = {
+	    run_result, run_end, run_item_state, r, true};
+	uint64_t w;
+
+	r->js = js;
+	memcpy(r->id, j->id, sizeof(r->id));
+	TAILQ_INIT(&r->pages);
+	run_options(r, j->options);
+	w = 4 * (uint64_t)r->opts.concurrency;
+	r->window = (uint32_t)(w < JOB_WINDOW_MIN ? JOB_WINDOW_MIN
+	        : w > JOB_WINDOW_MAX              ? JOB_WINDOW_MAX
+	                                          : w);
+	r->retry_ev = evtimer_new(js->base, run_retry_cb, r);
+	r->state = RUN_LEASING;
+	TAILQ_INSERT_TAIL(&js->runs, r, link);
+	r->b = batch_start(js->e, &r->opts, 0, &caller);
+	log_info("job %s: running (%llu pending, window %u)", r->id,
+	    (unsigned long long)j->n.pending, r->window);
+	run_lease(r);
+}
+
+/* Free an ended runner once the store has answered all it asked. */
+void
+run_maybe_free(struct job_run *r)
+{
+	struct jobs *js = r->js;
+	struct job_page *p;
+
+	if (r->state != RUN_ENDED || r->requests > 0)
+		return;
+	TAILQ_REMOVE(&js->runs, r, link);
+	while ((p = TAILQ_FIRST(&r->pages)) != NULL) {
+		TAILQ_REMOVE(&r->pages, p, link);
+		page_free(p);
+	}
+	event_free(r->retry_ev);
+	if (r->kicked && !js->draining && !js->closing)
+		jobs_kick(js, r->id);
+	free(r);
+	if (!js->closing)
+		jobs_maybe_drained(js);
+}
+
+/*
+ * Stop a draining runner now: cancel its batch (nothing more is
+ * delivered) and give back what it holds - every item not yet sent, and
+ * every safe one mid-attempt; an unsafe item mid-attempt may have been
+ * sent and stays in flight (the next start ends it `interrupted`).
+ */
+void
+run_stop(struct job_run *r)
+{
+	struct job_page *p;
+	uint32_t i;
+
+	if (r->b != NULL) {
+		batch_cancel(r->b);
+		r->b = NULL;
+	}
+	TAILQ_FOREACH(p, &r->pages, link)
+	for (i = 0; i < p->spec.nitems; i++) {
+		bool unsafe = (p->flags[i] & STORE_ITEM_UNSAFE) &&
+		    !(p->flags[i] & STORE_ITEM_RETRY_UNSAFE);
+
+		if (p->done[i])
+			continue;
+		if (unsafe && item_in_attempt((enum item_state)p->state[i]))
+			continue;
+		run_release(r, p->spec.items[i].index, p->attempt[i]);
+	}
+	run_set_state(r, RUN_ENDED);
+	run_maybe_free(r);
+}
+
+/* Has a draining runner no attempt left in flight? */
+bool
+run_quiet(const struct job_run *r)
+{
+	const struct job_page *p;
+	uint32_t i;
+
+	TAILQ_FOREACH(p, &r->pages, link)
+	for (i = 0; i < p->spec.nitems; i++)
+		if (!p->done[i] &&
+		    item_in_attempt((enum item_state)p->state[i]))
+			return false;
+	return true;
+}
