@@ -14,7 +14,9 @@
  *   cli_name.c  download file names and saving a body (.part, rename)
  *   cli_out.c   output (NDJSON or table, whole lines only) and the
  *               progress bar on stderr
- *   cli_http.c  the POST to /v1/batch through libcurl
+ *   cli_http.c  the exchanges with fanoutd through libcurl
+ *   cli_job.c   durable jobs: --job, and the jobs, status, results,
+ *               retry and cancel commands
  */
 #ifndef FANOUTD_CLI_H
 #define FANOUTD_CLI_H
@@ -66,6 +68,17 @@ struct cli {
 	const char *dir;
 	bool overwrite;
 	bool fail_fast;
+	/* durable jobs (issue #16): --job submits the batch as a job and
+	 * follows it; a command (jobs, status, results, retry, cancel) works
+	 * on jobs already there */
+	bool job;
+	const char *job_name;
+	const char *command; /* NULL: a batch (or --job) */
+	const char *job_id;  /* the command's ID */
+	bool follow;         /* results --follow */
+	bool failed_only;    /* results --failed */
+	const char *after;   /* results --after SEQ */
+	const char *state;   /* jobs --state LIST */
 	/* the daemon */
 	const char *server;
 	const char *unix_socket;
@@ -232,15 +245,16 @@ void cli_bar_text(struct buf *out, unsigned width, uint64_t done,
 /* --- cli_http.c --- */
 
 enum cli_http_end {
-	CLI_HTTP_DONE = 0,    /* a 200 read to its end */
+	CLI_HTTP_DONE = 0,    /* a 2xx read to its end */
 	CLI_HTTP_TRANSPORT,   /* no answer, or cut: error says why */
-	CLI_HTTP_STATUS,      /* an answer other than 200: status, errbody */
+	CLI_HTTP_STATUS,      /* an answer other than 2xx: status, errbody */
 	CLI_HTTP_STOPPED,     /* on_line or after_chunk said stop */
 	CLI_HTTP_INTERRUPTED, /* SIGINT or SIGTERM */
 };
 
 struct cli_http {
 	const char *url;          /* .../v1/batch?options */
+	const char *method;       /* NULL: POST with a body, else GET */
 	const char *unix_socket;  /* or NULL */
 	const char *token;        /* or NULL */
 	const char *content_type; /* of body */
@@ -255,7 +269,8 @@ struct cli_http {
 	char error[256];
 };
 
-/* POST the batch and stream the answer's lines to on_line. */
+/* POST the batch (or the method named, with or without a body) and
+ * stream the answer's lines to on_line. */
 enum cli_http_end cli_http_run(struct cli_http *h);
 void cli_http_free(struct cli_http *h);
 

@@ -30,6 +30,24 @@ enum {
 	FLAG_SERVER,
 	FLAG_UNIX_SOCKET,
 	FLAG_TOKEN_FILE,
+	FLAG_JOB,
+	FLAG_NAME,
+	FLAG_FOLLOW,
+	FLAG_FAILED,
+	FLAG_AFTER,
+	FLAG_STATE,
+};
+
+/* The commands on durable jobs, and how many IDs each takes. */
+static const struct {
+	const char *name;
+	int ids;
+} commands[] = {
+    {"jobs", 0},
+    {"status", 1},
+    {"results", 1},
+    {"retry", 1},
+    {"cancel", 1},
 };
 
 static const struct option fixed_options[] = {
@@ -44,6 +62,12 @@ static const struct option fixed_options[] = {
     {"server", required_argument, NULL, FLAG_SERVER},
     {"unix-socket", required_argument, NULL, FLAG_UNIX_SOCKET},
     {"token-file", required_argument, NULL, FLAG_TOKEN_FILE},
+    {"job", no_argument, NULL, FLAG_JOB},
+    {"name", required_argument, NULL, FLAG_NAME},
+    {"follow", no_argument, NULL, FLAG_FOLLOW},
+    {"failed", no_argument, NULL, FLAG_FAILED},
+    {"after", required_argument, NULL, FLAG_AFTER},
+    {"state", required_argument, NULL, FLAG_STATE},
     {"method", required_argument, NULL, 'X'},
     {"header", required_argument, NULL, 'H'},
     {"user-agent", required_argument, NULL, 'A'},
@@ -56,7 +80,11 @@ static const char usage_text[] =
     "usage: fanout [OPTIONS] URL...\n"
     "       fanout [OPTIONS] -i FILE      (one URL a line, - for stdin)\n"
     "       fanout [OPTIONS] --json FILE  (a JSON batch)\n"
+    "       fanout jobs [--state LIST] | status ID | retry ID | cancel ID\n"
+    "       fanout results ID [--follow] [--failed] [--after SEQ]\n"
     "Fetches the URLs through fanoutd, one NDJSON result line each.\n"
+    "      --job [--name NAME] submit them as a durable job and follow it\n"
+    "                          (Ctrl-C leaves the job running)\n"
     "  -o, --output FILE       write results to FILE\n"
     "      --format ndjson|table\n"
     "      --progress auto|always|never   (progress bar on stderr)\n"
@@ -340,6 +368,29 @@ fixed_flag(struct cli *c, int ch, const char *arg, struct buf *err)
 	case 'X':
 		c->method = arg;
 		return 0;
+	case FLAG_JOB:
+		c->job = true;
+		return 0;
+	case FLAG_NAME:
+		c->job_name = arg;
+		return 0;
+	case FLAG_FOLLOW:
+		c->follow = true;
+		return 0;
+	case FLAG_FAILED:
+		c->failed_only = true;
+		return 0;
+	case FLAG_AFTER:
+		if (arg[strspn(arg, "0123456789")] != '\0' || arg[0] == '\0') {
+			buf_printf(
+			    err, "--after %s: expected a seq (digits)", arg);
+			return 1;
+		}
+		c->after = arg;
+		return 0;
+	case FLAG_STATE:
+		c->state = arg;
+		return 0;
 	case 'H':
 		if (strchr(arg, ':') == NULL || arg[0] == ':') {
 			buf_printf(err, "-H %s: expected 'Name: value'", arg);
@@ -366,6 +417,50 @@ fixed_flag(struct cli *c, int ch, const char *arg, struct buf *err)
 	}
 }
 
+/* The index of command name, or -1. */
+static int
+command_index(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(commands); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* A command's ID (the one argument left) and the flags it may take. */
+static int
+command_args(struct cli *c, int argc, char **argv, struct buf *err)
+{
+	int ids = commands[command_index(c->command)].ids;
+
+	if (argc - optind != ids) {
+		buf_printf(err, "fanout %s takes %s", c->command,
+		    ids ? "one job ID" : "no arguments");
+		return 1;
+	}
+	if (ids)
+		c->job_id = argv[optind];
+	if (c->nurls > 0 || c->json_file != NULL || c->job) {
+		buf_printf(err, "fanout %s takes no URLs, --json or --job",
+		    c->command);
+		return 1;
+	}
+	if (c->state != NULL && strcmp(c->command, "jobs") != 0) {
+		buf_printf(err, "--state is for fanout jobs");
+		return 1;
+	}
+	if ((c->follow || c->failed_only || c->after != NULL) &&
+	    strcmp(c->command, "results") != 0) {
+		buf_printf(err,
+		    "--follow, --failed and --after are for "
+		    "fanout results");
+		return 1;
+	}
+	return 0;
+}
+
 int
 cli_parse_args(struct cli *c, int argc, char **argv, struct buf *err)
 {
@@ -378,6 +473,12 @@ cli_parse_args(struct cli *c, int argc, char **argv, struct buf *err)
 	c->server = env != NULL && env[0] != '\0' ? env : DEFAULT_SERVER;
 	opterr = 0;
 	optind = 1;
+	if (argc > 1 && command_index(argv[1]) >= 0) {
+		/* "fanout results ID ...": the command, then its flags */
+		c->command = argv[1];
+		argc--;
+		argv++;
+	}
 	while (rc == 0 &&
 	    (ch = getopt_long(argc, argv, ":i:o:d:j:X:H:A:hV", lo, NULL)) !=
 	        -1) {
@@ -398,12 +499,25 @@ cli_parse_args(struct cli *c, int argc, char **argv, struct buf *err)
 		else
 			rc = fixed_flag(c, ch, optarg, err);
 	}
-	for (; rc == 0 && optind < argc; optind++)
+	if (rc == 0 && c->command != NULL)
+		rc = command_args(c, argc, argv, err);
+	for (; rc == 0 && c->command == NULL && optind < argc; optind++)
 		add_url(c, argv[optind], strlen(argv[optind]));
-	if (rc == 0 && c->json_file != NULL && c->nurls > 0) {
+	if (rc != 0 || c->command != NULL) {
+		/* checked above */
+	} else if (c->job_name != NULL && !c->job) {
+		buf_printf(err, "--name is for --job");
+		rc = 1;
+	} else if (c->state != NULL || c->follow || c->failed_only ||
+	    c->after != NULL) {
+		buf_printf(err,
+		    "--state is for fanout jobs; --follow, --failed "
+		    "and --after for fanout results");
+		rc = 1;
+	} else if (c->json_file != NULL && c->nurls > 0) {
 		buf_printf(err, "--json FILE takes no URLs besides");
 		rc = 1;
-	} else if (rc == 0 && c->json_file == NULL && c->nurls == 0) {
+	} else if (c->json_file == NULL && c->nurls == 0) {
 		buf_printf(err,
 		    "no URLs (give them as arguments, -i FILE or "
 		    "--json FILE)");

@@ -1,7 +1,8 @@
 /*
- * cli_http.c - fanout's one HTTP exchange with fanoutd (see cli.h):
- * POST /v1/batch through libcurl, over TCP or the daemon's unix socket,
- * with the bearer token (RFC 6750 §2.1) when there is one. A 200's body
+ * cli_http.c - fanout's HTTP exchanges with fanoutd (see cli.h): POST
+ * /v1/batch (or /v1/jobs, or a GET or DELETE of a job) through
+ * libcurl, over TCP or the daemon's unix socket, with the bearer token
+ * (RFC 6750 §2.1) when there is one. A 2xx body
  * is cut into lines as it arrives (cli_lines) and each chunk ends with
  * after_chunk, so results stream; any other status keeps its body for
  * the error in words. Stopping (--fail-fast, a failed write, Ctrl-C)
@@ -43,7 +44,7 @@ on_data(char *p, size_t size, size_t nmemb, void *arg)
 
 	if (h->status == 0)
 		curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &h->status);
-	if (h->status != 200) {
+	if (h->status < 200 || h->status > 299) {
 		if (h->errbody.len < ERRBODY_MAX)
 			buf_add(&h->errbody, p,
 			    n < ERRBODY_MAX - h->errbody.len
@@ -105,9 +106,16 @@ cli_http_run(struct cli_http *h)
 		curl_easy_setopt(
 		    x.curl, CURLOPT_UNIX_SOCKET_PATH, h->unix_socket);
 	curl_easy_setopt(x.curl, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(x.curl, CURLOPT_POSTFIELDS, h->body);
-	curl_easy_setopt(
-	    x.curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)h->body_len);
+	if (h->method == NULL || strcmp(h->method, "POST") == 0) {
+		curl_easy_setopt(
+		    x.curl, CURLOPT_POSTFIELDS, h->body ? h->body : "");
+		curl_easy_setopt(x.curl, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)h->body_len);
+	} else if (strcmp(h->method, "GET") == 0) {
+		curl_easy_setopt(x.curl, CURLOPT_HTTPGET, 1L);
+	} else {
+		curl_easy_setopt(x.curl, CURLOPT_CUSTOMREQUEST, h->method);
+	}
 	curl_easy_setopt(x.curl, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(x.curl, CURLOPT_WRITEDATA, &x);
 	curl_easy_setopt(x.curl, CURLOPT_NOPROGRESS, 0L);
@@ -116,11 +124,13 @@ cli_http_run(struct cli_http *h)
 	curl_easy_setopt(x.curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(x.curl, CURLOPT_USERAGENT, "fanout/" PACKAGE_VERSION);
 	rc = curl_easy_perform(x.curl);
-	if (rc == CURLE_OK && h->status == 200 &&
+	if (rc == CURLE_OK && h->status == 0) /* no body: a 204 */
+		curl_easy_getinfo(x.curl, CURLINFO_RESPONSE_CODE, &h->status);
+	if (rc == CURLE_OK && h->status >= 200 && h->status <= 299 &&
 	    (cli_lines_end(&x.lines, h->on_line, h->ctx) == 0) &
 	        (h->after_chunk(h->ctx) == 0))
 		end = CLI_HTTP_DONE;
-	else if (rc == CURLE_OK && h->status == 200)
+	else if (rc == CURLE_OK && h->status >= 200 && h->status <= 299)
 		end = CLI_HTTP_STOPPED;
 	else if (rc == CURLE_OK) {
 		curl_easy_getinfo(x.curl, CURLINFO_RESPONSE_CODE, &h->status);

@@ -30,6 +30,9 @@ struct run {
 	bool fail_fast_hit;
 	uint64_t fail_fast_index;
 	struct buf line, path, err;
+	/* a job's results (--job, fanout results) */
+	const char *job_id;
+	uint64_t last_seq; /* the cursor: the last line's seq */
 };
 
 /* The token: --token-file's first line, else FANOUTD_TOKEN, else none.
@@ -119,6 +122,24 @@ save_body(struct run *r, const char *line, size_t n)
 	json_decref(j);
 }
 
+/* A job's summary, {"summary":{"job":{"counts":{...}},"lines":N}}:
+ * the job's counts are the ones that say how it went (a retried item's
+ * old failed line is still among the lines). */
+static void
+job_summary(const char *line, size_t n, struct cli_line *l)
+{
+	json_t *j = json_loadb(line, n, 0, NULL);
+	json_t *counts = json_object_get(
+	    json_object_get(json_object_get(j, "summary"), "job"), "counts");
+
+	l->total =
+	    (uint64_t)json_integer_value(json_object_get(counts, "total"));
+	l->okn = (uint64_t)json_integer_value(json_object_get(counts, "ok"));
+	l->failed =
+	    (uint64_t)json_integer_value(json_object_get(counts, "failed"));
+	json_decref(j);
+}
+
 static int
 on_line(void *ctx, const char *line, size_t n)
 {
@@ -132,6 +153,8 @@ on_line(void *ctx, const char *line, size_t n)
 		return 0;
 	case CLI_LINE_SUMMARY:
 		r->summary = true;
+		if (r->job_id != NULL)
+			job_summary(line, n, &l);
 		r->sum = l;
 		cli_out_line(&r->out, line, n, &l);
 		cli_out_count(&r->out, NULL, true); /* the last figures */
@@ -149,6 +172,8 @@ on_line(void *ctx, const char *line, size_t n)
 	r->results++;
 	if (!l.ok)
 		r->failed++;
+	if (r->job_id != NULL && n > 7 && memcmp(line, "{\"seq\":", 7) == 0)
+		r->last_seq = strtoull(line + 7, NULL, 10);
 	if (r->saving && l.ok && l.has_body && n > 2 && line[n - 1] == '}') {
 		save_body(r, line, n);
 		cli_out_line(&r->out, r->line.data, r->line.len, &l);
@@ -181,7 +206,7 @@ after_chunk(void *ctx)
 
 /* A refusal in words: the daemon's {"error":{"type","message"}}. */
 static void
-say_refused(const struct cli_http *h)
+say_refused(const struct cli_http *h, const char *what)
 {
 	json_t *j = json_loadb(h->errbody.data != NULL ? h->errbody.data : "",
 	    h->errbody.len, 0, NULL);
@@ -191,7 +216,7 @@ say_refused(const struct cli_http *h)
 
 	if (msg != NULL)
 		fprintf(stderr,
-		    "fanout: fanoutd refused the batch (HTTP %ld, %s): %s\n",
+		    "fanout: fanoutd refused %s (HTTP %ld, %s): %s\n", what,
 		    h->status, type != NULL ? type : "error", msg);
 	else
 		fprintf(stderr, "fanout: fanoutd answered HTTP %ld: %.200s\n",
@@ -213,9 +238,18 @@ outcome(struct run *r, enum cli_http_end end, struct cli_http *h)
 		    h->error);
 		return CLI_EXIT_DAEMON;
 	case CLI_HTTP_STATUS:
-		say_refused(h);
+		say_refused(h, "the batch");
 		return CLI_EXIT_DAEMON;
 	case CLI_HTTP_INTERRUPTED:
+		if (r->job_id != NULL) {
+			fprintf(stderr,
+			    "fanout: interrupted; job %s keeps running. "
+			    "Resume with: fanout results %s --follow --after "
+			    "%llu\n",
+			    r->job_id, r->job_id,
+			    (unsigned long long)r->last_seq);
+			return 130;
+		}
 		fprintf(stderr,
 		    "fanout: interrupted: the batch is cancelled "
 		    "(%llu of its results printed)\n",
@@ -234,6 +268,8 @@ outcome(struct run *r, enum cli_http_end end, struct cli_http *h)
 	case CLI_HTTP_DONE:
 		break;
 	}
+	if (r->job_id != NULL) /* the job's counts, not the lines' */
+		failed = r->sum.failed + r->save_failed;
 	if (!r->summary) {
 		fprintf(stderr,
 		    "fanout: the answer ended before its summary "
@@ -247,44 +283,69 @@ outcome(struct run *r, enum cli_http_end end, struct cli_http *h)
 	                              : CLI_EXIT_SOME_FAILED;
 }
 
-/* Everything after the command line was read. */
-static int
-run(struct cli *c)
+/* The daemon's URL for path (and query, when not empty) into url. */
+static void
+server_url(
+    const struct cli *c, struct buf *url, const char *path, const char *query)
 {
-	struct run r = {.c = c};
-	struct cli_http h = {0};
-	struct buf url = BUF_INIT, list = BUF_INIT;
-	size_t nitems = c->nurls;
-	json_t *batch = NULL;
-	char *token = NULL, *json = NULL;
-	int fd = STDOUT_FILENO, rc;
-	enum cli_http_end end;
+	size_t n = strlen(c->server);
+
+	if (n > 0 && c->server[n - 1] == '/')
+		n--;
+	buf_printf(url, "%.*s%s%s%s", (int)n, c->server, path,
+	    query != NULL && query[0] != '\0' ? "?" : "",
+	    query != NULL ? query : "");
+}
+
+/* The request body: a plain URL list as text/plain, anything more (or
+ * a job with a name) as JSON. 0, or 1 with r->err (a usage error). */
+static int
+batch_body(struct run *r, struct cli_http *h, struct buf *list, json_t **batch,
+    char **json, size_t *nitems)
+{
+	const struct cli *c = r->c;
+
+	*nitems = c->nurls;
+	if (c->job_name == NULL && cli_build_list(c, list)) {
+		h->content_type = "text/plain";
+		h->body = list->data;
+		h->body_len = list->len;
+		return 0;
+	}
+	if ((*batch = cli_build_batch(c, nitems, &r->err)) == NULL)
+		return 1;
+	if (c->job_name != NULL) {
+		json_t *o = json_is_object(*batch)
+		    ? json_incref(*batch)
+		    : json_pack("{sO}", "requests", *batch);
+
+		json_object_set_new(
+		    o, "job", json_pack("{ss}", "name", c->job_name));
+		json_decref(*batch);
+		*batch = o;
+	}
+	*json = json_dumps(*batch, JSON_COMPACT);
+	h->content_type = "application/json";
+	h->body = *json;
+	h->body_len = *json != NULL ? strlen(*json) : 0;
+	return 0;
+}
+
+/* Where results go: -d, -o, the bar (total: the items). 0, or 1. */
+static int
+run_open(struct run *r, uint64_t total)
+{
+	struct cli *c = r->c;
+	int fd = STDOUT_FILENO;
 	bool bar;
 
-	/* a plain URL list goes as text/plain; anything more as JSON */
-	if (cli_build_list(c, &list)) {
-		h.content_type = "text/plain";
-		h.body = list.data;
-		h.body_len = list.len;
-	} else if ((batch = cli_build_batch(c, &nitems, &r.err)) != NULL) {
-		json = json_dumps(batch, JSON_COMPACT);
-		h.content_type = "application/json";
-		h.body = json;
-		h.body_len = json != NULL ? strlen(json) : 0;
-	}
-	if (h.body == NULL || read_token(c, &token, &r.err) != 0) {
-		fprintf(stderr, "fanout: %s\n", buf_cstr(&r.err));
-		rc = CLI_EXIT_USAGE;
-		goto out;
-	}
 	if (c->dir != NULL) {
-		if (cli_saver_open(&r.saver, c->dir, c->overwrite, &r.err) !=
+		if (cli_saver_open(&r->saver, c->dir, c->overwrite, &r->err) !=
 		    0) {
-			fprintf(stderr, "fanout: -d %s\n", r.err.data);
-			rc = CLI_EXIT_USAGE;
-			goto out;
+			fprintf(stderr, "fanout: -d %s\n", r->err.data);
+			return 1;
 		}
-		r.saving = true;
+		r->saving = true;
 	}
 	if (c->out_file != NULL) {
 		fd = open(c->out_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
@@ -292,48 +353,292 @@ run(struct cli *c)
 		if (fd < 0) {
 			fprintf(stderr, "fanout: -o %s: %s\n", c->out_file,
 			    strerror(errno));
-			rc = CLI_EXIT_USAGE;
-			goto out;
+			return 1;
 		}
 	}
 	bar = c->progress == CLI_PROGRESS_ALWAYS ||
 	    (c->progress == CLI_PROGRESS_AUTO && isatty(STDERR_FILENO));
-	/* the bar is drawn from the daemon's progress lines: ask for them */
-	if (bar && !c->progress_ms_set)
-		buf_printf(
-		    &c->query, "%sprogress_ms=200", c->query.len ? "&" : "");
-	cli_out_init(&r.out, fd, c->format, bar, nitems);
-	buf_printf(&url, "%.*s/v1/batch%s%s",
-	    (int)(strlen(c->server) -
-	        (c->server[0] != '\0' &&
-	            c->server[strlen(c->server) - 1] == '/')),
-	    c->server, c->query.len ? "?" : "", buf_cstr(&c->query));
+	cli_out_init(&r->out, fd, c->format, bar, total);
+	return 0;
+}
+
+static void
+run_close(struct run *r)
+{
+	if (r->out.fd != STDOUT_FILENO && r->out.fd >= 0)
+		close(r->out.fd);
+	cli_out_free(&r->out);
+	if (r->saving)
+		cli_saver_close(&r->saver);
+	buf_free(&r->line);
+	buf_free(&r->path);
+	buf_free(&r->err);
+}
+
+/* Stream a result set from url (POST body, or GET) into r's output;
+ * the exit status. */
+static int
+run_stream(
+    struct run *r, struct cli_http *h, const char *url, const char *token)
+{
+	enum cli_http_end end;
+	int rc;
+
+	h->url = url;
+	h->unix_socket = r->c->unix_socket;
+	h->token = token;
+	h->on_line = on_line;
+	h->after_chunk = after_chunk;
+	h->ctx = r;
+	if (r->out.bar)
+		cli_out_count(&r->out, NULL, true);
+	end = cli_http_run(h);
+	cli_out_clear(&r->out); /* before any message: the bar's line is free */
+	rc = outcome(r, end, h);
+	cli_http_free(h);
+	return rc;
+}
+
+static int
+on_doc_line(void *ctx, const char *line, size_t n)
+{
+	buf_add(ctx, line, n);
+	return 0;
+}
+
+static int
+no_flush(void *ctx)
+{
+	(void)ctx;
+	return 0;
+}
+
+/*
+ * One short exchange about jobs: method path (with query), an optional
+ * JSON body; the answer's document into doc. 0 on a 2xx; else the
+ * failure said in words and CLI_EXIT_DAEMON.
+ */
+static int
+job_call(const struct cli *c, const char *token, const char *method,
+    const char *path, const char *query, const struct cli_http *body,
+    struct buf *doc)
+{
+	struct cli_http h = {0};
+	struct buf url = BUF_INIT;
+	enum cli_http_end end;
+	int rc = 0;
+
+	server_url(c, &url, path, query);
 	h.url = url.data;
+	h.method = method;
 	h.unix_socket = c->unix_socket;
 	h.token = token;
-	h.on_line = on_line;
-	h.after_chunk = after_chunk;
-	h.ctx = &r;
-	if (bar)
-		cli_out_count(&r.out, NULL, true);
+	h.content_type = body != NULL ? body->content_type : "application/json";
+	h.body = body != NULL ? body->body : NULL;
+	h.body_len = body != NULL ? body->body_len : 0;
+	h.on_line = on_doc_line;
+	h.after_chunk = no_flush;
+	h.ctx = doc;
 	end = cli_http_run(&h);
-	cli_out_clear(&r.out); /* before any message: the bar's line is free */
-	rc = outcome(&r, end, &h);
+	if (end == CLI_HTTP_TRANSPORT) {
+		fprintf(stderr, "fanout: cannot reach fanoutd at %s: %s\n",
+		    c->unix_socket != NULL ? c->unix_socket : c->server,
+		    h.error);
+		rc = CLI_EXIT_DAEMON;
+	} else if (end == CLI_HTTP_STATUS) {
+		say_refused(&h, body != NULL ? "the job" : "the request");
+		rc = CLI_EXIT_DAEMON;
+	} else if (end != CLI_HTTP_DONE) {
+		rc = end == CLI_HTTP_INTERRUPTED ? 130 : CLI_EXIT_DAEMON;
+	}
 	cli_http_free(&h);
-	cli_out_free(&r.out);
-	if (fd != STDOUT_FILENO)
-		close(fd);
+	buf_free(&url);
+	return rc;
+}
+
+/* Print one JSON value as a line on the results' output. */
+static int
+print_line(struct run *r, json_t *v)
+{
+	char *s = json_dumps(v, JSON_COMPACT);
+	int rc = 0;
+
+	if (s == NULL || cli_write_all(r->out.fd, s, strlen(s)) != 0 ||
+	    cli_write_all(r->out.fd, "\n", 1) != 0)
+		rc = CLI_EXIT_DAEMON;
+	free(s);
+	return rc;
+}
+
+/* fanout results ID: the job's counts first (for the bar), then its
+ * lines (following when asked). */
+static int
+job_results(struct run *r, const char *id, const char *token)
+{
+	const struct cli *c = r->c;
+	struct buf path = BUF_INIT, q = BUF_INIT, doc = BUF_INIT,
+	           url = BUF_INIT;
+	struct cli_http h = {0};
+	json_t *j;
+	int rc;
+
+	buf_printf(&path, "/v1/jobs/%s", id);
+	if ((rc = job_call(c, token, "GET", path.data, NULL, NULL, &doc)) != 0)
+		goto out;
+	j = json_loadb(doc.data ? doc.data : "", doc.len, 0, NULL);
+	r->out.total = (uint64_t)json_integer_value(json_object_get(
+	    json_object_get(json_object_get(j, "job"), "counts"), "total"));
+	json_decref(j);
+	r->job_id = id;
+	buf_printf(&q, "after=%s%s%s", c->after != NULL ? c->after : "0",
+	    c->follow ? "&follow=true" : "",
+	    c->failed_only ? "&state=failed" : "");
+	buf_adds(&path, "/results");
+	server_url(c, &url, path.data, q.data);
+	h.method = "GET";
+	rc = run_stream(r, &h, url.data, token);
 out:
-	if (r.saving)
-		cli_saver_close(&r.saver);
+	buf_free(&path);
+	buf_free(&q);
+	buf_free(&doc);
+	buf_free(&url);
+	return rc;
+}
+
+/* fanout jobs: every job (of --state), one JSON line each. */
+static int
+job_list(struct run *r, const char *token)
+{
+	const struct cli *c = r->c;
+	struct buf q = BUF_INIT, doc = BUF_INIT;
+	char next[64] = "";
+	size_t i;
+	int rc;
+
+	do {
+		json_t *j, *jobs, *nx;
+
+		buf_reset(&q);
+		buf_reset(&doc);
+		buf_printf(&q, "limit=1000%s%s%s%s", c->state ? "&state=" : "",
+		    c->state ? c->state : "", next[0] ? "&after=" : "", next);
+		if ((rc = job_call(
+		         c, token, "GET", "/v1/jobs", q.data, NULL, &doc)) != 0)
+			break;
+		j = json_loadb(doc.data ? doc.data : "", doc.len, 0, NULL);
+		jobs = json_object_get(j, "jobs");
+		for (i = 0; rc == 0 && i < json_array_size(jobs); i++)
+			rc = print_line(r, json_array_get(jobs, i));
+		nx = json_object_get(j, "next");
+		snprintf(next, sizeof(next), "%s",
+		    json_is_string(nx) ? json_string_value(nx) : "");
+		json_decref(j);
+	} while (rc == 0 && next[0] != '\0');
+	buf_free(&q);
+	buf_free(&doc);
+	return rc;
+}
+
+/* fanout status|retry|cancel ID: the job, one JSON line. */
+static int
+job_one(struct run *r, const char *token)
+{
+	const struct cli *c = r->c;
+	struct buf path = BUF_INIT, doc = BUF_INIT;
+	bool get = strcmp(c->command, "status") == 0;
+	json_t *j;
+	int rc;
+
+	buf_printf(&path, "/v1/jobs/%s%s%s", c->job_id, get ? "" : "/",
+	    get ? "" : c->command);
+	rc = job_call(
+	    c, token, get ? "GET" : "POST", path.data, NULL, NULL, &doc);
+	if (rc == 0) {
+		j = json_loadb(doc.data ? doc.data : "", doc.len, 0, NULL);
+		rc = print_line(r, json_object_get(j, "job"));
+		json_decref(j);
+	}
+	buf_free(&path);
+	buf_free(&doc);
+	return rc;
+}
+
+/* fanout --job: submit the batch as a job, then follow its results. */
+static int
+job_submit(struct run *r, struct cli_http *body, const char *token)
+{
+	struct buf doc = BUF_INIT;
+	json_t *j;
+	char id[64];
+	int rc;
+
+	rc = job_call(r->c, token, "POST", "/v1/jobs", buf_cstr(&r->c->query),
+	    body, &doc);
+	if (rc == 0) {
+		j = json_loadb(doc.data ? doc.data : "", doc.len, 0, NULL);
+		snprintf(id, sizeof(id), "%s",
+		    json_string_value(
+		        json_object_get(json_object_get(j, "job"), "id"))
+		        ?: "");
+		json_decref(j);
+		fprintf(stderr,
+		    "fanout: job %s submitted; its results: fanout "
+		    "results %s\n",
+		    id, id);
+		r->c->follow = true;
+		rc = job_results(r, id, token);
+	}
+	buf_free(&doc);
+	return rc;
+}
+
+/* Everything after the command line was read. */
+static int
+run(struct cli *c)
+{
+	struct run r = {.c = c};
+	struct cli_http h = {0};
+	struct buf url = BUF_INIT, list = BUF_INIT;
+	size_t nitems = 0;
+	json_t *batch = NULL;
+	char *token = NULL, *json = NULL;
+	int rc;
+
+	if ((c->command == NULL &&
+	        batch_body(&r, &h, &list, &batch, &json, &nitems) != 0) ||
+	    read_token(c, &token, &r.err) != 0) {
+		fprintf(stderr, "fanout: %s\n", buf_cstr(&r.err));
+		rc = CLI_EXIT_USAGE;
+		goto out;
+	}
+	if (run_open(&r, nitems) != 0) {
+		rc = CLI_EXIT_USAGE;
+		goto out;
+	}
+	/* the bar is drawn from the daemon's progress lines: ask for them
+	 * (a job's results have none: the bar counts its lines) */
+	if (r.out.bar && !c->progress_ms_set && !c->job && c->command == NULL)
+		buf_printf(
+		    &c->query, "%sprogress_ms=200", c->query.len ? "&" : "");
+	if (c->command != NULL && strcmp(c->command, "jobs") == 0)
+		rc = job_list(&r, token);
+	else if (c->command != NULL && strcmp(c->command, "results") == 0)
+		rc = job_results(&r, c->job_id, token);
+	else if (c->command != NULL)
+		rc = job_one(&r, token);
+	else if (c->job)
+		rc = job_submit(&r, &h, token);
+	else {
+		server_url(c, &url, "/v1/batch", buf_cstr(&c->query));
+		rc = run_stream(&r, &h, url.data, token);
+	}
+out:
+	run_close(&r);
 	free(token);
 	free(json);
 	buf_free(&list);
 	json_decref(batch);
 	buf_free(&url);
-	buf_free(&r.line);
-	buf_free(&r.path);
-	buf_free(&r.err);
 	return rc;
 }
 

@@ -1,0 +1,92 @@
+#!/bin/bash
+# fanout_jobs.sh - fanout(1) on durable jobs (issue #18 with #16):
+# `fanout --job` submits the batch as a job and follows it to its end
+# (exit status from the job's counts); `fanout jobs`, `status`,
+# `results` (--follow, --failed, --after), `retry`, `cancel`; errors in
+# words with exit 2; Ctrl-C while following leaves the job running and
+# prints the command that resumes, which then prints the rest.
+# FANOUT_WRAPPER (script/test's valgrind pass) runs fanout under a checker.
+. "${TESTLIB:?TESTLIB must point to tests/integration/lib.sh}"
+: "${FANOUT:?FANOUT must point to the fanout binary}"
+
+start_upstream
+start_fanoutd
+export FANOUTD_URL=$FO
+cd "$T" || exit 1
+
+# fo ARGS...: run fanout, stdout to $T/out, stderr to $T/err; sets RC.
+fo() {
+	RC=0
+	# shellcheck disable=SC2086
+	timeout 120 ${FANOUT_WRAPPER:-} "$FANOUT" "$@" >"$T/out" 2>"$T/err" || RC=$?
+}
+lines() {
+	jq -c 'select(.seq) | [.seq, .index, (.status // .error.type)]' "$T/out" | tr '\n' ' '
+}
+
+# --- --job: submit, follow, exit status from the job's counts
+fo --job --name nightly --retries 0 --headers false "$UP/text/3" "$UP/status/500"
+check "--job follows the job to its end; one item failed: exit 3" "$RC" 3
+id=$(sed -n 's/^fanout: job \([0-9a-f]*\) submitted.*/\1/p' "$T/err")
+check "it says the job's ID on stderr" "$(printf '%s' "$id" | grep -cE '^[0-9a-f]{32}$')" 1
+check "one line per item, with seq" \
+	"$(jq -c 'select(.seq) | [.index, .status]' "$T/out" | sort | tr '\n' ' ')" '[0,200] [1,500] '
+check "then the job's summary" "$(jq -c 'select(.summary) | .summary.job | [.name, .state, .counts.ok]' "$T/out")" \
+	'["nightly","done",1]'
+
+# --- jobs, status, results
+fo jobs
+check "fanout jobs: one JSON line per job" "$(jq -r .id "$T/out")" "$id"
+fo jobs --state running
+check "--state filters" "$RC $(wc -l <"$T/out")" "0 0"
+fo status "$id"
+check "fanout status ID: the job" "$RC $(jq -c '[.state, .counts.failed]' "$T/out")" '0 ["done",1]'
+fo results "$id" --failed
+check "fanout results ID --failed: the failed lines" "$RC $(lines)" '3 [2,1,500] '
+fo results "$id" --after 1
+check "--after SEQ resumes after a line" "$(lines)" '[2,1,500] '
+
+# --- retry, cancel, errors
+fo retry "$id"
+check "fanout retry ID: the job, queued again" "$RC $(jq -r .state "$T/out")" "0 queued"
+fo results "$id" --follow --after 2
+check "the retried item's new line follows" "$(lines)" '[3,1,500] '
+fo cancel "$id"
+check "cancelling a done job: exit 2, said in words" \
+	"$RC $(cat "$T/err")" \
+	"2 fanout: fanoutd refused the request (HTTP 409, conflict): job $id is not in a state that allows this"
+fo status 0123456789abcdef0123456789abcdef
+check "an unknown job: exit 2" "$RC $(cat "$T/err")" \
+	"2 fanout: fanoutd refused the request (HTTP 404, not_found): no such job: 0123456789abcdef0123456789abcdef"
+fo results
+check "a command without its ID is a usage error" "$RC $(head -n 1 "$T/err")" \
+	"1 fanout: fanout results takes one job ID"
+fo status "$id" --follow
+check "--follow belongs to results" "$RC $(head -n 1 "$T/err")" \
+	"1 fanout: --follow, --failed and --after are for fanout results"
+fo --job --deadline-ms 1000 "$UP/text/1"
+check "a job the daemon refuses: exit 2, its reason" "$RC $(cat "$T/err")" \
+	"2 fanout: fanoutd refused the job (HTTP 400, bad_request): options.deadline_ms: a job has no deadline (it runs until every item has its result; cancel it to stop it)"
+
+# --- Ctrl-C while following: the job runs on; the printed command resumes
+# shellcheck disable=SC2086
+${FANOUT_WRAPPER:-} "$FANOUT" --job --concurrency 1 "$UP/text/2" "$UP/delay/1500?tag=later" >"$T/out" 2>"$T/err" &
+pid=$!
+first() {
+	grep -q '^{"seq":1,' "$T/out"
+}
+check_true "the first line arrives" wait_until 20 first
+kill -INT "$pid"
+RC=0
+wait "$pid" || RC=$?
+check "Ctrl-C: exit 130" "$RC" 130
+id=$(sed -n 's/^fanout: job \([0-9a-f]*\) submitted.*/\1/p' "$T/err")
+check "it says how to resume" "$(tail -n 1 "$T/err")" \
+	"fanout: interrupted; job $id keeps running. Resume with: fanout results $id --follow --after 1"
+check "the job keeps running" "$(curl -sS "$FO/v1/jobs/$id" | jq -r .job.state)" running
+# shellcheck disable=SC2046
+fo $(sed -n 's/.*Resume with: fanout //p' "$T/err")
+check "the resume command prints the rest, then the summary: exit 0" \
+	"$RC $(lines)$(jq -r 'select(.summary) | .summary.job.state' "$T/out")" '0 [2,1,200] done'
+stop_fanoutd
+finish
