@@ -58,8 +58,11 @@ check "no escape code in the piped output" "$(grep -c $'\033' "$T/out")" 0
 check "no carriage return in the piped output" "$(grep -c $'\r' "$T/out")" 0
 check "every piped line is whole JSON" "$(jq -c . "$T/out" | wc -l)" 17
 
-# --progress never on the same terminal: the screen shows nothing.
+# --progress never on the same terminal: the screen shows nothing. A
+# tmux server of its own (a new socket): one killed may still be going
+# away when the next starts on its socket.
 tm kill-server
+TMUX_SOCK=$T/tmux2.sock
 cat >"$T/run2.sh" <<EOF
 FANOUTD_URL=$FO "$FANOUT" --progress never -i "$T/urls" >"$T/out2"
 echo "fanout-exit=\$?"

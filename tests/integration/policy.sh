@@ -30,8 +30,13 @@ out=$(batch "{\"requests\":$(items 260 "$A/text/1?tag=r20"),
 ticks1=$(cpu_ticks "$FANOUTD_PID")
 t=$(times r20)
 n10=$(printf '%s' "$t" | jq '.[0] as $t0 | map(select(. - $t0 < 10000)) | length')
-check_true "rate 20/s burst 1: 200 +- 2 attempts in 10 s (saw $n10)" \
-	test "$n10" -ge 198 -a "$n10" -le 202
+# Never more than the rate allows: at most 200 + the burst of 1 (+1 for
+# the edges of the window). Fewer only when the machine wakes fanoutd
+# late: with a burst of 1, a token that comes while a late wake-up is
+# still due is lost - a loaded machine loses a few (196 once, under
+# three parallel test runs); 5% is the floor.
+check_true "rate 20/s burst 1: 190 to 202 attempts in 10 s (saw $n10)" \
+	test "$n10" -ge 190 -a "$n10" -le 202
 # The instants fanoutd dispatched at (timings.queued, its own clock): at
 # the upstream, arrivals carry the scheduling jitter of a loaded
 # machine, and two could bunch up there though sent 50 ms apart.
@@ -43,7 +48,7 @@ median=$(printf '%s' "$t" | jq '[range(1; length) as $i | .[$i] - .[$i-1]] | sor
 check_true "evenly spaced: the median gap is 50 ms (got $median)" \
 	jq -en "$median >= 49 and $median <= 52" >/dev/null
 check "items past the deadline end as deadline" \
-	"$(summary "$out" | jq '.failed > 0 and .ok >= 198')" true
+	"$(summary "$out" | jq '.failed > 0 and .ok >= 190')" true
 check_true "waiting for tokens costs no CPU ($((ticks1 - ticks0)) ticks in 10 s)" \
 	test $((ticks1 - ticks0)) -lt 100
 check "the wait is in /metrics" \
