@@ -24,10 +24,15 @@ echo "py-test-token" >"$T/tokens"
 start_fanoutd "listen = 127.0.0.1:0
 listen = unix:$T/fanoutd.sock
 auth_tokens_file = $T/tokens
-max_items = 1000"
+max_items = 1000
+[jobs]
+max_items = 100"
 
+# FANOUTD_TEST_BIN: the job tests start (and restart) a fanoutd of their
+# own, on a unix socket and a store under $T, to resume a follow.
 export FANOUTD_TEST_URL=$FO FANOUTD_TEST_UNIX=$T/fanoutd.sock \
 	FANOUTD_TEST_TOKEN=py-test-token FANOUTD_TEST_UPSTREAM=$UP \
+	FANOUTD_TEST_BIN=$FANOUTD \
 	PYTHONPATH=$SRCDIR/clients/python PYTHONDONTWRITEBYTECODE=1
 unset FANOUTD_URL FANOUTD_TOKEN
 # The suite's scratch files (the venv) go under $T, removed at exit.

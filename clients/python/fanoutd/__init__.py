@@ -16,6 +16,20 @@ results as they stream::
 and the same with ``async for`` from :mod:`fanoutd.aio`. Standard library
 only (Python 3.11 or later).
 
+Durable jobs (stored by fanoutd, run whether or not anyone waits, read
+back and resumed at any time)::
+
+    client = fanoutd.Client()
+    job = client.job(urls, name="nightly", concurrency=20)
+    for line in client.results(job["id"], follow=True):
+        print(line["seq"], line["index"], line["ok"])
+
+:meth:`Client.job`, :meth:`~Client.get_job`, :meth:`~Client.jobs`,
+:meth:`~Client.results` (its ``cursor`` resumes a lost stream),
+:meth:`~Client.cancel_job`, :meth:`~Client.retry_job`,
+:meth:`~Client.delete_job`; :class:`Job` and :class:`JobResult` are
+their shapes.
+
 A failed item (dns, timeout, an HTTP 500) is a result with ``ok`` false,
 never an exception: the batch goes on. A whole-request failure raises
 one type, :class:`FanoutdError`, carrying the JSON error (``.error``,
@@ -32,10 +46,10 @@ from __future__ import annotations
 import base64
 from typing import Optional
 
-from ._types import (ITEM_ERROR_TYPES, ItemError, Progress, Result, Summary,
-                     Timings)
+from ._types import (ITEM_ERROR_TYPES, ItemError, Job, JobCounts, JobResult,
+                     JobSummary, Progress, Result, Summary, Timings)
 from ._version import __version__
-from .client import Batch, Client
+from .client import Batch, Client, JobResults
 from .errors import (ConnectError, FanoutdError, RequestError, StreamError,
                      TransportError)
 
@@ -43,6 +57,7 @@ __all__ = [
     "Client", "Batch", "FanoutdError", "RequestError", "TransportError",
     "ConnectError", "StreamError", "Result", "ItemError", "Timings",
     "Summary", "Progress", "ITEM_ERROR_TYPES", "body_bytes", "__version__",
+    "JobResults", "Job", "JobCounts", "JobResult", "JobSummary",
 ]
 
 

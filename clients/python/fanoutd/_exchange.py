@@ -39,7 +39,9 @@ def why(e: BaseException) -> str:
 
 
 class Exchange:
-    """The response side of one POST /v1/batch (see the module text).
+    """The response side of one POST /v1/batch (see the module text), or
+    of one GET /v1/jobs/ID/results (``count_key="lines"``,
+    ``what="request"``: see :class:`~fanoutd._stream.StreamDecoder`).
 
     ``where`` names fanoutd in messages; ``timeout`` is the read timeout
     the client applies (for the message when it fires). ``decoder`` is
@@ -52,11 +54,13 @@ class Exchange:
     HEAD, REFUSED, STREAM, DONE = range(4)
 
     def __init__(self, where: str, timeout: Optional[float],
-                 on_progress: Optional[ProgressCallback]) -> None:
+                 on_progress: Optional[ProgressCallback],
+                 count_key: str = "total", what: str = "batch") -> None:
         self.where = where
         self.timeout = timeout
+        self.what = what
         self.reader = ResponseReader()
-        self.decoder = StreamDecoder(self.reader, on_progress)
+        self.decoder = StreamDecoder(self.reader, on_progress, count_key)
         self.state = self.HEAD
         self._send_error: Optional[OSError] = None
         self._refusal = bytearray()
@@ -169,7 +173,8 @@ class Exchange:
     def _refusal_error(self) -> FanoutdError:
         self.state = self.DONE
         assert self.reader.head is not None
-        return request_error(self.reader.head, bytes(self._refusal))
+        return request_error(self.reader.head, bytes(self._refusal),
+                             self.what)
 
     def _broken(self, e: ProtocolError) -> StreamError:
         self.state = self.DONE

@@ -151,12 +151,19 @@ class BatchRequest:
 
 
 def build_batch(endpoint: Endpoint, requests: Requests,
-                options: Mapping[str, Any]) -> BatchRequest:
+                options: Mapping[str, Any], path: str = "/v1/batch",
+                job: Optional[Mapping[str, Any]] = None) -> BatchRequest:
     """The POST /v1/batch request for ``requests`` in one of the body
-    forms, with ``options`` in the JSON or, for a URL list, the query."""
+    forms, with ``options`` in the JSON or, for a URL list, the query.
+    The same body posted to ``path="/v1/jobs"`` makes a job; ``job``
+    (``name``, ``ttl_s``) is sent as the JSON body's ``"job"`` object,
+    which a URL list cannot carry (ValueError)."""
     opts = _clean_options(options)
-    path = endpoint.prefix + "/v1/batch"
+    path = endpoint.prefix + path
     if isinstance(requests, (str, bytes, bytearray)):
+        if job:
+            raise ValueError("a job's name and ttl_s need the JSON body: "
+                             "pass the URLs as a list, not one str")
         body = (requests.encode("utf-8") if isinstance(requests, str)
                 else bytes(requests))
         query = urlencode({k: _query_value(k, v) for k, v in opts.items()},
@@ -170,25 +177,35 @@ def build_batch(endpoint: Endpoint, requests: Requests,
     doc: dict[str, Any] = {"requests": items}
     if opts:
         doc["options"] = opts
+    if job:
+        doc["job"] = dict(job)
     body = json.dumps(doc, separators=(",", ":")).encode("utf-8")
     return BatchRequest(path, "application/json", body)
 
 
 def request_head(endpoint: Endpoint, token: Optional[str],
-                 req: BatchRequest) -> bytes:
+                 req: BatchRequest, *, method: str = "POST",
+                 accept: str = "application/x-ndjson",
+                 headers: Optional[Mapping[str, str]] = None) -> bytes:
     """The HTTP/1.1 request head (RFC 9112 §3) for ``req``. One request
     per connection (``Connection: close``): the stream's end is the
     connection's, and a caller that stops reading closes it, which
-    cancels the batch on fanoutd."""
+    cancels the batch on fanoutd. A GET sends no body (no
+    Content-Type or Content-Length when ``req`` has none); ``headers``
+    are added as given (checked by the caller: one line each)."""
     lines = [
-        f"POST {req.target} HTTP/1.1",
+        f"{method} {req.target} HTTP/1.1",
         f"Host: {endpoint.host_header}",
         f"User-Agent: {USER_AGENT}",
-        "Accept: application/x-ndjson",
-        f"Content-Type: {req.content_type}",
-        f"Content-Length: {len(req.body)}",
-        "Connection: close",
+        f"Accept: {accept}",
     ]
+    if req.content_type:
+        lines.append(f"Content-Type: {req.content_type}")
+    if req.body or method != "GET":
+        lines.append(f"Content-Length: {len(req.body)}")
+    lines.append("Connection: close")
+    for name, value in (headers or {}).items():
+        lines.append(f"{name}: {value}")
     if token is not None:
         lines.append(f"Authorization: Bearer {token}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")

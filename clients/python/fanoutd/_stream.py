@@ -35,10 +35,12 @@ ProgressCallback = Callable[[Progress], Any]
 _decode = json.JSONDecoder().decode
 
 
-def request_error(head: ResponseHead, body: bytes) -> RequestError:
-    """The RequestError for a response that is not the stream: fanoutd's
-    JSON error when the body is one, else the status and the body's
-    first line (or the reason phrase)."""
+def request_error(head: ResponseHead, body: bytes,
+                  what: str = "batch") -> RequestError:
+    """The RequestError for a response that is not the stream (or not
+    a success): fanoutd's JSON error when the body is one, else the
+    status and the body's first line (or the reason phrase). ``what``
+    names the request refused ("batch", "request")."""
     retry_after = None
     ra = head.get("retry-after")
     if ra is not None and ra.strip().isdigit():
@@ -49,13 +51,13 @@ def request_error(head: ResponseHead, body: bytes) -> RequestError:
         if isinstance(err, dict) and isinstance(err.get("type"), str) \
                 and isinstance(err.get("message"), str):
             return RequestError(head.status, err["type"], err["message"],
-                                err, retry_after)
+                                err, retry_after, what)
     except (ValueError, TypeError, KeyError):
         pass
     text = body.decode("utf-8", "replace").strip().split("\n", 1)[0]
     return RequestError(head.status, "http",
                         text[:200] or head.reason or "no message",
-                        None, retry_after)
+                        None, retry_after, what)
 
 
 def check_stream_head(head: ResponseHead) -> None:
@@ -75,11 +77,17 @@ class StreamDecoder:
     to the latest progress line (each also passed to ``on_progress``),
     ``received`` counts result lines. Malformed input raises
     ProtocolError naming the line.
+
+    ``count_key`` is the summary's member that must equal the number of
+    result lines: ``total`` for a batch, ``lines`` for a job's results
+    (whose summary is ``{"job": {...}, "lines": N}``).
     """
 
     def __init__(self, reader: ResponseReader,
-                 on_progress: Optional[ProgressCallback] = None) -> None:
+                 on_progress: Optional[ProgressCallback] = None,
+                 count_key: str = "total") -> None:
         self.reader = reader
+        self.count_key = count_key
         self.on_progress = on_progress
         self.summary: Optional[Summary] = None
         self.progress: Optional[Progress] = None
@@ -210,7 +218,7 @@ class StreamDecoder:
         elif "summary" in obj:
             summary = obj["summary"]
             if type(summary) is not dict or \
-                    summary.get("total") != self.received:
+                    summary.get(self.count_key) != self.received:
                 raise ProtocolError(
                     f"{self.received} result lines for a summary of "
                     f"{line[:120]!r}")

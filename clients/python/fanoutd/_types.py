@@ -24,11 +24,17 @@ A result that got none (``error.type`` is one of :data:`ITEM_ERROR_TYPES`)::
 Progress: ``{"progress": {"done": 1, "total": 2, "in_flight": 1,
 "queued": 0}}``. Summary: ``{"summary": {"total": 2, "ok": 1, "failed":
 1, "retries": 0, "elapsed_ms": 351.0, "effective": {...every option...}}}``.
+
+A durable job (POST /v1/jobs) is described by :class:`Job`; its results
+(GET /v1/jobs/ID/results) are the same result lines with ``seq`` first
+(:class:`JobResult`: 1, 2, 3, ... per job, in commit order, no gap), and
+the stream ends with ``{"summary": {"job": {...}, "lines": N}}``
+(:class:`JobSummary`: the job as it stands, and the lines of this reply).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict, Union
+from typing import Any, Literal, Optional, TypedDict, Union
 
 #: The closed set of ``error.type`` values of a result line (DESIGN.md §1).
 ITEM_ERROR_TYPES = frozenset({
@@ -96,3 +102,60 @@ class Summary(TypedDict):
     retries: int
     elapsed_ms: float
     effective: dict[str, Any]
+
+
+class JobCounts(TypedDict):
+    """A job's items by where they are; ``total`` is their sum."""
+
+    total: int
+    pending: int  # not yet started (or back to pending after a stop)
+    in_flight: int
+    ok: int
+    failed: int
+
+
+class Job(TypedDict, total=False):
+    """A job as fanoutd describes it (``{"job": {...}}``).
+
+    ``state`` is ``queued``, ``running``, ``done`` or ``cancelled`` (and
+    ``deleted`` in a results summary when the job went meanwhile, which
+    then holds only ``id`` and ``state``). ``paused`` says why a running
+    job waits (the store cannot write), absent otherwise. Times are RFC
+    3339 in UTC (``"2026-12-01T03:23:01.123Z"``) or None::
+
+        {"id": "3f0c...(32 hex digits)", "name": "nightly", "state": "done",
+         "counts": {"total": 3, "pending": 0, "in_flight": 0, "ok": 2,
+                    "failed": 1},
+         "last_seq": 3, "created_at": "...", "started_at": "...",
+         "finished_at": "...", "expires_at": "...", "ttl_s": 604800,
+         "options": {...every effective option...}}
+    """
+
+    id: str
+    name: Optional[str]
+    state: str
+    paused: str
+    counts: JobCounts
+    last_seq: int  # the seq of the job's last committed line
+    created_at: Optional[str]
+    started_at: Optional[str]
+    finished_at: Optional[str]
+    expires_at: Optional[str]
+    ttl_s: int
+    options: dict[str, Any]
+
+
+class JobResult(Result, total=False):
+    """A result line of a job: a :class:`Result` with ``seq``, its place
+    in the job's results (1, 2, 3, ...; after a retry, an item's new line
+    has a new seq and its old one stays)."""
+
+    seq: int
+
+
+class JobSummary(TypedDict):
+    """The last line of a job's results: the job as it stands when the
+    reply ended, and how many lines this reply carried."""
+
+    job: Job
+    lines: int

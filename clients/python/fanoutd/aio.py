@@ -17,22 +17,31 @@ The same arguments, results and exceptions as the blocking
 / ``open_unix_connection``) with the package's own HTTP/1.1 reader
 (:mod:`fanoutd._http`: chunked transfer coding, extensions, trailers,
 reads of any size). No third-party package is used, aiohttp included.
+
+Durable jobs: ``await client.job(...)``, ``get_job``, ``cancel_job``,
+``retry_job``, ``delete_job``; ``async for page in client.jobs()``; and
+``client.results(job_id, after=, follow=)``, a :class:`JobResults` to
+``async for`` (and ``await``), with its ``cursor`` to resume from::
+
+    job = await client.job(urls, name="nightly", concurrency=20)
+    async for line in client.results(job["id"], follow=True):
+        print(line["seq"], line["index"], line["ok"])
 """
 
 from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Generator
-from typing import Any, Optional
+from collections.abc import AsyncIterator, Generator, Mapping
+from typing import Any, Optional, cast
 
-from . import _request
+from . import _jobs, _request
 from ._exchange import Exchange, why
-from ._request import Requests
+from ._request import BatchRequest, Requests
 from ._stream import ProgressCallback
-from ._types import Progress, Result, Summary
+from ._types import Job, JobResult, Progress, Result, Summary
 from .client import RECV_BYTES
-from .errors import ConnectError
+from .errors import ConnectError, StreamError
 
 
 class Client:
@@ -69,6 +78,96 @@ class Client:
         head = _request.request_head(self.endpoint, self.token, req)
         return Batch(self, head + req.body, on_progress)
 
+    # --- durable jobs: as fanoutd.Client's, awaited ---------------------
+
+    async def job(self, requests: Requests, *, name: Optional[str] = None,
+                  ttl_s: Optional[int] = None,
+                  idempotency_key: Optional[str] = None,
+                  **options: Any) -> Job:
+        """Submit a durable job, as :meth:`fanoutd.Client.job`."""
+        req, headers = _jobs.create_request(self.endpoint, requests, options,
+                                            name, ttl_s, idempotency_key)
+        return self._job_doc(await self._document("POST", req, headers))
+
+    async def get_job(self, job_id: str) -> Job:
+        """The job as it stands, as :meth:`fanoutd.Client.get_job`."""
+        return self._job_doc(await self._document(
+            "GET", _jobs.job_target(self.endpoint, job_id)))
+
+    async def jobs(self, state: Optional[_jobs.States] = None,
+                   limit: Optional[int] = None,
+                   after: Optional[str] = None) -> AsyncIterator[list[Job]]:
+        """The jobs a page at a time (``async for page in
+        client.jobs()``), as :meth:`fanoutd.Client.jobs`."""
+        while True:
+            doc = await self._document("GET", _jobs.list_target(
+                self.endpoint, state, limit, after))
+            yield cast(list[Job], doc["jobs"])
+            after = doc["next"]
+            if after is None:
+                return
+
+    def results(self, job_id: str, after: int = 0, follow: bool = False,
+                failed_only: bool = False) -> "JobResults":
+        """A job's result lines as they stream, as
+        :meth:`fanoutd.Client.results`: a :class:`JobResults` to ``async
+        for`` (sent then if not yet awaited), with ``cursor``."""
+        req = _jobs.results_target(self.endpoint, job_id, after, follow,
+                                   failed_only)
+        head = _request.request_head(self.endpoint, self.token, req,
+                                     method="GET")
+        return JobResults(job_id, after, Batch(self, head, None, "lines",
+                                               "request"))
+
+    async def cancel_job(self, job_id: str) -> Job:
+        """As :meth:`fanoutd.Client.cancel_job`."""
+        return self._job_doc(await self._document(
+            "POST", _jobs.job_target(self.endpoint, job_id, "/cancel")))
+
+    async def retry_job(self, job_id: str) -> Job:
+        """As :meth:`fanoutd.Client.retry_job`."""
+        return self._job_doc(await self._document(
+            "POST", _jobs.job_target(self.endpoint, job_id, "/retry")))
+
+    async def delete_job(self, job_id: str) -> None:
+        """As :meth:`fanoutd.Client.delete_job`."""
+        await self._document("DELETE",
+                             _jobs.job_target(self.endpoint, job_id))
+
+    def _job_doc(self, doc: Optional[dict[str, Any]]) -> Job:
+        if doc is None or type(doc.get("job")) is not dict:
+            raise StreamError(f"fanoutd at {self.endpoint.describe()}: "
+                              f"expected {{\"job\": {{...}}}}")
+        return cast(Job, doc["job"])
+
+    async def _document(self, method: str, req: BatchRequest,
+                        headers: Optional[Mapping[str, str]] = None
+                        ) -> dict[str, Any]:
+        """One job request and its JSON answer ({} for a 204)."""
+        call = _jobs.DocumentCall(self.endpoint.describe(), self.timeout)
+        data = _request.request_head(self.endpoint, self.token, req,
+                                     method=method,
+                                     accept="application/json",
+                                     headers=headers) + req.body
+        reader, writer = await self._connect()
+        try:
+            try:
+                writer.write(data)
+                await writer.drain()
+            except OSError as e:
+                call.send_failed(e)
+            while True:
+                try:
+                    async with asyncio.timeout(self.timeout):
+                        more = await reader.read(RECV_BYTES)
+                except OSError as e:  # TimeoutError included
+                    raise call.failure(e) from e
+                if call.receive(more):
+                    break
+        finally:
+            writer.close()
+        return call.result() or {}
+
     async def _connect(self) -> tuple[asyncio.StreamReader,
                                       asyncio.StreamWriter]:
         """Open a connection to fanoutd (TLS done), or ConnectError."""
@@ -100,10 +199,11 @@ class Batch:
     """
 
     def __init__(self, client: Client, request: bytes,
-                 on_progress: Optional[ProgressCallback]) -> None:
+                 on_progress: Optional[ProgressCallback],
+                 count_key: str = "total", what: str = "batch") -> None:
         self._client = client
         self._ex = Exchange(client.endpoint.describe(), client.timeout,
-                            on_progress)
+                            on_progress, count_key, what)
         self._request = request
         self._reader: Optional[asyncio.StreamReader] = None
         self._writer: Optional[asyncio.StreamWriter] = None
@@ -225,6 +325,45 @@ class Batch:
 
     async def __aenter__(self) -> "Batch":
         return await self._ensure_started()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+class JobResults(_jobs.ResultsCursor):
+    """A job's result lines as they stream, from asyncio code: ``async
+    for`` gives :class:`~fanoutd.JobResult` dicts in seq order; ``await
+    results`` sends the request (a 404 raises there), iterating sends it
+    if not yet. ``cursor``, ``summary``, ``job``, ``received`` and the
+    StreamError of a lost connection as in
+    :class:`fanoutd.client.JobResults`; ``aclose()`` or ``async with``.
+    """
+
+    def __init__(self, job_id: str, after: int, stream: Batch) -> None:
+        super().__init__(job_id, after, stream)
+        self._stream = stream
+
+    def __await__(self) -> Generator[Any, None, "JobResults"]:
+        return self._start().__await__()
+
+    async def _start(self) -> "JobResults":
+        await self._stream
+        return self
+
+    def __aiter__(self) -> "JobResults":
+        return self
+
+    async def __anext__(self) -> JobResult:
+        r = cast(JobResult, await self._stream.__anext__())
+        self.cursor = r["seq"]
+        return r
+
+    async def aclose(self) -> None:
+        """Drop the connection (the job is not affected)."""
+        await self._stream.aclose()
+
+    async def __aenter__(self) -> "JobResults":
+        return await self._start()
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()

@@ -13,20 +13,27 @@ Each batch is one POST /v1/batch on a connection of its own (closed at
 the stream's end, or by :meth:`Batch.close`, which makes fanoutd cancel
 what is still running). The response is read with plain sockets and
 parsed line by line as it arrives; see :mod:`fanoutd._stream`.
+
+Durable jobs (POST /v1/jobs) are :meth:`Client.job`,
+:meth:`Client.get_job`, :meth:`Client.jobs`, :meth:`Client.results`
+(a :class:`JobResults` stream with its resume ``cursor``),
+:meth:`Client.cancel_job`, :meth:`Client.retry_job` and
+:meth:`Client.delete_job`; each request is one connection too.
 """
 
 from __future__ import annotations
 
 import socket
 import ssl
-from typing import Any, Optional
+from collections.abc import Iterator, Mapping
+from typing import Any, Optional, cast
 
-from . import _request
+from . import _jobs, _request
 from ._exchange import Exchange, why
-from ._request import Endpoint, Requests
+from ._request import BatchRequest, Endpoint, Requests
 from ._stream import ProgressCallback
-from ._types import Progress, Result, Summary
-from .errors import ConnectError
+from ._types import Job, JobResult, Progress, Result, Summary
+from .errors import ConnectError, StreamError
 
 RECV_BYTES = 256 * 1024
 
@@ -86,6 +93,124 @@ class Client:
         head = _request.request_head(self.endpoint, self.token, req)
         return Batch(self, head + req.body, on_progress)
 
+    # --- durable jobs (POST /v1/jobs) ------------------------------------
+
+    def job(self, requests: Requests, *, name: Optional[str] = None,
+            ttl_s: Optional[int] = None,
+            idempotency_key: Optional[str] = None,
+            **options: Any) -> Job:
+        """Submit a durable job: the ``requests`` and ``options`` of
+        :meth:`batch`, stored by fanoutd before it answers, run whether
+        or not anyone reads them. ``name`` (up to 200 bytes) and
+        ``ttl_s`` (seconds kept once finished) go in the ``"job"``
+        object (a list of requests, not a str, then). With an
+        ``idempotency_key``, sending the same job again (say after a
+        lost answer) returns the job the key made first instead of a
+        new one.
+
+        Returns the :class:`~fanoutd.Job` (``id``, ``state``,
+        ``counts``...). Raises RequestError when fanoutd refuses it
+        (400 naming what was wrong, 413 over ``[jobs] max_items``, 429
+        ``too_many_jobs``, 503, 507 ``insufficient_storage``)."""
+        req, headers = _jobs.create_request(self.endpoint, requests, options,
+                                            name, ttl_s, idempotency_key)
+        return self._job_doc(self._document("POST", req, headers))
+
+    def get_job(self, job_id: str) -> Job:
+        """The job as it stands (``state``, ``counts``, ``last_seq``,
+        times, ``options``); RequestError 404 when there is none."""
+        return self._job_doc(self._document(
+            "GET", _jobs.job_target(self.endpoint, job_id)))
+
+    def jobs(self, state: Optional[_jobs.States] = None,
+             limit: Optional[int] = None,
+             after: Optional[str] = None) -> Iterator[list[Job]]:
+        """The jobs in creation order, one page (a list of
+        :class:`~fanoutd.Job`) at a time, fetched as iterated until the
+        last: ``state`` (``"running"``, ``"queued,running"`` or a list),
+        ``limit`` jobs a page (1-1000, fanoutd's default 100), ``after``
+        a job ID (start after it). The first request goes out at the
+        first ``next()``, and a refusal raises there."""
+        while True:
+            doc = self._document("GET", _jobs.list_target(
+                self.endpoint, state, limit, after))
+            yield cast(list[Job], doc["jobs"])
+            after = doc["next"]
+            if after is None:
+                return
+
+    def results(self, job_id: str, after: int = 0, follow: bool = False,
+                failed_only: bool = False) -> "JobResults":
+        """A job's result lines in seq order, as they stream: a
+        :class:`JobResults` of :class:`~fanoutd.JobResult` dicts (each a
+        batch result line with ``seq``). ``after``: only lines after
+        that seq (a ``cursor`` from before). ``follow``: stay open for
+        new lines until the job is done or cancelled. ``failed_only``:
+        only the lines that are not ok.
+
+        Returns once fanoutd began the answer; RequestError 404 when
+        there is no such job. A connection lost midway raises
+        StreamError from the iteration; the lines already returned stand
+        and ``cursor`` is the seq of the last, so
+        ``results(job_id, after=r.cursor, follow=True)`` goes on from
+        there, missing and repeating nothing."""
+        req = _jobs.results_target(self.endpoint, job_id, after, follow,
+                                   failed_only)
+        head = _request.request_head(self.endpoint, self.token, req,
+                                     method="GET")
+        return JobResults(job_id, after, Batch(self, head, None, "lines",
+                                               "request"))
+
+    def cancel_job(self, job_id: str) -> Job:
+        """Cancel a queued or running job: its pending items end with
+        ``cancelled`` lines. Returns the job; RequestError 409 when it
+        had already ended, 404 when there is none."""
+        return self._job_doc(self._document(
+            "POST", _jobs.job_target(self.endpoint, job_id, "/cancel")))
+
+    def retry_job(self, job_id: str) -> Job:
+        """Queue a job again: every item whose line is not ok runs again
+        (its old lines stay). Returns the job; RequestError 409 while it
+        is queued or running."""
+        return self._job_doc(self._document(
+            "POST", _jobs.job_target(self.endpoint, job_id, "/retry")))
+
+    def delete_job(self, job_id: str) -> None:
+        """Remove a done or cancelled job and its lines; RequestError
+        409 while it is queued or running, 404 when there is none."""
+        self._document("DELETE", _jobs.job_target(self.endpoint, job_id))
+
+    def _job_doc(self, doc: Optional[dict[str, Any]]) -> Job:
+        """The ``job`` of an answer ``{"job": {...}}``."""
+        if doc is None or type(doc.get("job")) is not dict:
+            raise StreamError(f"fanoutd at {self.endpoint.describe()}: "
+                              f"expected {{\"job\": {{...}}}}")
+        return cast(Job, doc["job"])
+
+    def _document(self, method: str, req: BatchRequest,
+                  headers: Optional[Mapping[str, str]] = None
+                  ) -> dict[str, Any]:
+        """Send one job request; its JSON answer ({} for a 204), or the
+        FanoutdError of :class:`~fanoutd._jobs.DocumentCall`."""
+        call = _jobs.DocumentCall(self.endpoint.describe(), self.timeout)
+        data = _request.request_head(self.endpoint, self.token, req,
+                                     method=method,
+                                     accept="application/json",
+                                     headers=headers) + req.body
+        with self._connect() as sock:
+            try:
+                sock.sendall(data)
+            except OSError as e:
+                call.send_failed(e)
+            while True:
+                try:
+                    more = sock.recv(RECV_BYTES)
+                except OSError as e:
+                    raise call.failure(e) from e
+                if call.receive(more):
+                    break
+        return call.result() or {}
+
     def _connect(self) -> socket.socket:
         """A connected socket to fanoutd (TLS done), or ConnectError."""
         ep: Endpoint = self.endpoint
@@ -126,9 +251,10 @@ class Batch:
     """
 
     def __init__(self, client: Client, request: bytes,
-                 on_progress: Optional[ProgressCallback]) -> None:
+                 on_progress: Optional[ProgressCallback],
+                 count_key: str = "total", what: str = "batch") -> None:
         self._ex = Exchange(client.endpoint.describe(), client.timeout,
-                            on_progress)
+                            on_progress, count_key, what)
         self._ready: list[Result] = []
         self._next = 0
         self._sock: Optional[socket.socket] = client._connect()
@@ -216,6 +342,50 @@ class Batch:
         self._close_socket()
 
     def __enter__(self) -> "Batch":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class JobResults(_jobs.ResultsCursor):
+    """A job's result lines as they stream (:meth:`Client.results`): an
+    iterator of :class:`~fanoutd.JobResult` dicts in seq order, each a
+    batch result line with ``seq`` first::
+
+        {"seq": 7, "index": 6, "url": "http://h/x", "ok": true,
+         "status": 200, "body": "...", "attempts": 1, "elapsed_ms": 1.2}
+
+    ``cursor``: the seq of the last line returned (the ``after`` given
+    until one is); pass it as ``after=`` to go on from there.
+    ``summary``: once the stream ended whole, the last line's
+    ``{"job": {...}, "lines": N}`` (:class:`~fanoutd.JobSummary`), and
+    ``job`` its job; None before, and when the stream broke.
+    ``received``: lines so far. ``close()`` (or leaving ``with``) drops
+    the connection; the job runs on regardless.
+
+    Iterating raises StreamError when the connection is lost before the
+    summary (fanoutd restarted, a read timed out): every line that
+    arrived whole is returned first, and ``cursor`` says where to resume.
+    """
+
+    def __init__(self, job_id: str, after: int, stream: Batch) -> None:
+        super().__init__(job_id, after, stream)
+        self._stream = stream
+
+    def __iter__(self) -> "JobResults":
+        return self
+
+    def __next__(self) -> JobResult:
+        r = cast(JobResult, next(self._stream))
+        self.cursor = r["seq"]
+        return r
+
+    def close(self) -> None:
+        """Drop the connection (the job is not affected)."""
+        self._stream.close()
+
+    def __enter__(self) -> "JobResults":
         return self
 
     def __exit__(self, *exc: object) -> None:

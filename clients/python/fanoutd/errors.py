@@ -66,7 +66,10 @@ class FanoutdError(Exception):
 
 
 class RequestError(FanoutdError):
-    """fanoutd refused the whole batch (HTTP 4xx/5xx, before any result).
+    """fanoutd refused the whole batch (HTTP 4xx/5xx, before any result),
+    or a job request (``what`` says which: ``"batch"``, ``"request"``):
+    404 no such job, 409 not in a state that allows it, 413, 429
+    ``too_many_jobs``, 503, 507 ``insufficient_storage``.
 
     ``type`` and ``message`` are fanoutd's JSON error's; when the body was
     not fanoutd's JSON, ``type`` is ``"http"``, ``message`` the body's
@@ -77,13 +80,15 @@ class RequestError(FanoutdError):
 
     def __init__(self, status: int, type: str, message: str,
                  error: Optional[dict[str, Any]] = None,
-                 retry_after: Optional[float] = None) -> None:
+                 retry_after: Optional[float] = None,
+                 what: str = "batch") -> None:
         super().__init__(message, type=type, status=status, error=error,
                          retry_after=retry_after)
+        self.what = what
 
     def __str__(self) -> str:
-        return (f"fanoutd refused the batch: {self.status} {self.type}: "
-                f"{self.message}")
+        return (f"fanoutd refused the {self.what}: {self.status} "
+                f"{self.type}: {self.message}")
 
 
 class TransportError(FanoutdError):

@@ -8,6 +8,8 @@ auth_tokens_file) and the test upstream, and exports:
 - FANOUTD_TEST_UNIX    its unix socket
 - FANOUTD_TEST_TOKEN   a token it accepts
 - FANOUTD_TEST_UPSTREAM  the test upstream's http:// address
+- FANOUTD_TEST_BIN     the fanoutd binary, for the tests that start (and
+                       restart) a daemon of their own (:class:`Daemon`)
 
 Without them the tests that need the daemon are skipped (python.sh fails
 on any skip).
@@ -17,7 +19,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import socket
+import subprocess
+import tempfile
 import threading
 import time
 import unittest
@@ -29,9 +35,10 @@ URL = os.environ.get("FANOUTD_TEST_URL", "")
 UNIX = os.environ.get("FANOUTD_TEST_UNIX", "")
 TOKEN = os.environ.get("FANOUTD_TEST_TOKEN", "")
 UP = os.environ.get("FANOUTD_TEST_UPSTREAM", "")
+BIN = os.environ.get("FANOUTD_TEST_BIN", "")
 
 needs_daemon = unittest.skipUnless(
-    URL and UNIX and TOKEN and UP,
+    URL and UNIX and TOKEN and UP and BIN,
     "FANOUTD_TEST_* not set: run through tests/integration/python.sh")
 
 # Never a proxy between the tests and loopback.
@@ -147,3 +154,50 @@ def chunked(body: bytes, cuts: list[int], ext: bytes = b"") -> bytes:
     for a, b in zip([0] + cuts, cuts + [len(body)]):
         out += b"%x%s\r\n%s\r\n" % (b - a, ext, body[a:b])
     return out
+
+
+class Daemon:
+    """A fanoutd of the test's own, to stop and start again: it listens
+    on a unix socket (``url``, the same path across restarts) and keeps
+    its job store in a scratch directory, both removed by
+    :meth:`cleanup`. No tokens."""
+
+    def __init__(self) -> None:
+        self.dir = tempfile.mkdtemp(prefix="fanoutd-py-")
+        self.sock = os.path.join(self.dir, "fanoutd.sock")
+        self.url = "unix:" + self.sock
+        self.log = os.path.join(self.dir, "fanoutd.log")
+        self.conf = os.path.join(self.dir, "fanoutd.conf")
+        with open(self.conf, "w") as f:
+            f.write(f"[server]\nlisten = unix:{self.sock}\n"
+                    f"[jobs]\ndir = {self.dir}/state\n")
+        self.proc: "subprocess.Popen[bytes] | None" = None
+
+    def start(self) -> None:
+        """Start it; return once it listens (its log says so)."""
+        with open(self.log, "w") as log:
+            self.proc = subprocess.Popen([BIN, "-c", self.conf],
+                                         stdout=subprocess.DEVNULL,
+                                         stderr=log)
+
+        def listening() -> bool:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                with open(self.log) as f:
+                    raise AssertionError("fanoutd exited: " + f.read())
+            with open(self.log) as f:
+                return "listening on unix:" in f.read()
+        wait_until("the test's fanoutd listens", listening, 30)
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        """Send sig and wait for the exit; its status (-sig if killed)."""
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        rc = self.proc.wait(60)
+        self.proc = None
+        return rc
+
+    def cleanup(self) -> None:
+        if self.proc is not None:
+            self.stop(signal.SIGKILL)
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -1,7 +1,7 @@
 """The asyncio client, fanoutd.aio.Client, against the real daemon: the
-shared cases of cases.py (each step run on one event loop that lives
-for the test), plus what only this client has: lazy start, batches at
-once on one loop, task cancellation."""
+shared cases of cases.py and job_cases.py (each step run on one event
+loop that lives for the test), plus what only this client has: lazy
+start, batches at once on one loop, task cancellation."""
 
 import asyncio
 import time
@@ -11,6 +11,7 @@ import fanoutd
 import fanoutd.aio
 
 from .cases import Cases
+from .job_cases import JobCases
 from .support import TOKEN, UP, URL, needs_daemon, new_tag, tag_stats, wait_until
 
 
@@ -48,6 +49,20 @@ class AioDriver:
 
     def close(self, batch):
         self.runner.run(batch.aclose())
+
+    def call(self, fn, *args, **kw):
+        got = fn(*args, **kw)
+        return self.runner.run(got) if asyncio.iscoroutine(got) else got
+
+    def results(self, client, job_id, **kw):
+        async def go():
+            return await client.results(job_id, **kw)
+        return self.runner.run(go())
+
+    def pages(self, client, **kw):
+        async def go():
+            return [page async for page in client.jobs(**kw)]
+        return self.runner.run(go())
 
 
 @needs_daemon
@@ -138,6 +153,24 @@ class AioClient(AioDriver, Cases, unittest.TestCase):
                 self.runner.run(asyncio.wait_for(go(), 20))
                 wait_until("fanoutd cancelled the slow item",
                            lambda: tag_stats(tag)["aborted"] == 1)
+
+
+@needs_daemon
+class AioJobs(AioDriver, JobCases, unittest.TestCase):
+
+    def test_results_iterate_unawaited_and_jobs_on_one_loop(self):
+        c = self.client()
+
+        async def one(n):
+            job = await c.job([f"{UP}/delay/500"] * n, concurrency=n)
+            lines = [ln async for ln in c.results(job["id"], follow=True)]
+            return sorted(ln["seq"] for ln in lines)
+
+        async def go():
+            return await asyncio.gather(one(2), one(3))
+        t0 = time.monotonic()
+        self.assertEqual(self.runner.run(go()), [[1, 2], [1, 2, 3]])
+        self.assertLess(time.monotonic() - t0, 0.9)  # at once, not 1 s
 
 
 if __name__ == "__main__":

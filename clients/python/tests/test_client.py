@@ -1,11 +1,13 @@
 """The blocking client, fanoutd.Client, against the real daemon: the
-shared cases of cases.py, plus what only this client has."""
+shared cases of cases.py and job_cases.py, plus what only this client
+has."""
 
 import unittest
 
 import fanoutd
 
 from .cases import Cases
+from .job_cases import JobCases
 from .support import TOKEN, UP, URL, needs_daemon, new_tag, tag_stats, wait_until
 
 
@@ -28,6 +30,15 @@ class SyncDriver:
     def close(self, batch):
         batch.close()
 
+    def call(self, fn, *args, **kw):
+        return fn(*args, **kw)
+
+    def results(self, client, job_id, **kw):
+        return client.results(job_id, **kw)
+
+    def pages(self, client, **kw):
+        return list(client.jobs(**kw))
+
 
 @needs_daemon
 class SyncClient(SyncDriver, Cases, unittest.TestCase):
@@ -41,6 +52,26 @@ class SyncClient(SyncDriver, Cases, unittest.TestCase):
                        lambda: tag_stats(tag)["inflight"] == 1)
         wait_until("fanoutd cancelled the slow item",
                    lambda: tag_stats(tag)["aborted"] == 1)
+
+
+@needs_daemon
+class SyncJobs(SyncDriver, JobCases, unittest.TestCase):
+
+    def test_jobs_is_lazy_and_results_close_leaves_the_job(self):
+        c = self.client()
+        pages = c.jobs(limit=0)  # nothing sent yet
+        with self.assertRaises(fanoutd.RequestError):
+            next(pages)
+        tag = new_tag()
+        job = c.job([f"{UP}/text/1", f"{UP}/delay/300?tag={tag}"],
+                    concurrency=2)
+        with c.results(job["id"], follow=True) as r:
+            self.assertEqual(next(r)["index"], 0)
+        # Leaving the with block dropped the connection, not the job.
+        self.assertEqual([ln["index"] for ln in
+                          c.results(job["id"], after=r.cursor,
+                                    follow=True)], [1])
+        self.assertEqual(tag_stats(tag)["aborted"], 0)
 
 
 if __name__ == "__main__":
