@@ -218,6 +218,21 @@ reader_summary_cb(enum store_err err, const struct store_job *j, void *arg)
 		reader_maybe_free(rd);
 		return;
 	}
+	/* A follower ends with the job's last line: lines may have
+	 * committed between its last page and this answer (read them), and
+	 * a cancelled job still has lines to come while attempts that were
+	 * in flight end (wait for them). */
+	if (rd->follow && err == STORE_OK && j->last_seq > rd->after) {
+		reader_read(rd);
+		return;
+	}
+	if (rd->follow && err == STORE_OK && j->state == STORE_JOB_CANCELLED &&
+	    j->n.inflight > 0) {
+		reader_set_state(rd, RD_WAITING);
+		if (rd->notified)
+			reader_read(rd);
+		return;
+	}
 	buf_adds(&s, "{\"job\":");
 	if (err == STORE_OK)
 		job_emit(&s, j, jobs_degraded(rd->srv->jobs));
@@ -355,6 +370,10 @@ reader_page_cb(enum store_err err, const struct store_page *pg, void *arg)
 	}
 	if (pg->n > 0)
 		rd->after = pg->lines[pg->n - 1].seq;
+	/* Nothing more: every line up to the job's newest was looked at
+	 * (?state=failed skips the others), so the cursor is there. */
+	if (!pg->more && pg->last_seq > rd->after)
+		rd->after = pg->last_seq;
 	if (rd->format == OUT_JSON) {
 		if (!reader_doc_add(rd, pg))
 			return;

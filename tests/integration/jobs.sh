@@ -102,8 +102,16 @@ check "a batch is still admitted while a job runs (max_active_batches = 1)" \
 # --- cancel, delete --------------------------------------------------------------
 r=$(curl -sS -i -X DELETE "$FO/v1/jobs/$slow" | tr -d '\r')
 check "a running job cannot be deleted" "$(status_of "$r") $(error_of "$r" | cut -d: -f1)" "409 conflict"
+# A follower already there when the job is cancelled: it gets the line
+# of the attempt that was in flight before its summary.
+follow "$slow" >"$T/follower" &
+fpid=$!
 r=$(curl -sS -X POST "$FO/v1/jobs/$slow/cancel")
 check "cancel answers the job, cancelled" "$(printf '%s' "$r" | jq -r .job.state)" cancelled
+wait "$fpid"
+check "a follower sees the in-flight item's cancelled line, then the summary with nothing in flight" \
+	"$(jq -c 'if .summary then [.summary.job.state, .summary.job.counts.in_flight, .summary.lines] else .error.type end' "$T/follower" | tr '\n' ' ')" \
+	'"cancelled" ["cancelled",0,1] '
 out=$(follow "$slow")
 check "the item in flight ends with a cancelled line" \
 	"$(results "$out" | jq -c '[.index, .error.type]')" '[0,"cancelled"]'
@@ -133,6 +141,12 @@ p1=$(curl -sS "$FO/v1/jobs?limit=1")
 check "limit pages, next names where the next page starts" \
 	"$(curl -sS "$FO/v1/jobs?limit=1&after=$(printf '%s' "$p1" | jq -r .next)" | jq -r '.jobs[0].id')" \
 	"$(job_id "$a")"
+
+r=$(post_job "[\"$UP/status/500?tag=ff\",\"$UP/delay/300?tag=ff\"]")
+ff=$(job_id "$r")
+check "following only the failed lines ends with the job (its last line was ok)" \
+	"$(curl -sS --max-time 20 "$FO/v1/jobs/$ff/results?follow=true&state=failed" | jq -c '.index // .summary.lines' | tr '\n' ' ')" \
+	'0 1 '
 
 # --- errors ------------------------------------------------------------------------
 e() {
