@@ -8,6 +8,14 @@ bench/extract_bench and on one core, so the two figures compare.
         /usr/bin/python3 bench/peer_bs4.py [ROUNDS]
 
 Prints MB/s and pages/s. Parsing only: no network, as extract_bench.
+
+    peer_bs4.py --fetch FILE C
+
+is the tutorial's whole scraper (Example 1): every URL of FILE fetched
+with aiohttp under a Semaphore of C, each page parsed with bs4 as it
+arrives, title and links joined against the page's URL; prints
+"fetches N failed F seconds S rate R" as peer_aiohttp.py (bench/run's
+extraction scenario).
 """
 import sys
 import time
@@ -43,5 +51,48 @@ def main():
                            total * rounds / s / 1e6, len(pages) * rounds / s))
 
 
+async def fetch_all(urls, c):
+    import asyncio
+
+    import aiohttp
+
+    sem = asyncio.Semaphore(c)
+    conn = aiohttp.TCPConnector(limit=c, limit_per_host=c)
+    failed = 0
+
+    async with aiohttp.ClientSession(connector=conn) as session:
+        async def one(url):
+            nonlocal failed
+            async with sem:
+                try:
+                    async with session.get(url) as r:
+                        html = await r.read()
+                    soup = BeautifulSoup(html, "html.parser")
+                    t = soup.find("title")
+                    title = t.get_text() if t else None
+                    links = [urldefrag(urljoin(url, a["href"]))[0]
+                             for a in soup.find_all(["a", "area"], href=True)]
+                    if title is None or not links:
+                        failed += 1
+                except aiohttp.ClientError:
+                    failed += 1
+
+        t0 = time.monotonic()
+        await asyncio.gather(*(one(u) for u in urls))
+        return time.monotonic() - t0, failed
+
+
+def main_fetch(path, c):
+    import asyncio
+
+    urls = [line.strip() for line in open(path) if line.strip()]
+    secs, failed = asyncio.run(fetch_all(urls, c))
+    print(f"fetches {len(urls)} failed {failed} seconds {secs:.3f} "
+          f"rate {len(urls) / secs:.0f}")
+
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 4 and sys.argv[1] == "--fetch":
+        main_fetch(sys.argv[2], int(sys.argv[3]))
+    else:
+        main()

@@ -26,6 +26,7 @@
 
 #include "batch.h"
 #include "engine_int.h"
+#include "extract.h"
 #include "log.h"
 #include "metrics.h"
 #include "redirect.h"
@@ -52,6 +53,8 @@ struct batch_item {
 	struct item_hop *hop;
 	struct fetch *fetch;
 	struct fetch_params params;
+	struct fetch_observer observer; /* when extracting */
+	struct extract *x; /* the current attempt's extract, or NULL */
 	struct event *backoff;
 	uint64_t t_first; /* first dispatch */
 };
@@ -84,6 +87,7 @@ struct batch {
 	struct event deadline;
 	struct event end_ev;
 	struct buf line;          /* scratch: one rendered line */
+	struct buf xline;         /* scratch: one line's "extract" */
 	struct emit_header *hdrs; /* scratch: response headers as a view */
 	size_t hdrs_cap;
 };
@@ -129,6 +133,54 @@ result_view_init(struct batch *b, struct batch_item *it, struct result_view *rv)
 
 static void batch_maybe_end(struct batch *b);
 
+static void
+item_extract_drop(struct batch_item *it)
+{
+	if (it->x != NULL) {
+		extract_free(it->x);
+		it->x = NULL;
+	}
+}
+
+/*
+ * The line's "extract" member when the item asked for one: the last
+ * attempt's extract, or null and why there is none (res NULL: the item
+ * ends without an attempt's outcome). Into b->xline and rv.
+ */
+static void
+item_extract_view(struct batch *b, struct batch_item *it,
+    const struct fetch_result *res, struct result_view *rv)
+{
+	char why[200];
+
+	if (item_opts(it)->extract == 0)
+		return;
+	buf_reset(&b->xline);
+	if (res == NULL || res->error != IERR_NONE) {
+		snprintf(why, sizeof(why), "no response (%s)",
+		    item_err_name(rv->error));
+		extract_json_skipped(&b->xline, why);
+	} else if (it->x != NULL) {
+		extract_json(it->x, &b->xline);
+	} else if (it->params.method == HM_HEAD) {
+		extract_json_skipped(&b->xline, "a HEAD response has no body");
+	} else if (res->status < 200 || res->status == 204 ||
+	    res->status == 304) {
+		snprintf(
+		    why, sizeof(why), "status %d has no body", res->status);
+		extract_json_skipped(&b->xline, why);
+	} else {
+		snprintf(why, sizeof(why),
+		    "the body is %.100s-encoded (not decoded: decode is false "
+		    "or the coding is unknown)",
+		    res->content_encoding ? res->content_encoding : "?");
+		extract_json_skipped(&b->xline, why);
+	}
+	item_extract_drop(it);
+	rv->extract = b->xline.data;
+	rv->extract_len = b->xline.len;
+}
+
 /* Render the item's result, hand it to the caller, and the item is
  * done. */
 static void
@@ -171,6 +223,7 @@ batch_item_error(struct batch *b, struct batch_item *it, enum item_err e,
 	result_view_init(b, it, &rv);
 	rv.error = e;
 	rv.message = message;
+	item_extract_view(b, it, NULL, &rv);
 	item_done(b, it, &rv);
 }
 
@@ -220,6 +273,7 @@ batch_item_result(
 		rv.truncated = res->truncated;
 		rv.content_encoding = res->content_encoding;
 	}
+	item_extract_view(b, it, res, &rv);
 	item_done(b, it, &rv);
 }
 
@@ -355,6 +409,7 @@ batch_follow(
 		log_debug("batch: not following a %d: %s", res->status, why);
 		return false;
 	}
+	item_extract_drop(it); /* the 3xx's own body */
 	batch_enqueue(b, it);
 	return true;
 }
@@ -373,12 +428,59 @@ batch_fetch_done(const struct fetch_result *res, void *arg)
 	it->fetch = NULL;
 	sched_done(&it->job);
 	if (!redirect || !batch_follow(b, it, res)) {
-		if ((delay = batch_retry_delay(b, it, res)) >= 0)
+		if ((delay = batch_retry_delay(b, it, res)) >= 0) {
+			item_extract_drop(it); /* not kept over the backoff */
 			batch_retry(b, it, delay);
-		else
+		} else {
 			batch_item_result(b, it, res);
+		}
 	}
 	engine_schedule(b->e);
+}
+
+/* --- extraction: the attempt's body observer ----------------------------- */
+
+/* A response head: an extractor for its body, when it has one that is
+ * not still content-coded (the line then says why there is none). */
+static bool
+item_observe_begin(void *arg, const struct fetch_head *h)
+{
+	struct batch_item *it = arg;
+	struct extract_opts xo;
+
+	item_extract_drop(it); /* an earlier attempt's */
+	if (h->no_body || h->content_encoding != NULL)
+		return false;
+	memset(&xo, 0, sizeof(xo));
+	xo.what = item_opts(it)->extract;
+	xo.max_links = it->b->opts.max_links;
+	it->x = extract_create(
+	    &xo, item_url(it), evhttp_find_header(h->headers, "Content-Type"));
+	return true;
+}
+
+static void
+item_observe_data(void *arg, const unsigned char *p, size_t n)
+{
+	struct batch_item *it = arg;
+
+	extract_feed(it->x, p, n);
+}
+
+/* The body ended, whole or cut at max_body_bytes: what arrived is
+ * extracted. */
+static void
+item_observe_end(void *arg, bool truncated)
+{
+	struct batch_item *it = arg;
+
+	extract_finish(it->x);
+}
+
+static void
+item_observe_abort(void *arg)
+{
+	item_extract_drop(arg);
 }
 
 /* The scheduler admitted a job: start its attempt. */
@@ -410,7 +512,15 @@ batch_dispatch(struct sched_job *job, void *arg)
 	p->timeout_ms = item_opts(it)->timeout_ms;
 	p->max_body_bytes = o->max_body_bytes;
 	p->keep_body = o->body == BODY_AUTO;
-	p->decode = o->decode && p->keep_body;
+	p->decode = o->decode && (p->keep_body || item_opts(it)->extract);
+	if (item_opts(it)->extract != 0) {
+		it->observer.begin = item_observe_begin;
+		it->observer.data = item_observe_data;
+		it->observer.end = item_observe_end;
+		it->observer.abort = item_observe_abort;
+		it->observer.arg = it;
+		p->observer = &it->observer;
+	}
 	p->hops = b->hops;
 	p->user_agent = item_opts(it)->user_agent;
 	metrics.attempts_total++;
@@ -430,6 +540,7 @@ page_free(struct batch_page *pg)
 
 		if (it->backoff != NULL)
 			event_free(it->backoff);
+		item_extract_drop(it);
 		if (it->hop != NULL) {
 			arena_free(&it->hop->arena);
 			free(it->hop);
@@ -451,6 +562,7 @@ batch_free(struct batch *b)
 		page_free(pg);
 	}
 	buf_free(&b->line);
+	buf_free(&b->xline);
 	free(b->hdrs);
 	if (!b->caller.job)
 		b->e->active--;

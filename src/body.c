@@ -34,6 +34,14 @@ body_init(struct body *b, uint64_t cap, bool keep)
 }
 
 void
+body_set_sink(struct body *b,
+    void (*fn)(void *arg, const unsigned char *p, size_t n), void *arg)
+{
+	b->sink = fn;
+	b->sink_arg = arg;
+}
+
+void
 body_free(struct body *b)
 {
 	unsigned i;
@@ -181,6 +189,8 @@ body_keep(struct body *b, const unsigned char *p, size_t n)
 {
 	size_t take = body_fit(b, n);
 
+	if (b->sink != NULL && take > 0)
+		b->sink(b->sink_arg, p, take);
 	if (b->keep && take > 0)
 		buf_add(&b->data, p, take);
 	return b->truncated ? BODY_FULL : BODY_MORE;
@@ -245,6 +255,24 @@ layer_feed(struct body *b, unsigned i, const unsigned char *p, size_t n)
 	return st;
 }
 
+/* The first n bytes of in, to the sink, where they lie. */
+static void
+body_sink_plain(struct body *b, struct evbuffer *in, size_t n)
+{
+	struct evbuffer_ptr pos;
+	struct evbuffer_iovec v;
+
+	evbuffer_ptr_set(in, &pos, 0, EVBUFFER_PTR_SET);
+	while (n > 0 && evbuffer_peek(in, -1, &pos, &v, 1) == 1) {
+		size_t k = v.iov_len < n ? v.iov_len : n;
+
+		b->sink(b->sink_arg, v.iov_base, k);
+		n -= k;
+		if (evbuffer_ptr_set(in, &pos, k, EVBUFFER_PTR_ADD) != 0)
+			break;
+	}
+}
+
 enum body_status
 body_take(struct body *b, struct evbuffer *in)
 {
@@ -262,6 +290,10 @@ body_take(struct body *b, struct evbuffer *in)
 	}
 	/* Plain bytes move straight from the evbuffer, no copy between. */
 	take = body_fit(b, evbuffer_get_length(in));
+	if (b->sink != NULL && take > 0)
+		body_sink_plain(b, in, take);
+	if (b->sink != NULL && !b->keep)
+		evbuffer_drain(in, take);
 	if (b->keep && take > 0) {
 		buf_reserve(&b->data, take);
 		evbuffer_remove(in, b->data.data + b->data.len, take);

@@ -51,10 +51,17 @@ struct body {
 	unsigned nlayers;
 	struct buf codings; /* the Content-Encoding list, joined with ", " */
 	bool coded;         /* the body is kept with those codings on */
+	/* NULL, or given every byte counted (decoded, within the cap) as
+	 * it is taken, kept or not. */
+	void (*sink)(void *arg, const unsigned char *p, size_t n);
+	void *sink_arg;
 };
 
 /* An empty sink keeping (or only counting) up to cap bytes. */
 void body_init(struct body *b, uint64_t cap, bool keep);
+/* From now on, hand each byte taken to fn(arg, ...) as well. */
+void body_set_sink(struct body *b,
+    void (*fn)(void *arg, const unsigned char *p, size_t n), void *arg);
 void body_free(struct body *b);
 
 /*
@@ -80,8 +87,8 @@ void body_decode(
 struct evkeyvalq;
 void body_decode_fields(
     struct body *b, const struct evkeyvalq *headers, bool decode);
-/* Take the body bytes in `in`: kept ones are removed from it; evhttp
- * drains the rest after its chunk callback. */
+/* Take the body bytes in `in`: kept (or sunk) ones are removed from it;
+ * evhttp drains the rest after its chunk callback. */
 enum body_status body_take(struct body *b, struct evbuffer *in);
 /* At the response's end: an encoded stream that began but did not end
  * is corrupt. */

@@ -335,6 +335,10 @@ emit_result(struct buf *out, const struct result_view *r)
 		emit_json_string(out, msg, strlen(msg));
 		buf_addc(out, '}');
 	}
+	if (r->extract != NULL) {
+		buf_addc(out, ',');
+		buf_add(out, r->extract, r->extract_len);
+	}
 	emit_key(out, "attempts");
 	buf_addu(out, r->attempts);
 	emit_key(out, "elapsed_ms");

@@ -42,6 +42,11 @@ struct result_view {
 	bool truncated;
 	const char *content_encoding; /* codings left on the body, or NULL */
 	const char *final_url;        /* NULL: omitted (no redirect followed) */
+	/* The "extract" member(s) as JSON text, from extract_json (an
+	 * "extract" option asked for them), placed before "attempts" on a
+	 * response's line and an error's alike; NULL: omitted. */
+	const char *extract;
+	size_t extract_len;
 	unsigned redirects;
 	unsigned attempts;
 	double elapsed_ms;

@@ -57,6 +57,7 @@ struct fetch {
 	int nest;            /* depth of our calls into evhttp / resolver */
 	bool no_reuse;       /* retrying after a stale pooled connection */
 	bool cancelling;     /* inside evhttp_cancel_request */
+	bool observing;      /* p->observer began and has not ended */
 	char head_err[160];  /* why fetch_header_cb refused the response head */
 	int ev_err;          /* from evhttp's error callback, or -1 */
 	int ev_errno;
@@ -70,6 +71,21 @@ struct fetch {
 };
 
 static void fetch_begin(struct fetch *f);
+
+/* The observer's attempt ends: complete (or cut at the cap), or not. */
+static void
+fetch_observe_end(struct fetch *f, bool complete)
+{
+	const struct fetch_observer *o = f->p->observer;
+
+	if (!f->observing)
+		return;
+	f->observing = false;
+	if (complete)
+		o->end(o->arg, f->body.truncated);
+	else
+		o->abort(o->arg);
+}
 static void fetch_send(struct fetch *f);
 
 /* Where the attempt is: the item's state, which the attempt moves from
@@ -162,6 +178,7 @@ fetch_fail(struct fetch *f, enum item_err e, bool sent, const char *fmt, ...)
 	va_end(ap);
 	fetch_abort_io(f);
 	fetch_release(f, false);
+	fetch_observe_end(f, false);
 	f->res.error = e;
 	f->res.message = f->msg;
 	f->res.sent = sent;
@@ -464,6 +481,27 @@ fetch_error_cb(enum evhttp_request_error err, void *arg)
 	f->ev_errno = errno;
 }
 
+/* The response head is accepted: show it to the observer, and give it
+ * the body if it wants it. */
+static void
+fetch_observe_begin(struct fetch *f, struct evhttp_request *req, int code)
+{
+	const struct fetch_observer *o = f->p->observer;
+	struct fetch_head h;
+
+	if (o == NULL)
+		return;
+	h.url = f->p->url;
+	h.status = code;
+	h.headers = evhttp_request_get_input_headers(req);
+	h.content_encoding = body_coded(&f->body);
+	h.no_body =
+	    f->p->method == HM_HEAD || code < 200 || code == 204 || code == 304;
+	f->observing = o->begin(o->arg, &h);
+	if (f->observing && !h.no_body)
+		body_set_sink(&f->body, o->data, o->arg);
+}
+
 static int
 fetch_header_cb(struct evhttp_request *req, void *arg)
 {
@@ -494,6 +532,7 @@ fetch_header_cb(struct evhttp_request *req, void *arg)
 	fetch_set_state(f, ITEM_READING);
 	body_decode_fields(
 	    &f->body, evhttp_request_get_input_headers(req), f->p->decode);
+	fetch_observe_begin(f, req, code);
 	return 0;
 }
 
@@ -516,6 +555,7 @@ fetch_succeed(struct fetch *f, struct evhttp_request *req, bool reusable)
 	f->res.truncated = f->body.truncated;
 	f->res.content_encoding = body_coded(&f->body);
 	f->res.dns_ms = f->t_resolve ? us_to_ms(f->t_resolve - f->t_start) : -1;
+	fetch_observe_end(f, true);
 	fetch_finish(f);
 }
 
@@ -774,5 +814,6 @@ fetch_cancel(struct fetch *f)
 		return;
 	fetch_abort_io(f);
 	fetch_release(f, false);
+	fetch_observe_end(f, false);
 	fetch_free(f);
 }

@@ -38,6 +38,40 @@ struct fetch_ctx {
 	                                messages), read in place */
 };
 
+/* The response head an observer is shown when its attempt's response
+ * arrives (valid during the call). */
+struct fetch_head {
+	const struct url *url; /* the attempt's URL (this hop's) */
+	int status;
+	const struct evkeyvalq *headers;
+	/* The codings still on the bytes data() will see (unknown, or
+	 * decoding off), as Content-Encoding listed them; NULL: none. */
+	const char *content_encoding;
+	bool no_body; /* HEAD, 1xx, 204, 304: no body follows (RFC 9110
+	                 §6.4.1) */
+};
+
+/*
+ * A body observer: sees one attempt's response body as it streams in,
+ * decoded (after gzip / deflate) and within max_body_bytes, without the
+ * fetch keeping it (keep_body false) or as well as keeping it. Per
+ * attempt: begin once the response head is accepted (return false to
+ * see nothing more of this attempt), then data for each piece in order,
+ * then exactly one of end (the body is complete, or cut at the cap:
+ * truncated) or abort (the attempt failed or was cancelled after
+ * begin). end and abort come before the fetch callback (abort from
+ * fetch_cancel has no callback after it). A retry or a redirect is a new
+ * attempt, so a new begin; an attempt that fails before its response
+ * head calls nothing. No callback may call into the fetch.
+ */
+struct fetch_observer {
+	bool (*begin)(void *arg, const struct fetch_head *h);
+	void (*data)(void *arg, const unsigned char *p, size_t n);
+	void (*end)(void *arg, bool truncated);
+	void (*abort)(void *arg);
+	void *arg;
+};
+
 struct fetch_params {
 	struct item_life *life; /* the item's state, which the attempt moves
 	                           from ITEM_ADMITTED to ITEM_OUTCOME */
@@ -57,6 +91,7 @@ struct fetch_params {
 	                           Cookie from the item's headers */
 	unsigned hops;          /* X-Fanoutd-Hops value to send */
 	const char *user_agent; /* unless the item sets User-Agent */
+	const struct fetch_observer *observer; /* NULL: none */
 };
 
 struct fetch_result {

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "emit.h"
+#include "extract.h"
 #include "http.h"
 #include "options.h"
 #include "util.h"
@@ -26,6 +27,7 @@ enum opt_type {
 	OT_BOOL,     /* bool */
 	OT_RETRY_ON, /* list of classes and statuses */
 	OT_TEXT,     /* a header field value, < CONFIG_ADDR_LEN bytes */
+	OT_EXTRACT,  /* a list of title, links, meta; true; false */
 };
 
 #define NONE   ((size_t)-1)
@@ -101,6 +103,11 @@ static const struct opt_def opt_table[] = {
     {"user_agent", OT_TEXT, OPT(user_agent), CFG(user_agent), NONE, ITEM, NULL,
         "User-Agent sent when the item's headers set none (empty: "
         "none)."},
+    {"extract", OT_EXTRACT, OPT(extract), NONE, NONE, ITEM, "false",
+        "HTML responses: their title, links and meta, as \"extract\" "
+        "(true: all three)."},
+    {"max_links", OT_COUNT, OPT(max_links), NONE, NONE, BATCH, "1000",
+        "Distinct links an extract keeps; past it links_truncated."},
 };
 
 #define NOPTS ARRAY_SIZE(opt_table)
@@ -114,6 +121,7 @@ static const char *const type_names[] = {
     [OT_BOOL] = "true or false",
     [OT_RETRY_ON] = "list",
     [OT_TEXT] = "string",
+    [OT_EXTRACT] = "list of title, links, meta; or true or false",
 };
 
 static const char *const why_int = "expected a positive integer";
@@ -123,6 +131,8 @@ static const char *const why_body = "expected \"auto\" or \"none\"";
 static const char *const why_bool = "expected true or false";
 static const char *const why_retry =
     "expected a list of connect, dns, timeout, reset or HTTP statuses";
+static const char *const why_extract =
+    "expected a list of \"title\", \"links\", \"meta\", or true or false";
 static const char *const why_text =
     "expected a string of at most 127 bytes without CR, LF or NUL";
 
@@ -220,6 +230,109 @@ set_text(struct batch_opts *o, const struct opt_def *d, const char *value,
 	return 0;
 }
 
+/* The extract word w[0..n): its EXTRACT_* bit, or 0. */
+static unsigned
+extract_word(const char *w, size_t n)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} words[] = {{"title", EXTRACT_TITLE}, {"links", EXTRACT_LINKS},
+	    {"meta", EXTRACT_META}};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(words); i++)
+		if (strlen(words[i].name) == n &&
+		    memcmp(words[i].name, w, n) == 0)
+			return words[i].bit;
+	return 0;
+}
+
+/* The query-string form of extract: a boolean, or words joined with
+ * commas ("title,links"). */
+static int
+set_extract_text(unsigned *field, const char *value, const char **why)
+{
+	unsigned bits = 0, bit;
+	const char *p = value, *e;
+	bool b;
+
+	if (parse_bool(value, &b) == 0) {
+		*field = b ? EXTRACT_ALL : 0;
+		return 0;
+	}
+	for (;;) {
+		e = strchr(p, ',');
+		if (e == NULL)
+			e = p + strlen(p);
+		if ((bit = extract_word(p, (size_t)(e - p))) == 0) {
+			*why = why_extract;
+			return -1;
+		}
+		bits |= bit;
+		if (*e == '\0')
+			break;
+		p = e + 1;
+	}
+	*field = bits;
+	return 0;
+}
+
+/* The JSON form: true, false, or an array of the words. An empty array
+ * extracts nothing, as false. */
+static int
+set_extract_json(unsigned *field, const json_t *value, const char **why)
+{
+	unsigned bits = 0, bit;
+	size_t i;
+	json_t *w;
+
+	if (json_is_boolean(value)) {
+		*field = json_is_true(value) ? EXTRACT_ALL : 0;
+		return 0;
+	}
+	if (!json_is_array(value)) {
+		*why = why_extract;
+		return -1;
+	}
+	json_array_foreach(value, i, w)
+	{
+		if (!json_is_string(w) ||
+		    (bit = extract_word(
+		         json_string_value(w), json_string_length(w))) == 0) {
+			*why = why_extract;
+			return -1;
+		}
+		bits |= bit;
+	}
+	*field = bits;
+	return 0;
+}
+
+/* "effective": false, or the list of words in a fixed order. */
+static void
+emit_extract(unsigned bits, struct buf *out)
+{
+	bool first = true;
+
+	if (bits == 0) {
+		buf_adds(out, "false");
+		return;
+	}
+	buf_addc(out, '[');
+	if (bits & EXTRACT_TITLE) {
+		buf_adds(out, "\"title\"");
+		first = false;
+	}
+	if (bits & EXTRACT_LINKS) {
+		buf_adds(out, first ? "\"links\"" : ",\"links\"");
+		first = false;
+	}
+	if (bits & EXTRACT_META)
+		buf_adds(out, first ? "\"meta\"" : ",\"meta\"");
+	buf_addc(out, ']');
+}
+
 /* The text form of row d's value (the query string, a built-in). */
 static int
 opt_set_text(struct batch_opts *o, const struct config *cfg,
@@ -264,6 +377,8 @@ opt_set_text(struct batch_opts *o, const struct config *cfg,
 		return 0;
 	case OT_TEXT:
 		return set_text(o, d, value, strlen(value), why);
+	case OT_EXTRACT:
+		return set_extract_text(&FIELD(o, d, unsigned), value, why);
 	}
 	*why = "unknown option";
 	return -1;
@@ -400,6 +515,8 @@ opts_set_json(struct batch_opts *o, const struct config *cfg, const char *name,
 		}
 		return set_text(o, d, json_string_value(value),
 		    json_string_length(value), why);
+	case OT_EXTRACT:
+		return set_extract_json(&FIELD(o, d, unsigned), value, why);
 	}
 	*why = "unknown option";
 	return -1;
@@ -442,6 +559,9 @@ opts_emit_effective(const struct batch_opts *o, struct buf *out)
 		case OT_TEXT:
 			emit_json_string(out, &FIELD(o, d, char),
 			    strlen(&FIELD(o, d, char)));
+			break;
+		case OT_EXTRACT:
+			emit_extract(FIELD(o, d, unsigned), out);
 			break;
 		}
 	}

@@ -49,6 +49,8 @@ struct batch_opts {
 	bool headers;              /* include response headers */
 	bool decode;               /* gunzip / inflate bodies */
 	char user_agent[CONFIG_ADDR_LEN]; /* "": send none */
+	unsigned extract;   /* EXTRACT_* bits (extract.h); 0: none */
+	uint32_t max_links; /* links kept per extract */
 };
 
 /* The defaults: from cfg where a row names a key, else the row's own. */

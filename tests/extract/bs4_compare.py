@@ -31,9 +31,10 @@ def collapse(s):
 
 def normalise(u):
     """The URL as the WHATWG URL standard serialises it, for the cases
-    docs/extract.md lists: scheme and host in lower case, an empty path
-    as "/", bytes outside RFC 3986's set percent-encoded as UTF-8."""
-    scheme, rest = u.split("://", 1)
+    docs/extract.md lists: surrounding ASCII whitespace trimmed, scheme
+    and host in lower case, an empty path as "/", bytes outside RFC
+    3986's set percent-encoded as UTF-8."""
+    scheme, rest = u.strip(" \t\n\f\r").split("://", 1)
     cut = min([i for i in (rest.find("/"), rest.find("?")) if i >= 0],
               default=len(rest))
     auth, tail = rest[:cut], rest[cut:]
@@ -64,7 +65,10 @@ def reference(path, url):
     links, seen = [], set()
     for a in soup.find_all(["a", "area"], href=True):
         u = urldefrag(urljoin(base, a["href"]))[0]
-        if not u.lower().startswith(("http://", "https://")):
+        # urljoin returns an href of another scheme than the base's as
+        # it is, surrounding spaces included (" https://x/" on an http
+        # page); the extractor trims them, as HTML §2.4.1 does.
+        if not u.strip(" \t\n\f\r").lower().startswith(("http://", "https://")):
             continue
         links.append(u)
     return title, links

@@ -92,6 +92,64 @@ test_plain_within_and_past_the_cap(void **state)
 	body_free(&b);
 }
 
+/* A sink sees exactly the bytes counted, decoded and within the cap,
+ * whether or not they are kept, however they arrive (the body observer
+ * of fetch.h, which extraction parses as it streams). */
+static void
+sink_add(void *arg, const unsigned char *p, size_t n)
+{
+	buf_add(arg, p, n);
+}
+
+static void
+test_sink_sees_decoded_bytes_within_the_cap(void **state)
+{
+	static const char text[] =
+	    "<title>a sink sees every decoded byte</title>";
+	struct buf seen = BUF_INIT;
+	unsigned char z[256];
+	struct evbuffer *in;
+	struct body b;
+	size_t n;
+
+	body_init(&b, 10, false);
+	body_set_sink(&b, sink_add, &seen);
+	assert_int_equal(feed(&b, "hello", 5, 2), BODY_MORE);
+	assert_int_equal(feed(&b, "worlds!", 7, 3), BODY_FULL);
+	assert_int_equal(seen.len, 10);
+	assert_memory_equal(seen.data, "helloworld", 10);
+	assert_int_equal(b.data.len, 0);
+	body_free(&b);
+
+	/* Plain bytes spread over several evbuffer chains. */
+	buf_reset(&seen);
+	body_init(&b, 1000, false);
+	body_set_sink(&b, sink_add, &seen);
+	in = evbuffer_new();
+	evbuffer_add(in, "ab", 2);
+	evbuffer_add_reference(in, "cd", 2, NULL, NULL);
+	evbuffer_add_reference(in, "ef", 2, NULL, NULL);
+	assert_int_equal(body_take(&b, in), BODY_MORE);
+	assert_int_equal(evbuffer_get_length(in), 0);
+	assert_int_equal(seen.len, 6);
+	assert_memory_equal(seen.data, "abcdef", 6);
+	evbuffer_free(in);
+	body_free(&b);
+
+	/* gzip: the sink gets the decoded text, kept as well. */
+	buf_reset(&seen);
+	n = squeeze(text, sizeof(text) - 1, 15 + 16, z, sizeof(z));
+	body_init(&b, 1000, true);
+	body_set_sink(&b, sink_add, &seen);
+	decode1(&b, "gzip");
+	assert_int_equal(feed(&b, z, n, 5), BODY_MORE);
+	assert_int_equal(seen.len, sizeof(text) - 1);
+	assert_memory_equal(seen.data, text, sizeof(text) - 1);
+	assert_int_equal(b.data.len, sizeof(text) - 1);
+	body_free(&b);
+	buf_free(&seen);
+}
+
 static void
 test_gzip_and_deflate_decode(void **state)
 {
@@ -357,6 +415,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_plain_within_and_past_the_cap),
+	    cmocka_unit_test(test_sink_sees_decoded_bytes_within_the_cap),
 	    cmocka_unit_test(test_gzip_and_deflate_decode),
 	    cmocka_unit_test(test_gzip_bomb_stops_at_the_cap),
 	    cmocka_unit_test(test_corrupt_and_unfinished),

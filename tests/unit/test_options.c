@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "extract.h"
 #include "options.h"
 #include "util.h"
 
@@ -282,7 +283,73 @@ test_effective_lists_every_option(void **state)
 	    "\"retry_on\":[\"connect\",\"timeout\",\"reset\",\"429\","
 	    "\"502\",\"503\",\"504\"],\"follow_redirects\":5,"
 	    "\"progress_ms\":0,\"body\":\"none\",\"headers\":true,"
-	    "\"decode\":true,\"user_agent\":\"bot \\\"1\\\"\"}");
+	    "\"decode\":true,\"user_agent\":\"bot \\\"1\\\"\","
+	    "\"extract\":false,\"max_links\":1000}");
+	buf_free(&b);
+}
+
+/* extract: a list of title, links, meta (any order, repeats harmless),
+ * true for all, false or [] for none; in the query string a boolean or
+ * the words joined with commas. Anything else is refused with the
+ * sentence naming the forms; an item may set its own, max_links not.
+ * "effective" writes the list in a fixed order, which parses back to
+ * the same value (a job stores its options that way). */
+static void
+test_extract(void **state)
+{
+	struct batch_opts o, back;
+	struct buf b = BUF_INIT;
+	const char *why;
+	json_t *eff, *v;
+
+	opts_defaults(&o, &cfg);
+	assert_int_equal(o.extract, 0);
+	assert_int_equal(o.max_links, 1000);
+	assert_true(opts_item_may_set("extract"));
+	assert_false(opts_item_may_set("max_links"));
+	v = json_loads("[\"meta\",\"title\",\"title\"]", 0, NULL);
+	assert_int_equal(opts_set_json(&o, &cfg, "extract", v, &why), 0);
+	assert_int_equal(o.extract, EXTRACT_META | EXTRACT_TITLE);
+	json_decref(v);
+	v = json_true();
+	assert_int_equal(opts_set_json(&o, &cfg, "extract", v, &why), 0);
+	assert_int_equal(o.extract, EXTRACT_ALL);
+	v = json_loads("[]", 0, NULL);
+	assert_int_equal(opts_set_json(&o, &cfg, "extract", v, &why), 0);
+	assert_int_equal(o.extract, 0);
+	json_decref(v);
+	v = json_loads("[\"title\",\"body\"]", 0, NULL);
+	assert_int_equal(opts_set_json(&o, &cfg, "extract", v, &why), -1);
+	assert_string_equal(why,
+	    "expected a list of \"title\", \"links\", \"meta\", or true "
+	    "or false");
+	json_decref(v);
+	v = json_string("title");
+	assert_int_equal(opts_set_json(&o, &cfg, "extract", v, &why), -1);
+	json_decref(v);
+	assert_int_equal(
+	    opts_set_text(&o, &cfg, "extract", "links,title", &why), 0);
+	assert_int_equal(o.extract, EXTRACT_LINKS | EXTRACT_TITLE);
+	assert_int_equal(opts_set_text(&o, &cfg, "extract", "yes", &why), 0);
+	assert_int_equal(o.extract, EXTRACT_ALL);
+	assert_int_equal(
+	    opts_set_text(&o, &cfg, "extract", "title,", &why), -1);
+	assert_int_equal(opts_set_text(&o, &cfg, "max_links", "5", &why), 0);
+	assert_int_equal(o.max_links, 5);
+	assert_int_equal(opts_set_text(&o, &cfg, "max_links", "0", &why), -1);
+
+	opts_set_text(&o, &cfg, "extract", "meta,links", &why);
+	opts_emit_effective(&o, &b);
+	eff = json_loads(buf_cstr(&b), 0, NULL);
+	assert_non_null(eff);
+	assert_non_null(
+	    strstr(buf_cstr(&b), "\"extract\":[\"links\",\"meta\"]"));
+	opts_defaults(&back, &cfg);
+	assert_int_equal(opts_set_json(&back, &cfg, "extract",
+	                     json_object_get(eff, "extract"), &why),
+	    0);
+	assert_int_equal(back.extract, o.extract);
+	json_decref(eff);
 	buf_free(&b);
 }
 
@@ -467,6 +534,7 @@ main(void)
 	    cmocka_unit_test_setup(test_per_item_timeout_is_clamped, setup),
 	    cmocka_unit_test_setup(test_effective_lists_every_option, setup),
 	    cmocka_unit_test_setup(test_user_agent, setup),
+	    cmocka_unit_test_setup(test_extract, setup),
 	    cmocka_unit_test_setup(test_rows_name_configuration_keys, setup),
 	    cmocka_unit_test_setup(test_docs_come_from_the_table, setup),
 	};

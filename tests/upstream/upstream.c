@@ -18,7 +18,8 @@
  * /close,
  * /hang, /partial, /garbage, /headers/K, /close-idle, /stats,
  * /stats/reset, the policy endpoints of policy.c and the hostile ones of
- * hostile.c and the exact-bytes ones of wire.c; any of
+ * hostile.c and the exact-bytes ones of wire.c, /files/PATH (files.c,
+ * with --root DIR); any of
  * them takes ?tag=NAME and ?delay=MS, and ?head_body=1 sends a body even
  * for HEAD (a broken upstream), ?close_reused=1 closes the connection
  * without a response when it served a request before (a keep-alive
@@ -482,7 +483,8 @@ up_route(struct up_conn *c)
 	long n;
 	int i;
 
-	if (up_route_policy(c) || up_route_hostile(c) || up_route_wire(c))
+	if (up_route_policy(c) || up_route_hostile(c) || up_route_wire(c) ||
+	    up_route_files(c))
 		return;
 	if (up_path_is(r, "/status/", &n)) {
 		char body[32];
@@ -1022,6 +1024,8 @@ main(int argc, char **argv)
 		    nports < UP_MAX_LISTEN) {
 			if (up_listen(&ports[nports++], argv[++i]) != 0)
 				return 1;
+		} else if (strcmp(argv[i], "--root") == 0 && i + 1 < argc) {
+			up_files_root(argv[++i]);
 		} else if (strcmp(argv[i], "--ready-file") == 0 &&
 		    i + 1 < argc) {
 			ready = argv[++i];
@@ -1029,7 +1033,8 @@ main(int argc, char **argv)
 			fprintf(stderr,
 			    "usage: fanout-upstream --listen ADDR:PORT ... "
 			    "[--listen-tls ADDR:PORT,CERT,KEY[,CLIENT_CA]] "
-			    "[--listen-hold ADDR:PORT] [--ready-file FILE]\n");
+			    "[--listen-hold ADDR:PORT] [--root DIR] "
+			    "[--ready-file FILE]\n");
 			return 2;
 		}
 	}
@@ -1054,6 +1059,7 @@ main(int argc, char **argv)
 	for (i = 0; i < nheld; i++)
 		close(held_fds[i]);
 	up_policy_free();
+	up_files_free();
 	while ((t = LIST_FIRST(&tags)) != NULL) {
 		LIST_REMOVE(t, link);
 		free(t->times);

@@ -120,6 +120,11 @@ bool up_route_hostile(struct up_conn *c);
 bool up_route_wire(struct up_conn *c);
 /* Is this request for a case that answers from the request head? */
 bool up_wire_at_head(const struct up_conn *c);
+/* files.c: /files/PATH serves DIR/PATH of --root DIR (static pages for
+ * the extraction tests); false when the path is not /files/. */
+void up_files_root(const char *dir);
+bool up_route_files(struct up_conn *c);
+void up_files_free(void);
 /* Find a tag by name (NULL when unknown). */
 struct up_tag *up_tag_find(const char *name);
 
