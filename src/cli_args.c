@@ -97,6 +97,7 @@ static const char usage_text[] =
     "      --server URL        (FANOUTD_URL; " DEFAULT_SERVER ")\n"
     "      --unix-socket PATH  --token-file FILE (or FANOUTD_TOKEN)\n"
     "  -j N                    the same as --concurrency N\n"
+    "  -x LIST                 the same as --extract LIST (title,links,meta)\n"
     "Every batch option of fanoutd(8) is a flag: --NAME VALUE, with '-' or\n"
     "'_' in NAME (--timeout-ms 500, --per-host-concurrency 4, --rate 10).\n"
     "Exit: 0 all ok, 1 usage, 2 daemon unreachable or refused, 3 some\n"
@@ -480,7 +481,7 @@ cli_parse_args(struct cli *c, int argc, char **argv, struct buf *err)
 		argv++;
 	}
 	while (rc == 0 &&
-	    (ch = getopt_long(argc, argv, ":i:o:d:j:X:H:A:hV", lo, NULL)) !=
+	    (ch = getopt_long(argc, argv, ":i:o:d:j:x:X:H:A:hV", lo, NULL)) !=
 	        -1) {
 		if (ch == ':') {
 			buf_printf(err, "%s: needs a value", argv[optind - 1]);
@@ -492,6 +493,8 @@ cli_parse_args(struct cli *c, int argc, char **argv, struct buf *err)
 			rc = 1;
 		} else if (ch == 'j')
 			rc = set_option(c, "concurrency", optarg, err);
+		else if (ch == 'x')
+			rc = set_option(c, "extract", optarg, err);
 		else if (ch >= FLAG_TABLE)
 			rc = set_option(c,
 			    opts_at((size_t)(ch - FLAG_TABLE))->name, optarg,

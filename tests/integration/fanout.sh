@@ -224,4 +224,10 @@ check "3000 whole JSON result lines, each index once" \
 	"$(jq -c 'select(.index != null) | .index' "$T/out" | sort -un | wc -l)" 3000
 check "no line is cut or joined" "$(jq -c . "$T/out" | wc -l)" 3001
 
+# -x is --extract (issue #17): a text/plain body is not HTML, and says so
+fo -x title,links --headers false "$UP/text/3"
+check "-x asks for the extract: not HTML here, and why" \
+	"$RC $(jq -c 'select(.index != null) | [.extract, .extract_skipped]' "$T/out")" \
+	"0 [null,\"content type text/plain is not HTML\"]"
+
 finish

@@ -153,6 +153,11 @@ up_route_files(struct up_conn *c)
 
 	if (strncmp(t, "/files/", 7) != 0)
 		return false;
+	/* /files/N/NAME (N digits: N letters under any name, for fanout -d)
+	 * is upstream.c's, with or without a root. */
+	if (t[7] >= '0' && t[7] <= '9' &&
+	    t[7 + strspn(t + 7, "0123456789")] == '/')
+		return false;
 	n = strcspn(t + 7, "?");
 	if (files_root == NULL || n >= sizeof(rel)) {
 		up_respond(c, 404, "text/plain", NULL, "not found\n", 10);
