@@ -306,12 +306,6 @@ jobs_store(struct jobs *js)
 	return js->st;
 }
 
-const struct config *
-jobs_config(const struct jobs *js)
-{
-	return js->cfg;
-}
-
 const char *
 jobs_degraded(const struct jobs *js)
 {
@@ -339,18 +333,5 @@ jobs_notify(struct jobs *js, const char *id)
 		next = TAILQ_NEXT(w, link);
 		if (strcmp(w->id, id) == 0)
 			w->fn(w->arg);
-	}
-}
-
-void
-jobs_gauges(const struct jobs *js, struct jobs_gauges *g)
-{
-	const struct job_run *r;
-
-	memset(g, 0, sizeof(*g));
-	TAILQ_FOREACH(r, &js->runs, link)
-	{
-		g->runners++;
-		g->leased += r->outstanding;
 	}
 }

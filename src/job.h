@@ -54,7 +54,6 @@ void jobs_drain(struct jobs *js, uint64_t timeout_ms,
 void jobs_close(struct jobs *js);
 
 struct store *jobs_store(struct jobs *js);
-const struct config *jobs_config(const struct jobs *js);
 
 /* Run the job (just created, or queued again by a retry). */
 void jobs_kick(struct jobs *js, const char *id);
@@ -80,12 +79,5 @@ void jobs_watch(struct jobs *js, struct jobs_watch *w);
 void jobs_unwatch(struct jobs *js, struct jobs_watch *w);
 /* Tell the watchers of job id. */
 void jobs_notify(struct jobs *js, const char *id);
-
-/* For /metrics: runners, items leased and not yet recorded. */
-struct jobs_gauges {
-	uint64_t runners;
-	uint64_t leased;
-};
-void jobs_gauges(const struct jobs *js, struct jobs_gauges *g);
 
 #endif

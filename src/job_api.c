@@ -428,13 +428,6 @@ job_create(struct server *srv, struct evhttp_request *req, const char *query)
 	batch_spec_free(&spec);
 }
 
-/* The value of query parameter key (decoded), or NULL. */
-static const char *
-query_get(struct evkeyvalq *q, const char *key)
-{
-	return evhttp_find_header(q, key);
-}
-
 static void
 job_list_cb(enum store_err err, const struct store_job *jobs, size_t n,
     bool more, void *arg)
@@ -484,7 +477,7 @@ job_list(struct server *srv, struct evhttp_request *req, const char *query)
 		    "the query string is malformed", NULL, NULL);
 		return;
 	}
-	if ((v = query_get(&q, "state")) != NULL) {
+	if ((v = evhttp_find_header(&q, "state")) != NULL) {
 		for (p = v; next_list_item(&p, v + strlen(v), &s, &sl);) {
 			snprintf(word, sizeof(word), "%.*s", (int)sl, s);
 			if ((st = store_job_state_parse(word)) < 0) {
@@ -497,7 +490,7 @@ job_list(struct server *srv, struct evhttp_request *req, const char *query)
 			lq.states |= 1u << st;
 		}
 	}
-	if ((v = query_get(&q, "limit")) != NULL) {
+	if ((v = evhttp_find_header(&q, "limit")) != NULL) {
 		if (parse_uint(v, false, &n) != 0 || n < 1 || n > 1000) {
 			snprintf(msg, sizeof(msg),
 			    "limit: expected an integer from 1 to 1000");
@@ -505,7 +498,7 @@ job_list(struct server *srv, struct evhttp_request *req, const char *query)
 		}
 		lq.limit = (uint32_t)n;
 	}
-	if ((v = query_get(&q, "after")) != NULL) {
+	if ((v = evhttp_find_header(&q, "after")) != NULL) {
 		if (!store_id_valid(v)) {
 			snprintf(msg, sizeof(msg),
 			    "after: expected a job ID (32 hex digits)");

@@ -187,23 +187,24 @@ reader_unsent(struct job_reader *rd)
 	    evhttp_connection_get_bufferevent(rd->evcon)));
 }
 
-/* One line, framed: {"seq":N,<the stored line's members>} */
+/* A stored line with its seq first: {"seq":N,<the line's members>} */
 static void
-reader_frame(
-    struct job_reader *rd, struct evbuffer *out, const struct store_line *l)
+line_with_seq(struct buf *out, const struct store_line *l)
 {
-	char head[64];
-	int n;
+	buf_printf(out, "{\"seq\":%llu%s", (unsigned long long)l->seq,
+	    l->len > 2 ? "," : "");
+	buf_add(out, l->line + 1, l->len - 1);
+}
 
+/* One line, framed for NDJSON or SSE. */
+static void
+reader_frame(struct job_reader *rd, struct buf *out, const struct store_line *l)
+{
 	if (rd->format == OUT_SSE)
-		evbuffer_add_printf(out, "id: %llu\nevent: result\ndata: ",
+		buf_printf(out, "id: %llu\nevent: result\ndata: ",
 		    (unsigned long long)l->seq);
-	n = snprintf(head, sizeof(head), "{\"seq\":%llu%s",
-	    (unsigned long long)l->seq, l->len > 2 ? "," : "");
-	evbuffer_add(out, head, (size_t)n);
-	evbuffer_add(out, l->line + 1, l->len - 1);
-	evbuffer_add(out, rd->format == OUT_SSE ? "\n\n" : "\n",
-	    rd->format == OUT_SSE ? 2 : 1);
+	line_with_seq(out, l);
+	buf_adds(out, rd->format == OUT_SSE ? "\n\n" : "\n");
 }
 
 static void
@@ -344,9 +345,7 @@ reader_doc_add(struct job_reader *rd, const struct store_page *pg)
 
 		if (rd->doc.len > 0)
 			buf_addc(&rd->doc, ',');
-		buf_printf(&rd->doc, "{\"seq\":%llu%s",
-		    (unsigned long long)l->seq, l->len > 2 ? "," : "");
-		buf_add(&rd->doc, l->line + 1, l->len - 1);
+		line_with_seq(&rd->doc, l);
 	}
 	return true;
 }
@@ -355,6 +354,7 @@ static void
 reader_page_cb(enum store_err err, const struct store_page *pg, void *arg)
 {
 	struct job_reader *rd = arg;
+	struct buf chunk = BUF_INIT;
 	struct evbuffer *evb;
 	bool final;
 	size_t i;
@@ -380,13 +380,16 @@ reader_page_cb(enum store_err err, const struct store_page *pg, void *arg)
 	} else {
 		if (!rd->started)
 			reader_start_reply(rd);
-		evb = evbuffer_new();
 		for (i = 0; i < pg->n; i++)
-			reader_frame(rd, evb, &pg->lines[i]);
-		if (evbuffer_get_length(evb) > 0)
+			reader_frame(rd, &chunk, &pg->lines[i]);
+		if (chunk.len > 0) {
+			evb = evbuffer_new();
+			evbuffer_add(evb, chunk.data, chunk.len);
 			evhttp_send_reply_chunk_with_cb(
 			    rd->req, evb, reader_drained_cb, rd);
-		evbuffer_free(evb);
+			evbuffer_free(evb);
+		}
+		buf_free(&chunk);
 	}
 	rd->lines += pg->n;
 	final = pg->state == STORE_JOB_DONE || pg->state == STORE_JOB_CANCELLED;
