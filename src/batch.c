@@ -53,8 +53,10 @@ struct batch_item {
 	struct item_hop *hop;
 	struct fetch *fetch;
 	struct fetch_params params;
-	struct fetch_observer observer; /* when extracting */
+	struct fetch_observer observer; /* extracting, or storing bodies */
 	struct extract *x; /* the current attempt's extract, or NULL */
+	bool storing;      /* the caller's body store took this attempt */
+	bool paused;       /* its reading waits for the body store */
 	struct event *backoff;
 	uint64_t t_first; /* first dispatch */
 };
@@ -101,6 +103,13 @@ static const struct batch_opts *
 item_opts(const struct batch_item *it)
 {
 	return it->spec->opts ? it->spec->opts : &it->b->opts;
+}
+
+/* The caller stores response bodies ("body": "auto" in a job). */
+static bool
+batch_stores_bodies(const struct batch *b)
+{
+	return b->caller.body != NULL && b->opts.body == BODY_AUTO;
 }
 
 /* --- results ------------------------------------------------------------- */
@@ -267,9 +276,11 @@ batch_item_result(
 			rv.nheaders = batch_headers_view(b, res->headers);
 			rv.headers = b->hdrs;
 		}
-		rv.with_body = b->opts.body == BODY_AUTO;
+		rv.with_body = b->opts.body == BODY_AUTO && !res->body_dropped;
 		rv.body = res->body;
 		rv.body_len = rv.with_body ? res->body_len : res->body_seen;
+		if (batch_stores_bodies(b))
+			rv.body_url_prefix = b->caller.body->url_prefix;
 		rv.truncated = res->truncated;
 		rv.content_encoding = res->content_encoding;
 	}
@@ -438,25 +449,30 @@ batch_fetch_done(const struct fetch_result *res, void *arg)
 	engine_schedule(b->e);
 }
 
-/* --- extraction: the attempt's body observer ----------------------------- */
+/* --- the attempt's body observer: extraction and the body store -------- */
 
 /* A response head: an extractor for its body, when it has one that is
- * not still content-coded (the line then says why there is none). */
+ * not still content-coded (the line then says why there is none), and
+ * the caller's body store, when it keeps bodies. */
 static bool
 item_observe_begin(void *arg, const struct fetch_head *h)
 {
 	struct batch_item *it = arg;
+	const struct batch_body_store *bs = it->b->caller.body;
 	struct extract_opts xo;
 
 	item_extract_drop(it); /* an earlier attempt's */
-	if (h->no_body || h->content_encoding != NULL)
-		return false;
-	memset(&xo, 0, sizeof(xo));
-	xo.what = item_opts(it)->extract;
-	xo.max_links = it->b->opts.max_links;
-	it->x = extract_create(
-	    &xo, item_url(it), evhttp_find_header(h->headers, "Content-Type"));
-	return true;
+	if (item_opts(it)->extract != 0 && !h->no_body &&
+	    h->content_encoding == NULL) {
+		memset(&xo, 0, sizeof(xo));
+		xo.what = item_opts(it)->extract;
+		xo.max_links = it->b->opts.max_links;
+		it->x = extract_create(&xo, item_url(it),
+		    evhttp_find_header(h->headers, "Content-Type"));
+	}
+	if (batch_stores_bodies(it->b))
+		it->storing = bs->begin(it->b->caller.arg, it->spec->index, h);
+	return it->x != NULL || it->storing;
 }
 
 static void
@@ -464,23 +480,57 @@ item_observe_data(void *arg, const unsigned char *p, size_t n)
 {
 	struct batch_item *it = arg;
 
-	extract_feed(it->x, p, n);
+	if (it->x != NULL)
+		extract_feed(it->x, p, n);
+	if (it->storing &&
+	    it->b->caller.body->data(it->b->caller.arg, it->spec->index, p, n) >
+	        (long)BATCH_BODY_HIGH_WATER &&
+	    !it->paused) {
+		it->paused = true;
+		fetch_pause(it->fetch, true);
+	}
+}
+
+void
+batch_body_drained(struct batch *b, uint32_t index)
+{
+	struct batch_page *pg;
+	struct batch_item *it;
+
+	PAGE_FOREACH(b, pg, it)
+	{
+		if (it->spec->index == index && it->paused) {
+			it->paused = false;
+			fetch_pause(it->fetch, false);
+			return;
+		}
+	}
 }
 
 /* The body ended, whole or cut at max_body_bytes: what arrived is
- * extracted. */
+ * extracted, and stored. */
 static void
 item_observe_end(void *arg, bool truncated)
 {
 	struct batch_item *it = arg;
 
-	extract_finish(it->x);
+	if (it->x != NULL)
+		extract_finish(it->x);
+	if (it->storing)
+		it->b->caller.body->end(
+		    it->b->caller.arg, it->spec->index, truncated);
+	it->storing = false;
 }
 
 static void
 item_observe_abort(void *arg)
 {
-	item_extract_drop(arg);
+	struct batch_item *it = arg;
+
+	item_extract_drop(it);
+	if (it->storing)
+		it->b->caller.body->abort(it->b->caller.arg, it->spec->index);
+	it->storing = false;
 }
 
 /* The scheduler admitted a job: start its attempt. */
@@ -496,6 +546,7 @@ batch_dispatch(struct sched_job *job, void *arg)
 	if (it->t_first == 0)
 		it->t_first = mono_us();
 	it->attempts++;
+	it->paused = false;
 	memset(p, 0, sizeof(*p));
 	p->life = &it->job.life;
 	p->url = it->hop ? &it->hop->r.u : &s->u;
@@ -512,8 +563,10 @@ batch_dispatch(struct sched_job *job, void *arg)
 	p->timeout_ms = item_opts(it)->timeout_ms;
 	p->max_body_bytes = o->max_body_bytes;
 	p->keep_body = o->body == BODY_AUTO;
+	if (batch_stores_bodies(b))
+		p->keep_max_bytes = b->caller.body->inline_max;
 	p->decode = o->decode && (p->keep_body || item_opts(it)->extract);
-	if (item_opts(it)->extract != 0) {
+	if (item_opts(it)->extract != 0 || batch_stores_bodies(b)) {
 		it->observer.begin = item_observe_begin;
 		it->observer.data = item_observe_data;
 		it->observer.end = item_observe_end;

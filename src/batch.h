@@ -35,6 +35,7 @@
 #include "options.h"
 
 struct batch;
+struct fetch_head; /* fetch.h: a response head, shown at begin */
 
 /* One item's result, valid during the call. */
 struct batch_result {
@@ -55,6 +56,34 @@ struct batch_stats {
 	double elapsed_ms;
 };
 
+/*
+ * A caller's store of response bodies (a job's: store.h, "Body sink").
+ * With "body": "auto", every attempt's response body, decoded and
+ * within max_body_bytes, streams to it as it arrives: begin at the
+ * response head (false: this attempt's body is not stored), data for
+ * each piece in order, then end (complete, or cut at max_body_bytes) or
+ * abort (the attempt failed, was cancelled, or the item is being cut
+ * short). A retry or redirect is a new attempt: a new begin. The body
+ * of the attempt whose result is delivered is the one that ended last.
+ * None may call into the batch.
+ */
+#define BATCH_BODY_HIGH_WATER (4u << 20) /* bytes */
+struct batch_body_store {
+	bool (*begin)(void *arg, uint32_t index, const struct fetch_head *h);
+	/* Returns the bytes taken and not yet written: above
+	 * BATCH_BODY_HIGH_WATER the attempt stops reading until the caller
+	 * says batch_body_drained. */
+	long (*data)(
+	    void *arg, uint32_t index, const unsigned char *p, size_t n);
+	void (*end)(void *arg, uint32_t index, bool truncated);
+	void (*abort)(void *arg, uint32_t index);
+	/* The line carries the body inline only while it is at most this
+	 * many bytes (bytes); past it the line has "body_url" alone. */
+	uint64_t inline_max;
+	/* "body_url" of item N on its line: url_prefix N "/body". */
+	const char *url_prefix;
+};
+
 struct batch_caller {
 	/* One item's result: called exactly once per item added. */
 	void (*result)(void *arg, const struct batch_result *r);
@@ -67,6 +96,9 @@ struct batch_caller {
 	void (*state)(void *arg, uint32_t index, enum item_state from,
 	    enum item_state to);
 	void *arg;
+	/* NULL, or where response bodies are stored (points into the
+	 * caller's memory, valid until end or batch_cancel). */
+	const struct batch_body_store *body;
 	/* A job's runner (job.h): its batch is not one of the batches
 	 * [server] max_active_batches admits, and not counted in the batch
 	 * metrics; it shares every cap, bucket and the fairness. */
@@ -103,6 +135,10 @@ void batch_abort(struct batch *b, const char *why);
 /* Stop (or resume) dispatching new attempts: the caller takes results
  * slower than they come. Attempts in flight carry on. */
 void batch_pause(struct batch *b, bool paused);
+
+/* Item index's body store has written what it was behind on (see
+ * struct batch_body_store): its attempt reads again. */
+void batch_body_drained(struct batch *b, uint32_t index);
 
 /* Items done, added, in flight and waiting (queued or backing off). */
 void batch_progress(const struct batch *b, struct progress_view *pv);

@@ -31,6 +31,24 @@ body_init(struct body *b, uint64_t cap, bool keep)
 	memset(b, 0, sizeof(*b));
 	b->cap = cap;
 	b->keep = keep;
+	b->keep_max = UINT64_MAX;
+}
+
+void
+body_keep_max(struct body *b, uint64_t n)
+{
+	b->keep_max = n;
+}
+
+/* About to keep n more bytes: past keep_max, stop keeping any. */
+static void
+body_check_keep(struct body *b, size_t n)
+{
+	if (b->keep && b->data.len + n > b->keep_max) {
+		buf_free(&b->data);
+		b->keep = false;
+		b->dropped = true;
+	}
 }
 
 void
@@ -191,6 +209,7 @@ body_keep(struct body *b, const unsigned char *p, size_t n)
 
 	if (b->sink != NULL && take > 0)
 		b->sink(b->sink_arg, p, take);
+	body_check_keep(b, take);
 	if (b->keep && take > 0)
 		buf_add(&b->data, p, take);
 	return b->truncated ? BODY_FULL : BODY_MORE;
@@ -290,6 +309,7 @@ body_take(struct body *b, struct evbuffer *in)
 	}
 	/* Plain bytes move straight from the evbuffer, no copy between. */
 	take = body_fit(b, evbuffer_get_length(in));
+	body_check_keep(b, take);
 	if (b->sink != NULL && take > 0)
 		body_sink_plain(b, in, take);
 	if (b->sink != NULL && !b->keep)

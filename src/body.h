@@ -45,6 +45,8 @@ struct body {
 	uint64_t seen;             /* bytes counted, up to cap */
 	uint64_t cap;              /* max_body_bytes */
 	bool keep;                 /* keep the bytes, or only count them */
+	uint64_t keep_max;         /* past this many, nothing is kept */
+	bool dropped;              /* went past keep_max: none kept */
 	bool truncated;            /* more than cap arrived */
 	struct body_layer *layers; /* outermost coding (applied last)
 	                              first; NULL: bytes kept as they come */
@@ -59,6 +61,10 @@ struct body {
 
 /* An empty sink keeping (or only counting) up to cap bytes. */
 void body_init(struct body *b, uint64_t cap, bool keep);
+/* Keep the body only while it is at most n bytes: past that the bytes
+ * kept are freed, none more are kept and b->dropped is set (the sink, if
+ * any, still sees every byte up to the cap). */
+void body_keep_max(struct body *b, uint64_t n);
 /* From now on, hand each byte taken to fn(arg, ...) as well. */
 void body_set_sink(struct body *b,
     void (*fn)(void *arg, const unsigned char *p, size_t n), void *arg);

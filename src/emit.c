@@ -235,6 +235,20 @@ emit_headers(struct buf *out, const struct emit_header *h, size_t n)
 	buf_addc(out, '}');
 }
 
+/* "body_url": where a stored body is read (its prefix, index, /body). */
+static void
+emit_body_url(struct buf *out, const struct result_view *r)
+{
+	char tail[32];
+	int n = snprintf(tail, sizeof(tail), "%u/body", r->index);
+
+	emit_key(out, "body_url");
+	buf_add(out, "\"", 1);
+	buf_adds(out, r->body_url_prefix); /* ASCII: a path of ours */
+	buf_add(out, tail, (size_t)n);
+	buf_add(out, "\"", 1);
+}
+
 static void
 emit_body(struct buf *out, const struct result_view *r)
 {
@@ -319,6 +333,8 @@ emit_result(struct buf *out, const struct result_view *r)
 			emit_json_string(out, r->content_encoding,
 			    strlen(r->content_encoding));
 		}
+		if (r->body_url_prefix != NULL)
+			emit_body_url(out, r);
 		if (r->final_url != NULL) {
 			emit_key(out, "final_url");
 			emit_json_string(

@@ -41,7 +41,10 @@ struct result_view {
 	size_t body_len; /* bytes kept (at most max_body_bytes) */
 	bool truncated;
 	const char *content_encoding; /* codings left on the body, or NULL */
-	const char *final_url;        /* NULL: omitted (no redirect followed) */
+	/* NULL, or the body is stored (a job's): "body_url" is this,
+	 * the index, then "/body". */
+	const char *body_url_prefix;
+	const char *final_url; /* NULL: omitted (no redirect followed) */
 	/* The "extract" member(s) as JSON text, from extract_json (an
 	 * "extract" option asked for them), placed before "attempts" on a
 	 * response's line and an error's alike; NULL: omitted. */
@@ -79,7 +82,8 @@ struct progress_view {
  *  "body":..,"body_encoding":"utf8"|"base64","body_bytes":N,
  *  "truncated":false,"attempts":1,"elapsed_ms":41.7,"timings":{..}}
  * ("content_encoding":"gzip, br" after "truncated" when the body was
- * kept with content codings on: one unknown, or decoding off),
+ * kept with content codings on: one unknown, or decoding off; then
+ * "body_url":"/v1/jobs/ID/items/N/body" when the body is stored),
  * or, on error, {"index":..,"url":..,"ok":false,"error":{"type":..,
  * "message":..},"attempts":..,"elapsed_ms":..}.
  * "ok" is true when a response arrived with status < 400. Repeated

@@ -28,6 +28,7 @@
 #include <sys/queue.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event_struct.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -553,6 +554,7 @@ fetch_succeed(struct fetch *f, struct evhttp_request *req, bool reusable)
 	f->res.body_len = f->body.data.len;
 	f->res.body_seen = f->body.seen;
 	f->res.truncated = f->body.truncated;
+	f->res.body_dropped = f->body.dropped;
 	f->res.content_encoding = body_coded(&f->body);
 	f->res.dns_ms = f->t_resolve ? us_to_ms(f->t_resolve - f->t_start) : -1;
 	fetch_observe_end(f, true);
@@ -796,6 +798,8 @@ fetch_start(
 	f->ev_err = -1;
 	f->res.ttfb_ms = -1;
 	body_init(&f->body, p->max_body_bytes, p->keep_body);
+	if (p->keep_max_bytes > 0)
+		body_keep_max(&f->body, p->keep_max_bytes);
 	f->t_start = mono_us();
 	evtimer_assign(&f->timer, ctx->base, fetch_timeout_cb, f);
 	evtimer_assign(&f->ctimer, ctx->base, fetch_connect_timeout_cb, f);
@@ -805,6 +809,20 @@ fetch_start(
 	fetch_begin(f);
 	f->nest--;
 	return f;
+}
+
+void
+fetch_pause(struct fetch *f, bool paused)
+{
+	struct bufferevent *bev;
+
+	if (f == NULL || f->pc == NULL || f->req == NULL)
+		return;
+	bev = evhttp_connection_get_bufferevent(pconn_evcon(f->pc));
+	if (paused)
+		bufferevent_disable(bev, EV_READ);
+	else
+		bufferevent_enable(bev, EV_READ);
 }
 
 void

@@ -85,12 +85,14 @@ struct fetch_params {
 	uint32_t connect_timeout_ms;
 	uint32_t timeout_ms; /* dispatch to last body byte */
 	uint64_t max_body_bytes;
-	bool keep_body;         /* false: count body bytes, keep none */
-	bool decode;            /* ask for and decode gzip / deflate */
-	bool drop_credentials;  /* cross-origin hop: no Authorization,
-	                           Cookie from the item's headers */
-	unsigned hops;          /* X-Fanoutd-Hops value to send */
-	const char *user_agent; /* unless the item sets User-Agent */
+	bool keep_body;          /* false: count body bytes, keep none */
+	uint64_t keep_max_bytes; /* 0: max_body_bytes; a longer body is
+	                            not kept at all (body_dropped) */
+	bool decode;             /* ask for and decode gzip / deflate */
+	bool drop_credentials;   /* cross-origin hop: no Authorization,
+	                            Cookie from the item's headers */
+	unsigned hops;           /* X-Fanoutd-Hops value to send */
+	const char *user_agent;  /* unless the item sets User-Agent */
 	const struct fetch_observer *observer; /* NULL: none */
 };
 
@@ -101,9 +103,10 @@ struct fetch_result {
 	int status;
 	const struct evkeyvalq *headers; /* response headers, or NULL */
 	const unsigned char *body;
-	size_t body_len;              /* bytes kept (0 when !keep_body) */
-	uint64_t body_seen;           /* bytes read (decoded), up to the cap */
-	bool truncated;               /* the body went past max_body_bytes */
+	size_t body_len;    /* bytes kept (0 when !keep_body) */
+	uint64_t body_seen; /* bytes read (decoded), up to the cap */
+	bool truncated;     /* the body went past max_body_bytes */
+	bool body_dropped;  /* longer than keep_max_bytes: none kept */
 	const char *content_encoding; /* the codings still on body (unknown,
 	                                 or not to be decoded), or NULL */
 	double dns_ms;                /* -1 when no lookup was needed */
@@ -116,6 +119,11 @@ typedef void (*fetch_cb)(const struct fetch_result *res, void *arg);
 /* Start an attempt; p and everything it points to must outlive it. */
 struct fetch *fetch_start(struct fetch_ctx *ctx, const struct fetch_params *p,
     fetch_cb cb, void *arg);
+/* Stop (or resume) reading the response: whoever takes the body is
+ * behind (a job's disk). An observer's data callback may call it. The
+ * attempt's deadline keeps running. */
+void fetch_pause(struct fetch *f, bool paused);
+
 /* Abandon the attempt: its connection is closed, no callback follows. */
 void fetch_cancel(struct fetch *f);
 

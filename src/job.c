@@ -147,6 +147,16 @@ jobs_dir(const struct config *cfg)
 	return CONFIG_JOBS_DIR;
 }
 
+struct config *
+jobs_options_config(const struct config *cfg)
+{
+	struct config *c = xmalloc(sizeof(*c));
+
+	*c = *cfg;
+	c->max_body_bytes_cap = cfg->jobs_max_body_bytes_cap;
+	return c;
+}
+
 struct jobs *
 jobs_open(struct event_base *base, struct engine *e, const struct config *cfg,
     char *why, size_t whylen)

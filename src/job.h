@@ -50,6 +50,13 @@ struct jobs *jobs_open(struct event_base *base, struct engine *e,
 void jobs_drain(struct jobs *js, uint64_t timeout_ms,
     void (*drained)(void *arg), void *arg);
 
+/*
+ * The configuration a job's options are checked against (a malloc'd
+ * copy of cfg; free it): the server's, with [jobs] max_body_bytes_cap as
+ * the cap of max_body_bytes, since a job streams bodies to disk.
+ */
+struct config *jobs_options_config(const struct config *cfg);
+
 /* Close the store and free (after jobs_drain has called back). */
 void jobs_close(struct jobs *js);
 

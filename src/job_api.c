@@ -383,7 +383,9 @@ job_create(struct server *srv, struct evhttp_request *req, const char *query)
 	struct buf dec = BUF_INIT;
 	const char *data;
 	char msg[300], *name = NULL;
+	struct config *jcfg;
 	size_t len;
+	int rc;
 
 	if (engine_draining(srv->engine)) {
 		server_error(srv, req, RERR_DRAINING,
@@ -400,14 +402,15 @@ job_create(struct server *srv, struct evhttp_request *req, const char *query)
 	}
 	if ((data = server_body(srv, req, &dec, &len)) == NULL)
 		return;
-	if (batch_parse_job(&spec, data, len,
-	        evhttp_find_header(in, "Content-Type"), query, NULL, srv->cfg,
-	        &perr) != 0) {
+	jcfg = jobs_options_config(srv->cfg);
+	rc = batch_parse_job(&spec, data, len,
+	    evhttp_find_header(in, "Content-Type"), query, NULL, jcfg, &perr);
+	free(jcfg);
+	buf_free(&dec);
+	if (rc != 0) {
 		server_error(srv, req, perr.code, perr.message, NULL, NULL);
-		buf_free(&dec);
 		return;
 	}
-	buf_free(&dec);
 	memset(&js, 0, sizeof(js));
 	js.idem = idem;
 	if (job_spec_parse(spec.job_json, &js, &name, msg, sizeof(msg)) != 0) {
@@ -528,6 +531,38 @@ job_method(struct server *srv, struct evhttp_request *req, const char *what,
 	server_error(srv, req, RERR_METHOD, msg, "Allow", allow);
 }
 
+/* /v1/jobs/ID/items/INDEX/body: p (n bytes) is INDEX/body. */
+static void
+job_item(struct server *srv, struct evhttp_request *req, const char *id,
+    const char *p, size_t n)
+{
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	size_t dlen = strspn(p, "0123456789");
+	char digits[16], msg[200];
+	uint64_t index;
+
+	if (dlen == 0 || dlen >= sizeof(digits) || n - dlen != 5 ||
+	    memcmp(p + dlen, "/body", 5) != 0) {
+		snprintf(msg, sizeof(msg),
+		    "no such endpoint: /v1/jobs/%s/items/%.*s (expected "
+		    "/v1/jobs/ID/items/INDEX/body)",
+		    id, (int)(n > 60 ? 60 : n), p);
+		server_error(srv, req, RERR_NOT_FOUND, msg, NULL, NULL);
+		return;
+	}
+	memcpy(digits, p, dlen);
+	digits[dlen] = '\0';
+	if (parse_uint(digits, false, &index) != 0 || index > UINT32_MAX) {
+		snprintf(msg, sizeof(msg), "no such item: %s", digits);
+		server_error(srv, req, RERR_NOT_FOUND, msg, NULL, NULL);
+	} else if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+		job_method(
+		    srv, req, "/v1/jobs/ID/items/INDEX/body", "GET, HEAD");
+	} else {
+		job_body_start(srv, req, id, (uint32_t)index);
+	}
+}
+
 /* /v1/jobs/ID[/rest]: split into the ID and what follows. */
 static void
 job_one(struct server *srv, struct evhttp_request *req, const char *p, size_t n,
@@ -572,6 +607,8 @@ job_one(struct server *srv, struct evhttp_request *req, const char *p, size_t n,
 		else
 			err = store_retry(
 			    st, id, job_retry_cb, call_new(srv, req, id));
+	} else if (rlen > 7 && memcmp(rest, "/items/", 7) == 0) {
+		job_item(srv, req, id, rest + 7, rlen - 7);
 	} else if (REST_IS("/results")) {
 		if (get)
 			job_results_start(srv, req, id, query);

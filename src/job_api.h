@@ -12,6 +12,7 @@
  *   GET    /v1/jobs/ID/results       lines with `seq`: ?after=SEQ,
  *                                    ?follow=true, ?state=failed; NDJSON,
  *                                    SSE (Last-Event-ID) or JSON
+ *   GET    /v1/jobs/ID/items/N/body  item N's stored body, raw
  *
  * Every answer comes from the store's callback on the loop thread; the
  * loop never waits on the disk. A results reply is a job reader
@@ -23,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/queue.h>
 
 #include <event2/http.h>
@@ -59,5 +61,10 @@ void job_emit(struct buf *out, const struct store_job *j, const char *paused);
 /* GET /v1/jobs/ID/results (job_results.c). */
 void job_results_start(struct server *srv, struct evhttp_request *req,
     const char *id, const char *query);
+
+/* GET /v1/jobs/ID/items/INDEX/body (job_results.c): the item's stored
+ * body, raw, with its Content-Type; 404 when it has none. */
+void job_body_start(struct server *srv, struct evhttp_request *req,
+    const char *id, uint32_t index);
 
 #endif

@@ -37,7 +37,9 @@ struct job_page {
 	unsigned *flags;   /* STORE_ITEM_* */
 	uint8_t *state;    /* enum item_state, from the batch */
 	uint8_t *done;     /* its result was delivered */
-	uint32_t left;     /* items without a result yet */
+	/* Storing bodies: each item's body sink (its attempt's), or NULL. */
+	struct store_body **body;
+	uint32_t left; /* items without a result yet */
 	TAILQ_ENTRY(job_page) link;
 };
 
@@ -55,6 +57,8 @@ struct job_run {
 	bool kicked;          /* a retry queued items again meanwhile */
 	bool adding;          /* inside batch_add */
 	struct event *retry_ev;
+	struct batch_body_store bodies; /* the store's body sinks */
+	char body_url[sizeof("/v1/jobs//items/") + STORE_ID_LEN];
 	TAILQ_HEAD(, job_page) pages;
 	TAILQ_ENTRY(job_run) link;
 };

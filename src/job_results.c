@@ -23,9 +23,19 @@
  * SUMMING (the job's counts asked for), ENDED; `gone` says the caller
  * went away, and the reader is freed when nothing of the store's is
  * outstanding.
+ *
+ * GET /v1/jobs/ID/items/INDEX/body is a reader too (`body`): it pages
+ * through one stored body (store_body_read, 1 MiB at a time) with the
+ * same backpressure, and sends it raw with the stored Content-Type,
+ * Content-Encoding and a Content-Length (RFC 9110 §8.3, §8.4, §8.6).
+ * A body that fails after its head went out (its file vanished: the job
+ * was deleted meanwhile) ends with the connection shut down, so the
+ * caller sees a short body rather than a complete one.
  */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -60,15 +70,19 @@ struct job_reader {
 	bool gone;     /* the caller went away, or the server closes */
 	bool notified; /* lines committed while a page was being read */
 	bool watching;
-	bool in_end;    /* inside evhttp_send_reply_end */
-	uint64_t after; /* the cursor: the last seq written */
-	uint64_t lines; /* lines written */
-	struct buf doc; /* OUT_JSON: the results array so far */
+	bool in_end;           /* inside evhttp_send_reply_end */
+	bool body;             /* a stored body, not lines */
+	uint32_t index;        /* body: the item */
+	uint64_t offset, size; /* body: bytes written, its length */
+	uint64_t after;        /* the cursor: the last seq written */
+	uint64_t lines;        /* lines written */
+	struct buf doc;        /* OUT_JSON: the results array so far */
 	struct jobs_watch watch;
 	TAILQ_ENTRY(job_reader) link;
 };
 
 static void reader_read(struct job_reader *rd);
+static void body_read(struct job_reader *rd);
 
 static const char *const reader_state_names[] = {
     "reading", "writing", "waiting", "summing", "ended"};
@@ -155,18 +169,13 @@ reader_close_cb(struct evhttp_connection *evcon, void *arg)
 	reader_maybe_free(rd);
 }
 
-/* Start the streamed reply (NDJSON or SSE). */
+/* Start the streamed reply, its head's fields set. */
 static void
-reader_start_reply(struct job_reader *rd)
+reader_start_stream(struct job_reader *rd)
 {
-	struct evkeyvalq *out = evhttp_request_get_output_headers(rd->req);
 	struct timeval wtv = {READER_WRITE_S, 0};
 	struct bufferevent *bev;
 
-	evhttp_add_header(out, "Content-Type",
-	    rd->format == OUT_SSE ? "text/event-stream"
-	                          : "application/x-ndjson");
-	evhttp_add_header(out, "Cache-Control", "no-store");
 	if (rd->req->major == 1 && rd->req->minor == 0)
 		evhttp_remove_header(
 		    evhttp_request_get_input_headers(rd->req), "Connection");
@@ -177,6 +186,30 @@ reader_start_reply(struct job_reader *rd)
 	evhttp_connection_set_closecb(rd->evcon, reader_close_cb, rd);
 	evhttp_request_set_on_complete_cb(rd->req, reader_complete_cb, rd);
 	rd->started = true;
+}
+
+/* Start the streamed reply (NDJSON or SSE). */
+static void
+reader_start_reply(struct job_reader *rd)
+{
+	struct evkeyvalq *out = evhttp_request_get_output_headers(rd->req);
+
+	evhttp_add_header(out, "Content-Type",
+	    rd->format == OUT_SSE ? "text/event-stream"
+	                          : "application/x-ndjson");
+	evhttp_add_header(out, "Cache-Control", "no-store");
+	reader_start_stream(rd);
+}
+
+/* A started body reply cannot say it failed: shut the connection, so
+ * the caller sees fewer bytes than Content-Length. */
+static void
+reader_cut(struct job_reader *rd)
+{
+	if (rd->body && rd->started && rd->evcon != NULL)
+		shutdown(bufferevent_getfd(
+		             evhttp_connection_get_bufferevent(rd->evcon)),
+		    SHUT_RDWR);
 }
 
 /* Bytes written to the caller and not yet sent. */
@@ -286,8 +319,25 @@ reader_drained_cb(struct evhttp_connection *evcon, void *arg)
 	struct job_reader *rd = arg;
 
 	(void)evcon;
-	if (rd->state == RD_WRITING && !rd->gone)
+	if (rd->state == RD_WRITING && !rd->gone && rd->body)
+		body_read(rd);
+	else if (rd->state == RD_WRITING && !rd->gone)
 		reader_read(rd);
+}
+
+void
+job_body_start(struct server *srv, struct evhttp_request *req, const char *id,
+    uint32_t index)
+{
+	struct job_reader *rd = xcalloc(1, sizeof(*rd));
+
+	rd->srv = srv;
+	rd->req = req;
+	rd->body = true;
+	rd->index = index;
+	snprintf(rd->id, sizeof(rd->id), "%s", id);
+	TAILQ_INSERT_TAIL(&srv->readers.list, rd, link);
+	body_read(rd);
 }
 
 /* New lines committed (or the job changed state). */
@@ -308,11 +358,25 @@ reader_error(struct job_reader *rd, enum store_err err)
 	char msg[200];
 
 	if (rd->started) {
+		reader_cut(rd);
 		reader_end(rd);
 		return;
 	}
 	reader_set_state(rd, RD_ENDED);
-	if (err == STORE_ENOENT) {
+	if (err == STORE_ENOENT && rd->body) {
+		snprintf(msg, sizeof(msg),
+		    "item %" PRIu32 " of job %s has no stored body (no such "
+		    "job or item, no result yet, an error, or \"body\": "
+		    "\"none\")",
+		    rd->index, rd->id);
+		server_error(rd->srv, rd->req, RERR_NOT_FOUND, msg, NULL, NULL);
+	} else if (rd->body) {
+		snprintf(msg, sizeof(msg),
+		    "the body of item %" PRIu32 " of job %s is not available: "
+		    "%s",
+		    rd->index, rd->id, store_err_message(err));
+		server_error(rd->srv, rd->req, RERR_STORAGE, msg, NULL, NULL);
+	} else if (err == STORE_ENOENT) {
 		snprintf(msg, sizeof(msg), "no such job: %s", rd->id);
 		server_error(rd->srv, rd->req, RERR_NOT_FOUND, msg, NULL, NULL);
 	} else {
@@ -533,6 +597,85 @@ job_results_start(struct server *srv, struct evhttp_request *req,
 	reader_read(rd);
 }
 
+/* --- a stored body ------------------------------------------------------ */
+
+static void body_page_cb(
+    enum store_err err, const struct store_body_page *pg, void *arg);
+
+/* Ask the store for the body's next piece. */
+static void
+body_read(struct job_reader *rd)
+{
+	enum store_err err;
+
+	reader_set_state(rd, RD_READING);
+	err = store_body_read(jobs_store(rd->srv->jobs), rd->id, rd->index,
+	    rd->offset, 0, body_page_cb, rd);
+	if (err != STORE_OK) {
+		reader_error(rd, err);
+		return;
+	}
+	rd->busy = true;
+}
+
+/* The reply's head, from the first piece: the stored Content-Type (a
+ * body stored without one is application/octet-stream, RFC 9110
+ * §8.3), the codings still on it, its length. */
+static void
+body_start_reply(struct job_reader *rd, const struct store_body_page *pg)
+{
+	struct evkeyvalq *out = evhttp_request_get_output_headers(rd->req);
+	char len[24];
+
+	rd->size = pg->size;
+	evhttp_add_header(out, "Content-Type",
+	    pg->type != NULL ? pg->type : "application/octet-stream");
+	if (pg->coding != NULL)
+		evhttp_add_header(out, "Content-Encoding", pg->coding);
+	snprintf(len, sizeof(len), "%" PRIu64, pg->size);
+	evhttp_add_header(out, "Content-Length", len);
+	evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
+	evhttp_add_header(out, "Cache-Control", "no-store");
+	reader_start_stream(rd);
+}
+
+static void
+body_page_cb(enum store_err err, const struct store_body_page *pg, void *arg)
+{
+	struct job_reader *rd = arg;
+	struct evbuffer *evb;
+
+	rd->busy = false;
+	if (rd->gone) {
+		reader_maybe_free(rd);
+		return;
+	}
+	if (err == STORE_OK && rd->started && pg->size != rd->size)
+		err = STORE_EIO; /* another body now: not this one's rest */
+	if (err != STORE_OK) {
+		reader_error(rd, err);
+		return;
+	}
+	if (!rd->started)
+		body_start_reply(rd, pg);
+	if (pg->len > 0 &&
+	    evhttp_request_get_command(rd->req) != EVHTTP_REQ_HEAD) {
+		evb = evbuffer_new();
+		evbuffer_add(evb, pg->data, pg->len);
+		evhttp_send_reply_chunk_with_cb(
+		    rd->req, evb, reader_drained_cb, rd);
+		evbuffer_free(evb);
+	}
+	rd->offset += pg->len;
+	if (rd->offset >= rd->size || pg->len == 0 ||
+	    evhttp_request_get_command(rd->req) == EVHTTP_REQ_HEAD)
+		reader_end(rd);
+	else if (reader_unsent(rd) > rd->srv->cfg->output_high_water)
+		reader_set_state(rd, RD_WRITING);
+	else
+		body_read(rd);
+}
+
 void
 job_readers_init(struct job_readers *rs)
 {
@@ -550,6 +693,7 @@ job_readers_close(struct job_readers *rs)
 			continue;
 		rd->gone = true;
 		if (rd->started) {
+			reader_cut(rd); /* a body's rest never comes */
 			reader_end(rd);
 			continue;
 		}

@@ -26,6 +26,9 @@
 
 #include <jansson.h>
 
+#include <event2/http.h>
+
+#include "fetch.h"
 #include "http.h"
 #include "job_int.h"
 #include "log.h"
@@ -86,9 +89,24 @@ run_slot(struct job_run *r, uint32_t index, uint32_t *slot)
 	return NULL;
 }
 
+/* Drop slot's body sink, if it has one. */
+static void
+page_body_drop(struct job_page *p, uint32_t slot)
+{
+	if (p->body != NULL && p->body[slot] != NULL) {
+		store_body_abort(p->body[slot]);
+		p->body[slot] = NULL;
+	}
+}
+
 static void
 page_free(struct job_page *p)
 {
+	uint32_t i;
+
+	for (i = 0; p->body != NULL && i < p->spec.nitems; i++)
+		page_body_drop(p, i);
+	free(p->body);
 	batch_spec_free(&p->spec);
 	free(p->attempt);
 	free(p->flags);
@@ -162,6 +180,11 @@ run_result(void *arg, const struct batch_result *res)
 	    : STORE_OUT_FAILED;
 	sr.line = res->line;
 	sr.line_len = res->len;
+	if (p->body != NULL && res->error == IERR_NONE) {
+		sr.body = p->body[slot]; /* the store takes it over */
+		p->body[slot] = NULL;
+	}
+	page_body_drop(p, slot); /* an error's: none stored */
 	if (store_record(r->js->st, &sr, run_recorded_cb, r) == STORE_OK)
 		r->requests++;
 	else
@@ -186,6 +209,101 @@ run_item_state(
 		p->state[slot] = (uint8_t)to;
 	if (!item_in_attempt(to))
 		jobs_drain_poke(r->js);
+}
+
+/* --- response bodies: streamed to the store as they arrive ------------ */
+
+/* An attempt's response head: a new body sink for its item (an earlier
+ * attempt's is dropped). */
+static bool
+run_body_begin(void *arg, uint32_t index, const struct fetch_head *h)
+{
+	struct job_run *r = arg;
+	struct job_page *p;
+	uint32_t slot;
+
+	if ((p = run_slot(r, index, &slot)) == NULL || p->body == NULL)
+		return false;
+	page_body_drop(p, slot);
+	p->body[slot] =
+	    store_body_open(r->js->st, r->id, index, p->attempt[slot]);
+	if (p->body[slot] == NULL)
+		return false;
+	store_body_set_type(p->body[slot],
+	    evhttp_find_header(h->headers, "Content-Type"),
+	    h->content_encoding);
+	return true;
+}
+
+/* The files thread caught up with item index's body: read on. */
+static void
+run_body_drained(void *arg, uint32_t index)
+{
+	struct job_run *r = arg;
+
+	if (r->b != NULL)
+		batch_body_drained(r->b, index);
+}
+
+/* A piece of the body: queued for the store's files thread. A write
+ * that failed is not retried here: the record says the body is
+ * missing, and reading it says why. */
+static long
+run_body_data(void *arg, uint32_t index, const unsigned char *d, size_t n)
+{
+	struct job_run *r = arg;
+	struct job_page *p;
+	uint32_t slot;
+	long queued;
+
+	if ((p = run_slot(r, index, &slot)) == NULL || p->body == NULL ||
+	    p->body[slot] == NULL)
+		return 0;
+	queued = store_body_add(p->body[slot], d, n);
+	if (queued > (long)BATCH_BODY_HIGH_WATER)
+		store_body_on_drain(p->body[slot], run_body_drained, r);
+	return queued;
+}
+
+/* The body is complete: its sink waits for the item's result. */
+static void
+run_body_end(void *arg, uint32_t index, bool truncated)
+{
+	(void)arg;
+	(void)index;
+	(void)truncated;
+}
+
+static void
+run_body_abort(void *arg, uint32_t index)
+{
+	struct job_run *r = arg;
+	struct job_page *p;
+	uint32_t slot;
+
+	if ((p = run_slot(r, index, &slot)) != NULL)
+		page_body_drop(p, slot);
+}
+
+/* Where the runner's batch stores bodies ("body": "auto"): the store;
+ * lines carry a body inline only up to what a batch could carry. */
+static void
+run_body_setup(struct job_run *r, struct batch_caller *caller)
+{
+	uint64_t inline_max = r->js->cfg->max_body_bytes_cap;
+
+	if (r->opts.body != BODY_AUTO)
+		return;
+	snprintf(r->body_url, sizeof(r->body_url), "/v1/jobs/%s/items/", r->id);
+	r->bodies.begin = run_body_begin;
+	r->bodies.data = run_body_data;
+	r->bodies.end = run_body_end;
+	r->bodies.abort = run_body_abort;
+	r->bodies.inline_max = r->opts.max_body_bytes < inline_max
+	    ? r->opts.max_body_bytes
+	    : inline_max;
+	r->bodies.url_prefix = r->body_url;
+	caller->body = &r->bodies;
 }
 
 static void
@@ -242,6 +360,8 @@ run_add(struct job_run *r, const struct store_leased *items, size_t n)
 	p->flags = xcalloc(n, sizeof(*p->flags));
 	p->state = xcalloc(n, sizeof(*p->state));
 	p->done = xcalloc(n, sizeof(*p->done));
+	if (r->bodies.begin != NULL)
+		p->body = xcalloc(n, sizeof(*p->body));
 	for (i = 0; i < n; i++) {
 		json[i] = items[i].spec;
 		len[i] = items[i].spec_len;
@@ -342,16 +462,18 @@ static void
 run_options(struct job_run *r, const char *json)
 {
 	json_t *root = json_loads(json ? json : "{}", 0, NULL), *v;
+	struct config *cfg = jobs_options_config(r->js->cfg);
 	const char *key, *why;
 
-	opts_defaults(&r->opts, r->js->cfg);
+	opts_defaults(&r->opts, cfg);
 	json_object_foreach(root, key, v)
 	{
-		if (opts_set_json(&r->opts, r->js->cfg, key, v, &why) != 0)
+		if (opts_set_json(&r->opts, cfg, key, v, &why) != 0)
 			log_warn("job %s: stored option %s ignored: %s", r->id,
 			    key, why);
 	}
 	json_decref(root);
+	free(cfg);
 	/* A batch's deadline bounds a caller's wait; a job has no caller
 	 * waiting, and a large one runs for hours: none (49 days). */
 	r->opts.deadline_ms = UINT32_MAX;
@@ -363,7 +485,7 @@ run_start(struct jobs *js, const struct store_job *j)
 {
 	struct job_run *r = xcalloc(1, sizeof(*r));
 	struct batch_caller caller = {
-	    run_result, run_end, run_item_state, r, true};
+	    run_result, run_end, run_item_state, r, NULL, true};
 	uint64_t w;
 
 	r->js = js;
@@ -375,6 +497,7 @@ run_start(struct jobs *js, const struct store_job *j)
 	        : w > JOB_WINDOW_MAX              ? JOB_WINDOW_MAX
 	                                          : w);
 	r->retry_ev = evtimer_new(js->base, run_retry_cb, r);
+	run_body_setup(r, &caller);
 	r->state = RUN_LEASING;
 	TAILQ_INSERT_TAIL(&js->runs, r, link);
 	r->b = batch_start(js->e, &r->opts, 0, &caller);

@@ -394,17 +394,31 @@ enum store_err store_read(struct store *st, const char *id,
  */
 struct store_body *store_body_open(
     struct store *st, const char *id, uint32_t index, uint32_t attempt);
+/* The response's Content-Type and the content codings still on the
+ * bytes (RFC 9110 §8.3, §8.4), each NULL when none: served with the
+ * body. Copied. */
+void store_body_set_type(
+    struct store_body *b, const char *type, const char *coding);
 long store_body_add(struct store_body *b, const void *p, size_t n);
 void store_body_on_drain(
-    struct store_body *b, void (*fn)(void *arg), void *arg);
+    struct store_body *b, void (*fn)(void *arg, uint32_t index), void *arg);
 void store_body_abort(struct store_body *b);
 
-/* A piece of an item's stored body (its newest result's), from offset:
- * size is the whole body's length, data/len the piece (at most max).
- * ENOENT: no body stored; EFULL/EIO: it could not be written (disk full,
- * I/O error) or its file is gone or shorter than recorded. */
+/* A piece of a stored body, valid during the callback. */
+struct store_body_page {
+	uint64_t size;      /* the whole body's length, bytes */
+	const char *type;   /* its Content-Type, or NULL */
+	const char *coding; /* content codings still on it, or NULL */
+	const void *data;   /* the piece: len bytes from the offset asked */
+	size_t len;
+};
+
+/* A piece of an item's stored body (its newest result's), from offset
+ * (at most max bytes; pg is NULL unless err is STORE_OK). ENOENT: no
+ * body stored; EFULL/EIO: it could not be written (disk full, I/O
+ * error) or its file is gone or shorter than recorded. */
 typedef void (*store_body_read_cb)(
-    enum store_err err, uint64_t size, const void *data, size_t len, void *arg);
+    enum store_err err, const struct store_body_page *pg, void *arg);
 enum store_err store_body_read(struct store *st, const char *id, uint32_t index,
     uint64_t offset, size_t max, store_body_read_cb cb, void *arg);
 

@@ -32,14 +32,15 @@ struct store_body {
 	struct store *st;
 	char id[STORE_ID_LEN + 1];
 	uint32_t index, attempt;
-	struct buf mem;     /* the bytes, until they spill to a file */
-	struct sfile *file; /* NULL until then */
-	uint64_t total;     /* bytes taken */
-	uint64_t queued;    /* sent to the files thread, not yet written */
-	unsigned chunks;    /* chunk requests not yet back */
-	bool failed;        /* a write failed: no more bytes taken */
-	bool released;      /* recorded or aborted: freed once chunks is 0 */
-	void (*drain)(void *arg);
+	struct buf mem;      /* the bytes, until they spill to a file */
+	struct sfile *file;  /* NULL until then */
+	uint64_t total;      /* bytes taken */
+	uint64_t queued;     /* sent to the files thread, not yet written */
+	unsigned chunks;     /* chunk requests not yet back */
+	bool failed;         /* a write failed: no more bytes taken */
+	bool released;       /* recorded or aborted: freed once chunks is 0 */
+	char *type, *coding; /* served with it, or NULL */
+	void (*drain)(void *arg, uint32_t index);
 	void *drain_arg;
 };
 
@@ -58,6 +59,8 @@ static void
 body_free(struct store_body *b)
 {
 	buf_free(&b->mem);
+	free(b->type);
+	free(b->coding);
 	free(b);
 }
 
@@ -75,6 +78,15 @@ store_body_open(
 	b->index = index;
 	b->attempt = attempt;
 	return b;
+}
+
+void
+store_body_set_type(struct store_body *b, const char *type, const char *coding)
+{
+	free(b->type);
+	free(b->coding);
+	b->type = type != NULL ? xstrdup(type) : NULL;
+	b->coding = coding != NULL ? xstrdup(coding) : NULL;
 }
 
 /* Send len bytes at data (malloc'd, taken over) to the files thread. */
@@ -132,7 +144,8 @@ store_body_add(struct store_body *b, const void *p, size_t n)
 }
 
 void
-store_body_on_drain(struct store_body *b, void (*fn)(void *arg), void *arg)
+store_body_on_drain(
+    struct store_body *b, void (*fn)(void *arg, uint32_t index), void *arg)
 {
 	b->drain = fn;
 	b->drain_arg = arg;
@@ -148,10 +161,10 @@ store_body_chunk_done(struct sreq *r)
 	if (r->err != STORE_OK)
 		b->failed = true;
 	if (b->queued == 0 && b->drain != NULL && !b->released) {
-		void (*fn)(void *) = b->drain;
+		void (*fn)(void *, uint32_t) = b->drain;
 
 		b->drain = NULL;
-		fn(b->drain_arg);
+		fn(b->drain_arg, b->index);
 	}
 	if (b->released && b->chunks == 0)
 		body_free(b);
@@ -165,6 +178,9 @@ store_body_take(struct store_body *b, struct sreq *r)
 		return false;
 	b->released = true;
 	r->has_body = true;
+	r->body_type = b->type;
+	r->body_coding = b->coding;
+	b->type = b->coding = NULL;
 	if (b->file != NULL) {
 		r->file = b->file;
 		r->owns_file = true;

@@ -122,9 +122,11 @@ struct sreq {
 	size_t line_len;
 	const void *chunk; /* SR_BODY_CHUNK, SR_RECORD inline body */
 	size_t chunk_len;
-	struct sfile *file;      /* SR_BODY_*, SR_RECORD with a file body */
-	bool owns_file;          /* frees `file` with the request */
-	bool has_body;           /* SR_RECORD: a body goes with the result */
+	struct sfile *file; /* SR_BODY_*, SR_RECORD with a file body */
+	bool owns_file;     /* frees `file` with the request */
+	bool has_body;      /* SR_RECORD: a body goes with the result */
+	char *body_type;    /* SR_RECORD: its Content-Type (owned), or NULL; */
+	char *body_coding; /* its codings (owned); both SR_BODY_READ's answer */
 	enum store_err body_err; /* SR_RECORD: the body file failed */
 
 	/* Answers, filled by the worker. */

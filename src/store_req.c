@@ -36,6 +36,8 @@ sreq_free(struct sreq *r)
 	free(r->data);
 	free(r->blob);
 	free(r->out);
+	free(r->body_type);
+	free(r->body_coding);
 	free(r);
 }
 
@@ -346,6 +348,16 @@ deliver_job(struct sreq *r)
 		r->cb.job(r->err, r->err == STORE_OK ? &r->job : NULL, r->arg);
 }
 
+/* A body page to its reader. */
+static void
+store_deliver_body(struct sreq *r)
+{
+	struct store_body_page pg = {
+	    r->count, r->body_type, r->body_coding, r->blob, r->chunk_len};
+
+	r->cb.body(r->err, r->err == STORE_OK ? &pg : NULL, r->arg);
+}
+
 void
 store_deliver(struct store *st, struct sreq *r)
 {
@@ -379,7 +391,7 @@ store_deliver(struct store *st, struct sreq *r)
 		r->cb.read(r->err, &r->page, r->arg);
 		break;
 	case SR_BODY_READ:
-		r->cb.body(r->err, r->count, r->blob, r->chunk_len, r->arg);
+		store_deliver_body(r);
 		break;
 	case SR_BODY_CHUNK:
 		store_body_chunk_done(r);

@@ -43,7 +43,7 @@ const char *const sqlite_rsql[R__COUNT] = {
                  "ORDER BY id LIMIT ?3",
     [R_ITEM] = "SELECT state, seq FROM items WHERE id = ?1",
     [R_BODY] = "SELECT body_bytes, body_file, body_err, substr(body, ?2, "
-               "?3) FROM results WHERE id = ?1",
+               "?3), body_type, body_coding FROM results WHERE id = ?1",
 };
 
 enum store_err
@@ -316,6 +316,15 @@ read_file(struct sqlite_be *be, struct sreq *r, const char *path, uint64_t size)
 	return STORE_OK;
 }
 
+/* A text column's copy, or NULL. */
+static char *
+column_strdup(sqlite3_stmt *s, int col)
+{
+	const char *t = (const char *)sqlite3_column_text(s, col);
+
+	return t != NULL ? xstrdup(t) : NULL;
+}
+
 /* The item's newest result's body (row ids: store_sqlite.h). */
 static enum store_err
 r_body_of(struct sqlite_be *be, struct sreq *r, const struct store_job *job,
@@ -342,6 +351,8 @@ r_body_of(struct sqlite_be *be, struct sreq *r, const struct store_job *job,
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
 		r->count = (uint64_t)sqlite3_column_int64(s, 0);
+		r->body_type = column_strdup(s, 4);
+		r->body_coding = column_strdup(s, 5);
 		err = (enum store_err)sqlite3_column_int(s, 2);
 		if (err != STORE_OK)
 			; /* the body was not stored: say why */

@@ -17,7 +17,7 @@
 #include "store_sqlite.h"
 #include "util.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 /* See store_sqlite.h for the row keys; item states and outcomes are
  * the enums of store.h (0 pending, 1 in flight, 2 done; 0 ok). */
@@ -51,7 +51,8 @@ static const char schema[] =
     " idx INTEGER NOT NULL, attempt INTEGER NOT NULL,"
     " outcome INTEGER NOT NULL, line TEXT NOT NULL,"
     " body_bytes INTEGER, body_file TEXT,"
-    " body_err INTEGER NOT NULL, body BLOB);"
+    " body_err INTEGER NOT NULL, body BLOB,"
+    " body_type TEXT, body_coding TEXT);"
     "CREATE INDEX IF NOT EXISTS results_failed ON results (job)"
     " WHERE outcome <> 0;"
     "CREATE TABLE IF NOT EXISTS trash ("
@@ -143,9 +144,14 @@ setup_writer(struct sqlite_be *be, char *err, size_t errlen)
 	}
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(be->w, schema, NULL, NULL, NULL);
+	if (rc == SQLITE_OK && version == 1) /* 2: a stored body's type */
+		rc = sqlite3_exec(be->w,
+		    "ALTER TABLE results ADD COLUMN body_type TEXT;"
+		    "ALTER TABLE results ADD COLUMN body_coding TEXT",
+		    NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(
-		    be->w, "PRAGMA user_version = 1", NULL, NULL, NULL);
+		    be->w, "PRAGMA user_version = 2", NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
 		be->page_size = query_int(be->w, "PRAGMA page_size", &rc);
 	if (rc != SQLITE_OK)

@@ -43,8 +43,8 @@ static const char *const wsql[W__COUNT] = {
                     "WHERE id = ?1 AND state = ?5 AND attempt = ?6",
     [W_RESULT_INSERT] = "INSERT INTO results (id, job, idx, attempt, "
                         "outcome, line, body_bytes, body_file, body_err, "
-                        "body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
-                        "?10)",
+                        "body, body_type, body_coding) VALUES (?1, ?2, ?3, "
+                        "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     [W_RETRY] = "UPDATE items SET state = ?3, attempt = attempt + 1 WHERE "
                 "id BETWEEN ?1 AND ?2 AND state = ?4 AND outcome <> 0",
     [W_EXPIRED] = "SELECT key FROM jobs WHERE expires_ms > 0 AND "

@@ -43,6 +43,10 @@ struct res {
 static void
 bind_body(sqlite3_stmt *s, const struct sreq *b)
 {
+	sqlite3_bind_text(
+	    s, 11, b != NULL ? b->body_type : NULL, -1, SQLITE_STATIC);
+	sqlite3_bind_text(
+	    s, 12, b != NULL ? b->body_coding : NULL, -1, SQLITE_STATIC);
 	if (b == NULL || !b->has_body) {
 		sqlite3_bind_null(s, 7);
 		sqlite3_bind_null(s, 8);

@@ -487,7 +487,7 @@ stream_start(struct streams *ss, struct evhttp_request *req,
 	struct stream *st = xcalloc(1, sizeof(*st));
 	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
 	struct batch_caller caller = {
-	    stream_result, stream_end, NULL, st, false};
+	    stream_result, stream_end, NULL, st, NULL, false};
 	struct timeval wtv = {STREAM_WRITE_TIMEOUT_S, 0};
 	char *addr = NULL;
 	ev_uint16_t port = 0;

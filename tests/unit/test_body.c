@@ -150,6 +150,52 @@ test_sink_sees_decoded_bytes_within_the_cap(void **state)
 	buf_free(&seen);
 }
 
+/* keep_max: a body kept while it is short, dropped whole once it is
+ * longer (a job's line carries small bodies only); the sink and the
+ * count go on to the cap. */
+static void
+test_keep_max_drops_a_longer_body(void **state)
+{
+	static const char text[] = "0123456789abcdefghij";
+	struct buf seen = BUF_INIT;
+	unsigned char z[256];
+	struct body b;
+	size_t n;
+
+	(void)state;
+	body_init(&b, 100, true);
+	body_keep_max(&b, 8);
+	assert_int_equal(feed(&b, text, 8, 3), BODY_MORE);
+	assert_int_equal(b.data.len, 8); /* at the limit: still kept */
+	assert_false(b.dropped);
+	body_free(&b);
+
+	body_init(&b, 100, true);
+	body_keep_max(&b, 8);
+	body_set_sink(&b, sink_add, &seen);
+	assert_int_equal(feed(&b, text, 20, 3), BODY_MORE);
+	assert_true(b.dropped);
+	assert_int_equal(b.data.len, 0);
+	assert_int_equal(b.seen, 20);
+	assert_int_equal(seen.len, 20);
+	assert_memory_equal(seen.data, text, 20);
+	body_free(&b);
+
+	/* Decoded bytes count against it too. */
+	buf_reset(&seen);
+	n = squeeze(text, 20, 15 + 16, z, sizeof(z));
+	body_init(&b, 100, true);
+	body_keep_max(&b, 8);
+	body_set_sink(&b, sink_add, &seen);
+	decode1(&b, "gzip");
+	assert_int_equal(feed(&b, z, n, 4), BODY_MORE);
+	assert_true(b.dropped);
+	assert_int_equal(b.data.len, 0);
+	assert_int_equal(seen.len, 20);
+	body_free(&b);
+	buf_free(&seen);
+}
+
 static void
 test_gzip_and_deflate_decode(void **state)
 {
@@ -416,6 +462,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_plain_within_and_past_the_cap),
 	    cmocka_unit_test(test_sink_sees_decoded_bytes_within_the_cap),
+	    cmocka_unit_test(test_keep_max_drops_a_longer_body),
 	    cmocka_unit_test(test_gzip_and_deflate_decode),
 	    cmocka_unit_test(test_gzip_bomb_stops_at_the_cap),
 	    cmocka_unit_test(test_corrupt_and_unfinished),

@@ -143,7 +143,8 @@ parse(struct batch_spec *spec, const char *json)
 static void
 world_start(struct seen *s, const char *json, uint32_t concurrency)
 {
-	struct batch_caller caller = {on_result, on_end, on_state, s, false};
+	struct batch_caller caller = {
+	    on_result, on_end, on_state, s, NULL, false};
 	char why[200];
 
 	parse(&s->spec, json);

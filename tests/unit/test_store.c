@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 #include <event2/event.h>
+#include <sqlite3.h>
 
 #include "store.h"
 #include "faultvfs.h"
@@ -657,24 +658,30 @@ struct bres {
 	uint64_t size;
 	char *data;
 	size_t len;
+	char type[64], coding[16];
 };
 
 static void
-on_body(
-    enum store_err err, uint64_t size, const void *data, size_t len, void *arg)
+on_body(enum store_err err, const struct store_body_page *pg, void *arg)
 {
 	struct bres *b = arg;
 
 	b->err = err;
-	b->size = size;
-	b->len = len;
-	b->data = malloc(len + 1);
-	if (len > 0)
-		memcpy(b->data, data, len);
+	b->size = pg != NULL ? pg->size : 0;
+	b->len = pg != NULL ? pg->len : 0;
+	b->data = malloc(b->len + 1);
+	if (b->len > 0)
+		memcpy(b->data, pg->data, b->len);
+	snprintf(b->type, sizeof(b->type), "%s",
+	    pg != NULL && pg->type != NULL ? pg->type : "-");
+	snprintf(b->coding, sizeof(b->coding), "%s",
+	    pg != NULL && pg->coding != NULL ? pg->coding : "-");
 	b->done = true;
 }
 
 /* Read a whole body in pieces of `piece` bytes. */
+static char last_type[64], last_coding[16]; /* of the last read_body */
+
 static enum store_err
 read_body(struct th *t, const char *id, uint32_t index, size_t piece,
     char **out, uint64_t *size)
@@ -700,14 +707,17 @@ read_body(struct th *t, const char *id, uint32_t index, size_t piece,
 		free(b.data);
 		off += b.len;
 		*size = b.size;
+		memcpy(last_type, b.type, sizeof(last_type));
+		memcpy(last_coding, b.coding, sizeof(last_coding));
 	} while (off < b.size && b.len > 0);
 	assert_int_equal(off, b.size);
 	return STORE_OK;
 }
 
 static void
-on_drained(void *arg)
+on_drained(void *arg, uint32_t index)
 {
+	assert_int_equal(index, 1);
 	*(bool *)arg = true;
 }
 
@@ -747,11 +757,14 @@ test_bodies_inline_and_in_files(void **state)
 
 	/* Small: kept in memory, stored with the result. */
 	b = store_body_open(t.st, j.j.id, 0, 0);
+	store_body_set_type(b, "text/plain; charset=utf-8", NULL);
 	assert_int_equal(store_body_add(b, "hello ", 6), 0);
 	assert_int_equal(store_body_add(b, "body", 4), 0);
 	record_with_body(&t, j.j.id, 0, b);
 	/* Large: streamed to a file in pieces, read back in pieces. */
 	b = store_body_open(t.st, j.j.id, 1, 0);
+	store_body_set_type(b, "application/octet-stream", NULL);
+	store_body_set_type(b, "application/x-tar", "gzip"); /* the last */
 	for (i = 0; i < big; i += 10000) {
 		q = store_body_add(
 		    b, data + i, big - i < 10000 ? big - i : 10000);
@@ -780,11 +793,15 @@ test_bodies_inline_and_in_files(void **state)
 	assert_int_equal(read_body(&t, j.j.id, 0, 4, &got, &size), STORE_OK);
 	assert_int_equal(size, 10);
 	assert_memory_equal(got, "hello body", 10);
+	assert_string_equal(last_type, "text/plain; charset=utf-8");
+	assert_string_equal(last_coding, "-");
 	free(got);
 	assert_int_equal(
 	    read_body(&t, j.j.id, 1, 65536, &got, &size), STORE_OK);
 	assert_int_equal(size, big);
 	assert_memory_equal(got, data, big);
+	assert_string_equal(last_type, "application/x-tar");
+	assert_string_equal(last_coding, "gzip");
 	free(got);
 	snprintf(path, sizeof(path), "%s/bodies/%s/1.0", t.dir, j.j.id);
 	assert_int_equal(stat(path, &sb), 0);
@@ -808,6 +825,58 @@ test_bodies_inline_and_in_files(void **state)
 	th_done(&t);
 }
 
+/* A store of schema version 1 (no body_type, body_coding) is migrated
+ * in place when opened: its bodies then keep their type. */
+static void
+test_schema_1_is_migrated(void **state)
+{
+	struct tleased l[1];
+	struct store_body *b;
+	struct th t;
+	struct tjob j;
+	char path[600], *got;
+	uint64_t size;
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	size_t n;
+
+	(void)state;
+	th_init(&t, false);
+	snprintf(path, sizeof(path), "%s/jobs.db", t.dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+	                     "CREATE TABLE results (id INTEGER PRIMARY KEY, "
+	                     "job INTEGER NOT NULL, idx INTEGER NOT NULL, "
+	                     "attempt INTEGER NOT NULL, outcome INTEGER NOT "
+	                     "NULL, line TEXT NOT NULL, body_bytes INTEGER, "
+	                     "body_file TEXT, body_err INTEGER NOT NULL, body "
+	                     "BLOB); PRAGMA user_version = 1",
+	                     NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	th_open(&t);
+	assert_int_equal(th_create(&t, 1, NULL, NULL, &j), STORE_OK);
+	assert_int_equal(th_lease(&t, j.j.id, 1, l, &n), STORE_OK);
+	b = store_body_open(t.st, j.j.id, 0, 0);
+	store_body_set_type(b, "text/csv", NULL);
+	assert_int_equal(store_body_add(b, "a,b", 3), 0);
+	record_with_body(&t, j.j.id, 0, b);
+	assert_int_equal(read_body(&t, j.j.id, 0, 100, &got, &size), STORE_OK);
+	assert_int_equal(size, 3);
+	assert_string_equal(last_type, "text/csv");
+	free(got);
+	th_close(&t);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(s, 0), 2);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	th_done(&t);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -826,6 +895,7 @@ main(int argc, char **argv)
 	        test_retry_requeues_failed_items_and_keeps_old_lines),
 	    cmocka_unit_test(test_delete_and_the_ttl_sweep),
 	    cmocka_unit_test(test_bodies_inline_and_in_files),
+	    cmocka_unit_test(test_schema_1_is_migrated),
 	};
 
 	alarm(600);   /* a hang fails the test */

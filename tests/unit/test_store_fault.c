@@ -462,8 +462,7 @@ struct bres {
 };
 
 static void
-on_body(
-    enum store_err err, uint64_t size, const void *data, size_t len, void *arg)
+on_body(enum store_err err, const struct store_body_page *pg, void *arg)
 {
 	struct bres *b = arg;
 
