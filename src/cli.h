@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -140,6 +141,7 @@ struct cli_line {
 	enum cli_line_kind kind;
 	bool ok;                           /* result: "ok" is true */
 	bool has_body;                     /* result: a "body" member */
+	bool has_body_url;                 /* result: a "body_url" (a job's) */
 	uint64_t index;                    /* result */
 	uint64_t body_bytes;               /* result */
 	uint64_t done, total, okn, failed; /* progress / summary */
@@ -190,7 +192,12 @@ struct cli_saver {
 	const char *dir;
 	bool overwrite;
 	struct htab taken; /* names written by this run */
+	FILE *manifest;    /* a job's: DIR/.fanout-job-ID, or NULL */
+	struct htab saved; /* its lines: "INDEX" -> "BYTES\tNAME" */
 };
+
+/* Writes a body to fd; 0, or -1 with err. */
+typedef int (*cli_fill_fn)(void *ctx, int fd, struct buf *err);
 
 /* Open (mkdir if missing) the download directory. 0, or -1 with err. */
 int cli_saver_open(
@@ -204,6 +211,20 @@ void cli_saver_close(struct cli_saver *s);
  */
 int cli_save(struct cli_saver *s, const char *url, const void *body, size_t n,
     struct buf *path, struct buf *err);
+/* The same, the bytes written by fill (a download streamed to disk). */
+int cli_save_fill(struct cli_saver *s, const char *url, cli_fill_fn fill,
+    void *ctx, struct buf *path, struct buf *err);
+
+/* Saving a job's bodies: read (create) its manifest in DIR. 0, or -1
+ * with err. */
+int cli_saver_job(struct cli_saver *s, const char *job_id, struct buf *err);
+/* Was item index's body (bytes long) saved by an earlier run, and is
+ * its file still there with that size? Then path gets DIR/NAME. */
+bool cli_saver_saved(
+    struct cli_saver *s, uint64_t index, uint64_t bytes, struct buf *path);
+/* Item index's body is saved as path: into the manifest (if any). */
+void cli_saver_record(
+    struct cli_saver *s, uint64_t index, uint64_t bytes, const char *path);
 
 /* --- cli_out.c --- */
 
@@ -262,6 +283,8 @@ struct cli_http {
 	size_t body_len;
 	int (*on_line)(void *ctx, const char *line, size_t n);
 	int (*after_chunk)(void *ctx); /* the chunk's lines are in: flush */
+	int raw_fd; /* > 0: a 2xx body goes to this file as it is, and
+	               on_line, after_chunk are not called */
 	void *ctx;
 	/* what happened */
 	long status;

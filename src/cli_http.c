@@ -9,6 +9,7 @@
  * aborts the transfer, which closes the connection: fanoutd cancels a
  * batch whose caller has gone.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -51,6 +52,14 @@ on_data(char *p, size_t size, size_t nmemb, void *arg)
 			        ? n
 			        : ERRBODY_MAX - h->errbody.len);
 		return n;
+	}
+	if (h->raw_fd > 0) {
+		if (cli_write_all(h->raw_fd, p, n) == 0)
+			return n;
+		snprintf(h->error, sizeof(h->error), "cannot write: %s",
+		    strerror(errno));
+		x->stopped = true;
+		return 0;
 	}
 	/* the lines before a stop are written all the same */
 	if ((cli_lines_feed(&x->lines, p, n, h->on_line, h->ctx) != 0) |
@@ -127,6 +136,9 @@ cli_http_run(struct cli_http *h)
 	if (rc == CURLE_OK && h->status == 0) /* no body: a 204 */
 		curl_easy_getinfo(x.curl, CURLINFO_RESPONSE_CODE, &h->status);
 	if (rc == CURLE_OK && h->status >= 200 && h->status <= 299 &&
+	    h->raw_fd > 0)
+		end = CLI_HTTP_DONE;
+	else if (rc == CURLE_OK && h->status >= 200 && h->status <= 299 &&
 	    (cli_lines_end(&x.lines, h->on_line, h->ctx) == 0) &
 	        (h->after_chunk(h->ctx) == 0))
 		end = CLI_HTTP_DONE;

@@ -160,6 +160,8 @@ line_member(
 		l->ok = vend - v == 4 && memcmp(v, "true", 4) == 0;
 	else if (key_is(k, kn, "body"))
 		l->has_body = true;
+	else if (key_is(k, kn, "body_url"))
+		l->has_body_url = true;
 	else if (key_is(k, kn, "body_bytes"))
 		l->body_bytes = number(v, vend);
 	else if (key_is(k, kn, "progress") || key_is(k, kn, "summary")) {

@@ -7,6 +7,12 @@
  * to NAME, which fails rather than replace a file that appeared
  * meanwhile; --overwrite renames over it instead. Names this run wrote
  * are remembered, so two URLs ending alike get two files either way.
+ *
+ * For a job's results the saver keeps a manifest, DIR/.fanout-job-ID
+ * (its leading dot keeps it clear of every name above): one line
+ * "INDEX<TAB>BYTES<TAB>NAME" per body saved, appended and flushed as
+ * each lands. `fanout results ID -d DIR` run again reads it and skips
+ * the items whose file is still there with that size.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -95,13 +101,82 @@ cli_saver_close(struct cli_saver *s)
 	if (s->dirfd > 0)
 		close(s->dirfd);
 	s->dirfd = -1;
+	if (s->manifest != NULL)
+		fclose(s->manifest);
+	s->manifest = NULL;
 	htab_free(&s->taken, NULL);
+	htab_free(&s->saved, free);
 }
 
-/* The body into a fresh NAME.part of the first candidate whose .part is
- * free; part gets that file's name. 0, or -1 with err. */
+int
+cli_saver_job(struct cli_saver *s, const char *job_id, struct buf *err)
+{
+	char mname[96], line[CLI_NAME_MAX + 64];
+	FILE *f;
+	int fd;
+
+	snprintf(mname, sizeof(mname), ".fanout-job-%s", job_id);
+	fd = openat(s->dirfd, mname,
+	    O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0666);
+	if (fd < 0 || (f = fdopen(fd, "a+")) == NULL) {
+		buf_printf(err, "cannot open %s/%s: %s", s->dir, mname,
+		    strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	rewind(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *tab1 = strchr(line, '\t'), *tab2, *dup;
+
+		if (tab1 == NULL || (tab2 = strchr(tab1 + 1, '\t')) == NULL)
+			continue; /* a line cut by a crash */
+		line[strcspn(line, "\n")] = '\0';
+		*tab1 = '\0';
+		if ((dup = strdup(tab1 + 1)) != NULL)
+			free(htab_put(&s->saved, line, dup)); /* the newest */
+	}
+	s->manifest = f;
+	return 0;
+}
+
+bool
+cli_saver_saved(
+    struct cli_saver *s, uint64_t index, uint64_t bytes, struct buf *path)
+{
+	char key[24], *rec, *end;
+	struct stat sb;
+
+	snprintf(key, sizeof(key), "%llu", (unsigned long long)index);
+	if ((rec = htab_get(&s->saved, key)) == NULL ||
+	    strtoull(rec, &end, 10) != bytes || *end != '\t' ||
+	    fstatat(s->dirfd, end + 1, &sb, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    !S_ISREG(sb.st_mode) || (uint64_t)sb.st_size != bytes)
+		return false;
+	htab_put(&s->taken, end + 1, s);
+	buf_reset(path);
+	buf_printf(path, "%s%s%s", s->dir,
+	    s->dir[strlen(s->dir) - 1] == '/' ? "" : "/", end + 1);
+	return true;
+}
+
+void
+cli_saver_record(
+    struct cli_saver *s, uint64_t index, uint64_t bytes, const char *path)
+{
+	const char *name = strrchr(path, '/');
+
+	if (s->manifest == NULL)
+		return;
+	fprintf(s->manifest, "%llu\t%llu\t%s\n", (unsigned long long)index,
+	    (unsigned long long)bytes, name != NULL ? name + 1 : path);
+	fflush(s->manifest);
+}
+
+/* A fresh NAME.part of the first candidate whose .part is free, filled
+ * by fill; part gets that file's name. 0, or -1 with err. */
 static int
-write_part(struct cli_saver *s, const char *name, const void *body, size_t n,
+write_part(struct cli_saver *s, const char *name, cli_fill_fn fill, void *ctx,
     char *part, struct buf *err)
 {
 	unsigned k;
@@ -121,7 +196,12 @@ write_part(struct cli_saver *s, const char *name, const void *body, size_t n,
 			    strerror(errno));
 			return -1;
 		}
-		if (cli_write_all(fd, body, n) != 0 || close(fd) != 0) {
+		if (fill(ctx, fd, err) != 0) {
+			close(fd);
+			unlinkat(s->dirfd, part, 0);
+			return -1;
+		}
+		if (close(fd) != 0) {
 			buf_printf(err, "cannot write %s/%s: %s", s->dir, part,
 			    strerror(errno));
 			unlinkat(s->dirfd, part, 0);
@@ -133,15 +213,43 @@ write_part(struct cli_saver *s, const char *name, const void *body, size_t n,
 	return -1;
 }
 
+struct mem_body {
+	const void *p;
+	size_t n;
+	const char *dir;
+};
+
+static int
+fill_mem(void *ctx, int fd, struct buf *err)
+{
+	struct mem_body *m = ctx;
+
+	if (cli_write_all(fd, m->p, m->n) != 0) {
+		buf_printf(
+		    err, "cannot write in %s: %s", m->dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int
 cli_save(struct cli_saver *s, const char *url, const void *body, size_t n,
+    struct buf *path, struct buf *err)
+{
+	struct mem_body m = {body, n, s->dir};
+
+	return cli_save_fill(s, url, fill_mem, &m, path, err);
+}
+
+int
+cli_save_fill(struct cli_saver *s, const char *url, cli_fill_fn fill, void *ctx,
     struct buf *path, struct buf *err)
 {
 	char name[CLI_NAME_MAX + 1], part[CLI_NAME_MAX + 32];
 	unsigned k;
 
 	cli_name_from_url(url, name);
-	if (write_part(s, name, body, n, part, err) != 0)
+	if (write_part(s, name, fill, ctx, part, err) != 0)
 		return -1;
 	for (k = 0; k < 10000; k++) {
 		char cand[CLI_NAME_MAX + 16];

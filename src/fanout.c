@@ -30,6 +30,7 @@ struct run {
 	bool fail_fast_hit;
 	uint64_t fail_fast_index;
 	struct buf line, path, err;
+	const char *token;
 	/* a job's results (--job, fanout results) */
 	const char *job_id;
 	uint64_t last_seq; /* the cursor: the last line's seq */
@@ -68,9 +69,51 @@ read_token(const struct cli *c, char **token, struct buf *err)
 	return 0;
 }
 
-/* Save an ok item's inline body; the line then ends with its
- * "saved_path" (or "save_error"), spliced before the closing brace so
- * the daemon's bytes are otherwise kept. */
+static void server_url(
+    const struct cli *c, struct buf *url, const char *path, const char *query);
+
+struct download {
+	struct run *r;
+	const char *path; /* the daemon's body_url */
+};
+
+/* A job's stored body (GET body_url), streamed into fd. */
+static int
+fill_download(void *ctx, int fd, struct buf *err)
+{
+	struct download *d = ctx;
+	struct cli_http h = {0};
+	struct buf url = BUF_INIT;
+	enum cli_http_end end;
+
+	server_url(d->r->c, &url, d->path, NULL);
+	h.url = url.data;
+	h.method = "GET";
+	h.unix_socket = d->r->c->unix_socket;
+	h.token = d->r->token;
+	h.content_type = "application/json";
+	h.raw_fd = fd;
+	end = cli_http_run(&h);
+	if (end == CLI_HTTP_STATUS)
+		buf_printf(err, "GET %s: HTTP %ld: %.200s", d->path, h.status,
+		    h.errbody.data != NULL ? h.errbody.data : "");
+	else if (end != CLI_HTTP_DONE)
+		buf_printf(err, "GET %s: %s", d->path,
+		    end == CLI_HTTP_INTERRUPTED ? "interrupted" : h.error);
+	cli_http_free(&h);
+	buf_free(&url);
+	return end == CLI_HTTP_DONE ? 0 : -1;
+}
+
+/*
+ * Save an ok item's body: inline on its line, or (a job's, too large to
+ * be inline) downloaded from its body_url straight to the file. A job's
+ * body saved by an earlier run (its manifest says so, and the file is
+ * there with that size) is not saved again. The line then ends with its
+ * "saved_path" (and "save_skipped": true when it was there already), or
+ * "save_error", spliced before the closing brace so the daemon's bytes
+ * are otherwise kept.
+ */
 static void
 save_body(struct run *r, const char *line, size_t n)
 {
@@ -79,15 +122,35 @@ save_body(struct run *r, const char *line, size_t n)
 	json_t *body = json_object_get(j, "body");
 	const char *enc =
 	    json_string_value(json_object_get(j, "body_encoding"));
+	const char *body_url =
+	    json_string_value(json_object_get(j, "body_url"));
+	uint64_t index =
+	    (uint64_t)json_integer_value(json_object_get(j, "index"));
+	uint64_t bytes =
+	    (uint64_t)json_integer_value(json_object_get(j, "body_bytes"));
+	struct download dl = {r, body_url};
 	unsigned char *raw = NULL;
+	bool skipped = false;
 	size_t rawn = 0;
 	json_t *note;
 	char *lit;
 	int rc = -1;
 
 	buf_reset(&r->err);
-	if (url == NULL || !json_is_string(body))
+	if (url == NULL || (!json_is_string(body) && body_url == NULL))
 		buf_printf(&r->err, "the line has no url or body");
+	else if (json_is_true(json_object_get(j, "truncated")))
+		buf_printf(&r->err,
+		    "the body was cut at max_body_bytes (%llu bytes): not "
+		    "saved; ask for more with --max-body-bytes (and --job "
+		    "for bodies past the daemon's batch cap)",
+		    (unsigned long long)bytes);
+	else if (r->job_id != NULL &&
+	    cli_saver_saved(&r->saver, index, bytes, &r->path))
+		rc = 0, skipped = true;
+	else if (!json_is_string(body))
+		rc = cli_save_fill(
+		    &r->saver, url, fill_download, &dl, &r->path, &r->err);
 	else if (enc != NULL && strcmp(enc, "base64") == 0) {
 		size_t bn = json_string_length(body);
 
@@ -99,17 +162,21 @@ save_body(struct run *r, const char *line, size_t n)
 			rc = 0;
 	} else
 		rc = 0;
-	if (rc == 0)
+	if (rc == 0 && !skipped && json_is_string(body)) {
 		rc = raw != NULL
 		    ? cli_save(&r->saver, url, raw, rawn, &r->path, &r->err)
 		    : cli_save(&r->saver, url, json_string_value(body),
 		          json_string_length(body), &r->path, &r->err);
+	}
+	if (rc == 0 && !skipped)
+		cli_saver_record(&r->saver, index, bytes, r->path.data);
 	note = rc == 0 ? json_string(r->path.data) : json_string(r->err.data);
 	lit = json_dumps(note, JSON_ENCODE_ANY);
 	buf_reset(&r->line);
 	buf_add(&r->line, line, n - 1);
-	buf_printf(&r->line, ",\"%s\":%s}",
-	    rc == 0 ? "saved_path" : "save_error", lit != NULL ? lit : "null");
+	buf_printf(&r->line, ",\"%s\":%s%s}",
+	    rc == 0 ? "saved_path" : "save_error", lit != NULL ? lit : "null",
+	    skipped ? ",\"save_skipped\":true" : "");
 	if (rc != 0) {
 		r->save_failed++;
 		cli_out_clear(&r->out);
@@ -174,7 +241,8 @@ on_line(void *ctx, const char *line, size_t n)
 		r->failed++;
 	if (r->job_id != NULL && n > 7 && memcmp(line, "{\"seq\":", 7) == 0)
 		r->last_seq = strtoull(line + 7, NULL, 10);
-	if (r->saving && l.ok && l.has_body && n > 2 && line[n - 1] == '}') {
+	if (r->saving && l.ok && (l.has_body || l.has_body_url) && n > 2 &&
+	    line[n - 1] == '}') {
 		save_body(r, line, n);
 		cli_out_line(&r->out, r->line.data, r->line.len, &l);
 	} else
@@ -490,6 +558,11 @@ job_results(struct run *r, const char *id, const char *token)
 	    json_object_get(json_object_get(j, "job"), "counts"), "total"));
 	json_decref(j);
 	r->job_id = id;
+	if (r->saving && cli_saver_job(&r->saver, id, &r->err) != 0) {
+		fprintf(stderr, "fanout: -d %s\n", r->err.data);
+		rc = CLI_EXIT_USAGE;
+		goto out;
+	}
 	buf_printf(&q, "after=%s%s%s", c->after != NULL ? c->after : "0",
 	    c->follow ? "&follow=true" : "",
 	    c->failed_only ? "&state=failed" : "");
@@ -592,6 +665,24 @@ job_submit(struct run *r, struct cli_http *body, const char *token)
 	return rc;
 }
 
+/* --job -d: a download keeps whole files, so unless the caller set
+ * max_body_bytes (a flag, or --json's options) it asks for as much as
+ * the daemon allows a job (it caps the value at [jobs]
+ * max_body_bytes_cap). */
+static void
+ask_whole_bodies(struct cli *c)
+{
+	size_t i;
+
+	if (!c->job || c->dir == NULL || c->json_file != NULL)
+		return;
+	for (i = 0; i < c->nopt_set; i++)
+		if (strcmp(c->opt_set[i], "max_body_bytes") == 0)
+			return;
+	buf_printf(&c->query, "%smax_body_bytes=%llu", c->query.len ? "&" : "",
+	    1ull << 40);
+}
+
 /* Everything after the command line was read. */
 static int
 run(struct cli *c)
@@ -611,6 +702,8 @@ run(struct cli *c)
 		rc = CLI_EXIT_USAGE;
 		goto out;
 	}
+	r.token = token;
+	ask_whole_bodies(c);
 	if (run_open(&r, nitems) != 0) {
 		rc = CLI_EXIT_USAGE;
 		goto out;

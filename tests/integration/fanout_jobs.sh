@@ -10,7 +10,7 @@
 : "${FANOUT:?FANOUT must point to the fanout binary}"
 
 start_upstream
-start_fanoutd
+start_fanoutd $'[upstream]\nmax_body_bytes_cap = 1000000'
 export FANOUTD_URL=$FO
 cd "$T" || exit 1
 
@@ -88,5 +88,34 @@ check "the job keeps running" "$(curl -sS "$FO/v1/jobs/$id" | jq -r .job.state)"
 fo $(sed -n 's/.*Resume with: fanout //p' "$T/err")
 check "the resume command prints the rest, then the summary: exit 0" \
 	"$RC $(lines)$(jq -r 'select(.summary) | .summary.job.state' "$T/out")" '0 [2,1,200] done'
+# --- --job -d: bodies of any size, streamed to disk from the job's store
+BIG=30000000 # past the daemon's batch cap above: not on the line
+fo --job -d dl --headers false "$UP/files/$BIG/big.bin" "$UP/files/5/small.txt" "$UP/status/404"
+check "--job -d: every body saved (the 404 is an error): exit 3" "$RC" 3
+check "a large body comes through its body_url, byte for byte" \
+	"$(sha256sum <dl/big.bin)" "$(curl -sS "$UP/files/$BIG/big.bin" | sha256sum)"
+check "its line has no inline body, and says where it went" \
+	"$(jq -c 'select(.index == 0) | [has("body"), .body_bytes, .saved_path]' "$T/out")" "[false,$BIG,\"dl/big.bin\"]"
+check "a small one was inline and is saved all the same" "$(cat dl/small.txt)" abcde
+check "no .part file is left" "$(find dl -name '*.part' | wc -l)" 0
+id=$(sed -n 's/^fanout: job \([0-9a-f]*\) submitted.*/\1/p' "$T/err")
+fo results "$id" -d dl
+check "fanout results ID -d again: files already saved are skipped" \
+	"$RC $(jq -c 'select(.saved_path) | [.index, .saved_path, .save_skipped]' "$T/out" | sort | tr '\n' ' ')" \
+	'3 [0,"dl/big.bin",true] [1,"dl/small.txt",true] '
+check "and no second copy appears" "$(find dl -name 'big*' -o -name 'small*' | sort | tr '\n' ' ')" "dl/big.bin dl/small.txt "
+rm dl/small.txt
+truncate -s 100 dl/big.bin
+fo results "$id" -d dl
+check "a file gone or changed is saved again" \
+	"$RC $(jq -c 'select(.saved_path) | [.index, .save_skipped]' "$T/out" | sort | tr '\n' ' ')$(cat dl/small.txt)" \
+	'3 [0,null] [1,null] abcde'
+check "the changed one is kept; the new copy gets the next name" \
+	"$(stat -c %s dl/big.bin) $(sha256sum <dl/big-1.bin)" "100 $(curl -sS "$UP/files/$BIG/big.bin" | sha256sum)"
+fo -d dl2 --max-body-bytes 10 "$UP/files/50/cut.txt"
+check "a body cut at max_body_bytes is not saved as if whole: exit 4" \
+	"$RC $(jq -r "select(.save_error) | .save_error" "$T/out" | cut -c1-56) $(test -e dl2/cut.txt && echo saved || echo absent)" \
+	"4 the body was cut at max_body_bytes (10 bytes): not saved absent"
+
 stop_fanoutd
 finish

@@ -293,6 +293,12 @@ test_line_scan(void **state)
 	cli_line_scan(s, strlen(s), &l);
 	assert_true(l.ok);
 	assert_false(l.has_body);
+	assert_false(l.has_body_url);
+	s = "{\"seq\":4,\"index\":2,\"ok\":true,\"body_bytes\":9000000,"
+	    "\"body_url\":\"/v1/jobs/ab/items/2/body\"}";
+	cli_line_scan(s, strlen(s), &l);
+	assert_false(l.has_body);
+	assert_true(l.has_body_url);
 	s = "{\"progress\":{\"done\":5,\"total\":9,\"in_flight\":2,\"queued\":"
 	    "2}}";
 	cli_line_scan(s, strlen(s), &l);
