@@ -284,12 +284,15 @@ stop_fanoutd
 printf 'secret-token\n' >"$T/tokens"
 start_fanoutd "auth_tokens_file = $T/tokens"
 for ep in "GET /v1/jobs" "POST /v1/jobs" "GET /v1/jobs/$id" "GET /v1/jobs/$id/results" \
-	"POST /v1/jobs/$id/cancel" "POST /v1/jobs/$id/retry" "DELETE /v1/jobs/$id"; do
+	"GET /v1/jobs/$id/items/0/body" "POST /v1/jobs/$id/cancel" "POST /v1/jobs/$id/retry" \
+	"DELETE /v1/jobs/$id"; do
 	check "$ep needs the token" \
 		"$(curl -sS -o /dev/null -w '%{http_code}' -X "${ep%% *}" "$FO${ep#* }")" 401
 done
 check "with it, the job is there" \
 	"$(curl -sS -H 'Authorization: Bearer secret-token' "$FO/v1/jobs/$id" | jq -r .job.state)" done
+check "and so is a stored body" \
+	"$(curl -sS -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer secret-token' "$FO/v1/jobs/$id/items/2/body")" 200
 stop_fanoutd
 
 # --- a store that cannot open: batches still work, jobs say why ---------------------
