@@ -512,6 +512,15 @@ batch_fetch_done(const struct fetch_result *res, void *arg)
 
 /* --- extraction: the attempt's body observer ----------------------------- */
 
+/* The extraction threads caught up with the item's body: read on. */
+static void
+item_extract_flow(void *arg)
+{
+	struct batch_item *it = arg;
+
+	fetch_pause(it->fetch, false);
+}
+
 /* A response head: an extractor for its body, when it has one that is
  * not still content-coded (the line then says why there is none). */
 static bool
@@ -519,7 +528,7 @@ item_observe_begin(void *arg, const struct fetch_head *h)
 {
 	struct batch_item *it = arg;
 	struct extract_opts xo;
-	struct xjob_cbs cbs = {item_extract_ready, NULL, it};
+	struct xjob_cbs cbs = {item_extract_ready, item_extract_flow, it};
 
 	item_extract_drop(it); /* an earlier attempt's */
 	if (h->no_body || h->content_encoding != NULL)
@@ -537,7 +546,8 @@ item_observe_data(void *arg, const unsigned char *p, size_t n)
 {
 	struct batch_item *it = arg;
 
-	xjob_feed(it->x, p, n);
+	if (xjob_feed(it->x, p, n))
+		fetch_pause(it->fetch, true); /* until item_extract_flow */
 }
 
 /* The body ended, whole or cut at max_body_bytes: what arrived is

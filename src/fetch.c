@@ -808,6 +808,15 @@ fetch_start(
 }
 
 void
+fetch_pause(struct fetch *f, bool paused)
+{
+	if (f == NULL || f->pc == NULL || f->req == NULL ||
+	    fetch_state(f) != ITEM_READING)
+		return;
+	pconn_pause_read(f->pc, paused);
+}
+
+void
 fetch_cancel(struct fetch *f)
 {
 	if (f == NULL)
