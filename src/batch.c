@@ -27,6 +27,7 @@
 #include "batch.h"
 #include "engine_int.h"
 #include "extract.h"
+#include "extract_pool.h"
 #include "log.h"
 #include "metrics.h"
 #include "redirect.h"
@@ -54,11 +55,22 @@ struct batch_item {
 	struct fetch *fetch;
 	struct fetch_params params;
 	struct fetch_observer observer; /* extracting, or storing bodies */
-	struct extract *x; /* the current attempt's extract, or NULL */
-	bool storing;      /* the caller's body store took this attempt */
-	bool paused;       /* its reading waits for the body store */
+	struct xjob *x;         /* the current attempt's extraction, or NULL */
+	struct item_held *held; /* its line, waiting for x to be parsed */
+	bool storing;           /* the caller's body store took this attempt */
+	bool pause_store;       /* reading waits for the body store */
+	bool pause_x;           /* reading waits for the extraction threads */
 	struct event *backoff;
 	uint64_t t_first; /* first dispatch */
+};
+
+/* A result line rendered while its extraction is still parsing (on the
+ * extraction threads): delivered once the parse is done. */
+struct item_held {
+	struct buf line; /* the line, without its "extract" */
+	size_t at;       /* where ",<extract>" goes */
+	enum item_err error;
+	int status;
 };
 
 /* The items of one batch_add. */
@@ -142,35 +154,49 @@ result_view_init(struct batch *b, struct batch_item *it, struct result_view *rv)
 
 static void batch_maybe_end(struct batch *b);
 
+/* Drop the item's extraction, also mid-parse, and a line held for it. */
 static void
 item_extract_drop(struct batch_item *it)
 {
-	if (it->x != NULL) {
-		extract_free(it->x);
-		it->x = NULL;
+	xjob_free(it->x);
+	it->x = NULL;
+	if (it->held != NULL) {
+		buf_free(&it->held->line);
+		free(it->held);
+		it->held = NULL;
 	}
+}
+
+/* Is the item's extraction still parsing (its line must wait)? */
+static bool
+item_extract_pending(const struct batch_item *it)
+{
+	return it->x != NULL && !xjob_done(it->x);
 }
 
 /*
  * The line's "extract" member when the item asked for one: the last
  * attempt's extract, or null and why there is none (res NULL: the item
- * ends without an attempt's outcome). Into b->xline and rv.
+ * ends without an attempt's outcome). Into b->xline and rv. True when
+ * the extract is still being parsed: the line must wait for it.
  */
-static void
+static bool
 item_extract_view(struct batch *b, struct batch_item *it,
     const struct fetch_result *res, struct result_view *rv)
 {
 	char why[200];
 
 	if (item_opts(it)->extract == 0)
-		return;
+		return false;
 	buf_reset(&b->xline);
 	if (res == NULL || res->error != IERR_NONE) {
 		snprintf(why, sizeof(why), "no response (%s)",
 		    item_err_name(rv->error));
 		extract_json_skipped(&b->xline, why);
+	} else if (it->x != NULL && item_extract_pending(it)) {
+		return true;
 	} else if (it->x != NULL) {
-		extract_json(it->x, &b->xline);
+		xjob_json(it->x, &b->xline);
 	} else if (it->params.method == HM_HEAD) {
 		extract_json_skipped(&b->xline, "a HEAD response has no body");
 	} else if (res->status < 200 || res->status == 204 ||
@@ -188,6 +214,39 @@ item_extract_view(struct batch *b, struct batch_item *it,
 	item_extract_drop(it);
 	rv->extract = b->xline.data;
 	rv->extract_len = b->xline.len;
+	return false;
+}
+
+/* Hand the item's line (in b->line) to the caller, and the item is
+ * done: its scheduler slots go (held while its extraction parsed). */
+static void
+item_deliver(
+    struct batch *b, struct batch_item *it, enum item_err error, int status)
+{
+	struct batch_result r;
+
+	r.index = it->spec->index;
+	r.line = b->line.data;
+	r.len = b->line.len;
+	r.error = error;
+	r.status = status;
+	r.ok = error == IERR_NONE && status < 400;
+	if (r.ok) {
+		b->ok++;
+		metrics.items_ok++;
+	} else {
+		b->failed++;
+		if (error == IERR_NONE)
+			metrics.items_http_error++;
+		else
+			metrics.items_error[error]++;
+	}
+	sched_done(&it->job);
+	b->caller.result(b->caller.arg, &r);
+	item_set_state(&it->job.life, ITEM_DONE);
+	it->page->remaining--;
+	b->remaining--;
+	batch_maybe_end(b);
 }
 
 /* Render the item's result, hand it to the caller, and the item is
@@ -195,31 +254,34 @@ item_extract_view(struct batch *b, struct batch_item *it,
 static void
 item_done(struct batch *b, struct batch_item *it, const struct result_view *rv)
 {
-	struct batch_result r;
-
 	buf_reset(&b->line);
 	emit_result(&b->line, rv);
-	r.index = rv->index;
-	r.line = b->line.data;
-	r.len = b->line.len;
-	r.error = rv->error;
-	r.status = rv->status;
-	r.ok = rv->error == IERR_NONE && rv->status < 400;
-	if (r.ok) {
-		b->ok++;
-		metrics.items_ok++;
-	} else {
-		b->failed++;
-		if (rv->error == IERR_NONE)
-			metrics.items_http_error++;
-		else
-			metrics.items_error[rv->error]++;
-	}
-	b->caller.result(b->caller.arg, &r);
-	item_set_state(&it->job.life, ITEM_DONE);
-	it->page->remaining--;
-	b->remaining--;
-	batch_maybe_end(b);
+	item_deliver(b, it, rv->error, rv->status);
+}
+
+/* The item's extraction is parsed (called from the loop by the
+ * extraction pool): the line held for it, if the attempt's outcome is
+ * in, goes out with the extract. */
+static void
+item_extract_ready(void *arg)
+{
+	struct batch_item *it = arg;
+	struct batch *b = it->b;
+	struct item_held *h = it->held;
+
+	if (h == NULL)
+		return; /* the outcome comes next: batch_item_result */
+	buf_reset(&b->line);
+	buf_add(&b->line, h->line.data, h->at);
+	buf_addc(&b->line, ',');
+	xjob_json(it->x, &b->line);
+	buf_add(&b->line, h->line.data + h->at, h->line.len - h->at);
+	it->held = NULL;
+	item_extract_drop(it);
+	item_deliver(b, it, h->error, h->status);
+	buf_free(&h->line);
+	free(h);
+	engine_schedule(b->e);
 }
 
 /* An item ends without a response: its error line. */
@@ -284,7 +346,15 @@ batch_item_result(
 		rv.truncated = res->truncated;
 		rv.content_encoding = res->content_encoding;
 	}
-	item_extract_view(b, it, res, &rv);
+	if (item_extract_view(b, it, res, &rv)) {
+		/* The line waits for the parse, keeping the item's slots. */
+		it->held = xcalloc(1, sizeof(*it->held));
+		rv.extract_at = &it->held->at;
+		emit_result(&it->held->line, &rv);
+		it->held->error = rv.error;
+		it->held->status = rv.status;
+		return;
+	}
 	item_done(b, it, &rv);
 }
 
@@ -421,6 +491,7 @@ batch_follow(
 		return false;
 	}
 	item_extract_drop(it); /* the 3xx's own body */
+	sched_done(&it->job);
 	batch_enqueue(b, it);
 	return true;
 }
@@ -437,10 +508,12 @@ batch_fetch_done(const struct fetch_result *res, void *arg)
 	int64_t delay;
 
 	it->fetch = NULL;
-	sched_done(&it->job);
+	if (!item_extract_pending(it))
+		sched_done(&it->job); /* else when the item's line goes */
 	if (!redirect || !batch_follow(b, it, res)) {
 		if ((delay = batch_retry_delay(b, it, res)) >= 0) {
 			item_extract_drop(it); /* not kept over the backoff */
+			sched_done(&it->job);
 			batch_retry(b, it, delay);
 		} else {
 			batch_item_result(b, it, res);
@@ -451,6 +524,26 @@ batch_fetch_done(const struct fetch_result *res, void *arg)
 
 /* --- the attempt's body observer: extraction and the body store -------- */
 
+/* Read the response, unless the extraction threads or the body store
+ * are behind: each holds its own pause. */
+static void
+item_pause(struct batch_item *it)
+{
+	fetch_pause(it->fetch, it->pause_x || it->pause_store);
+}
+
+/* The extraction threads caught up with the item's body: read on. */
+static void
+item_extract_flow(void *arg)
+{
+	struct batch_item *it = arg;
+
+	if (it->pause_x) {
+		it->pause_x = false;
+		item_pause(it);
+	}
+}
+
 /* A response head: an extractor for its body, when it has one that is
  * not still content-coded (the line then says why there is none), and
  * the caller's body store, when it keeps bodies. */
@@ -460,6 +553,7 @@ item_observe_begin(void *arg, const struct fetch_head *h)
 	struct batch_item *it = arg;
 	const struct batch_body_store *bs = it->b->caller.body;
 	struct extract_opts xo;
+	struct xjob_cbs cbs = {item_extract_ready, item_extract_flow, it};
 
 	item_extract_drop(it); /* an earlier attempt's */
 	if (item_opts(it)->extract != 0 && !h->no_body &&
@@ -467,8 +561,8 @@ item_observe_begin(void *arg, const struct fetch_head *h)
 		memset(&xo, 0, sizeof(xo));
 		xo.what = item_opts(it)->extract;
 		xo.max_links = it->b->opts.max_links;
-		it->x = extract_create(&xo, item_url(it),
-		    evhttp_find_header(h->headers, "Content-Type"));
+		it->x = xjob_new(it->b->e->xpool, &xo, item_url(it),
+		    evhttp_find_header(h->headers, "Content-Type"), &cbs);
 	}
 	if (batch_stores_bodies(it->b))
 		it->storing = bs->begin(it->b->caller.arg, it->spec->index, h);
@@ -480,14 +574,16 @@ item_observe_data(void *arg, const unsigned char *p, size_t n)
 {
 	struct batch_item *it = arg;
 
-	if (it->x != NULL)
-		extract_feed(it->x, p, n);
+	if (it->x != NULL && xjob_feed(it->x, p, n) && !it->pause_x) {
+		it->pause_x = true; /* until item_extract_flow */
+		item_pause(it);
+	}
 	if (it->storing &&
 	    it->b->caller.body->data(it->b->caller.arg, it->spec->index, p, n) >
 	        (long)BATCH_BODY_HIGH_WATER &&
-	    !it->paused) {
-		it->paused = true;
-		fetch_pause(it->fetch, true);
+	    !it->pause_store) {
+		it->pause_store = true; /* until batch_body_drained */
+		item_pause(it);
 	}
 }
 
@@ -499,9 +595,9 @@ batch_body_drained(struct batch *b, uint32_t index)
 
 	PAGE_FOREACH(b, pg, it)
 	{
-		if (it->spec->index == index && it->paused) {
-			it->paused = false;
-			fetch_pause(it->fetch, false);
+		if (it->spec->index == index && it->pause_store) {
+			it->pause_store = false;
+			item_pause(it);
 			return;
 		}
 	}
@@ -515,7 +611,7 @@ item_observe_end(void *arg, bool truncated)
 	struct batch_item *it = arg;
 
 	if (it->x != NULL)
-		extract_finish(it->x);
+		xjob_finish(it->x);
 	if (it->storing)
 		it->b->caller.body->end(
 		    it->b->caller.arg, it->spec->index, truncated);
@@ -546,7 +642,7 @@ batch_dispatch(struct sched_job *job, void *arg)
 	if (it->t_first == 0)
 		it->t_first = mono_us();
 	it->attempts++;
-	it->paused = false;
+	it->pause_x = it->pause_store = false;
 	memset(p, 0, sizeof(*p));
 	p->life = &it->job.life;
 	p->url = it->hop ? &it->hop->r.u : &s->u;

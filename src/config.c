@@ -203,6 +203,11 @@ static const struct cfg_key config_keys[] = {
         "Most headers of an upstream response (protocol error beyond)."},
     {"upstream", "idle_timeout_ms", CT_UINT, F(idle_timeout_ms), "30000", 1,
         MS_MAX, "An idle keep-alive connection is closed after this."},
+    {"extract", "threads", CT_UINT, F(extract_threads), "0", 0, 256,
+        "Parser threads for HTML extraction (0: one per online CPU)."},
+    {"extract", "on_loop", CT_BOOL, F(extract_on_loop), "false", 0, 0,
+        "Parse on the event loop thread instead (no threads; every batch "
+        "waits while a page parses: for comparison only)."},
     {"jobs", "dir", CT_PATH, F(jobs_dir), "", 0, 0,
         "Directory of the job store (jobs.db, bodies/); empty: systemd's "
         "StateDirectory, else " CONFIG_JOBS_DIR "."},

@@ -105,6 +105,10 @@ struct config {
 	uint64_t max_response_header_bytes; /* else protocol error */
 	uint64_t max_response_headers;      /* else protocol error */
 
+	/* [extract] (issue #17) */
+	uint64_t extract_threads; /* parser threads; 0: online CPUs */
+	int extract_on_loop;      /* parse on the loop, no threads */
+
 	/* [jobs] (issue #16) */
 	char jobs_dir[CONFIG_PATH_LEN];   /* "": $STATE_DIRECTORY, else
 	                                   * CONFIG_JOBS_DIR */

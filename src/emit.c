@@ -351,7 +351,9 @@ emit_result(struct buf *out, const struct result_view *r)
 		emit_json_string(out, msg, strlen(msg));
 		buf_addc(out, '}');
 	}
-	if (r->extract != NULL) {
+	if (r->extract_at != NULL) {
+		*r->extract_at = out->len;
+	} else if (r->extract != NULL) {
 		buf_addc(out, ',');
 		buf_add(out, r->extract, r->extract_len);
 	}

@@ -50,6 +50,9 @@ struct result_view {
 	 * response's line and an error's alike; NULL: omitted. */
 	const char *extract;
 	size_t extract_len;
+	/* Not NULL: the "extract" is not known yet; the line is rendered
+	 * without it and *extract_at says where ",<extract>" goes. */
+	size_t *extract_at;
 	unsigned redirects;
 	unsigned attempts;
 	double elapsed_ms;

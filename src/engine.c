@@ -9,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "engine_int.h"
+#include "extract_pool.h"
 #include "pool.h"
 #include "resolve.h"
 #include "util.h"
@@ -93,6 +95,22 @@ engine_sched_cb(evutil_socket_t fd, short what, void *arg)
 	engine_schedule(e);
 }
 
+/* [extract] threads, or one per online CPU; none with on_loop. */
+static unsigned
+engine_extract_threads(const struct config *cfg)
+{
+	long n;
+
+	if (cfg->extract_on_loop)
+		return 0;
+	if (cfg->extract_threads > 0)
+		return (unsigned)cfg->extract_threads;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1                ? 1
+	    : n > XPOOL_MAX_THREADS ? XPOOL_MAX_THREADS
+	                            : (unsigned)n;
+}
+
 struct engine *
 engine_new(
     struct event_base *base, const struct config *cfg, char *why, size_t whylen)
@@ -103,7 +121,9 @@ engine_new(
 	e->base = base;
 	e->cfg = cfg;
 	if ((e->resolver = resolver_new(base, cfg, why, whylen)) == NULL ||
-	    (e->pool = pool_new(base, cfg, why, whylen)) == NULL) {
+	    (e->pool = pool_new(base, cfg, why, whylen)) == NULL ||
+	    (e->xpool = xpool_new(
+	         base, engine_extract_threads(cfg), why, whylen)) == NULL) {
 		engine_free(e);
 		return NULL;
 	}
@@ -129,6 +149,7 @@ engine_free(struct engine *e)
 	if (e->sched_ev != NULL)
 		event_free(e->sched_ev);
 	sched_free(e->sched);
+	xpool_free(e->xpool);
 	pool_free(e->pool);
 	resolver_free(e->resolver);
 	egress_free(&e->egress);
@@ -195,6 +216,7 @@ engine_gauges(const struct engine *e, struct metrics_gauges *g)
 	g->connections_open = pool_open_count(e->pool);
 	g->connections_idle = pool_idle_count(e->pool);
 	g->token_wait_us = sched_token_wait_us(e->sched);
+	xpool_stats(e->xpool, &g->extract_busy, &g->extract_queued_bytes);
 }
 
 void

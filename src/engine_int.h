@@ -27,6 +27,7 @@ struct engine {
 	struct sockaddr_storage self[CONFIG_MAX_LISTEN];
 	unsigned nself; /* fanoutd's own addresses, which egress denies */
 	struct fetch_ctx fetch;
+	struct xpool *xpool; /* HTML extraction's parser threads */
 	struct sched *sched;
 	struct event *sched_ev; /* fires when rate-limited queues may move */
 	uint64_t sched_at;      /* when sched_ev fires, if pending */

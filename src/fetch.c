@@ -814,15 +814,10 @@ fetch_start(
 void
 fetch_pause(struct fetch *f, bool paused)
 {
-	struct bufferevent *bev;
-
-	if (f == NULL || f->pc == NULL || f->req == NULL)
+	if (f == NULL || f->pc == NULL || f->req == NULL ||
+	    fetch_state(f) != ITEM_READING)
 		return;
-	bev = evhttp_connection_get_bufferevent(pconn_evcon(f->pc));
-	if (paused)
-		bufferevent_disable(bev, EV_READ);
-	else
-		bufferevent_enable(bev, EV_READ);
+	pconn_pause_read(f->pc, paused);
 }
 
 void

@@ -62,7 +62,8 @@ struct fetch_head {
  * begin). end and abort come before the fetch callback (abort from
  * fetch_cancel has no callback after it). A retry or a redirect is a new
  * attempt, so a new begin; an attempt that fails before its response
- * head calls nothing. No callback may call into the fetch.
+ * head calls nothing. No callback may call into the fetch, but data may
+ * call fetch_pause.
  */
 struct fetch_observer {
 	bool (*begin)(void *arg, const struct fetch_head *h);
@@ -119,9 +120,9 @@ typedef void (*fetch_cb)(const struct fetch_result *res, void *arg);
 /* Start an attempt; p and everything it points to must outlive it. */
 struct fetch *fetch_start(struct fetch_ctx *ctx, const struct fetch_params *p,
     fetch_cb cb, void *arg);
-/* Stop (or resume) reading the response: whoever takes the body is
- * behind (a job's disk). An observer's data callback may call it. The
- * attempt's deadline keeps running. */
+/* Stop (paused) or resume reading the response body, for an observer
+ * that cannot keep up; the attempt's deadline still runs. A no-op
+ * unless the body is being read; NULL is a no-op. */
 void fetch_pause(struct fetch *f, bool paused);
 
 /* Abandon the attempt: its connection is closed, no callback follows. */

@@ -76,6 +76,13 @@ metrics_render(struct buf *out, const struct metrics_gauges *g)
 	buf_printf(out,
 	    "fanoutd_upstream_connections{state=\"idle\"} %" PRIu64 "\n",
 	    g->connections_idle);
+	metric_one(out, "fanoutd_extract_busy", "gauge",
+	    "Pages with bytes (or their end) waiting for or being parsed on "
+	    "the extraction threads.",
+	    g->extract_busy);
+	metric_one(out, "fanoutd_extract_queued_bytes", "gauge",
+	    "Body bytes handed to the extraction threads, not parsed yet.",
+	    g->extract_queued_bytes);
 	metric_one(out, "fanoutd_response_bytes_total", "counter",
 	    "Bytes of batch responses written to callers.",
 	    metrics.bytes_out_total);

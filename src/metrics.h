@@ -36,6 +36,8 @@ struct metrics_gauges {
 	uint64_t connections_open;
 	uint64_t connections_idle;
 	uint64_t token_wait_us; /* queues parked waiting for rate tokens */
+	uint64_t extract_busy;  /* pages being parsed or waiting to be */
+	uint64_t extract_queued_bytes;
 };
 
 void metrics_render(struct buf *out, const struct metrics_gauges *g);

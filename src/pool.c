@@ -335,6 +335,27 @@ pconn_evcon(struct pconn *pc)
 	return pc->evcon;
 }
 
+void
+pconn_pause_read(struct pconn *pc, bool paused)
+{
+	struct bufferevent *t = pc->wb.transport;
+
+	if (paused) {
+		bufferevent_disable(pc->wb.top, EV_READ);
+		return;
+	}
+	bufferevent_enable(pc->wb.top, EV_READ);
+	/* The filter only takes what the transport holds when more comes:
+	 * what arrived before the pause (the rest of a body already read,
+	 * with nothing more to come) is handed on now. */
+	if (evbuffer_get_length(bufferevent_get_input(t)) > 0)
+		bufferevent_trigger(t, EV_READ,
+		    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+	if (evbuffer_get_length(bufferevent_get_input(pc->wb.top)) > 0)
+		bufferevent_trigger(pc->wb.top, EV_READ,
+		    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+}
+
 bool
 pconn_established(struct pconn *pc)
 {

@@ -78,6 +78,11 @@ void pconn_restore_headers(const struct pconn *pc, struct evkeyvalq *headers);
 void pool_release(struct pool *p, struct pconn *pc, bool reusable);
 
 struct evhttp_connection *pconn_evcon(struct pconn *pc);
+
+/* Stop (paused) or resume reading the response on pc: for a body
+ * observer that cannot keep up. Bytes already read wait in the buffers
+ * and are handed on at the resume. */
+void pconn_pause_read(struct pconn *pc, bool paused);
 /* True once TCP is connected (and, for https, the handshake is done). */
 bool pconn_established(struct pconn *pc);
 /* True when the connection carried a request before the current one. */
