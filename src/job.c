@@ -147,6 +147,19 @@ jobs_dir(const struct config *cfg)
 	return CONFIG_JOBS_DIR;
 }
 
+bool
+jobs_live_in_flight(struct jobs *js, const char *id, uint32_t *n)
+{
+	struct job_run *r = js != NULL ? run_find(js, id) : NULL;
+	struct progress_view pv;
+
+	if (r == NULL || r->b == NULL)
+		return false;
+	batch_progress(r->b, &pv);
+	*n = pv.in_flight;
+	return true;
+}
+
 struct config *
 jobs_options_config(const struct config *cfg)
 {

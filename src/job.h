@@ -57,6 +57,10 @@ void jobs_drain(struct jobs *js, uint64_t timeout_ms,
  */
 struct config *jobs_options_config(const struct config *cfg);
 
+/* While job id runs here: its attempts on the wire now (true); false
+ * when no runner of this daemon runs it. */
+bool jobs_live_in_flight(struct jobs *js, const char *id, uint32_t *n);
+
 /* Close the store and free (after jobs_drain has called back). */
 void jobs_close(struct jobs *js);
 

@@ -118,8 +118,12 @@ emit_time(struct buf *out, const char *key, int64_t ms)
 }
 
 void
-job_emit(struct buf *out, const struct store_job *j, const char *paused)
+job_emit(struct buf *out, const struct store_job *j, struct jobs *js)
 {
+	const char *paused = js != NULL ? jobs_degraded(js) : NULL;
+	uint64_t pending = j->n.pending, inflight = j->n.inflight;
+	uint32_t live;
+
 	buf_adds(out, "{\"id\":\"");
 	buf_adds(out, j->id);
 	buf_adds(out, "\",\"name\":");
@@ -133,11 +137,16 @@ job_emit(struct buf *out, const struct store_job *j, const char *paused)
 		buf_adds(out, ",\"paused\":");
 		emit_json_string(out, paused, strlen(paused));
 	}
+	if (j->state == STORE_JOB_RUNNING &&
+	    jobs_live_in_flight(js, j->id, &live) && live <= inflight) {
+		pending += inflight - live;
+		inflight = live;
+	}
 	buf_printf(out,
 	    ",\"counts\":{\"total\":%llu,\"pending\":%llu,\"in_flight\":%llu,"
 	    "\"ok\":%llu,\"failed\":%llu}",
-	    (unsigned long long)j->n.total, (unsigned long long)j->n.pending,
-	    (unsigned long long)j->n.inflight, (unsigned long long)j->n.ok,
+	    (unsigned long long)j->n.total, (unsigned long long)pending,
+	    (unsigned long long)inflight, (unsigned long long)j->n.ok,
 	    (unsigned long long)j->n.failed);
 	buf_printf(out, ",\"last_seq\":%llu", (unsigned long long)j->last_seq);
 	emit_time(out, "created_at", j->created_ms);
@@ -156,7 +165,7 @@ job_reply(struct job_call *c, const struct store_job *j)
 	char loc[64];
 
 	buf_adds(&b, "{\"job\":");
-	job_emit(&b, j, c->srv->jobs ? jobs_degraded(c->srv->jobs) : NULL);
+	job_emit(&b, j, c->srv->jobs);
 	buf_adds(&b, "}\n");
 	snprintf(loc, sizeof(loc), "/v1/jobs/%s", j->id);
 	server_send(c->srv, c->req, c->status,
@@ -448,7 +457,7 @@ job_list_cb(enum store_err err, const struct store_job *jobs, size_t n,
 	for (i = 0; i < n; i++) {
 		if (i > 0)
 			buf_addc(&b, ',');
-		job_emit(&b, &jobs[i], jobs_degraded(c->srv->jobs));
+		job_emit(&b, &jobs[i], c->srv->jobs);
 	}
 	buf_adds(&b, "],\"next\":");
 	if (more && n > 0)

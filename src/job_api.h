@@ -55,8 +55,11 @@ bool job_api_route(struct server *srv, struct evhttp_request *req,
 /* A job as JSON: {"id":..,"name":..,"state":..,["paused":..,]"counts":
  * {"total","pending","in_flight","ok","failed"},"last_seq":..,
  * "created_at"/"started_at"/"finished_at"/"expires_at": RFC 3339 UTC or
- * null,"ttl_s":..,"options":{...}}. paused: why running jobs wait. */
-void job_emit(struct buf *out, const struct store_job *j, const char *paused);
+ * null,"ttl_s":..,"options":{...}}. js (NULL: none) says why running
+ * jobs are paused, and while this daemon runs the job its in_flight is
+ * the attempts on the wire now (the rest of what the runner holds is
+ * pending), not every item the store has leased. */
+void job_emit(struct buf *out, const struct store_job *j, struct jobs *js);
 
 /* GET /v1/jobs/ID/results (job_results.c). */
 void job_results_start(struct server *srv, struct evhttp_request *req,

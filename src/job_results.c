@@ -269,7 +269,7 @@ reader_summary_cb(enum store_err err, const struct store_job *j, void *arg)
 	}
 	buf_adds(&s, "{\"job\":");
 	if (err == STORE_OK)
-		job_emit(&s, j, jobs_degraded(rd->srv->jobs));
+		job_emit(&s, j, rd->srv->jobs);
 	else
 		buf_printf(&s, "{\"id\":\"%s\",\"state\":\"deleted\"}", rd->id);
 	buf_printf(&s, ",\"lines\":%llu}", (unsigned long long)rd->lines);

@@ -124,6 +124,19 @@ check "a cancelled job is deleted with 204" "$(status_of "$r")" 204
 r=$(curl -sS -i "$FO/v1/jobs/$slow" | tr -d '\r')
 check "then it is gone" "$(status_of "$r") $(error_of "$r")" "404 not_found: no such job: $slow"
 
+# --- counts: in_flight is what is on the wire, not every leased item -------------
+r=$(post_job "{\"requests\":[\"$UP/delay/3000?tag=c1\",\"$UP/delay/3000?tag=c1\",\"$UP/delay/3000?tag=c1\",\"$UP/delay/3000?tag=c1\"],\"options\":{\"concurrency\":1}}")
+cj=$(job_id "$r")
+wait_until 10 sh -c "curl -sS '$FO/v1/jobs/$cj' | jq -e '.job.counts.in_flight == 1' >/dev/null"
+check "concurrency 1: one in flight, the rest pending, while the runner holds all four" \
+	"$(curl -sS "$FO/v1/jobs/$cj" | jq -c '.job.counts | [.pending, .in_flight, .ok]')" '[3,1,0]'
+check "the upstream agrees: one request in flight" "$(upstream_stats | jq -c '[.tags.c1.inflight, .tags.c1.peak]')" '[1,1]'
+r=$(curl -sS -X POST "$FO/v1/jobs/$cj/cancel")
+check "right after a cancel, nothing is pending" "$(printf '%s' "$r" | jq -c '.job.counts.pending')" 0
+follow "$cj" >/dev/null
+check "(the job is deleted once its lines are in)" \
+	"$(curl -sS -o /dev/null -w '%{http_code}' -X DELETE "$FO/v1/jobs/$cj")" 204
+
 # --- retry -----------------------------------------------------------------------
 r=$(curl -sS -X POST "$FO/v1/jobs/$id/retry")
 check "retry queues the failed items again" "$(printf '%s' "$r" | jq -c '.job.counts | [.pending, .failed]')" '[2,0]'
