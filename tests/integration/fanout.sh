@@ -64,6 +64,29 @@ check "list and rate options" \
 	"$(jq -c '.summary.effective | select(.) | [.retry_on, .rate, .burst]' "$T/out")" \
 	'[["timeout","503"],1000,5]'
 
+# --- exact flag names (no getopt prefix completion), and the aliases
+fo --timeout 500 --per-host 2 "$UP/text/1"
+check "--timeout and --per-host: timeout_ms and per_host_concurrency" \
+	"$RC $(jq -c '.summary.effective | select(.) | [.timeout_ms, .per_host_concurrency]' "$T/out")" \
+	'0 [500,2]'
+fo --ret 0 "$UP/text/1"
+check "a prefix of flags is no flag: exit 1, named as typed" \
+	"$RC $(head -n 1 "$T/err")" "1 fanout: --ret: unknown flag"
+fo --timeout-m 500 "$UP/text/1"
+check "a prefix of one flag is no flag either" \
+	"$RC $(head -n 1 "$T/err")" "1 fanout: --timeout-m: unknown flag"
+fo --token sekrit "$UP/text/1"
+check "--token SECRET: an unknown flag, and the value is never echoed" \
+	"$RC $(grep -c sekrit "$T/err") $(head -n 1 "$T/err")" \
+	"1 0 fanout: --token: unknown flag"
+
+# --- URLs in the command line's order: arguments and -i files alike
+printf '%s/text/2\n%s/text/3\n' "$UP" "$UP" >two.txt
+fo --headers false "$UP/text/1" -i two.txt "$UP/text/4"
+check "indexes follow the command line: argument, -i file, argument" \
+	"$(jq -c 'select(.index != null) | [.index, .body]' "$T/out" | sort | tr '\n' ' ')" \
+	'[0,"a"] [1,"ab"] [2,"abc"] [3,"abcd"] '
+
 # --- usage errors: exit 1, nothing sent
 fo --concurrency 0 "$UP/text/1"
 check "a value the option table refuses: exit 1" "$RC" 1
