@@ -82,6 +82,7 @@ struct cli {
 	const char *state;   /* jobs --state LIST */
 	/* the daemon */
 	const char *server;
+	bool server_set; /* by --server (else FANOUTD_URL or the default) */
 	const char *unix_socket;
 	const char *token_file;
 };

@@ -15,9 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli.h"
 #include "config.h"
+#include "http.h"
 #include "options.h"
 #include "util.h"
 
@@ -431,6 +433,7 @@ fixed_flag(struct cli *c, int ch, const char *arg, struct buf *err)
 		return 0;
 	case FLAG_SERVER:
 		c->server = arg;
+		c->server_set = true;
 		return 0;
 	case FLAG_UNIX_SOCKET:
 		c->unix_socket = arg;
@@ -439,6 +442,15 @@ fixed_flag(struct cli *c, int ch, const char *arg, struct buf *err)
 		c->token_file = arg;
 		return 0;
 	case 'X':
+		/* the daemon's own list (http.h) */
+		if (http_method_parse(arg) < 0) {
+			buf_printf(err,
+			    "-X %s: not a method fanoutd sends (GET, HEAD, "
+			    "POST, PUT, PATCH, DELETE, OPTIONS: methods are "
+			    "case-sensitive, RFC 9110 §9.1)",
+			    arg);
+			return 1;
+		}
 		c->method = arg;
 		return 0;
 	case FLAG_JOB:
@@ -525,16 +537,52 @@ command_args(struct cli *c, struct buf *err)
 	return 0;
 }
 
+/* Does s start with a URI scheme and its ':' (RFC 3986 §3.1: ALPHA
+ * *( ALPHA / DIGIT / "+" / "-" / "." ))? */
+static bool
+has_scheme(const char *s)
+{
+	size_t n = strspn(s,
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789+-.");
+
+	return n > 0 && s[n] == ':' && strchr("0123456789+-.", s[0]) == NULL;
+}
+
+/* Is s an http or https URL with a host (the daemon's address)? */
+static bool
+server_ok(const char *s)
+{
+	size_t n = strncasecmp(s, "http://", 7) == 0 ? 7
+	    : strncasecmp(s, "https://", 8) == 0     ? 8
+	                                             : 0;
+
+	return n > 0 && s[n] != '\0' && strchr("/?#", s[n]) == NULL;
+}
+
 /* An argument that is not a flag, in its place on the command line: a
- * command's job ID (*nids counts them), else a URL. 0, or 1 with err. */
+ * command's job ID (*nids counts them), else a URL, which has a scheme
+ * (a word without one is a mistyped command, not a URL). 0, or 1. */
 static int
 positional(struct cli *c, const char *arg, int *nids, struct buf *err)
 {
-	(void)err;
+	size_t i;
+
 	if (c->command != NULL) {
 		if ((*nids)++ == 0)
 			c->job_id = arg;
 		return 0;
+	}
+	if (!has_scheme(arg)) {
+		buf_printf(err,
+		    "%s: not a URL (no scheme, such as http://) "
+		    "nor a command (",
+		    arg);
+		for (i = 0; i < ARRAY_SIZE(commands); i++)
+			buf_printf(
+			    err, "%s%s", i ? ", " : "", commands[i].name);
+		buf_addc(err, ')');
+		return 1;
 	}
 	add_url(c, arg, strlen(arg));
 	return 0;
@@ -570,6 +618,11 @@ one_flag(struct cli *c, const struct option *lo, int ch, char **argv,
 static int
 check_whole(struct cli *c, int nids, struct buf *err)
 {
+	if (!server_ok(c->server)) {
+		buf_printf(err, "%s%s: expected an http:// or https:// URL",
+		    c->server_set ? "--server " : "FANOUTD_URL=", c->server);
+		return 1;
+	}
 	if (c->command != NULL) {
 		int ids = commands[command_index(c->command)].ids;
 

@@ -106,6 +106,20 @@ fo --progress sometimes "$UP/text/1"
 check "--progress sometimes: exit 1" "$RC" 1
 fo -H 'no colon' "$UP/text/1"
 check "-H without a colon: exit 1" "$RC" 1
+fo --server notaurl "$UP/text/1"
+check "--server that is not an http(s) URL: exit 1, before any lookup" \
+	"$RC $(head -n 1 "$T/err")" \
+	"1 fanout: --server notaurl: expected an http:// or https:// URL"
+fo stauts abc
+check "a mistyped command is not two URLs: exit 1, the commands named" \
+	"$RC $(head -n 1 "$T/err")" \
+	"1 fanout: stauts: not a URL (no scheme, such as http://) nor a command (jobs, status, results, retry, cancel)"
+fo -X put "$UP/echo"
+check "-X put: methods are case-sensitive, exit 1" \
+	"$RC $(grep -c '^fanout: -X put: not a method fanoutd sends' "$T/err")" "1 1"
+fo --method FETCH "$UP/echo"
+check "-X FETCH: not a method fanoutd sends, exit 1" \
+	"$RC $(grep -c '^fanout: -X FETCH: not a method' "$T/err")" "1 1"
 fo --help
 check "--help: exit 0, on stdout" "$RC/$(grep -c 'Exit: 0 all ok' "$T/out")" "0/1"
 fo --version

@@ -182,28 +182,28 @@ test_flags_become_the_query(void **state)
 	assert_int_equal(c.nopt_set, 5);
 	cli_free(&c);
 	/* a value the daemon's parser refuses is a usage error */
-	assert_int_equal(parse(&c, &err, "--concurrency", "0", "u", NULL), 1);
+	assert_int_equal(parse(&c, &err, "--concurrency", "0", "u:", NULL), 1);
 	assert_non_null(strstr(buf_cstr(&err), "--concurrency 0"));
 	cli_free(&c);
-	assert_int_equal(parse(&c, &err, "--body", "maybe", "u", NULL), 1);
+	assert_int_equal(parse(&c, &err, "--body", "maybe", "u:", NULL), 1);
 	cli_free(&c);
 	assert_int_equal(parse(&c, &err, "--rate", NULL), 1);
 	assert_non_null(strstr(buf_cstr(&err), "needs a value"));
 	cli_free(&c);
-	assert_int_equal(parse(&c, &err, "--no-such", "u", NULL), 1);
+	assert_int_equal(parse(&c, &err, "--no-such", "u:", NULL), 1);
 	assert_non_null(strstr(buf_cstr(&err), "unknown flag"));
 	cli_free(&c);
-	assert_int_equal(parse(&c, &err, "--format", "xml", "u", NULL), 1);
+	assert_int_equal(parse(&c, &err, "--format", "xml", "u:", NULL), 1);
 	cli_free(&c);
-	assert_int_equal(parse(&c, &err, "-H", "novalue", "u", NULL), 1);
+	assert_int_equal(parse(&c, &err, "-H", "novalue", "u:", NULL), 1);
 	cli_free(&c);
 	assert_int_equal(parse(&c, &err, NULL), 1);
 	assert_non_null(strstr(buf_cstr(&err), "no URLs"));
 	cli_free(&c);
-	assert_int_equal(parse(&c, &err, "--json", "f", "u", NULL), 1);
+	assert_int_equal(parse(&c, &err, "--json", "f", "u:", NULL), 1);
 	cli_free(&c);
 	/* query values are percent-encoded */
-	assert_int_equal(parse(&c, &err, "--rate", "2.5", "u", NULL), 0);
+	assert_int_equal(parse(&c, &err, "--rate", "2.5", "u:", NULL), 0);
 	assert_string_equal(buf_cstr(&c.query), "rate=2.5");
 	cli_free(&c);
 	buf_free(&err);
@@ -252,6 +252,63 @@ test_flags_are_exact_names_or_aliases(void **state)
 	cli_free(&c);
 	assert_int_equal(parse(&c, &err, "-q", "u:", NULL), 1);
 	assert_string_equal(buf_cstr(&err), "-q: unknown flag");
+	cli_free(&c);
+	buf_free(&err);
+}
+
+/* What can be known wrong from the command line is a usage error there,
+ * before anything is sent: the daemon's URL, a method, an argument that
+ * is neither a URL nor a command. */
+static void
+test_usage_errors_at_parse_time(void **state)
+{
+	struct cli c;
+	struct buf err = BUF_INIT;
+
+	assert_int_equal(
+	    parse(&c, &err, "--server", "notaurl", "http://x/", NULL), 1);
+	assert_string_equal(buf_cstr(&err),
+	    "--server notaurl: expected an http:// or https:// URL");
+	cli_free(&c);
+	assert_int_equal(
+	    parse(&c, &err, "--server", "ftp://h/", "http://x/", NULL), 1);
+	cli_free(&c);
+	assert_int_equal(
+	    parse(&c, &err, "--server", "http://", "http://x/", NULL), 1);
+	cli_free(&c);
+	assert_int_equal(
+	    parse(&c, &err, "--server", "HTTPS://h:1/base/", "http://x/", NULL),
+	    0);
+	cli_free(&c);
+	setenv("FANOUTD_URL", "localhost:7878", 1);
+	assert_int_equal(parse(&c, &err, "http://x/", NULL), 1);
+	assert_string_equal(buf_cstr(&err),
+	    "FANOUTD_URL=localhost:7878: expected an http:// or https:// URL");
+	cli_free(&c);
+	assert_int_equal(
+	    parse(&c, &err, "--server", "http://h/", "http://x/", NULL), 0);
+	cli_free(&c);
+	unsetenv("FANOUTD_URL");
+	/* methods are case-sensitive (RFC 9110 §9.1): the daemon's own */
+	assert_int_equal(parse(&c, &err, "-X", "put", "http://x/", NULL), 1);
+	assert_non_null(strstr(buf_cstr(&err), "-X put: not a method"));
+	cli_free(&c);
+	assert_int_equal(
+	    parse(&c, &err, "--method", "FETCH", "http://x/", NULL), 1);
+	cli_free(&c);
+	assert_int_equal(parse(&c, &err, "-X", "PATCH", "http://x/", NULL), 0);
+	cli_free(&c);
+	/* a mistyped command is not two URLs */
+	assert_int_equal(parse(&c, &err, "stauts", "abc", NULL), 1);
+	assert_string_equal(buf_cstr(&err),
+	    "stauts: not a URL (no scheme, such as http://) nor a command "
+	    "(jobs, status, results, retry, cancel)");
+	cli_free(&c);
+	assert_int_equal(parse(&c, &err, "http://x/", "--", "-x", NULL), 1);
+	cli_free(&c);
+	/* a URL with any scheme goes to the daemon, which names what is
+	 * wrong with it per item */
+	assert_int_equal(parse(&c, &err, "ftp://x/", "a+b.c-d:rest", NULL), 0);
 	cli_free(&c);
 	buf_free(&err);
 }
@@ -317,6 +374,22 @@ test_items_get_method_and_headers(void **state)
 	buf_free(&err);
 }
 
+/* A list with url as its one URL is refused: it goes as JSON. */
+static void
+list_refuses(const char *url)
+{
+	struct cli c;
+	struct buf err = BUF_INIT, list = BUF_INIT;
+
+	assert_int_equal(parse(&c, &err, "http://x/", NULL), 0);
+	free(c.urls[0]);
+	c.urls[0] = strdup(url);
+	assert_false(cli_build_list(&c, &list));
+	cli_free(&c);
+	buf_free(&list);
+	buf_free(&err);
+}
+
 /* A plain list goes as text/plain, byte for byte what -i reads; any
  * URL a list line cannot carry, or -X/-H/-A, makes it JSON. */
 static void
@@ -332,18 +405,15 @@ test_plain_lists_go_as_text(void **state)
 	assert_int_equal(parse(&c, &err, "-X", "HEAD", "http://x/", NULL), 0);
 	assert_false(cli_build_list(&c, &list));
 	cli_free(&c);
-	assert_int_equal(parse(&c, &err, "http://x/", "#http://y/", NULL), 0);
-	assert_false(cli_build_list(&c, &list));
-	cli_free(&c);
-	assert_int_equal(parse(&c, &err, " http://x/", NULL), 0);
-	assert_false(cli_build_list(&c, &list));
-	cli_free(&c);
 	assert_int_equal(parse(&c, &err, "http://x/\nhttp://y/", NULL), 0);
 	assert_false(cli_build_list(&c, &list));
 	cli_free(&c);
-	assert_int_equal(parse(&c, &err, "", NULL), 0);
-	assert_false(cli_build_list(&c, &list));
-	cli_free(&c);
+	/* arguments without a scheme are usage errors now; what a list
+	 * line could not carry still makes JSON */
+	list_refuses("#http://y/");
+	list_refuses(" http://x/");
+	list_refuses("http://x/ ");
+	list_refuses("");
 	buf_free(&list);
 	buf_free(&err);
 }
@@ -465,6 +535,7 @@ main(void)
 	    cmocka_unit_test(test_flags_become_the_query),
 	    cmocka_unit_test(test_flags_are_exact_names_or_aliases),
 	    cmocka_unit_test(test_urls_in_command_line_order),
+	    cmocka_unit_test(test_usage_errors_at_parse_time),
 	    cmocka_unit_test(test_items_get_method_and_headers),
 	    cmocka_unit_test(test_plain_lists_go_as_text),
 	    cmocka_unit_test(test_line_scan),
