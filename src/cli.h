@@ -51,7 +51,8 @@ struct cli {
 	/* input: URLs (arguments and -i files) or one --json file */
 	char **urls;
 	size_t nurls, capurls;
-	const char *json_file;
+	const char *json_file; /* "-": stdin */
+	bool stdin_used;       /* by -i - */
 	/* batch options, as the query string the daemon parses */
 	struct buf query;
 	const char **opt_set; /* option names given, for --json merging */

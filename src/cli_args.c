@@ -95,7 +95,7 @@ static const struct option fixed_options[] = {
 static const char usage_text[] =
     "usage: fanout [OPTIONS] URL...\n"
     "       fanout [OPTIONS] -i FILE      (one URL a line, - for stdin)\n"
-    "       fanout [OPTIONS] --json FILE  (a JSON batch)\n"
+    "       fanout [OPTIONS] --json FILE  (a JSON batch, - for stdin)\n"
     "       fanout jobs [--state LIST] | status ID | retry ID | cancel ID\n"
     "       fanout results ID [--follow] [--failed] [--after SEQ]\n"
     "Fetches the URLs through fanoutd, one NDJSON result line each.\n"
@@ -390,6 +390,7 @@ fixed_flag(struct cli *c, int ch, const char *arg, struct buf *err)
 {
 	switch (ch) {
 	case 'i':
+		c->stdin_used |= strcmp(arg, "-") == 0;
 		return cli_read_list(c, arg, err);
 	case FLAG_JSON:
 		c->json_file = arg;
@@ -640,6 +641,9 @@ check_whole(struct cli *c, int nids, struct buf *err)
 		buf_printf(err,
 		    "--state is for fanout jobs; --follow, --failed "
 		    "and --after for fanout results");
+	else if (c->json_file != NULL && strcmp(c->json_file, "-") == 0 &&
+	    c->stdin_used)
+		buf_printf(err, "-i - and --json - both read stdin: one only");
 	else if (c->json_file != NULL && c->nurls > 0)
 		buf_printf(err, "--json FILE takes no URLs besides");
 	else if (c->json_file == NULL && c->nurls == 0)
@@ -733,12 +737,19 @@ static int
 load_json(
     const struct cli *c, json_t **requests, json_t **options, struct buf *err)
 {
+	bool in = strcmp(c->json_file, "-") == 0;
 	json_error_t je;
-	json_t *doc = json_load_file(c->json_file, JSON_DECODE_ANY, &je);
+	json_t *doc = in ? json_loadf(stdin, JSON_DECODE_ANY, &je)
+	                 : json_load_file(c->json_file, JSON_DECODE_ANY, &je);
 	size_t i;
 
 	if (doc == NULL) {
-		buf_printf(err, "%s:%d: %s", c->json_file, je.line, je.text);
+		/* jansson's line is -1 when it read nothing (no file) */
+		if (je.line > 0)
+			buf_printf(err, "%s:%d: %s",
+			    in ? "stdin" : c->json_file, je.line, je.text);
+		else
+			buf_printf(err, "--json %s: %s", c->json_file, je.text);
 		return 1;
 	}
 	if (json_is_array(doc)) {

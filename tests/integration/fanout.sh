@@ -41,6 +41,16 @@ RC=0
 # shellcheck disable=SC2086
 printf '%s/text/4\n' "$UP" | ${FANOUT_WRAPPER:-} "$FANOUT" -i - >"$T/out" 2>"$T/err" || RC=$?
 check "-i - reads stdin" "$RC/$(jq -r 'select(.index == 0) | .body' "$T/out")" "0/abcd"
+RC=0
+# shellcheck disable=SC2086
+jq -n --arg u "$UP" '[$u + "/text/2"]' |
+	${FANOUT_WRAPPER:-} "$FANOUT" --json - >"$T/out" 2>"$T/err" || RC=$?
+check "--json - reads stdin too" "$RC/$(jq -r 'select(.index == 0) | .body' "$T/out")" "0/ab"
+RC=0
+# shellcheck disable=SC2086
+echo '{"requests": [' | ${FANOUT_WRAPPER:-} "$FANOUT" --json - >"$T/out" 2>"$T/err" || RC=$?
+check "--json - with bad JSON: exit 1, stdin's line named" \
+	"$RC $(head -n 1 "$T/err")" "1 fanout: stdin:2: ']' expected near end of file"
 
 jq -n --arg u "$UP" '{requests: [$u + "/text/2", {url: ($u + "/text/3"), id: "x"}],
 	options: {retries: 4, headers: false}}' >batch.json
@@ -97,7 +107,8 @@ check "an unknown flag: exit 1" "$RC" 1
 fo
 check "no URLs: exit 1" "$RC" 1
 fo --json nope.json
-check "a missing --json file: exit 1" "$RC" 1
+check "a missing --json file: exit 1, no line number" "$RC $(head -n 1 "$T/err")" \
+	"1 fanout: --json nope.json: unable to open nope.json: No such file or directory"
 fo -i nope.txt
 check "a missing -i file: exit 1" "$RC" 1
 fo --format xml "$UP/text/1"

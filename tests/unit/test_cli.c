@@ -362,6 +362,40 @@ test_items_get_method_and_headers(void **state)
 	free(s);
 	json_decref(b);
 	cli_free(&c);
+	/* an item's own method and headers win over -X, -H and -A */
+	{
+		char path[] = "/tmp/test_cli_json_XXXXXX";
+		int fd = mkstemp(path);
+		static const char doc[] =
+		    "[{\"url\":\"http://x/\",\"method\":\"PUT\","
+		    "\"headers\":{\"X-A\":\"mine\",\"User-Agent\":\"me\"}}]";
+
+		assert_true(fd >= 0);
+		assert_int_equal(
+		    write(fd, doc, sizeof(doc) - 1), (ssize_t)sizeof(doc) - 1);
+		close(fd);
+		assert_int_equal(parse(&c, &err, "-X", "POST", "-H", "X-A: 1",
+		                     "-A", "bot/1", "--json", path, NULL),
+		    0);
+		b = cli_build_batch(&c, &n, &err);
+		s = json_dumps(json_object_get(b, "requests"),
+		    JSON_COMPACT | JSON_SORT_KEYS);
+		assert_string_equal(s,
+		    "[{\"headers\":{\"User-Agent\":\"me\",\"X-A\":"
+		    "\"mine\"},\"method\":\"PUT\",\"url\":\"http://x/\"}]");
+		free(s);
+		json_decref(b);
+		cli_free(&c);
+		unlink(path);
+	}
+	/* a file that cannot be read: named, without a line number */
+	assert_int_equal(
+	    parse(&c, &err, "--json", "/nonexistent/b.json", NULL), 0);
+	assert_null(cli_build_batch(&c, &n, &err));
+	assert_string_equal(buf_cstr(&err),
+	    "--json /nonexistent/b.json: unable to open /nonexistent/b.json: "
+	    "No such file or directory");
+	cli_free(&c);
 	/* plain URLs stay strings */
 	assert_int_equal(parse(&c, &err, "http://x/", "http://y/", NULL), 0);
 	b = cli_build_batch(&c, &n, &err);
