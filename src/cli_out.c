@@ -63,9 +63,9 @@ table_row(
 	if (l->kind == CLI_LINE_SUMMARY) {
 		sum = json_object_get(j, "summary");
 		buf_printf(&o->buf,
-		    "%llu items: %llu ok, %llu failed in %.1f s\n",
-		    (unsigned long long)l->total, (unsigned long long)l->okn,
-		    (unsigned long long)l->failed,
+		    "%llu item%s: %llu ok, %llu failed in %.1f s\n",
+		    (unsigned long long)l->total, l->total == 1 ? "" : "s",
+		    (unsigned long long)l->okn, (unsigned long long)l->failed,
 		    json_number_value(json_object_get(sum, "elapsed_ms")) /
 		        1000);
 		json_decref(j);

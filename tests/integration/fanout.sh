@@ -164,6 +164,8 @@ check "--format table: a header, a row per item, a summary" "$(wc -l <"$T/out")"
 check "table rows: status, error type" \
 	"$(awk 'NR > 1 && NR < 5 {print $2}' "$T/out" | sort | tr '\n' ' ')" '200 404! dns '
 check "table summary" "$(tail -n 1 "$T/out" | cut -d' ' -f1-6)" "3 items: 1 ok, 2 failed"
+fo --format table "$UP/text/3"
+check "one item is one item" "$(tail -n 1 "$T/out" | cut -d' ' -f1-6)" "1 item: 1 ok, 0 failed"
 fo -o results.ndjson "$UP/text/3"
 check "-o FILE: nothing on stdout" "$(wc -c <"$T/out")" 0
 check "-o FILE: the lines in the file" "$(jq -r 'select(.index == 0) | .body' results.ndjson)" abc
