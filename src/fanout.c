@@ -292,6 +292,20 @@ say_refused(const struct cli_http *h, const char *what)
 	json_decref(j);
 }
 
+/* No answer from the daemon, in words: where it was looked for (the
+ * unix socket's path, else the URL) and why. */
+static void
+say_unreachable(const struct cli *c, const struct cli_http *h)
+{
+	if (c->unix_socket != NULL)
+		fprintf(stderr,
+		    "fanout: cannot reach fanoutd at the unix socket %s: %s\n",
+		    c->unix_socket, h->error);
+	else
+		fprintf(stderr, "fanout: cannot reach fanoutd at %s: %s\n",
+		    c->server, h->error);
+}
+
 /* The exit status of a run that ended as end. */
 static int
 outcome(struct run *r, enum cli_http_end end, struct cli_http *h)
@@ -300,10 +314,7 @@ outcome(struct run *r, enum cli_http_end end, struct cli_http *h)
 
 	switch (end) {
 	case CLI_HTTP_TRANSPORT:
-		fprintf(stderr, "fanout: cannot reach fanoutd at %s: %s\n",
-		    r->c->unix_socket != NULL ? r->c->unix_socket
-		                              : r->c->server,
-		    h->error);
+		say_unreachable(r->c, h);
 		return CLI_EXIT_DAEMON;
 	case CLI_HTTP_STATUS:
 		say_refused(h, "the batch");
@@ -509,9 +520,7 @@ job_call(const struct cli *c, const char *token, const char *method,
 	h.ctx = doc;
 	end = cli_http_run(&h);
 	if (end == CLI_HTTP_TRANSPORT) {
-		fprintf(stderr, "fanout: cannot reach fanoutd at %s: %s\n",
-		    c->unix_socket != NULL ? c->unix_socket : c->server,
-		    h.error);
+		say_unreachable(c, &h);
 		rc = CLI_EXIT_DAEMON;
 	} else if (end == CLI_HTTP_STATUS) {
 		say_refused(&h, body != NULL ? "the job" : "the request");

@@ -157,6 +157,10 @@ FANOUTD_URL=http://127.0.0.1:1 fo --server "$FO" "$UP/text/1"
 check "--server wins over FANOUTD_URL" "$RC" 0
 FANOUTD_URL=http://127.0.0.1:1 fo --unix-socket "$T/fo.sock" "$UP/text/1"
 check "--unix-socket" "$RC/$(jq -r 'select(.index == 0) | .body' "$T/out")" "0/a"
+fo --unix-socket "$T/nonexistent.sock" "$UP/text/1"
+check "a unix socket that is not there: exit 2, its path and errno" \
+	"$RC $(cat "$T/err")" \
+	"2 fanout: cannot reach fanoutd at the unix socket $T/nonexistent.sock: connect: No such file or directory"
 
 # --- output forms
 fo --format table --retries 0 "$UP/text/3" "$UP/status/404" "http://no-such.invalid/"
