@@ -306,6 +306,45 @@ say_unreachable(const struct cli *c, const struct cli_http *h)
 		    c->server, h->error);
 }
 
+static int job_call(const struct cli *c, const char *token, const char *method,
+    const char *path, const char *query, const struct cli_http *body,
+    struct buf *doc);
+
+/*
+ * --fail-fast on a job's results. Closing the connection stops only the
+ * reading: a job runs whether anyone reads it or not. So with --job the
+ * first failure cancels the job (POST /v1/jobs/ID/cancel, as `fanout
+ * cancel` does) and says whether that was done; `fanout results` stops
+ * reading and leaves the job as it is (it was not started here).
+ */
+static void
+fail_fast_job(struct run *r)
+{
+	struct buf path = BUF_INIT, doc = BUF_INIT;
+	unsigned long long index = (unsigned long long)r->fail_fast_index;
+
+	if (!r->c->job) {
+		fprintf(stderr,
+		    "fanout: --fail-fast: item %llu failed; stopped reading "
+		    "job %s, which is not cancelled (fanout cancel %s)\n",
+		    index, r->job_id, r->job_id);
+		return;
+	}
+	buf_printf(&path, "/v1/jobs/%s/cancel", r->job_id);
+	if (job_call(r->c, r->token, "POST", path.data, NULL, NULL, &doc) == 0)
+		fprintf(stderr,
+		    "fanout: --fail-fast: item %llu failed; job %s is "
+		    "cancelled\n",
+		    index, r->job_id);
+	else
+		fprintf(stderr,
+		    "fanout: --fail-fast: item %llu failed; job %s could not "
+		    "be cancelled (the reason is above)\n",
+		    index, r->job_id);
+	buf_free(&path);
+	buf_free(&doc);
+}
+
 /* The exit status of a run that ended as end. */
 static int
 outcome(struct run *r, enum cli_http_end end, struct cli_http *h)
@@ -337,10 +376,13 @@ outcome(struct run *r, enum cli_http_end end, struct cli_http *h)
 	case CLI_HTTP_STOPPED:
 		if (!r->fail_fast_hit)
 			return CLI_EXIT_DAEMON; /* the output failed */
-		fprintf(stderr,
-		    "fanout: --fail-fast: item %llu failed; the "
-		    "rest of the batch is cancelled\n",
-		    (unsigned long long)r->fail_fast_index);
+		if (r->job_id != NULL)
+			fail_fast_job(r);
+		else
+			fprintf(stderr,
+			    "fanout: --fail-fast: item %llu failed; the "
+			    "rest of the batch is cancelled\n",
+			    (unsigned long long)r->fail_fast_index);
 		return r->results == r->out.total && failed == r->results
 		    ? CLI_EXIT_ALL_FAILED
 		    : CLI_EXIT_SOME_FAILED;

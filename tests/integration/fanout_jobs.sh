@@ -68,6 +68,24 @@ fo --job --deadline-ms 1000 "$UP/text/1"
 check "a job the daemon refuses: exit 2, its reason" "$RC $(cat "$T/err")" \
 	"2 fanout: fanoutd refused the job (HTTP 400, bad_request): options.deadline_ms: a job has no deadline (it runs until every item has its result; cancel it to stop it)"
 
+# --- --job --fail-fast: the first failure cancels the job, not just the reading
+job_state() { curl -sS "$FO/v1/jobs/$1" | jq -r .job.state; }
+job_ended() { case $(job_state "$1") in queued | running) return 1 ;; esac; }
+fo --job --fail-fast -j 1 --retries 0 "$UP/status/500" \
+	"$UP/delay/1000?tag=jff" "$UP/delay/1000?tag=jff"
+id=$(sed -n 's/^fanout: job \([0-9a-f]*\) submitted.*/\1/p' "$T/err")
+check "--job --fail-fast: exit 3 at the first failure" "$RC" 3
+check "it says the job is cancelled" "$(tail -n 1 "$T/err")" \
+	"fanout: --fail-fast: item 0 failed; job $id is cancelled"
+check_true "the job ends" wait_until 10 job_ended "$id"
+check "the job's state is cancelled" "$(job_state "$id")" cancelled
+check_true "the upstream saw fewer than the 2 requests after the failure" \
+	test "$(upstream_stats | jq '.tags.jff.requests // 0')" -lt 2
+fo results "$id" --fail-fast
+check "results --fail-fast stops reading, and says the job is left as it is" \
+	"$RC $(tail -n 1 "$T/err")" \
+	"3 fanout: --fail-fast: item 0 failed; stopped reading job $id, which is not cancelled (fanout cancel $id)"
+
 # --- Ctrl-C while following: the job runs on; the printed command resumes
 # shellcheck disable=SC2086
 ${FANOUT_WRAPPER:-} "$FANOUT" --job --concurrency 1 "$UP/text/2" "$UP/delay/1500?tag=later" >"$T/out" 2>"$T/err" &
