@@ -182,6 +182,12 @@ cli_http_run(struct cli_http *h)
 	return end;
 }
 
+bool
+cli_http_interrupted(void)
+{
+	return interrupted != 0;
+}
+
 void
 cli_http_free(struct cli_http *h)
 {

@@ -139,6 +139,27 @@ cli_out_flush(struct cli_out *o)
 	return rc;
 }
 
+void
+cli_shell_quote(struct buf *out, const char *s)
+{
+	static const char safe[] = "abcdefghijklmnopqrstuvwxyz"
+	                           "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                           "0123456789_-+=.,/:@%";
+	const char *p;
+
+	if (s[0] != '\0' && s[strspn(s, safe)] == '\0') {
+		buf_adds(out, s);
+		return;
+	}
+	buf_addc(out, '\'');
+	for (p = s; *p != '\0'; p++)
+		if (*p == '\'')
+			buf_adds(out, "'\\''");
+		else
+			buf_addc(out, *p);
+	buf_addc(out, '\'');
+}
+
 /* bytes as "512 B", "1.5 kB", "12.3 MB", "1.0 GB" */
 static void
 human_bytes(struct buf *out, uint64_t b)

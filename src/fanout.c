@@ -18,6 +18,7 @@
 
 #include "base64.h"
 #include "cli.h"
+#include "util.h"
 
 struct run {
 	struct cli *c;
@@ -239,14 +240,17 @@ on_line(void *ctx, const char *line, size_t n)
 	r->results++;
 	if (!l.ok)
 		r->failed++;
-	if (r->job_id != NULL && n > 7 && memcmp(line, "{\"seq\":", 7) == 0)
-		r->last_seq = strtoull(line + 7, NULL, 10);
 	if (r->saving && l.ok && (l.has_body || l.has_body_url) && n > 2 &&
 	    line[n - 1] == '}') {
 		save_body(r, line, n);
 		cli_out_line(&r->out, r->line.data, r->line.len, &l);
 	} else
 		cli_out_line(&r->out, line, n, &l);
+	/* the cursor a resume starts after: not past a line whose body
+	 * download Ctrl-C cut short (the resume saves it) */
+	if (r->job_id != NULL && n > 7 && memcmp(line, "{\"seq\":", 7) == 0 &&
+	    !cli_http_interrupted())
+		r->last_seq = strtoull(line + 7, NULL, 10);
 	cli_out_count(&r->out, &l, false);
 	if (!l.ok && r->c->fail_fast) {
 		r->fail_fast_hit = true;
@@ -306,6 +310,51 @@ say_unreachable(const struct cli *c, const struct cli_http *h)
 		    c->server, h->error);
 }
 
+/*
+ * The command that goes on following r's job where this run stopped and
+ * does what this run did: the same daemon, token file, bodies saved to
+ * the same directory, format and progress. -o FILE, which truncates,
+ * becomes an append (>> FILE). Each argument quoted for a shell.
+ */
+static void
+resume_command(const struct run *r, struct buf *cmd)
+{
+	const struct cli *c = r->c;
+	const struct {
+		const char *flag, *value;
+	} args[] = {
+	    {"--server", c->server_set ? c->server : NULL},
+	    {"--unix-socket", c->unix_socket},
+	    {"--token-file", c->token_file},
+	    {"-d", c->dir},
+	    {"--format", c->format == CLI_FORMAT_TABLE ? "table" : NULL},
+	    {"--progress",
+	        c->progress == CLI_PROGRESS_ALWAYS      ? "always"
+	            : c->progress == CLI_PROGRESS_NEVER ? "never"
+	                                                : NULL},
+	};
+	size_t i;
+
+	buf_adds(cmd, "fanout results ");
+	cli_shell_quote(cmd, r->job_id);
+	buf_printf(
+	    cmd, " --follow --after %llu", (unsigned long long)r->last_seq);
+	if (c->failed_only)
+		buf_adds(cmd, " --failed");
+	for (i = 0; i < ARRAY_SIZE(args); i++) {
+		if (args[i].value == NULL)
+			continue;
+		buf_printf(cmd, " %s ", args[i].flag);
+		cli_shell_quote(cmd, args[i].value);
+	}
+	if (c->dir != NULL && c->overwrite)
+		buf_adds(cmd, " --overwrite");
+	if (c->out_file != NULL) {
+		buf_adds(cmd, " >> ");
+		cli_shell_quote(cmd, c->out_file);
+	}
+}
+
 static int job_call(const struct cli *c, const char *token, const char *method,
     const char *path, const char *query, const struct cli_http *body,
     struct buf *doc);
@@ -360,12 +409,14 @@ outcome(struct run *r, enum cli_http_end end, struct cli_http *h)
 		return CLI_EXIT_DAEMON;
 	case CLI_HTTP_INTERRUPTED:
 		if (r->job_id != NULL) {
+			struct buf cmd = BUF_INIT;
+
+			resume_command(r, &cmd);
 			fprintf(stderr,
 			    "fanout: interrupted; job %s keeps running. "
-			    "Resume with: fanout results %s --follow --after "
-			    "%llu\n",
-			    r->job_id, r->job_id,
-			    (unsigned long long)r->last_seq);
+			    "Resume with: %s\n",
+			    r->job_id, cmd.data);
+			buf_free(&cmd);
 			return 130;
 		}
 		fprintf(stderr,
@@ -609,6 +660,8 @@ job_results(struct run *r, const char *id, const char *token)
 	    json_object_get(json_object_get(j, "job"), "counts"), "total"));
 	json_decref(j);
 	r->job_id = id;
+	if (c->after != NULL) /* the cursor, until a line moves it */
+		r->last_seq = strtoull(c->after, NULL, 10);
 	if (r->saving && cli_saver_job(&r->saver, id, &r->err) != 0) {
 		fprintf(stderr, "fanout: -d %s\n", r->err.data);
 		rc = CLI_EXIT_USAGE;

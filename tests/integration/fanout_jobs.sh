@@ -106,6 +106,37 @@ check "the job keeps running" "$(curl -sS "$FO/v1/jobs/$id" | jq -r .job.state)"
 fo $(sed -n 's/.*Resume with: fanout //p' "$T/err")
 check "the resume command prints the rest, then the summary: exit 0" \
 	"$RC $(lines)$(jq -r 'select(.summary) | .summary.job.state' "$T/out")" '0 [2,1,200] done'
+# --- Ctrl-C with -d, --format table and -o: the resume command does the
+# same (saves the bodies to that directory, a table, appended to the file)
+# and survives a shell as printed (the directory's name has a space and a
+# quote)
+dir3="$T/dl 3's"
+# shellcheck disable=SC2086
+${FANOUT_WRAPPER:-} "$FANOUT" --job --concurrency 1 -d "$dir3" --format table \
+	-o "$T/res 1.txt" "$UP/text/2" "$UP/delay/1500?tag=later2" 2>"$T/err" &
+pid=$!
+first_row() { grep -q '/text/2' "$T/res 1.txt" 2>/dev/null; }
+check_true "the first row arrives" wait_until 20 first_row
+kill -INT "$pid"
+RC=0
+wait "$pid" || RC=$?
+check "Ctrl-C: exit 130" "$RC" 130
+id=$(sed -n 's/^fanout: job \([0-9a-f]*\) submitted.*/\1/p' "$T/err")
+hint=$(sed -n 's/.*Resume with: //p' "$T/err")
+check "the resume command carries -d, --format and an append to the file" \
+	"$hint" \
+	"fanout results $id --follow --after 1 -d '$T/dl 3'\\''s' --format table >> '$T/res 1.txt'"
+# shellcheck disable=SC2317
+fanout() { ${FANOUT_WRAPPER:-} "$FANOUT" "$@"; }
+RC=0
+eval "$hint" || RC=$?
+check "run as printed: exit 0" "$RC" 0
+check "it saved the rest of the bodies in that directory" \
+	"$(cat "$dir3/2")/$(cat "$dir3/1500")" "ab/delayed 1500"
+check "and appended the rest of the table to the file" \
+	"$(grep -c '/text/2' "$T/res 1.txt") $(grep -c '/delay/1500' "$T/res 1.txt") $(grep -c '^2 items: 2 ok' "$T/res 1.txt")" \
+	"1 1 1"
+
 # --- --job -d: bodies of any size, streamed to disk from the job's store
 BIG=30000000 # past the daemon's batch cap above: not on the line
 fo --job -d dl --headers false "$UP/files/$BIG/big.bin" "$UP/files/5/small.txt" "$UP/status/404"

@@ -542,6 +542,30 @@ test_lines_whatever_the_chunks(void **state)
 }
 
 static void
+quoted_is(const char *s, const char *want)
+{
+	struct buf b = BUF_INIT;
+
+	cli_shell_quote(&b, s);
+	assert_string_equal(buf_cstr(&b), want);
+	buf_free(&b);
+}
+
+/* A resume command's arguments survive a shell as they were. */
+static void
+test_shell_quote(void **state)
+{
+	quoted_is("dl", "dl");
+	quoted_is("/tmp/a-b_c.d/x=1,y:2@h%20", "/tmp/a-b_c.d/x=1,y:2@h%20");
+	quoted_is("", "''");
+	quoted_is("my dir", "'my dir'");
+	quoted_is("it's", "'it'\\''s'");
+	quoted_is("$(rm -rf ~)`x`;&|<>*?[]#~!\"\\\n",
+	    "'$(rm -rf ~)`x`;&|<>*?[]#~!\"\\\n'");
+	quoted_is("-rf", "-rf");
+}
+
+static void
 test_bar_text(void **state)
 {
 	struct buf b = BUF_INIT;
@@ -574,6 +598,7 @@ main(void)
 	    cmocka_unit_test(test_plain_lists_go_as_text),
 	    cmocka_unit_test(test_line_scan),
 	    cmocka_unit_test(test_lines_whatever_the_chunks),
+	    cmocka_unit_test(test_shell_quote),
 	    cmocka_unit_test(test_bar_text),
 	};
 
