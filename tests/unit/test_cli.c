@@ -581,6 +581,48 @@ test_bar_text(void **state)
 	buf_free(&b);
 }
 
+/* The bar never takes more than the width it is given, however narrow:
+ * fewer fields first, then a shorter bar, then the count cut. */
+static void
+test_bar_fits_narrow_terminals(void **state)
+{
+	static const uint64_t big = 123456789012ull;
+	struct buf b = BUF_INIT;
+	unsigned w;
+
+	for (w = 0; w <= 120; w++) {
+		buf_reset(&b);
+		cli_bar_text(&b, w, 3, 16, 3, 0, 2000, 0.6);
+		if (b.len > w)
+			fail_msg("width %u: %zu bytes [%s]", w, b.len, b.data);
+		buf_reset(&b);
+		cli_bar_text(&b, w, big, big + 1, big - 7, 7, big * 100, 1.0);
+		if (b.len > w)
+			fail_msg("width %u: %zu bytes [%s]", w, b.len, b.data);
+	}
+	/* what stays, narrow: the count, then ok/failed, with a bar */
+	buf_reset(&b);
+	cli_bar_text(&b, 29, 3, 16, 3, 0, 2000, 0.6);
+	assert_string_equal(b.data, "[#-------] 3/16 ok 3 failed 0");
+	buf_reset(&b);
+	cli_bar_text(&b, 49, 3, 16, 3, 0, 2000, 0.6);
+	assert_string_equal(
+	    b.data, "[#-------] 3/16 ok 3 failed 0 5/s 2.0 kB ETA 0:03");
+	buf_reset(&b);
+	cli_bar_text(&b, 40, 3, 16, 3, 0, 2000, 0.6);
+	assert_string_equal(b.data, "[#---------] 3/16 ok 3 failed 0 ETA 0:03");
+	buf_reset(&b);
+	cli_bar_text(&b, 15, 3, 16, 3, 0, 2000, 0.6);
+	assert_string_equal(b.data, "[#-------] 3/16");
+	buf_reset(&b);
+	cli_bar_text(&b, 4, 3, 16, 3, 0, 2000, 0.6);
+	assert_string_equal(b.data, "3/16");
+	buf_reset(&b);
+	cli_bar_text(&b, 3, 3, 16, 3, 0, 2000, 0.6);
+	assert_string_equal(b.data, "3/1");
+	buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -600,6 +642,7 @@ main(void)
 	    cmocka_unit_test(test_lines_whatever_the_chunks),
 	    cmocka_unit_test(test_shell_quote),
 	    cmocka_unit_test(test_bar_text),
+	    cmocka_unit_test(test_bar_fits_narrow_terminals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
