@@ -140,11 +140,21 @@ save_body(struct run *r, const char *line, size_t n)
 	buf_reset(&r->err);
 	if (url == NULL || (!json_is_string(body) && body_url == NULL))
 		buf_printf(&r->err, "the line has no url or body");
-	else if (json_is_true(json_object_get(j, "truncated")))
+	else if (json_is_true(json_object_get(j, "truncated")) &&
+	    r->job_id == NULL)
 		buf_printf(&r->err,
-		    "the body was cut at max_body_bytes (%llu bytes): not "
-		    "saved; ask for more with --max-body-bytes (and --job "
-		    "for bodies past the daemon's batch cap)",
+		    "the body was cut at max_body_bytes (%llu bytes); ask "
+		    "for more with --max-body-bytes (and --job for bodies "
+		    "past the daemon's batch cap)",
+		    (unsigned long long)bytes);
+	else if (json_is_true(json_object_get(j, "truncated")))
+		/* what the job stored is all there is: reading it again
+		 * (fanout results) cannot give more */
+		buf_printf(&r->err,
+		    "the job stored the body cut at max_body_bytes (%llu "
+		    "bytes); submit the job again with a larger "
+		    "--max-body-bytes (up to the daemon's [jobs] "
+		    "max_body_bytes_cap)",
 		    (unsigned long long)bytes);
 	else if (r->job_id != NULL &&
 	    cli_saver_saved(&r->saver, index, bytes, &r->path))
