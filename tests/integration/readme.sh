@@ -26,6 +26,8 @@
 # number of lines must match too. A ```text block is compared line by
 # line, in order, `...` matching anything.
 #
+# Every man page must also format without a warning from groff (-ww).
+#
 # It runs inside its own network namespace (unshare -n, root), so the
 # README's fixed ports are free and nothing leaves the machine.
 . "$(dirname "${TESTLIB:?TESTLIB must point to tests/integration/lib.sh}")/netns.sh"
@@ -319,6 +321,10 @@ check_true "README.md: every shell block is marked" \
 	extract_markdown "$SRCDIR/README.md"
 for m in "$SRCDIR"/man/*.[1-8]; do
 	check_true "$(basename "$m"): every example is marked" extract_man "$m"
+	# groff exits 0 on a warning: a line that starts with '.' or "'"
+	# is read as a request and dropped, an unknown escape vanishes
+	check "$(basename "$m"): groff -man -ww -z warns of nothing" \
+		"$(groff -man -ww -z "$m" 2>&1)" ""
 done
 nex=$(ls "$T/ex" | grep -c '\.cmd$')
 check_true "there are examples to run ($nex)" test "$nex" -ge 5
