@@ -330,8 +330,7 @@ nex=$(ls "$T/ex" | grep -c '\.cmd$')
 check_true "there are examples to run ($nex)" test "$nex" -ge 5
 
 # The quick start's set-up, as the README says: script/server, on the
-# binaries under test. The man pages' examples fetch from "a web server
-# on port 8080 of this host": the test upstream plays it.
+# binaries under test; the man pages' examples use it too.
 FANOUTD=$FANOUTD UPSTREAM=$UPSTREAM "$SRCDIR/script/server" \
 	>"$T/server.out" 2>&1 &
 SERVER_PID=$!
@@ -344,7 +343,6 @@ if ! wait_until 30 grep -q '^script/server: ready' "$T/server.out"; then
 fi
 check "script/server names both addresses" \
 	"$(grep -c '^script/server: .*http://127.0.0.1:78\(78\|79\)' "$T/server.out")" 2
-start_upstream 127.0.0.1:8080
 
 for f in "$T"/ex/*.cmd; do
 	run_example "$(basename "$f" .cmd)"
