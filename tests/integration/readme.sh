@@ -10,6 +10,9 @@
 #                                       no prose) is the output it prints
 #   <!-- example exit=N -->             the same, exiting with status N
 #   <!-- example not run: REASON -->    shown only (say why)
+#   <!-- example setup -->              run before every example, in
+#                                       the same shell (the quick
+#                                       start's PATH)
 # In a man page, the same words in a roff comment before `.nf`
 # (`.\" example`, `.\" example not run: REASON`), and `.\" output` before
 # the `.nf` block that shows the output. A shell block without a marker
@@ -90,7 +93,10 @@ extract_markdown() {
 			kind = "cmd"
 			if (marker == "")
 				complain("a shell block with no <!-- example --> marker")
-			else if (marker !~ /not run/)
+			else if (marker ~ /^<!-- example setup/) {
+				kind = "setup"
+				cur = dir "/setup.sh"
+			} else if (marker !~ /not run/)
 				start_example()
 			marker = ""
 		} else {
@@ -286,19 +292,22 @@ run_example() {
 	where=$(cat "$f.where")
 	mode=$(output_mode "$1")
 	rc=0
-	# As a user would: in a directory of their own, the installed
-	# programs (fanoutd) on the PATH, the Python client (clients/python)
-	# on PYTHONPATH as if pip had installed it (python.sh tests that
-	# install), and no bytecode written into the source tree.
+	# As a user would: in a directory laid out like the checkout, the
+	# quick start's set-up (its PATH) first, in the same shell, on a
+	# PATH that has no fanout or fanoutd of its own; the Python client
+	# (clients/python) on PYTHONPATH as if pip had installed it
+	# (python.sh tests that install), and no bytecode written into the
+	# source tree.
+	cat "$T/ex/setup.sh" "$f.cmd" >"$f.run"
 	if [ "$mode" = text ]; then
-		(cd "$T/cwd" && PATH=$(dirname "$FANOUTD"):$PATH \
+		(cd "$T/cwd" && PATH=$CLEAN_PATH \
 			PYTHONPATH=$SRCDIR/clients/python PYTHONDONTWRITEBYTECODE=1 \
-			timeout 60 bash "$f.cmd") >"$f.actual" 2>&1 || rc=$?
+			timeout 60 bash "$f.run") >"$f.actual" 2>&1 || rc=$?
 		cp "$f.actual" "$f.stderr"
 	else
-		(cd "$T/cwd" && PATH=$(dirname "$FANOUTD"):$PATH \
+		(cd "$T/cwd" && PATH=$CLEAN_PATH \
 			PYTHONPATH=$SRCDIR/clients/python PYTHONDONTWRITEBYTECODE=1 \
-			timeout 60 bash "$f.cmd") >"$f.actual" 2>"$f.stderr" || rc=$?
+			timeout 60 bash "$f.run") >"$f.actual" 2>"$f.stderr" || rc=$?
 	fi
 	if [ "$rc" != "$(cat "$f.exit")" ]; then
 		fail "$where: exit status $rc, not $(cat "$f.exit")"
@@ -319,6 +328,20 @@ run_example() {
 
 check_true "README.md: every shell block is marked" \
 	extract_markdown "$SRCDIR/README.md"
+check_true "README.md: its quick start has the set-up the examples need" \
+	test -s "$T/ex/setup.sh"
+
+# The scratch directory stands for the checkout: its src/ is the build's
+# (the programs are there after script/server, as in a checkout). The
+# PATH the examples start from has no fanout or fanoutd: only the set-up
+# puts them on it, as for a user who followed the quick start.
+ln -s "$(dirname "$FANOUT")" "$T/cwd/src"
+CLEAN_PATH=
+IFS=: read -ra path_dirs <<<"$PATH"
+for d in "${path_dirs[@]}"; do
+	[ -x "$d/fanout" ] || [ -x "$d/fanoutd" ] && continue
+	CLEAN_PATH=${CLEAN_PATH:+$CLEAN_PATH:}$d
+done
 for m in "$SRCDIR"/man/*.[1-8]; do
 	check_true "$(basename "$m"): every example is marked" extract_man "$m"
 	# groff exits 0 on a warning: a line that starts with '.' or "'"
