@@ -88,7 +88,7 @@ check "results --fail-fast stops reading, and says the job is left as it is" \
 
 # --- Ctrl-C while following: the job runs on; the printed command resumes
 # shellcheck disable=SC2086
-${FANOUT_WRAPPER:-} "$FANOUT" --job --concurrency 1 "$UP/text/2" "$UP/delay/1500?tag=later" >"$T/out" 2>"$T/err" &
+${FANOUT_WRAPPER:-} "$FANOUT" --job --concurrency 1 "$UP/text/2" "$UP/delay/4000?tag=later" >"$T/out" 2>"$T/err" &
 pid=$!
 first() {
 	grep -q '^{"seq":1,' "$T/out"
@@ -113,7 +113,7 @@ check "the resume command prints the rest, then the summary: exit 0" \
 dir3="$T/dl 3's"
 # shellcheck disable=SC2086
 ${FANOUT_WRAPPER:-} "$FANOUT" --job --concurrency 1 -d "$dir3" --format table \
-	-o "$T/res 1.txt" "$UP/text/2" "$UP/delay/1500?tag=later2" 2>"$T/err" &
+	-o "$T/res 1.txt" "$UP/text/2" "$UP/delay/4000?tag=later2" 2>"$T/err" &
 pid=$!
 first_row() { grep -q '/text/2' "$T/res 1.txt" 2>/dev/null; }
 check_true "the first row arrives" wait_until 20 first_row
@@ -132,9 +132,9 @@ RC=0
 eval "$hint" || RC=$?
 check "run as printed: exit 0" "$RC" 0
 check "it saved the rest of the bodies in that directory" \
-	"$(cat "$dir3/2")/$(cat "$dir3/1500")" "ab/delayed 1500"
+	"$(cat "$dir3/2")/$(cat "$dir3/4000")" "ab/delayed 4000"
 check "and appended the rest of the table to the file" \
-	"$(grep -c '/text/2' "$T/res 1.txt") $(grep -c '/delay/1500' "$T/res 1.txt") $(grep -c '^2 items: 2 ok' "$T/res 1.txt")" \
+	"$(grep -c '/text/2' "$T/res 1.txt") $(grep -c '/delay/4000' "$T/res 1.txt") $(grep -c '^2 items: 2 ok' "$T/res 1.txt")" \
 	"1 1 1"
 
 # --- --job -d: bodies of any size, streamed to disk from the job's store
