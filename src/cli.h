@@ -51,7 +51,8 @@ struct cli {
 	/* input: URLs (arguments and -i files) or one --json file */
 	char **urls;
 	size_t nurls, capurls;
-	const char *json_file;
+	const char *json_file; /* "-": stdin */
+	bool stdin_used;       /* by -i - */
 	/* batch options, as the query string the daemon parses */
 	struct buf query;
 	const char **opt_set; /* option names given, for --json merging */
@@ -82,6 +83,7 @@ struct cli {
 	const char *state;   /* jobs --state LIST */
 	/* the daemon */
 	const char *server;
+	bool server_set; /* by --server (else FANOUTD_URL or the default) */
 	const char *unix_socket;
 	const char *token_file;
 };
@@ -258,6 +260,10 @@ void cli_out_count(struct cli_out *o, const struct cli_line *l, bool force);
 void cli_out_clear(struct cli_out *o);
 void cli_out_free(struct cli_out *o);
 
+/* s as one word for a POSIX shell (XCU 2.2): as it is when every byte
+ * is safe unquoted, else in single quotes ('\'' for a quote). */
+void cli_shell_quote(struct buf *out, const char *s);
+
 /* The bar's text for a width (no escapes): pure, for the unit test. */
 void cli_bar_text(struct buf *out, unsigned width, uint64_t done,
     uint64_t total, uint64_t ok, uint64_t failed, uint64_t bytes,
@@ -296,5 +302,7 @@ struct cli_http {
  * stream the answer's lines to on_line. */
 enum cli_http_end cli_http_run(struct cli_http *h);
 void cli_http_free(struct cli_http *h);
+/* Has SIGINT or SIGTERM come (during an exchange)? */
+bool cli_http_interrupted(void);
 
 #endif

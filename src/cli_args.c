@@ -5,16 +5,21 @@
  * checked with the daemon's own parser (opts_set_text) so a bad value
  * is a usage error before anything is sent, and passed on in the query
  * string the daemon parses with that same parser. A new option in the
- * table is a new flag with no change here.
+ * table is a new flag with no change here. Flags are exact: getopt's
+ * completion of a prefix (--time for --timeout-ms) is refused, so a
+ * typo never becomes another flag (--token SECRET is not
+ * --token-file), and a new flag never breaks an old abbreviation.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli.h"
 #include "config.h"
+#include "http.h"
 #include "options.h"
 #include "util.h"
 
@@ -50,6 +55,17 @@ static const struct {
     {"cancel", 1},
 };
 
+/* Short names for batch options (issue #18 promises these), each the
+ * option table's name of the row it stands for: the value is checked
+ * and sent under that name. */
+static const struct {
+	const char *alias;
+	const char *option;
+} aliases[] = {
+    {"timeout", "timeout_ms"},
+    {"per_host", "per_host_concurrency"},
+};
+
 static const struct option fixed_options[] = {
     {"input", required_argument, NULL, 'i'},
     {"json", required_argument, NULL, FLAG_JSON},
@@ -79,7 +95,7 @@ static const struct option fixed_options[] = {
 static const char usage_text[] =
     "usage: fanout [OPTIONS] URL...\n"
     "       fanout [OPTIONS] -i FILE      (one URL a line, - for stdin)\n"
-    "       fanout [OPTIONS] --json FILE  (a JSON batch)\n"
+    "       fanout [OPTIONS] --json FILE  (a JSON batch, - for stdin)\n"
     "       fanout jobs [--state LIST] | status ID | retry ID | cancel ID\n"
     "       fanout results ID [--follow] [--failed] [--after SEQ]\n"
     "Fetches the URLs through fanoutd, one NDJSON result line each.\n"
@@ -91,15 +107,20 @@ static const char usage_text[] =
     "  -d, --dir DIR           save each ok body in DIR (line gets "
     "saved_path)\n"
     "      --overwrite         replace existing files in DIR\n"
-    "      --fail-fast         cancel the rest at the first failed item\n"
+    "      --fail-fast         cancel the rest (the job, with --job) at the\n"
+    "                          first failed item\n"
     "  -X, --method METHOD     -H, --header 'Name: value'\n"
     "  -A, --user-agent TEXT\n"
     "      --server URL        (FANOUTD_URL; " DEFAULT_SERVER ")\n"
     "      --unix-socket PATH  --token-file FILE (or FANOUTD_TOKEN)\n"
     "  -j N                    the same as --concurrency N\n"
     "  -x LIST                 the same as --extract LIST (title,links,meta)\n"
+    "      --timeout MS        the same as --timeout-ms MS\n"
+    "      --per-host N        the same as --per-host-concurrency N\n"
     "Every batch option of fanoutd(8) is a flag: --NAME VALUE, with '-' or\n"
     "'_' in NAME (--timeout-ms 500, --per-host-concurrency 4, --rate 10).\n"
+    "Flags are spelled in full: --time is not --timeout. URLs keep the\n"
+    "command line's order, arguments and -i files alike.\n"
     "Exit: 0 all ok, 1 usage, 2 daemon unreachable or refused, 3 some\n"
     "items failed, 4 every item failed. See fanout(1).\n";
 
@@ -269,35 +290,89 @@ set_option(struct cli *c, const char *name, const char *value, struct buf *err)
 	return 0;
 }
 
+/* The row of the option table named name, or -1. */
+static int
+option_row(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < opts_count(); i++)
+		if (strcmp(opts_at(i)->name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
 /* The getopt_long table: the fixed flags, then each option row twice
  * (its name, and with '-' for '_'). names holds the dashed copies. */
 static struct option *
 long_options(char ***names)
 {
-	size_t n = opts_count(), i, k = NFIXED;
-	struct option *lo = calloc(NFIXED + 2 * n + 1, sizeof(*lo));
+	size_t n = opts_count(), na = ARRAY_SIZE(aliases), i, k = NFIXED;
+	struct option *lo = calloc(NFIXED + 2 * (n + na) + 1, sizeof(*lo));
 
-	*names = calloc(n + 1, sizeof(char *));
+	*names = calloc(n + na + 1, sizeof(char *));
 	if (lo == NULL || *names == NULL)
 		abort();
 	memcpy(lo, fixed_options, sizeof(fixed_options));
-	for (i = 0; i < n; i++) {
-		const char *name = opts_at(i)->name;
+	for (i = 0; i < n + na; i++) {
+		const char *name =
+		    i < n ? opts_at(i)->name : aliases[i - n].alias;
+		int row = i < n ? (int)i : option_row(aliases[i - n].option);
 		char *d = strdup(name), *p;
 
-		if (d == NULL)
-			abort();
+		if (d == NULL || row < 0)
+			abort(); /* an alias of no row: the unit test fails */
 		for (p = d; *p != '\0'; p++)
 			if (*p == '_')
 				*p = '-';
 		(*names)[i] = d;
 		lo[k++] = (struct option){
-		    name, required_argument, NULL, FLAG_TABLE + (int)i};
+		    name, required_argument, NULL, FLAG_TABLE + row};
 		if (strcmp(d, name) != 0)
 			lo[k++] = (struct option){
-			    d, required_argument, NULL, FLAG_TABLE + (int)i};
+			    d, required_argument, NULL, FLAG_TABLE + row};
 	}
 	return lo;
+}
+
+/*
+ * The argv element getopt_long just read was a long flag: is its name
+ * (up to '=') exactly one of lo's? getopt_long also takes a prefix of a
+ * name; that is refused here. 0, or 1 with err naming the flag as typed
+ * and never the value after it (which may be a secret).
+ */
+static int
+exact_flag(const struct option *lo, const char *typed, struct buf *err)
+{
+	size_t n = strcspn(typed + 2, "="), i;
+
+	for (i = 0; lo[i].name != NULL; i++)
+		if (strlen(lo[i].name) == n &&
+		    strncmp(lo[i].name, typed + 2, n) == 0)
+			return 0;
+	buf_printf(err, "%.*s: unknown flag", (int)n + 2, typed);
+	return 1;
+}
+
+/* What getopt_long's '?' or ':' means, in words: the flag as typed, and
+ * no value. */
+static void
+bad_flag(const struct option *lo, int ch, const char *typed, struct buf *err)
+{
+	size_t n;
+
+	if (strncmp(typed, "--", 2) != 0) {
+		if (ch == ':')
+			buf_printf(err, "-%c: needs a value", optopt);
+		else
+			buf_printf(err, "-%c: unknown flag", optopt);
+		return;
+	}
+	if (exact_flag(lo, typed, err) != 0)
+		return;
+	n = strcspn(typed, "=");
+	buf_printf(err, "%.*s: %s", (int)n, typed,
+	    ch == ':' ? "needs a value" : "takes no value");
 }
 
 static void
@@ -316,6 +391,7 @@ fixed_flag(struct cli *c, int ch, const char *arg, struct buf *err)
 {
 	switch (ch) {
 	case 'i':
+		c->stdin_used |= strcmp(arg, "-") == 0;
 		return cli_read_list(c, arg, err);
 	case FLAG_JSON:
 		c->json_file = arg;
@@ -359,6 +435,7 @@ fixed_flag(struct cli *c, int ch, const char *arg, struct buf *err)
 		return 0;
 	case FLAG_SERVER:
 		c->server = arg;
+		c->server_set = true;
 		return 0;
 	case FLAG_UNIX_SOCKET:
 		c->unix_socket = arg;
@@ -367,6 +444,15 @@ fixed_flag(struct cli *c, int ch, const char *arg, struct buf *err)
 		c->token_file = arg;
 		return 0;
 	case 'X':
+		/* the daemon's own list (http.h) */
+		if (http_method_parse(arg) < 0) {
+			buf_printf(err,
+			    "-X %s: not a method fanoutd sends (GET, HEAD, "
+			    "POST, PUT, PATCH, DELETE, OPTIONS: methods are "
+			    "case-sensitive, RFC 9110 §9.1)",
+			    arg);
+			return 1;
+		}
 		c->method = arg;
 		return 0;
 	case FLAG_JOB:
@@ -430,19 +516,10 @@ command_index(const char *name)
 	return -1;
 }
 
-/* A command's ID (the one argument left) and the flags it may take. */
+/* A command's flags: only those it takes. 0, or 1 with err. */
 static int
-command_args(struct cli *c, int argc, char **argv, struct buf *err)
+command_args(struct cli *c, struct buf *err)
 {
-	int ids = commands[command_index(c->command)].ids;
-
-	if (argc - optind != ids) {
-		buf_printf(err, "fanout %s takes %s", c->command,
-		    ids ? "one job ID" : "no arguments");
-		return 1;
-	}
-	if (ids)
-		c->job_id = argv[optind];
 	if (c->nurls > 0 || c->json_file != NULL || c->job) {
 		buf_printf(err, "fanout %s takes no URLs, --json or --job",
 		    c->command);
@@ -462,70 +539,152 @@ command_args(struct cli *c, int argc, char **argv, struct buf *err)
 	return 0;
 }
 
+/* Does s start with a URI scheme and its ':' (RFC 3986 §3.1: ALPHA
+ * *( ALPHA / DIGIT / "+" / "-" / "." ))? */
+static bool
+has_scheme(const char *s)
+{
+	size_t n = strspn(s,
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789+-.");
+
+	return n > 0 && s[n] == ':' && strchr("0123456789+-.", s[0]) == NULL;
+}
+
+/* Is s an http or https URL with a host (the daemon's address)? */
+static bool
+server_ok(const char *s)
+{
+	size_t n = strncasecmp(s, "http://", 7) == 0 ? 7
+	    : strncasecmp(s, "https://", 8) == 0     ? 8
+	                                             : 0;
+
+	return n > 0 && s[n] != '\0' && strchr("/?#", s[n]) == NULL;
+}
+
+/* An argument that is not a flag, in its place on the command line: a
+ * command's job ID (*nids counts them), else a URL, which has a scheme
+ * (a word without one is a mistyped command, not a URL). 0, or 1. */
+static int
+positional(struct cli *c, const char *arg, int *nids, struct buf *err)
+{
+	size_t i;
+
+	if (c->command != NULL) {
+		if ((*nids)++ == 0)
+			c->job_id = arg;
+		return 0;
+	}
+	if (!has_scheme(arg)) {
+		buf_printf(err,
+		    "%s: not a URL (no scheme, such as http://) "
+		    "nor a command (",
+		    arg);
+		for (i = 0; i < ARRAY_SIZE(commands); i++)
+			buf_printf(
+			    err, "%s%s", i ? ", " : "", commands[i].name);
+		buf_addc(err, ')');
+		return 1;
+	}
+	add_url(c, arg, strlen(arg));
+	return 0;
+}
+
+/* One getopt_long result (not a positional). 0, 1 (usage), -1 (help). */
+static int
+one_flag(struct cli *c, const struct option *lo, int ch, char **argv,
+    struct buf *err)
+{
+	const char *typed = argv[optind - 1];
+
+	if (ch == ':' || ch == '?') {
+		bad_flag(lo, ch, typed, err);
+		return 1;
+	}
+	/* the flag, when its value was the next element */
+	if (optarg != NULL && optarg == typed && optind >= 2)
+		typed = argv[optind - 2];
+	if (strncmp(typed, "--", 2) == 0 && exact_flag(lo, typed, err) != 0)
+		return 1;
+	if (ch == 'j')
+		return set_option(c, "concurrency", optarg, err);
+	if (ch == 'x')
+		return set_option(c, "extract", optarg, err);
+	if (ch >= FLAG_TABLE)
+		return set_option(
+		    c, opts_at((size_t)(ch - FLAG_TABLE))->name, optarg, err);
+	return fixed_flag(c, ch, optarg, err);
+}
+
+/* What the whole command line must hold together. 0, or 1 with err. */
+static int
+check_whole(struct cli *c, int nids, struct buf *err)
+{
+	if (!server_ok(c->server)) {
+		buf_printf(err, "%s%s: expected an http:// or https:// URL",
+		    c->server_set ? "--server " : "FANOUTD_URL=", c->server);
+		return 1;
+	}
+	if (c->command != NULL) {
+		int ids = commands[command_index(c->command)].ids;
+
+		if (nids != ids) {
+			buf_printf(err, "fanout %s takes %s", c->command,
+			    ids ? "one job ID" : "no arguments");
+			return 1;
+		}
+		return command_args(c, err);
+	}
+	if (c->job_name != NULL && !c->job)
+		buf_printf(err, "--name is for --job");
+	else if (c->state != NULL || c->follow || c->failed_only ||
+	    c->after != NULL)
+		buf_printf(err,
+		    "--state is for fanout jobs; --follow, --failed "
+		    "and --after for fanout results");
+	else if (c->json_file != NULL && strcmp(c->json_file, "-") == 0 &&
+	    c->stdin_used)
+		buf_printf(err, "-i - and --json - both read stdin: one only");
+	else if (c->json_file != NULL && c->nurls > 0)
+		buf_printf(err, "--json FILE takes no URLs besides");
+	else if (c->json_file == NULL && c->nurls == 0)
+		buf_printf(err,
+		    "no URLs (give them as arguments, -i FILE or "
+		    "--json FILE)");
+	else
+		return 0;
+	return 1;
+}
+
 int
 cli_parse_args(struct cli *c, int argc, char **argv, struct buf *err)
 {
 	char **names;
 	struct option *lo = long_options(&names);
-	int ch, rc = 0;
+	int ch, rc = 0, nids = 0;
 	const char *env = getenv("FANOUTD_URL");
 
 	memset(c, 0, sizeof(*c));
 	c->server = env != NULL && env[0] != '\0' ? env : DEFAULT_SERVER;
 	opterr = 0;
-	optind = 1;
+	optind = 0; /* getopt's whole state anew (a GNU extension) */
 	if (argc > 1 && command_index(argv[1]) >= 0) {
 		/* "fanout results ID ...": the command, then its flags */
 		c->command = argv[1];
 		argc--;
 		argv++;
 	}
+	/* '-': arguments come back in their place (as 1), so URLs and -i
+	 * files keep the command line's order; ':' a missing value */
 	while (rc == 0 &&
-	    (ch = getopt_long(argc, argv, ":i:o:d:j:x:X:H:A:hV", lo, NULL)) !=
-	        -1) {
-		if (ch == ':') {
-			buf_printf(err, "%s: needs a value", argv[optind - 1]);
-			rc = 1;
-		} else if (ch == '?') {
-			buf_printf(err,
-			    "%s: unknown flag, or the start of more than one",
-			    argv[optind - 1]);
-			rc = 1;
-		} else if (ch == 'j')
-			rc = set_option(c, "concurrency", optarg, err);
-		else if (ch == 'x')
-			rc = set_option(c, "extract", optarg, err);
-		else if (ch >= FLAG_TABLE)
-			rc = set_option(c,
-			    opts_at((size_t)(ch - FLAG_TABLE))->name, optarg,
-			    err);
-		else
-			rc = fixed_flag(c, ch, optarg, err);
-	}
-	if (rc == 0 && c->command != NULL)
-		rc = command_args(c, argc, argv, err);
-	for (; rc == 0 && c->command == NULL && optind < argc; optind++)
-		add_url(c, argv[optind], strlen(argv[optind]));
-	if (rc != 0 || c->command != NULL) {
-		/* checked above */
-	} else if (c->job_name != NULL && !c->job) {
-		buf_printf(err, "--name is for --job");
-		rc = 1;
-	} else if (c->state != NULL || c->follow || c->failed_only ||
-	    c->after != NULL) {
-		buf_printf(err,
-		    "--state is for fanout jobs; --follow, --failed "
-		    "and --after for fanout results");
-		rc = 1;
-	} else if (c->json_file != NULL && c->nurls > 0) {
-		buf_printf(err, "--json FILE takes no URLs besides");
-		rc = 1;
-	} else if (c->json_file == NULL && c->nurls == 0) {
-		buf_printf(err,
-		    "no URLs (give them as arguments, -i FILE or "
-		    "--json FILE)");
-		rc = 1;
-	}
+	    (ch = getopt_long(argc, argv, "-:i:o:d:j:x:X:H:A:hV", lo, NULL)) !=
+	        -1)
+		rc = ch == 1 ? positional(c, optarg, &nids, err)
+		             : one_flag(c, lo, ch, argv, err);
+	for (; rc == 0 && optind < argc; optind++) /* after "--" */
+		rc = positional(c, argv[optind], &nids, err);
+	if (rc == 0)
+		rc = check_whole(c, nids, err);
 	free(lo);
 	free_names(names);
 	return rc;
@@ -579,12 +738,19 @@ static int
 load_json(
     const struct cli *c, json_t **requests, json_t **options, struct buf *err)
 {
+	bool in = strcmp(c->json_file, "-") == 0;
 	json_error_t je;
-	json_t *doc = json_load_file(c->json_file, JSON_DECODE_ANY, &je);
+	json_t *doc = in ? json_loadf(stdin, JSON_DECODE_ANY, &je)
+	                 : json_load_file(c->json_file, JSON_DECODE_ANY, &je);
 	size_t i;
 
 	if (doc == NULL) {
-		buf_printf(err, "%s:%d: %s", c->json_file, je.line, je.text);
+		/* jansson's line is -1 when it read nothing (no file) */
+		if (je.line > 0)
+			buf_printf(err, "%s:%d: %s",
+			    in ? "stdin" : c->json_file, je.line, je.text);
+		else
+			buf_printf(err, "--json %s: %s", c->json_file, je.text);
 		return 1;
 	}
 	if (json_is_array(doc)) {

@@ -80,6 +80,25 @@ on_xferinfo(
 	return interrupted ? 1 : 0;
 }
 
+/* Why no answer came, into h->error. Over a unix socket libcurl's own
+ * words name the TCP host and port of the URL, which it never dialled:
+ * say the socket's path and connect(2)'s errno instead. */
+static void
+transport_error(struct cli_http *h, CURL *curl, CURLcode rc, const char *cerr)
+{
+	long os_errno = 0;
+
+	if (h->unix_socket != NULL && rc == CURLE_COULDNT_CONNECT &&
+	    curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno) == CURLE_OK &&
+	    os_errno != 0) {
+		snprintf(h->error, sizeof(h->error), "connect: %s",
+		    strerror((int)os_errno));
+		return;
+	}
+	snprintf(h->error, sizeof(h->error), "%s",
+	    cerr[0] != '\0' ? cerr : curl_easy_strerror(rc));
+}
+
 enum cli_http_end
 cli_http_run(struct cli_http *h)
 {
@@ -152,8 +171,7 @@ cli_http_run(struct cli_http *h)
 	else if (interrupted)
 		end = CLI_HTTP_INTERRUPTED;
 	else {
-		snprintf(h->error, sizeof(h->error), "%s",
-		    cerr[0] != '\0' ? cerr : curl_easy_strerror(rc));
+		transport_error(h, x.curl, rc, cerr);
 		end = CLI_HTTP_TRANSPORT;
 	}
 	curl_easy_cleanup(x.curl);
@@ -162,6 +180,12 @@ cli_http_run(struct cli_http *h)
 	buf_free(&ctype);
 	cli_lines_free(&x.lines);
 	return end;
+}
+
+bool
+cli_http_interrupted(void)
+{
+	return interrupted != 0;
 }
 
 void

@@ -63,9 +63,9 @@ table_row(
 	if (l->kind == CLI_LINE_SUMMARY) {
 		sum = json_object_get(j, "summary");
 		buf_printf(&o->buf,
-		    "%llu items: %llu ok, %llu failed in %.1f s\n",
-		    (unsigned long long)l->total, (unsigned long long)l->okn,
-		    (unsigned long long)l->failed,
+		    "%llu item%s: %llu ok, %llu failed in %.1f s\n",
+		    (unsigned long long)l->total, l->total == 1 ? "" : "s",
+		    (unsigned long long)l->okn, (unsigned long long)l->failed,
 		    json_number_value(json_object_get(sum, "elapsed_ms")) /
 		        1000);
 		json_decref(j);
@@ -139,6 +139,27 @@ cli_out_flush(struct cli_out *o)
 	return rc;
 }
 
+void
+cli_shell_quote(struct buf *out, const char *s)
+{
+	static const char safe[] = "abcdefghijklmnopqrstuvwxyz"
+	                           "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                           "0123456789_-+=.,/:@%";
+	const char *p;
+
+	if (s[0] != '\0' && s[strspn(s, safe)] == '\0') {
+		buf_adds(out, s);
+		return;
+	}
+	buf_addc(out, '\'');
+	for (p = s; *p != '\0'; p++)
+		if (*p == '\'')
+			buf_adds(out, "'\\''");
+		else
+			buf_addc(out, *p);
+	buf_addc(out, '\'');
+}
+
 /* bytes as "512 B", "1.5 kB", "12.3 MB", "1.0 GB" */
 static void
 human_bytes(struct buf *out, uint64_t b)
@@ -158,47 +179,84 @@ human_bytes(struct buf *out, uint64_t b)
 	buf_printf(out, "%.1f %s", v, unit[u]);
 }
 
+/* The bar's fields after the count, in the order they are given up
+ * when the width is short: bytes, rate, ETA, then ok/failed. */
+enum bar_field { BAR_OKFAIL, BAR_RATE, BAR_BYTES, BAR_ETA, BAR__COUNT };
+static const enum bar_field bar_drop_order[BAR__COUNT] = {
+    BAR_BYTES, BAR_RATE, BAR_ETA, BAR_OKFAIL};
+
+#define BAR_MIN 8 /* columns of '#' and '-' worth drawing */
+
 void
 cli_bar_text(struct buf *out, unsigned width, uint64_t done, uint64_t total,
     uint64_t ok, uint64_t failed, uint64_t bytes, double elapsed_s)
 {
+	struct buf f[BAR__COUNT] = {BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT};
 	struct buf tail = BUF_INIT;
 	double rate = elapsed_s > 0 ? (double)done / elapsed_s : 0;
-	unsigned bar, fill, i;
+	bool shown[BAR__COUNT] = {true, true, true, true};
+	unsigned bar = 0, fill, i, k, dropped = 0;
 
-	buf_printf(&tail, " %llu/%llu ok %llu failed %llu %.0f/s ",
-	    (unsigned long long)done, (unsigned long long)total,
-	    (unsigned long long)ok, (unsigned long long)failed, rate);
-	human_bytes(&tail, bytes);
+	buf_printf(&f[BAR_OKFAIL], " ok %llu failed %llu",
+	    (unsigned long long)ok, (unsigned long long)failed);
+	buf_printf(&f[BAR_RATE], " %.0f/s", rate);
+	buf_addc(&f[BAR_BYTES], ' ');
+	human_bytes(&f[BAR_BYTES], bytes);
 	if (rate > 0 && total > done) {
 		unsigned long eta =
 		    (unsigned long)((double)(total - done) / rate + 0.5);
 
-		buf_printf(&tail, " ETA %lu:%02lu", eta / 60, eta % 60);
+		buf_printf(&f[BAR_ETA], " ETA %lu:%02lu", eta / 60, eta % 60);
 	}
-	/* the bar takes what the counts leave, at least 10 columns */
-	bar = width > tail.len + 2 + 10 ? width - (unsigned)tail.len - 2 : 10;
-	fill = total > 0
-	    ? (unsigned)((double)bar * (double)done / (double)total)
-	    : 0;
-	if (fill > bar)
-		fill = bar;
-	buf_addc(out, '[');
-	for (i = 0; i < bar; i++)
-		buf_addc(out, i < fill ? '#' : '-');
-	buf_addc(out, ']');
-	buf_add(out, tail.data, tail.len);
+	/* the most fields that leave the bar BAR_MIN columns */
+	for (;;) {
+		buf_reset(&tail);
+		buf_printf(&tail, " %llu/%llu", (unsigned long long)done,
+		    (unsigned long long)total);
+		for (k = 0; k < BAR__COUNT; k++)
+			if (shown[k])
+				buf_add(&tail, f[k].data, f[k].len);
+		if (width >= tail.len + 2 + BAR_MIN) {
+			bar = width - (unsigned)tail.len - 2;
+			break;
+		}
+		if (dropped == BAR__COUNT) {
+			/* the count alone: a short bar, or none */
+			if (width >= tail.len + 2 + 3)
+				bar = width - (unsigned)tail.len - 2;
+			break;
+		}
+		shown[bar_drop_order[dropped++]] = false;
+	}
+	if (bar > 0) {
+		fill = total > 0
+		    ? (unsigned)((double)bar * (double)done / (double)total)
+		    : 0;
+		if (fill > bar)
+			fill = bar;
+		buf_addc(out, '[');
+		for (i = 0; i < bar; i++)
+			buf_addc(out, i < fill ? '#' : '-');
+		buf_addc(out, ']');
+		buf_add(out, tail.data, tail.len);
+	} else /* never wider than the terminal: cut */
+		buf_add(out, tail.data + 1,
+		    tail.len - 1 < width ? tail.len - 1 : width);
+	for (k = 0; k < BAR__COUNT; k++)
+		buf_free(&f[k]);
 	buf_free(&tail);
 }
 
-/* Columns of the terminal on stderr (80 when unknown), one left free so
- * the cursor never wraps. */
+/* Columns of the terminal on stderr, read at every draw so a resized
+ * window is followed, with one left free so the cursor never wraps (a
+ * wrapped bar leaves a stale line at every redraw); 79 when stderr is
+ * not a terminal (--progress always into a file). */
 static unsigned
 term_width(void)
 {
 	struct winsize ws;
 
-	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20)
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
 		return (unsigned)ws.ws_col - 1;
 	return 79;
 }

@@ -18,6 +18,7 @@
 
 #include "base64.h"
 #include "cli.h"
+#include "util.h"
 
 struct run {
 	struct cli *c;
@@ -139,11 +140,21 @@ save_body(struct run *r, const char *line, size_t n)
 	buf_reset(&r->err);
 	if (url == NULL || (!json_is_string(body) && body_url == NULL))
 		buf_printf(&r->err, "the line has no url or body");
-	else if (json_is_true(json_object_get(j, "truncated")))
+	else if (json_is_true(json_object_get(j, "truncated")) &&
+	    r->job_id == NULL)
 		buf_printf(&r->err,
-		    "the body was cut at max_body_bytes (%llu bytes): not "
-		    "saved; ask for more with --max-body-bytes (and --job "
-		    "for bodies past the daemon's batch cap)",
+		    "the body was cut at max_body_bytes (%llu bytes); ask "
+		    "for more with --max-body-bytes (and --job for bodies "
+		    "past the daemon's batch cap)",
+		    (unsigned long long)bytes);
+	else if (json_is_true(json_object_get(j, "truncated")))
+		/* what the job stored is all there is: reading it again
+		 * (fanout results) cannot give more */
+		buf_printf(&r->err,
+		    "the job stored the body cut at max_body_bytes (%llu "
+		    "bytes); submit the job again with a larger "
+		    "--max-body-bytes (up to the daemon's [jobs] "
+		    "max_body_bytes_cap)",
 		    (unsigned long long)bytes);
 	else if (r->job_id != NULL &&
 	    cli_saver_saved(&r->saver, index, bytes, &r->path))
@@ -239,14 +250,17 @@ on_line(void *ctx, const char *line, size_t n)
 	r->results++;
 	if (!l.ok)
 		r->failed++;
-	if (r->job_id != NULL && n > 7 && memcmp(line, "{\"seq\":", 7) == 0)
-		r->last_seq = strtoull(line + 7, NULL, 10);
 	if (r->saving && l.ok && (l.has_body || l.has_body_url) && n > 2 &&
 	    line[n - 1] == '}') {
 		save_body(r, line, n);
 		cli_out_line(&r->out, r->line.data, r->line.len, &l);
 	} else
 		cli_out_line(&r->out, line, n, &l);
+	/* the cursor a resume starts after: not past a line whose body
+	 * download Ctrl-C cut short (the resume saves it) */
+	if (r->job_id != NULL && n > 7 && memcmp(line, "{\"seq\":", 7) == 0 &&
+	    !cli_http_interrupted())
+		r->last_seq = strtoull(line + 7, NULL, 10);
 	cli_out_count(&r->out, &l, false);
 	if (!l.ok && r->c->fail_fast) {
 		r->fail_fast_hit = true;
@@ -292,6 +306,104 @@ say_refused(const struct cli_http *h, const char *what)
 	json_decref(j);
 }
 
+/* No answer from the daemon, in words: where it was looked for (the
+ * unix socket's path, else the URL) and why. */
+static void
+say_unreachable(const struct cli *c, const struct cli_http *h)
+{
+	if (c->unix_socket != NULL)
+		fprintf(stderr,
+		    "fanout: cannot reach fanoutd at the unix socket %s: %s\n",
+		    c->unix_socket, h->error);
+	else
+		fprintf(stderr, "fanout: cannot reach fanoutd at %s: %s\n",
+		    c->server, h->error);
+}
+
+/*
+ * The command that goes on following r's job where this run stopped and
+ * does what this run did: the same daemon, token file, bodies saved to
+ * the same directory, format and progress. -o FILE, which truncates,
+ * becomes an append (>> FILE). Each argument quoted for a shell.
+ */
+static void
+resume_command(const struct run *r, struct buf *cmd)
+{
+	const struct cli *c = r->c;
+	const struct {
+		const char *flag, *value;
+	} args[] = {
+	    {"--server", c->server_set ? c->server : NULL},
+	    {"--unix-socket", c->unix_socket},
+	    {"--token-file", c->token_file},
+	    {"-d", c->dir},
+	    {"--format", c->format == CLI_FORMAT_TABLE ? "table" : NULL},
+	    {"--progress",
+	        c->progress == CLI_PROGRESS_ALWAYS      ? "always"
+	            : c->progress == CLI_PROGRESS_NEVER ? "never"
+	                                                : NULL},
+	};
+	size_t i;
+
+	buf_adds(cmd, "fanout results ");
+	cli_shell_quote(cmd, r->job_id);
+	buf_printf(
+	    cmd, " --follow --after %llu", (unsigned long long)r->last_seq);
+	if (c->failed_only)
+		buf_adds(cmd, " --failed");
+	for (i = 0; i < ARRAY_SIZE(args); i++) {
+		if (args[i].value == NULL)
+			continue;
+		buf_printf(cmd, " %s ", args[i].flag);
+		cli_shell_quote(cmd, args[i].value);
+	}
+	if (c->dir != NULL && c->overwrite)
+		buf_adds(cmd, " --overwrite");
+	if (c->out_file != NULL) {
+		buf_adds(cmd, " >> ");
+		cli_shell_quote(cmd, c->out_file);
+	}
+}
+
+static int job_call(const struct cli *c, const char *token, const char *method,
+    const char *path, const char *query, const struct cli_http *body,
+    struct buf *doc);
+
+/*
+ * --fail-fast on a job's results. Closing the connection stops only the
+ * reading: a job runs whether anyone reads it or not. So with --job the
+ * first failure cancels the job (POST /v1/jobs/ID/cancel, as `fanout
+ * cancel` does) and says whether that was done; `fanout results` stops
+ * reading and leaves the job as it is (it was not started here).
+ */
+static void
+fail_fast_job(struct run *r)
+{
+	struct buf path = BUF_INIT, doc = BUF_INIT;
+	unsigned long long index = (unsigned long long)r->fail_fast_index;
+
+	if (!r->c->job) {
+		fprintf(stderr,
+		    "fanout: --fail-fast: item %llu failed; stopped reading "
+		    "job %s, which is not cancelled (fanout cancel %s)\n",
+		    index, r->job_id, r->job_id);
+		return;
+	}
+	buf_printf(&path, "/v1/jobs/%s/cancel", r->job_id);
+	if (job_call(r->c, r->token, "POST", path.data, NULL, NULL, &doc) == 0)
+		fprintf(stderr,
+		    "fanout: --fail-fast: item %llu failed; job %s is "
+		    "cancelled\n",
+		    index, r->job_id);
+	else
+		fprintf(stderr,
+		    "fanout: --fail-fast: item %llu failed; job %s could not "
+		    "be cancelled (the reason is above)\n",
+		    index, r->job_id);
+	buf_free(&path);
+	buf_free(&doc);
+}
+
 /* The exit status of a run that ended as end. */
 static int
 outcome(struct run *r, enum cli_http_end end, struct cli_http *h)
@@ -300,22 +412,21 @@ outcome(struct run *r, enum cli_http_end end, struct cli_http *h)
 
 	switch (end) {
 	case CLI_HTTP_TRANSPORT:
-		fprintf(stderr, "fanout: cannot reach fanoutd at %s: %s\n",
-		    r->c->unix_socket != NULL ? r->c->unix_socket
-		                              : r->c->server,
-		    h->error);
+		say_unreachable(r->c, h);
 		return CLI_EXIT_DAEMON;
 	case CLI_HTTP_STATUS:
 		say_refused(h, "the batch");
 		return CLI_EXIT_DAEMON;
 	case CLI_HTTP_INTERRUPTED:
 		if (r->job_id != NULL) {
+			struct buf cmd = BUF_INIT;
+
+			resume_command(r, &cmd);
 			fprintf(stderr,
 			    "fanout: interrupted; job %s keeps running. "
-			    "Resume with: fanout results %s --follow --after "
-			    "%llu\n",
-			    r->job_id, r->job_id,
-			    (unsigned long long)r->last_seq);
+			    "Resume with: %s\n",
+			    r->job_id, cmd.data);
+			buf_free(&cmd);
 			return 130;
 		}
 		fprintf(stderr,
@@ -326,10 +437,13 @@ outcome(struct run *r, enum cli_http_end end, struct cli_http *h)
 	case CLI_HTTP_STOPPED:
 		if (!r->fail_fast_hit)
 			return CLI_EXIT_DAEMON; /* the output failed */
-		fprintf(stderr,
-		    "fanout: --fail-fast: item %llu failed; the "
-		    "rest of the batch is cancelled\n",
-		    (unsigned long long)r->fail_fast_index);
+		if (r->job_id != NULL)
+			fail_fast_job(r);
+		else
+			fprintf(stderr,
+			    "fanout: --fail-fast: item %llu failed; the "
+			    "rest of the batch is cancelled\n",
+			    (unsigned long long)r->fail_fast_index);
 		return r->results == r->out.total && failed == r->results
 		    ? CLI_EXIT_ALL_FAILED
 		    : CLI_EXIT_SOME_FAILED;
@@ -509,9 +623,7 @@ job_call(const struct cli *c, const char *token, const char *method,
 	h.ctx = doc;
 	end = cli_http_run(&h);
 	if (end == CLI_HTTP_TRANSPORT) {
-		fprintf(stderr, "fanout: cannot reach fanoutd at %s: %s\n",
-		    c->unix_socket != NULL ? c->unix_socket : c->server,
-		    h.error);
+		say_unreachable(c, &h);
 		rc = CLI_EXIT_DAEMON;
 	} else if (end == CLI_HTTP_STATUS) {
 		say_refused(&h, body != NULL ? "the job" : "the request");
@@ -558,6 +670,8 @@ job_results(struct run *r, const char *id, const char *token)
 	    json_object_get(json_object_get(j, "job"), "counts"), "total"));
 	json_decref(j);
 	r->job_id = id;
+	if (c->after != NULL) /* the cursor, until a line moves it */
+		r->last_seq = strtoull(c->after, NULL, 10);
 	if (r->saving && cli_saver_job(&r->saver, id, &r->err) != 0) {
 		fprintf(stderr, "fanout: -d %s\n", r->err.data);
 		rc = CLI_EXIT_USAGE;

@@ -41,6 +41,16 @@ RC=0
 # shellcheck disable=SC2086
 printf '%s/text/4\n' "$UP" | ${FANOUT_WRAPPER:-} "$FANOUT" -i - >"$T/out" 2>"$T/err" || RC=$?
 check "-i - reads stdin" "$RC/$(jq -r 'select(.index == 0) | .body' "$T/out")" "0/abcd"
+RC=0
+# shellcheck disable=SC2086
+jq -n --arg u "$UP" '[$u + "/text/2"]' |
+	${FANOUT_WRAPPER:-} "$FANOUT" --json - >"$T/out" 2>"$T/err" || RC=$?
+check "--json - reads stdin too" "$RC/$(jq -r 'select(.index == 0) | .body' "$T/out")" "0/ab"
+RC=0
+# shellcheck disable=SC2086
+echo '{"requests": [' | ${FANOUT_WRAPPER:-} "$FANOUT" --json - >"$T/out" 2>"$T/err" || RC=$?
+check "--json - with bad JSON: exit 1, stdin's line named" \
+	"$RC $(head -n 1 "$T/err")" "1 fanout: stdin:2: ']' expected near end of file"
 
 jq -n --arg u "$UP" '{requests: [$u + "/text/2", {url: ($u + "/text/3"), id: "x"}],
 	options: {retries: 4, headers: false}}' >batch.json
@@ -64,6 +74,29 @@ check "list and rate options" \
 	"$(jq -c '.summary.effective | select(.) | [.retry_on, .rate, .burst]' "$T/out")" \
 	'[["timeout","503"],1000,5]'
 
+# --- exact flag names (no getopt prefix completion), and the aliases
+fo --timeout 500 --per-host 2 "$UP/text/1"
+check "--timeout and --per-host: timeout_ms and per_host_concurrency" \
+	"$RC $(jq -c '.summary.effective | select(.) | [.timeout_ms, .per_host_concurrency]' "$T/out")" \
+	'0 [500,2]'
+fo --ret 0 "$UP/text/1"
+check "a prefix of flags is no flag: exit 1, named as typed" \
+	"$RC $(head -n 1 "$T/err")" "1 fanout: --ret: unknown flag"
+fo --timeout-m 500 "$UP/text/1"
+check "a prefix of one flag is no flag either" \
+	"$RC $(head -n 1 "$T/err")" "1 fanout: --timeout-m: unknown flag"
+fo --token sekrit "$UP/text/1"
+check "--token SECRET: an unknown flag, and the value is never echoed" \
+	"$RC $(grep -c sekrit "$T/err") $(head -n 1 "$T/err")" \
+	"1 0 fanout: --token: unknown flag"
+
+# --- URLs in the command line's order: arguments and -i files alike
+printf '%s/text/2\n%s/text/3\n' "$UP" "$UP" >two.txt
+fo --headers false "$UP/text/1" -i two.txt "$UP/text/4"
+check "indexes follow the command line: argument, -i file, argument" \
+	"$(jq -c 'select(.index != null) | [.index, .body]' "$T/out" | sort | tr '\n' ' ')" \
+	'[0,"a"] [1,"ab"] [2,"abc"] [3,"abcd"] '
+
 # --- usage errors: exit 1, nothing sent
 fo --concurrency 0 "$UP/text/1"
 check "a value the option table refuses: exit 1" "$RC" 1
@@ -74,7 +107,8 @@ check "an unknown flag: exit 1" "$RC" 1
 fo
 check "no URLs: exit 1" "$RC" 1
 fo --json nope.json
-check "a missing --json file: exit 1" "$RC" 1
+check "a missing --json file: exit 1, no line number" "$RC $(head -n 1 "$T/err")" \
+	"1 fanout: --json nope.json: unable to open nope.json: No such file or directory"
 fo -i nope.txt
 check "a missing -i file: exit 1" "$RC" 1
 fo --format xml "$UP/text/1"
@@ -83,6 +117,20 @@ fo --progress sometimes "$UP/text/1"
 check "--progress sometimes: exit 1" "$RC" 1
 fo -H 'no colon' "$UP/text/1"
 check "-H without a colon: exit 1" "$RC" 1
+fo --server notaurl "$UP/text/1"
+check "--server that is not an http(s) URL: exit 1, before any lookup" \
+	"$RC $(head -n 1 "$T/err")" \
+	"1 fanout: --server notaurl: expected an http:// or https:// URL"
+fo stauts abc
+check "a mistyped command is not two URLs: exit 1, the commands named" \
+	"$RC $(head -n 1 "$T/err")" \
+	"1 fanout: stauts: not a URL (no scheme, such as http://) nor a command (jobs, status, results, retry, cancel)"
+fo -X put "$UP/echo"
+check "-X put: methods are case-sensitive, exit 1" \
+	"$RC $(grep -c '^fanout: -X put: not a method fanoutd sends' "$T/err")" "1 1"
+fo --method FETCH "$UP/echo"
+check "-X FETCH: not a method fanoutd sends, exit 1" \
+	"$RC $(grep -c '^fanout: -X FETCH: not a method' "$T/err")" "1 1"
 fo --help
 check "--help: exit 0, on stdout" "$RC/$(grep -c 'Exit: 0 all ok' "$T/out")" "0/1"
 fo --version
@@ -109,6 +157,10 @@ FANOUTD_URL=http://127.0.0.1:1 fo --server "$FO" "$UP/text/1"
 check "--server wins over FANOUTD_URL" "$RC" 0
 FANOUTD_URL=http://127.0.0.1:1 fo --unix-socket "$T/fo.sock" "$UP/text/1"
 check "--unix-socket" "$RC/$(jq -r 'select(.index == 0) | .body' "$T/out")" "0/a"
+fo --unix-socket "$T/nonexistent.sock" "$UP/text/1"
+check "a unix socket that is not there: exit 2, its path and errno" \
+	"$RC $(cat "$T/err")" \
+	"2 fanout: cannot reach fanoutd at the unix socket $T/nonexistent.sock: connect: No such file or directory"
 
 # --- output forms
 fo --format table --retries 0 "$UP/text/3" "$UP/status/404" "http://no-such.invalid/"
@@ -116,6 +168,8 @@ check "--format table: a header, a row per item, a summary" "$(wc -l <"$T/out")"
 check "table rows: status, error type" \
 	"$(awk 'NR > 1 && NR < 5 {print $2}' "$T/out" | sort | tr '\n' ' ')" '200 404! dns '
 check "table summary" "$(tail -n 1 "$T/out" | cut -d' ' -f1-6)" "3 items: 1 ok, 2 failed"
+fo --format table "$UP/text/3"
+check "one item is one item" "$(tail -n 1 "$T/out" | cut -d' ' -f1-6)" "1 item: 1 ok, 0 failed"
 fo -o results.ndjson "$UP/text/3"
 check "-o FILE: nothing on stdout" "$(wc -c <"$T/out")" 0
 check "-o FILE: the lines in the file" "$(jq -r 'select(.index == 0) | .body' results.ndjson)" abc

@@ -68,9 +68,27 @@ fo --job --deadline-ms 1000 "$UP/text/1"
 check "a job the daemon refuses: exit 2, its reason" "$RC $(cat "$T/err")" \
 	"2 fanout: fanoutd refused the job (HTTP 400, bad_request): options.deadline_ms: a job has no deadline (it runs until every item has its result; cancel it to stop it)"
 
+# --- --job --fail-fast: the first failure cancels the job, not just the reading
+job_state() { curl -sS "$FO/v1/jobs/$1" | jq -r .job.state; }
+job_ended() { case $(job_state "$1") in queued | running) return 1 ;; esac; }
+fo --job --fail-fast -j 1 --retries 0 "$UP/status/500" \
+	"$UP/delay/1000?tag=jff" "$UP/delay/1000?tag=jff"
+id=$(sed -n 's/^fanout: job \([0-9a-f]*\) submitted.*/\1/p' "$T/err")
+check "--job --fail-fast: exit 3 at the first failure" "$RC" 3
+check "it says the job is cancelled" "$(tail -n 1 "$T/err")" \
+	"fanout: --fail-fast: item 0 failed; job $id is cancelled"
+check_true "the job ends" wait_until 10 job_ended "$id"
+check "the job's state is cancelled" "$(job_state "$id")" cancelled
+check_true "the upstream saw fewer than the 2 requests after the failure" \
+	test "$(upstream_stats | jq '.tags.jff.requests // 0')" -lt 2
+fo results "$id" --fail-fast
+check "results --fail-fast stops reading, and says the job is left as it is" \
+	"$RC $(tail -n 1 "$T/err")" \
+	"3 fanout: --fail-fast: item 0 failed; stopped reading job $id, which is not cancelled (fanout cancel $id)"
+
 # --- Ctrl-C while following: the job runs on; the printed command resumes
 # shellcheck disable=SC2086
-${FANOUT_WRAPPER:-} "$FANOUT" --job --concurrency 1 "$UP/text/2" "$UP/delay/1500?tag=later" >"$T/out" 2>"$T/err" &
+${FANOUT_WRAPPER:-} "$FANOUT" --job --concurrency 1 "$UP/text/2" "$UP/delay/4000?tag=later" >"$T/out" 2>"$T/err" &
 pid=$!
 first() {
 	grep -q '^{"seq":1,' "$T/out"
@@ -88,6 +106,37 @@ check "the job keeps running" "$(curl -sS "$FO/v1/jobs/$id" | jq -r .job.state)"
 fo $(sed -n 's/.*Resume with: fanout //p' "$T/err")
 check "the resume command prints the rest, then the summary: exit 0" \
 	"$RC $(lines)$(jq -r 'select(.summary) | .summary.job.state' "$T/out")" '0 [2,1,200] done'
+# --- Ctrl-C with -d, --format table and -o: the resume command does the
+# same (saves the bodies to that directory, a table, appended to the file)
+# and survives a shell as printed (the directory's name has a space and a
+# quote)
+dir3="$T/dl 3's"
+# shellcheck disable=SC2086
+${FANOUT_WRAPPER:-} "$FANOUT" --job --concurrency 1 -d "$dir3" --format table \
+	-o "$T/res 1.txt" "$UP/text/2" "$UP/delay/4000?tag=later2" 2>"$T/err" &
+pid=$!
+first_row() { grep -q '/text/2' "$T/res 1.txt" 2>/dev/null; }
+check_true "the first row arrives" wait_until 20 first_row
+kill -INT "$pid"
+RC=0
+wait "$pid" || RC=$?
+check "Ctrl-C: exit 130" "$RC" 130
+id=$(sed -n 's/^fanout: job \([0-9a-f]*\) submitted.*/\1/p' "$T/err")
+hint=$(sed -n 's/.*Resume with: //p' "$T/err")
+check "the resume command carries -d, --format and an append to the file" \
+	"$hint" \
+	"fanout results $id --follow --after 1 -d '$T/dl 3'\\''s' --format table >> '$T/res 1.txt'"
+# shellcheck disable=SC2317
+fanout() { ${FANOUT_WRAPPER:-} "$FANOUT" "$@"; }
+RC=0
+eval "$hint" || RC=$?
+check "run as printed: exit 0" "$RC" 0
+check "it saved the rest of the bodies in that directory" \
+	"$(cat "$dir3/2")/$(cat "$dir3/4000")" "ab/delayed 4000"
+check "and appended the rest of the table to the file" \
+	"$(grep -c '/text/2' "$T/res 1.txt") $(grep -c '/delay/4000' "$T/res 1.txt") $(grep -c '^2 items: 2 ok' "$T/res 1.txt")" \
+	"1 1 1"
+
 # --- --job -d: bodies of any size, streamed to disk from the job's store
 BIG=30000000 # past the daemon's batch cap above: not on the line
 fo --job -d dl --headers false "$UP/files/$BIG/big.bin" "$UP/files/5/small.txt" "$UP/status/404"
@@ -114,8 +163,20 @@ check "the changed one is kept; the new copy gets the next name" \
 	"$(stat -c %s dl/big.bin) $(sha256sum <dl/big-1.bin)" "100 $(curl -sS "$UP/files/$BIG/big.bin" | sha256sum)"
 fo -d dl2 --max-body-bytes 10 "$UP/files/50/cut.txt"
 check "a body cut at max_body_bytes is not saved as if whole: exit 4" \
-	"$RC $(jq -r "select(.save_error) | .save_error" "$T/out" | cut -c1-56) $(test -e dl2/cut.txt && echo saved || echo absent)" \
-	"4 the body was cut at max_body_bytes (10 bytes): not saved absent"
+	"$RC $(test -e dl2/cut.txt && echo saved || echo absent)" "4 absent"
+check "the line says why, and how to get it whole" \
+	"$(jq -r "select(.save_error) | .save_error" "$T/out")" \
+	"the body was cut at max_body_bytes (10 bytes); ask for more with --max-body-bytes (and --job for bodies past the daemon's batch cap)"
+check "stderr says 'not saved' once" "$(cat "$T/err")" \
+	"fanout: $UP/files/50/cut.txt: not saved: the body was cut at max_body_bytes (10 bytes); ask for more with --max-body-bytes (and --job for bodies past the daemon's batch cap)"
+fo --job --max-body-bytes 10 --headers false "$UP/files/50/cut.txt"
+id=$(sed -n 's/^fanout: job \([0-9a-f]*\) submitted.*/\1/p' "$T/err")
+fo results "$id" -d dl2
+check "fanout results -d of a body the job stored cut: exit 4 (a failed save counts)" \
+	"$RC $(test -e dl2/cut.txt && echo saved || echo absent)" "4 absent"
+check "and the way out is to submit the job again, not to read it again" \
+	"$(tail -n 1 "$T/err")" \
+	"fanout: $UP/files/50/cut.txt: not saved: the job stored the body cut at max_body_bytes (10 bytes); submit the job again with a larger --max-body-bytes (up to the daemon's [jobs] max_body_bytes_cap)"
 
 stop_fanoutd
 finish

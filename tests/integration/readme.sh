@@ -10,6 +10,9 @@
 #                                       no prose) is the output it prints
 #   <!-- example exit=N -->             the same, exiting with status N
 #   <!-- example not run: REASON -->    shown only (say why)
+#   <!-- example setup -->              run before every example, in
+#                                       the same shell (the quick
+#                                       start's PATH)
 # In a man page, the same words in a roff comment before `.nf`
 # (`.\" example`, `.\" example not run: REASON`), and `.\" output` before
 # the `.nf` block that shows the output. A shell block without a marker
@@ -25,6 +28,8 @@
 # within 1.5x + 100 ms of the figure shown. Without a `...` line, the
 # number of lines must match too. A ```text block is compared line by
 # line, in order, `...` matching anything.
+#
+# Every man page must also format without a warning from groff (-ww).
 #
 # It runs inside its own network namespace (unshare -n, root), so the
 # README's fixed ports are free and nothing leaves the machine.
@@ -88,7 +93,10 @@ extract_markdown() {
 			kind = "cmd"
 			if (marker == "")
 				complain("a shell block with no <!-- example --> marker")
-			else if (marker !~ /not run/)
+			else if (marker ~ /^<!-- example setup/) {
+				kind = "setup"
+				cur = dir "/setup.sh"
+			} else if (marker !~ /not run/)
 				start_example()
 			marker = ""
 		} else {
@@ -284,19 +292,22 @@ run_example() {
 	where=$(cat "$f.where")
 	mode=$(output_mode "$1")
 	rc=0
-	# As a user would: in a directory of their own, the installed
-	# programs (fanoutd) on the PATH, the Python client (clients/python)
-	# on PYTHONPATH as if pip had installed it (python.sh tests that
-	# install), and no bytecode written into the source tree.
+	# As a user would: in a directory laid out like the checkout, the
+	# quick start's set-up (its PATH) first, in the same shell, on a
+	# PATH that has no fanout or fanoutd of its own; the Python client
+	# (clients/python) on PYTHONPATH as if pip had installed it
+	# (python.sh tests that install), and no bytecode written into the
+	# source tree.
+	cat "$T/ex/setup.sh" "$f.cmd" >"$f.run"
 	if [ "$mode" = text ]; then
-		(cd "$T/cwd" && PATH=$(dirname "$FANOUTD"):$PATH \
+		(cd "$T/cwd" && PATH=$CLEAN_PATH \
 			PYTHONPATH=$SRCDIR/clients/python PYTHONDONTWRITEBYTECODE=1 \
-			timeout 60 bash "$f.cmd") >"$f.actual" 2>&1 || rc=$?
+			timeout 60 bash "$f.run") >"$f.actual" 2>&1 || rc=$?
 		cp "$f.actual" "$f.stderr"
 	else
-		(cd "$T/cwd" && PATH=$(dirname "$FANOUTD"):$PATH \
+		(cd "$T/cwd" && PATH=$CLEAN_PATH \
 			PYTHONPATH=$SRCDIR/clients/python PYTHONDONTWRITEBYTECODE=1 \
-			timeout 60 bash "$f.cmd") >"$f.actual" 2>"$f.stderr" || rc=$?
+			timeout 60 bash "$f.run") >"$f.actual" 2>"$f.stderr" || rc=$?
 	fi
 	if [ "$rc" != "$(cat "$f.exit")" ]; then
 		fail "$where: exit status $rc, not $(cat "$f.exit")"
@@ -317,15 +328,32 @@ run_example() {
 
 check_true "README.md: every shell block is marked" \
 	extract_markdown "$SRCDIR/README.md"
+check_true "README.md: its quick start has the set-up the examples need" \
+	test -s "$T/ex/setup.sh"
+
+# The scratch directory stands for the checkout: its src/ is the build's
+# (the programs are there after script/server, as in a checkout). The
+# PATH the examples start from has no fanout or fanoutd: only the set-up
+# puts them on it, as for a user who followed the quick start.
+ln -s "$(dirname "$FANOUT")" "$T/cwd/src"
+CLEAN_PATH=
+IFS=: read -ra path_dirs <<<"$PATH"
+for d in "${path_dirs[@]}"; do
+	[ -x "$d/fanout" ] || [ -x "$d/fanoutd" ] && continue
+	CLEAN_PATH=${CLEAN_PATH:+$CLEAN_PATH:}$d
+done
 for m in "$SRCDIR"/man/*.[1-8]; do
 	check_true "$(basename "$m"): every example is marked" extract_man "$m"
+	# groff exits 0 on a warning: a line that starts with '.' or "'"
+	# is read as a request and dropped, an unknown escape vanishes
+	check "$(basename "$m"): groff -man -ww -z warns of nothing" \
+		"$(groff -man -ww -z "$m" 2>&1)" ""
 done
 nex=$(ls "$T/ex" | grep -c '\.cmd$')
 check_true "there are examples to run ($nex)" test "$nex" -ge 5
 
 # The quick start's set-up, as the README says: script/server, on the
-# binaries under test. The man pages' examples fetch from "a web server
-# on port 8080 of this host": the test upstream plays it.
+# binaries under test; the man pages' examples use it too.
 FANOUTD=$FANOUTD UPSTREAM=$UPSTREAM "$SRCDIR/script/server" \
 	>"$T/server.out" 2>&1 &
 SERVER_PID=$!
@@ -338,7 +366,6 @@ if ! wait_until 30 grep -q '^script/server: ready' "$T/server.out"; then
 fi
 check "script/server names both addresses" \
 	"$(grep -c '^script/server: .*http://127.0.0.1:78\(78\|79\)' "$T/server.out")" 2
-start_upstream 127.0.0.1:8080
 
 for f in "$T"/ex/*.cmd; do
 	run_example "$(basename "$f" .cmd)"

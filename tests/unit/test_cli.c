@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -181,30 +182,160 @@ test_flags_become_the_query(void **state)
 	assert_int_equal(c.nopt_set, 5);
 	cli_free(&c);
 	/* a value the daemon's parser refuses is a usage error */
-	assert_int_equal(parse(&c, &err, "--concurrency", "0", "u", NULL), 1);
+	assert_int_equal(parse(&c, &err, "--concurrency", "0", "u:", NULL), 1);
 	assert_non_null(strstr(buf_cstr(&err), "--concurrency 0"));
 	cli_free(&c);
-	assert_int_equal(parse(&c, &err, "--body", "maybe", "u", NULL), 1);
+	assert_int_equal(parse(&c, &err, "--body", "maybe", "u:", NULL), 1);
 	cli_free(&c);
 	assert_int_equal(parse(&c, &err, "--rate", NULL), 1);
 	assert_non_null(strstr(buf_cstr(&err), "needs a value"));
 	cli_free(&c);
-	assert_int_equal(parse(&c, &err, "--no-such", "u", NULL), 1);
+	assert_int_equal(parse(&c, &err, "--no-such", "u:", NULL), 1);
 	assert_non_null(strstr(buf_cstr(&err), "unknown flag"));
 	cli_free(&c);
-	assert_int_equal(parse(&c, &err, "--format", "xml", "u", NULL), 1);
+	assert_int_equal(parse(&c, &err, "--format", "xml", "u:", NULL), 1);
 	cli_free(&c);
-	assert_int_equal(parse(&c, &err, "-H", "novalue", "u", NULL), 1);
+	assert_int_equal(parse(&c, &err, "-H", "novalue", "u:", NULL), 1);
 	cli_free(&c);
 	assert_int_equal(parse(&c, &err, NULL), 1);
 	assert_non_null(strstr(buf_cstr(&err), "no URLs"));
 	cli_free(&c);
-	assert_int_equal(parse(&c, &err, "--json", "f", "u", NULL), 1);
+	assert_int_equal(parse(&c, &err, "--json", "f", "u:", NULL), 1);
 	cli_free(&c);
 	/* query values are percent-encoded */
-	assert_int_equal(parse(&c, &err, "--rate", "2.5", "u", NULL), 0);
+	assert_int_equal(parse(&c, &err, "--rate", "2.5", "u:", NULL), 0);
 	assert_string_equal(buf_cstr(&c.query), "rate=2.5");
 	cli_free(&c);
+	buf_free(&err);
+}
+
+/* Flags are their exact names, or a documented alias (issue #18's
+ * --timeout and --per-host): never a prefix getopt would complete. An
+ * unknown flag is named as typed, without the value after it. */
+static void
+test_flags_are_exact_names_or_aliases(void **state)
+{
+	struct cli c;
+	struct buf err = BUF_INIT;
+
+	assert_int_equal(parse(&c, &err, "--timeout", "500", "--per-host", "2",
+	                     "--per_host", "3", "u:", NULL),
+	    0);
+	assert_string_equal(buf_cstr(&c.query),
+	    "timeout_ms=500&per_host_concurrency=2&per_host_concurrency=3");
+	cli_free(&c);
+	assert_int_equal(parse(&c, &err, "--timeout=700", "u:", NULL), 0);
+	assert_string_equal(buf_cstr(&c.query), "timeout_ms=700");
+	cli_free(&c);
+	/* prefixes of one flag, or of several, are unknown flags */
+	assert_int_equal(parse(&c, &err, "--ret", "0", "u:", NULL), 1);
+	assert_string_equal(buf_cstr(&err), "--ret: unknown flag");
+	cli_free(&c);
+	assert_int_equal(parse(&c, &err, "--concurr", "4", "u:", NULL), 1);
+	assert_string_equal(buf_cstr(&err), "--concurr: unknown flag");
+	cli_free(&c);
+	assert_int_equal(parse(&c, &err, "--overwr", "u:", NULL), 1);
+	assert_string_equal(buf_cstr(&err), "--overwr: unknown flag");
+	cli_free(&c);
+	/* the value after a flag is never echoed: it may be a secret */
+	assert_int_equal(parse(&c, &err, "--token", "sekrit", "u:", NULL), 1);
+	assert_string_equal(buf_cstr(&err), "--token: unknown flag");
+	cli_free(&c);
+	assert_int_equal(parse(&c, &err, "--token=sekrit", "u:", NULL), 1);
+	assert_string_equal(buf_cstr(&err), "--token: unknown flag");
+	cli_free(&c);
+	assert_int_equal(parse(&c, &err, "--tok", NULL), 1);
+	assert_string_equal(buf_cstr(&err), "--tok: unknown flag");
+	cli_free(&c);
+	assert_int_equal(parse(&c, &err, "--overwrite=yes", "u:", NULL), 1);
+	assert_string_equal(buf_cstr(&err), "--overwrite: takes no value");
+	cli_free(&c);
+	assert_int_equal(parse(&c, &err, "-q", "u:", NULL), 1);
+	assert_string_equal(buf_cstr(&err), "-q: unknown flag");
+	cli_free(&c);
+	buf_free(&err);
+}
+
+/* What can be known wrong from the command line is a usage error there,
+ * before anything is sent: the daemon's URL, a method, an argument that
+ * is neither a URL nor a command. */
+static void
+test_usage_errors_at_parse_time(void **state)
+{
+	struct cli c;
+	struct buf err = BUF_INIT;
+
+	assert_int_equal(
+	    parse(&c, &err, "--server", "notaurl", "http://x/", NULL), 1);
+	assert_string_equal(buf_cstr(&err),
+	    "--server notaurl: expected an http:// or https:// URL");
+	cli_free(&c);
+	assert_int_equal(
+	    parse(&c, &err, "--server", "ftp://h/", "http://x/", NULL), 1);
+	cli_free(&c);
+	assert_int_equal(
+	    parse(&c, &err, "--server", "http://", "http://x/", NULL), 1);
+	cli_free(&c);
+	assert_int_equal(
+	    parse(&c, &err, "--server", "HTTPS://h:1/base/", "http://x/", NULL),
+	    0);
+	cli_free(&c);
+	setenv("FANOUTD_URL", "localhost:7878", 1);
+	assert_int_equal(parse(&c, &err, "http://x/", NULL), 1);
+	assert_string_equal(buf_cstr(&err),
+	    "FANOUTD_URL=localhost:7878: expected an http:// or https:// URL");
+	cli_free(&c);
+	assert_int_equal(
+	    parse(&c, &err, "--server", "http://h/", "http://x/", NULL), 0);
+	cli_free(&c);
+	unsetenv("FANOUTD_URL");
+	/* methods are case-sensitive (RFC 9110 §9.1): the daemon's own */
+	assert_int_equal(parse(&c, &err, "-X", "put", "http://x/", NULL), 1);
+	assert_non_null(strstr(buf_cstr(&err), "-X put: not a method"));
+	cli_free(&c);
+	assert_int_equal(
+	    parse(&c, &err, "--method", "FETCH", "http://x/", NULL), 1);
+	cli_free(&c);
+	assert_int_equal(parse(&c, &err, "-X", "PATCH", "http://x/", NULL), 0);
+	cli_free(&c);
+	/* a mistyped command is not two URLs */
+	assert_int_equal(parse(&c, &err, "stauts", "abc", NULL), 1);
+	assert_string_equal(buf_cstr(&err),
+	    "stauts: not a URL (no scheme, such as http://) nor a command "
+	    "(jobs, status, results, retry, cancel)");
+	cli_free(&c);
+	assert_int_equal(parse(&c, &err, "http://x/", "--", "-x", NULL), 1);
+	cli_free(&c);
+	/* a URL with any scheme goes to the daemon, which names what is
+	 * wrong with it per item */
+	assert_int_equal(parse(&c, &err, "ftp://x/", "a+b.c-d:rest", NULL), 0);
+	cli_free(&c);
+	buf_free(&err);
+}
+
+/* URLs from -i files and arguments keep the command line's order. */
+static void
+test_urls_in_command_line_order(void **state)
+{
+	struct cli c;
+	struct buf err = BUF_INIT;
+	char path[] = "/tmp/test_cli_urls_XXXXXX";
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "http://i/1\nhttp://i/2\n", 22), 22);
+	close(fd);
+	assert_int_equal(parse(&c, &err, "http://a/", "-i", path, "-j", "2",
+	                     "http://b/", "--", "http://c/", NULL),
+	    0);
+	assert_int_equal(c.nurls, 5);
+	assert_string_equal(c.urls[0], "http://a/");
+	assert_string_equal(c.urls[1], "http://i/1");
+	assert_string_equal(c.urls[2], "http://i/2");
+	assert_string_equal(c.urls[3], "http://b/");
+	assert_string_equal(c.urls[4], "http://c/");
+	cli_free(&c);
+	unlink(path);
 	buf_free(&err);
 }
 
@@ -231,6 +362,40 @@ test_items_get_method_and_headers(void **state)
 	free(s);
 	json_decref(b);
 	cli_free(&c);
+	/* an item's own method and headers win over -X, -H and -A */
+	{
+		char path[] = "/tmp/test_cli_json_XXXXXX";
+		int fd = mkstemp(path);
+		static const char doc[] =
+		    "[{\"url\":\"http://x/\",\"method\":\"PUT\","
+		    "\"headers\":{\"X-A\":\"mine\",\"User-Agent\":\"me\"}}]";
+
+		assert_true(fd >= 0);
+		assert_int_equal(
+		    write(fd, doc, sizeof(doc) - 1), (ssize_t)sizeof(doc) - 1);
+		close(fd);
+		assert_int_equal(parse(&c, &err, "-X", "POST", "-H", "X-A: 1",
+		                     "-A", "bot/1", "--json", path, NULL),
+		    0);
+		b = cli_build_batch(&c, &n, &err);
+		s = json_dumps(json_object_get(b, "requests"),
+		    JSON_COMPACT | JSON_SORT_KEYS);
+		assert_string_equal(s,
+		    "[{\"headers\":{\"User-Agent\":\"me\",\"X-A\":"
+		    "\"mine\"},\"method\":\"PUT\",\"url\":\"http://x/\"}]");
+		free(s);
+		json_decref(b);
+		cli_free(&c);
+		unlink(path);
+	}
+	/* a file that cannot be read: named, without a line number */
+	assert_int_equal(
+	    parse(&c, &err, "--json", "/nonexistent/b.json", NULL), 0);
+	assert_null(cli_build_batch(&c, &n, &err));
+	assert_string_equal(buf_cstr(&err),
+	    "--json /nonexistent/b.json: unable to open /nonexistent/b.json: "
+	    "No such file or directory");
+	cli_free(&c);
 	/* plain URLs stay strings */
 	assert_int_equal(parse(&c, &err, "http://x/", "http://y/", NULL), 0);
 	b = cli_build_batch(&c, &n, &err);
@@ -240,6 +405,22 @@ test_items_get_method_and_headers(void **state)
 	free(s);
 	json_decref(b);
 	cli_free(&c);
+	buf_free(&err);
+}
+
+/* A list with url as its one URL is refused: it goes as JSON. */
+static void
+list_refuses(const char *url)
+{
+	struct cli c;
+	struct buf err = BUF_INIT, list = BUF_INIT;
+
+	assert_int_equal(parse(&c, &err, "http://x/", NULL), 0);
+	free(c.urls[0]);
+	c.urls[0] = strdup(url);
+	assert_false(cli_build_list(&c, &list));
+	cli_free(&c);
+	buf_free(&list);
 	buf_free(&err);
 }
 
@@ -258,18 +439,15 @@ test_plain_lists_go_as_text(void **state)
 	assert_int_equal(parse(&c, &err, "-X", "HEAD", "http://x/", NULL), 0);
 	assert_false(cli_build_list(&c, &list));
 	cli_free(&c);
-	assert_int_equal(parse(&c, &err, "http://x/", "#http://y/", NULL), 0);
-	assert_false(cli_build_list(&c, &list));
-	cli_free(&c);
-	assert_int_equal(parse(&c, &err, " http://x/", NULL), 0);
-	assert_false(cli_build_list(&c, &list));
-	cli_free(&c);
 	assert_int_equal(parse(&c, &err, "http://x/\nhttp://y/", NULL), 0);
 	assert_false(cli_build_list(&c, &list));
 	cli_free(&c);
-	assert_int_equal(parse(&c, &err, "", NULL), 0);
-	assert_false(cli_build_list(&c, &list));
-	cli_free(&c);
+	/* arguments without a scheme are usage errors now; what a list
+	 * line could not carry still makes JSON */
+	list_refuses("#http://y/");
+	list_refuses(" http://x/");
+	list_refuses("http://x/ ");
+	list_refuses("");
 	buf_free(&list);
 	buf_free(&err);
 }
@@ -364,6 +542,30 @@ test_lines_whatever_the_chunks(void **state)
 }
 
 static void
+quoted_is(const char *s, const char *want)
+{
+	struct buf b = BUF_INIT;
+
+	cli_shell_quote(&b, s);
+	assert_string_equal(buf_cstr(&b), want);
+	buf_free(&b);
+}
+
+/* A resume command's arguments survive a shell as they were. */
+static void
+test_shell_quote(void **state)
+{
+	quoted_is("dl", "dl");
+	quoted_is("/tmp/a-b_c.d/x=1,y:2@h%20", "/tmp/a-b_c.d/x=1,y:2@h%20");
+	quoted_is("", "''");
+	quoted_is("my dir", "'my dir'");
+	quoted_is("it's", "'it'\\''s'");
+	quoted_is("$(rm -rf ~)`x`;&|<>*?[]#~!\"\\\n",
+	    "'$(rm -rf ~)`x`;&|<>*?[]#~!\"\\\n'");
+	quoted_is("-rf", "-rf");
+}
+
+static void
 test_bar_text(void **state)
 {
 	struct buf b = BUF_INIT;
@@ -379,6 +581,48 @@ test_bar_text(void **state)
 	buf_free(&b);
 }
 
+/* The bar never takes more than the width it is given, however narrow:
+ * fewer fields first, then a shorter bar, then the count cut. */
+static void
+test_bar_fits_narrow_terminals(void **state)
+{
+	static const uint64_t big = 123456789012ull;
+	struct buf b = BUF_INIT;
+	unsigned w;
+
+	for (w = 0; w <= 120; w++) {
+		buf_reset(&b);
+		cli_bar_text(&b, w, 3, 16, 3, 0, 2000, 0.6);
+		if (b.len > w)
+			fail_msg("width %u: %zu bytes [%s]", w, b.len, b.data);
+		buf_reset(&b);
+		cli_bar_text(&b, w, big, big + 1, big - 7, 7, big * 100, 1.0);
+		if (b.len > w)
+			fail_msg("width %u: %zu bytes [%s]", w, b.len, b.data);
+	}
+	/* what stays, narrow: the count, then ok/failed, with a bar */
+	buf_reset(&b);
+	cli_bar_text(&b, 29, 3, 16, 3, 0, 2000, 0.6);
+	assert_string_equal(b.data, "[#-------] 3/16 ok 3 failed 0");
+	buf_reset(&b);
+	cli_bar_text(&b, 49, 3, 16, 3, 0, 2000, 0.6);
+	assert_string_equal(
+	    b.data, "[#-------] 3/16 ok 3 failed 0 5/s 2.0 kB ETA 0:03");
+	buf_reset(&b);
+	cli_bar_text(&b, 40, 3, 16, 3, 0, 2000, 0.6);
+	assert_string_equal(b.data, "[#---------] 3/16 ok 3 failed 0 ETA 0:03");
+	buf_reset(&b);
+	cli_bar_text(&b, 15, 3, 16, 3, 0, 2000, 0.6);
+	assert_string_equal(b.data, "[#-------] 3/16");
+	buf_reset(&b);
+	cli_bar_text(&b, 4, 3, 16, 3, 0, 2000, 0.6);
+	assert_string_equal(b.data, "3/16");
+	buf_reset(&b);
+	cli_bar_text(&b, 3, 3, 16, 3, 0, 2000, 0.6);
+	assert_string_equal(b.data, "3/1");
+	buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -389,11 +633,16 @@ main(void)
 	    cmocka_unit_test(test_url_list),
 	    cmocka_unit_test(test_every_option_is_a_flag),
 	    cmocka_unit_test(test_flags_become_the_query),
+	    cmocka_unit_test(test_flags_are_exact_names_or_aliases),
+	    cmocka_unit_test(test_urls_in_command_line_order),
+	    cmocka_unit_test(test_usage_errors_at_parse_time),
 	    cmocka_unit_test(test_items_get_method_and_headers),
 	    cmocka_unit_test(test_plain_lists_go_as_text),
 	    cmocka_unit_test(test_line_scan),
 	    cmocka_unit_test(test_lines_whatever_the_chunks),
+	    cmocka_unit_test(test_shell_quote),
 	    cmocka_unit_test(test_bar_text),
+	    cmocka_unit_test(test_bar_fits_narrow_terminals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

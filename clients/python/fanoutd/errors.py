@@ -10,7 +10,8 @@ that one type), which carries the JSON error::
             ...
     except fanoutd.FanoutdError as e:
         print(e.status, e.error)   # 400 {'type': 'bad_request', 'message':
-                                   #      'options.rate: expected a number'}
+                                   #      'options.rate: expected a number
+                                   #       from 0 to 1000000000'}
 
 ``e.error`` is fanoutd's own ``{"type": ..., "message": ...}`` when it
 refused the batch, and one in the same shape made by the client when no

@@ -211,7 +211,7 @@ class Cases(Driver):
         cases = [([f"{UP}/text/1"], {"bogus": 1}, 400, "bad_request",
                   "options.bogus: unknown option"),
                  ([f"{UP}/text/1"], {"rate": "fast"}, 400, "bad_request",
-                  "options.rate: expected a number"),
+                  "options.rate: expected a number from 0 to 1000000000"),
                  (f"{UP}/text/1\n", {"bogus": 1}, 400, "bad_request",
                   "query.bogus: unknown option"),
                  ([f"{UP}/text/1"] * 1001, {}, 413, "too_large",
