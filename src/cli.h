@@ -305,4 +305,56 @@ void cli_http_free(struct cli_http *h);
 /* Has SIGINT or SIGTERM come (during an exchange)? */
 bool cli_http_interrupted(void);
 
+/* --- fanout.c and cli_job.c: one run of the command --- */
+
+/* What one run of fanout is doing: its output, its saver, its counts. */
+struct cli_run {
+	struct cli *c;
+	struct cli_out out;
+	struct cli_saver saver;
+	bool saving;
+	bool summary;        /* the summary line came */
+	struct cli_line sum; /* its counts */
+	uint64_t results, failed, save_failed;
+	bool fail_fast_hit;
+	uint64_t fail_fast_index;
+	struct buf line, path, err;
+	const char *token;
+	/* a job's results (--job, fanout results) */
+	const char *job_id;
+	uint64_t last_seq; /* the cursor: the last line's seq */
+};
+
+/* fanout.c */
+/* Stream a result set from url (POST h's body, or GET) into r's output;
+ * the exit status. */
+int cli_run_stream(
+    struct cli_run *r, struct cli_http *h, const char *url, const char *token);
+/* The daemon's URL for path (and query, when not empty) into url. */
+void cli_server_url(
+    const struct cli *c, struct buf *url, const char *path, const char *query);
+/* A refusal in words, from the daemon's JSON error. */
+void cli_say_refused(const struct cli_http *h, const char *what);
+/* No answer from the daemon, in words. */
+void cli_say_unreachable(const struct cli *c, const struct cli_http *h);
+
+/* cli_job.c */
+/* One short exchange about jobs; its JSON answer into doc. 0 on a 2xx;
+ * else said in words and CLI_EXIT_DAEMON (130: interrupted). */
+int cli_job_call(const struct cli *c, const char *token, const char *method,
+    const char *path, const char *query, const struct cli_http *body,
+    struct buf *doc);
+/* fanout results ID (and --job's following): the exit status. */
+int cli_job_results(struct cli_run *r, const char *id, const char *token);
+/* fanout jobs */
+int cli_job_list(struct cli_run *r, const char *token);
+/* fanout status|retry|cancel ID */
+int cli_job_one(struct cli_run *r, const char *token);
+/* fanout --job: submit, then follow. */
+int cli_job_submit(struct cli_run *r, struct cli_http *body, const char *token);
+/* The command that resumes r's job where this run stopped. */
+void cli_resume_command(const struct cli_run *r, struct buf *cmd);
+/* --fail-fast on a job: cancel it (--job) or say it was not. */
+void cli_fail_fast_job(struct cli_run *r);
+
 #endif

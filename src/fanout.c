@@ -20,23 +20,6 @@
 #include "cli.h"
 #include "util.h"
 
-struct run {
-	struct cli *c;
-	struct cli_out out;
-	struct cli_saver saver;
-	bool saving;
-	bool summary;        /* the summary line came */
-	struct cli_line sum; /* its counts */
-	uint64_t results, failed, save_failed;
-	bool fail_fast_hit;
-	uint64_t fail_fast_index;
-	struct buf line, path, err;
-	const char *token;
-	/* a job's results (--job, fanout results) */
-	const char *job_id;
-	uint64_t last_seq; /* the cursor: the last line's seq */
-};
-
 /* The token: --token-file's first line, else FANOUTD_TOKEN, else none.
  * Never argv (other users can read it). 0, or 1 with err. */
 static int
@@ -70,11 +53,8 @@ read_token(const struct cli *c, char **token, struct buf *err)
 	return 0;
 }
 
-static void server_url(
-    const struct cli *c, struct buf *url, const char *path, const char *query);
-
 struct download {
-	struct run *r;
+	struct cli_run *r;
 	const char *path; /* the daemon's body_url */
 };
 
@@ -87,7 +67,7 @@ fill_download(void *ctx, int fd, struct buf *err)
 	struct buf url = BUF_INIT;
 	enum cli_http_end end;
 
-	server_url(d->r->c, &url, d->path, NULL);
+	cli_server_url(d->r->c, &url, d->path, NULL);
 	h.url = url.data;
 	h.method = "GET";
 	h.unix_socket = d->r->c->unix_socket;
@@ -116,7 +96,7 @@ fill_download(void *ctx, int fd, struct buf *err)
  * are otherwise kept.
  */
 static void
-save_body(struct run *r, const char *line, size_t n)
+save_body(struct cli_run *r, const char *line, size_t n)
 {
 	json_t *j = json_loadb(line, n, 0, NULL);
 	const char *url = json_string_value(json_object_get(j, "url"));
@@ -221,7 +201,7 @@ job_summary(const char *line, size_t n, struct cli_line *l)
 static int
 on_line(void *ctx, const char *line, size_t n)
 {
-	struct run *r = ctx;
+	struct cli_run *r = ctx;
 	struct cli_line l;
 
 	cli_line_scan(line, n, &l);
@@ -273,7 +253,7 @@ on_line(void *ctx, const char *line, size_t n)
 static int
 after_chunk(void *ctx)
 {
-	struct run *r = ctx;
+	struct cli_run *r = ctx;
 
 	if (cli_out_flush(&r->out) != 0) {
 		int e = errno;
@@ -287,8 +267,8 @@ after_chunk(void *ctx)
 }
 
 /* A refusal in words: the daemon's {"error":{"type","message"}}. */
-static void
-say_refused(const struct cli_http *h, const char *what)
+void
+cli_say_refused(const struct cli_http *h, const char *what)
 {
 	json_t *j = json_loadb(h->errbody.data != NULL ? h->errbody.data : "",
 	    h->errbody.len, 0, NULL);
@@ -308,8 +288,8 @@ say_refused(const struct cli_http *h, const char *what)
 
 /* No answer from the daemon, in words: where it was looked for (the
  * unix socket's path, else the URL) and why. */
-static void
-say_unreachable(const struct cli *c, const struct cli_http *h)
+void
+cli_say_unreachable(const struct cli *c, const struct cli_http *h)
 {
 	if (c->unix_socket != NULL)
 		fprintf(stderr,
@@ -320,108 +300,24 @@ say_unreachable(const struct cli *c, const struct cli_http *h)
 		    c->server, h->error);
 }
 
-/*
- * The command that goes on following r's job where this run stopped and
- * does what this run did: the same daemon, token file, bodies saved to
- * the same directory, format and progress. -o FILE, which truncates,
- * becomes an append (>> FILE). Each argument quoted for a shell.
- */
-static void
-resume_command(const struct run *r, struct buf *cmd)
-{
-	const struct cli *c = r->c;
-	const struct {
-		const char *flag, *value;
-	} args[] = {
-	    {"--server", c->server_set ? c->server : NULL},
-	    {"--unix-socket", c->unix_socket},
-	    {"--token-file", c->token_file},
-	    {"-d", c->dir},
-	    {"--format", c->format == CLI_FORMAT_TABLE ? "table" : NULL},
-	    {"--progress",
-	        c->progress == CLI_PROGRESS_ALWAYS      ? "always"
-	            : c->progress == CLI_PROGRESS_NEVER ? "never"
-	                                                : NULL},
-	};
-	size_t i;
-
-	buf_adds(cmd, "fanout results ");
-	cli_shell_quote(cmd, r->job_id);
-	buf_printf(
-	    cmd, " --follow --after %llu", (unsigned long long)r->last_seq);
-	if (c->failed_only)
-		buf_adds(cmd, " --failed");
-	for (i = 0; i < ARRAY_SIZE(args); i++) {
-		if (args[i].value == NULL)
-			continue;
-		buf_printf(cmd, " %s ", args[i].flag);
-		cli_shell_quote(cmd, args[i].value);
-	}
-	if (c->dir != NULL && c->overwrite)
-		buf_adds(cmd, " --overwrite");
-	if (c->out_file != NULL) {
-		buf_adds(cmd, " >> ");
-		cli_shell_quote(cmd, c->out_file);
-	}
-}
-
-static int job_call(const struct cli *c, const char *token, const char *method,
-    const char *path, const char *query, const struct cli_http *body,
-    struct buf *doc);
-
-/*
- * --fail-fast on a job's results. Closing the connection stops only the
- * reading: a job runs whether anyone reads it or not. So with --job the
- * first failure cancels the job (POST /v1/jobs/ID/cancel, as `fanout
- * cancel` does) and says whether that was done; `fanout results` stops
- * reading and leaves the job as it is (it was not started here).
- */
-static void
-fail_fast_job(struct run *r)
-{
-	struct buf path = BUF_INIT, doc = BUF_INIT;
-	unsigned long long index = (unsigned long long)r->fail_fast_index;
-
-	if (!r->c->job) {
-		fprintf(stderr,
-		    "fanout: --fail-fast: item %llu failed; stopped reading "
-		    "job %s, which is not cancelled (fanout cancel %s)\n",
-		    index, r->job_id, r->job_id);
-		return;
-	}
-	buf_printf(&path, "/v1/jobs/%s/cancel", r->job_id);
-	if (job_call(r->c, r->token, "POST", path.data, NULL, NULL, &doc) == 0)
-		fprintf(stderr,
-		    "fanout: --fail-fast: item %llu failed; job %s is "
-		    "cancelled\n",
-		    index, r->job_id);
-	else
-		fprintf(stderr,
-		    "fanout: --fail-fast: item %llu failed; job %s could not "
-		    "be cancelled (the reason is above)\n",
-		    index, r->job_id);
-	buf_free(&path);
-	buf_free(&doc);
-}
-
 /* The exit status of a run that ended as end. */
 static int
-outcome(struct run *r, enum cli_http_end end, struct cli_http *h)
+outcome(struct cli_run *r, enum cli_http_end end, struct cli_http *h)
 {
 	uint64_t failed = r->failed + r->save_failed;
 
 	switch (end) {
 	case CLI_HTTP_TRANSPORT:
-		say_unreachable(r->c, h);
+		cli_say_unreachable(r->c, h);
 		return CLI_EXIT_DAEMON;
 	case CLI_HTTP_STATUS:
-		say_refused(h, "the batch");
+		cli_say_refused(h, "the batch");
 		return CLI_EXIT_DAEMON;
 	case CLI_HTTP_INTERRUPTED:
 		if (r->job_id != NULL) {
 			struct buf cmd = BUF_INIT;
 
-			resume_command(r, &cmd);
+			cli_resume_command(r, &cmd);
 			fprintf(stderr,
 			    "fanout: interrupted; job %s keeps running. "
 			    "Resume with: %s\n",
@@ -438,7 +334,7 @@ outcome(struct run *r, enum cli_http_end end, struct cli_http *h)
 		if (!r->fail_fast_hit)
 			return CLI_EXIT_DAEMON; /* the output failed */
 		if (r->job_id != NULL)
-			fail_fast_job(r);
+			cli_fail_fast_job(r);
 		else
 			fprintf(stderr,
 			    "fanout: --fail-fast: item %llu failed; the "
@@ -466,8 +362,8 @@ outcome(struct run *r, enum cli_http_end end, struct cli_http *h)
 }
 
 /* The daemon's URL for path (and query, when not empty) into url. */
-static void
-server_url(
+void
+cli_server_url(
     const struct cli *c, struct buf *url, const char *path, const char *query)
 {
 	size_t n = strlen(c->server);
@@ -482,8 +378,8 @@ server_url(
 /* The request body: a plain URL list as text/plain, anything more (or
  * a job with a name) as JSON. 0, or 1 with r->err (a usage error). */
 static int
-batch_body(struct run *r, struct cli_http *h, struct buf *list, json_t **batch,
-    char **json, size_t *nitems)
+batch_body(struct cli_run *r, struct cli_http *h, struct buf *list,
+    json_t **batch, char **json, size_t *nitems)
 {
 	const struct cli *c = r->c;
 
@@ -515,7 +411,7 @@ batch_body(struct run *r, struct cli_http *h, struct buf *list, json_t **batch,
 
 /* Where results go: -d, -o, the bar (total: the items). 0, or 1. */
 static int
-run_open(struct run *r, uint64_t total)
+run_open(struct cli_run *r, uint64_t total)
 {
 	struct cli *c = r->c;
 	int fd = STDOUT_FILENO;
@@ -545,7 +441,7 @@ run_open(struct run *r, uint64_t total)
 }
 
 static void
-run_close(struct run *r)
+run_close(struct cli_run *r)
 {
 	if (r->out.fd != STDOUT_FILENO && r->out.fd >= 0)
 		close(r->out.fd);
@@ -559,9 +455,9 @@ run_close(struct run *r)
 
 /* Stream a result set from url (POST body, or GET) into r's output;
  * the exit status. */
-static int
-run_stream(
-    struct run *r, struct cli_http *h, const char *url, const char *token)
+int
+cli_run_stream(
+    struct cli_run *r, struct cli_http *h, const char *url, const char *token)
 {
 	enum cli_http_end end;
 	int rc;
@@ -578,204 +474,6 @@ run_stream(
 	cli_out_clear(&r->out); /* before any message: the bar's line is free */
 	rc = outcome(r, end, h);
 	cli_http_free(h);
-	return rc;
-}
-
-static int
-on_doc_line(void *ctx, const char *line, size_t n)
-{
-	buf_add(ctx, line, n);
-	return 0;
-}
-
-static int
-no_flush(void *ctx)
-{
-	(void)ctx;
-	return 0;
-}
-
-/*
- * One short exchange about jobs: method path (with query), an optional
- * JSON body; the answer's document into doc. 0 on a 2xx; else the
- * failure said in words and CLI_EXIT_DAEMON.
- */
-static int
-job_call(const struct cli *c, const char *token, const char *method,
-    const char *path, const char *query, const struct cli_http *body,
-    struct buf *doc)
-{
-	struct cli_http h = {0};
-	struct buf url = BUF_INIT;
-	enum cli_http_end end;
-	int rc = 0;
-
-	server_url(c, &url, path, query);
-	h.url = url.data;
-	h.method = method;
-	h.unix_socket = c->unix_socket;
-	h.token = token;
-	h.content_type = body != NULL ? body->content_type : "application/json";
-	h.body = body != NULL ? body->body : NULL;
-	h.body_len = body != NULL ? body->body_len : 0;
-	h.on_line = on_doc_line;
-	h.after_chunk = no_flush;
-	h.ctx = doc;
-	end = cli_http_run(&h);
-	if (end == CLI_HTTP_TRANSPORT) {
-		say_unreachable(c, &h);
-		rc = CLI_EXIT_DAEMON;
-	} else if (end == CLI_HTTP_STATUS) {
-		say_refused(&h, body != NULL ? "the job" : "the request");
-		rc = CLI_EXIT_DAEMON;
-	} else if (end != CLI_HTTP_DONE) {
-		rc = end == CLI_HTTP_INTERRUPTED ? 130 : CLI_EXIT_DAEMON;
-	}
-	cli_http_free(&h);
-	buf_free(&url);
-	return rc;
-}
-
-/* Print one JSON value as a line on the results' output. */
-static int
-print_line(struct run *r, json_t *v)
-{
-	char *s = json_dumps(v, JSON_COMPACT);
-	int rc = 0;
-
-	if (s == NULL || cli_write_all(r->out.fd, s, strlen(s)) != 0 ||
-	    cli_write_all(r->out.fd, "\n", 1) != 0)
-		rc = CLI_EXIT_DAEMON;
-	free(s);
-	return rc;
-}
-
-/* fanout results ID: the job's counts first (for the bar), then its
- * lines (following when asked). */
-static int
-job_results(struct run *r, const char *id, const char *token)
-{
-	const struct cli *c = r->c;
-	struct buf path = BUF_INIT, q = BUF_INIT, doc = BUF_INIT,
-	           url = BUF_INIT;
-	struct cli_http h = {0};
-	json_t *j;
-	int rc;
-
-	buf_printf(&path, "/v1/jobs/%s", id);
-	if ((rc = job_call(c, token, "GET", path.data, NULL, NULL, &doc)) != 0)
-		goto out;
-	j = json_loadb(doc.data ? doc.data : "", doc.len, 0, NULL);
-	r->out.total = (uint64_t)json_integer_value(json_object_get(
-	    json_object_get(json_object_get(j, "job"), "counts"), "total"));
-	json_decref(j);
-	r->job_id = id;
-	if (c->after != NULL) /* the cursor, until a line moves it */
-		r->last_seq = strtoull(c->after, NULL, 10);
-	if (r->saving && cli_saver_job(&r->saver, id, &r->err) != 0) {
-		fprintf(stderr, "fanout: -d %s\n", r->err.data);
-		rc = CLI_EXIT_USAGE;
-		goto out;
-	}
-	buf_printf(&q, "after=%s%s%s", c->after != NULL ? c->after : "0",
-	    c->follow ? "&follow=true" : "",
-	    c->failed_only ? "&state=failed" : "");
-	buf_adds(&path, "/results");
-	server_url(c, &url, path.data, q.data);
-	h.method = "GET";
-	rc = run_stream(r, &h, url.data, token);
-out:
-	buf_free(&path);
-	buf_free(&q);
-	buf_free(&doc);
-	buf_free(&url);
-	return rc;
-}
-
-/* fanout jobs: every job (of --state), one JSON line each. */
-static int
-job_list(struct run *r, const char *token)
-{
-	const struct cli *c = r->c;
-	struct buf q = BUF_INIT, doc = BUF_INIT;
-	char next[64] = "";
-	size_t i;
-	int rc;
-
-	do {
-		json_t *j, *jobs, *nx;
-
-		buf_reset(&q);
-		buf_reset(&doc);
-		buf_printf(&q, "limit=1000%s%s%s%s", c->state ? "&state=" : "",
-		    c->state ? c->state : "", next[0] ? "&after=" : "", next);
-		if ((rc = job_call(
-		         c, token, "GET", "/v1/jobs", q.data, NULL, &doc)) != 0)
-			break;
-		j = json_loadb(doc.data ? doc.data : "", doc.len, 0, NULL);
-		jobs = json_object_get(j, "jobs");
-		for (i = 0; rc == 0 && i < json_array_size(jobs); i++)
-			rc = print_line(r, json_array_get(jobs, i));
-		nx = json_object_get(j, "next");
-		snprintf(next, sizeof(next), "%s",
-		    json_is_string(nx) ? json_string_value(nx) : "");
-		json_decref(j);
-	} while (rc == 0 && next[0] != '\0');
-	buf_free(&q);
-	buf_free(&doc);
-	return rc;
-}
-
-/* fanout status|retry|cancel ID: the job, one JSON line. */
-static int
-job_one(struct run *r, const char *token)
-{
-	const struct cli *c = r->c;
-	struct buf path = BUF_INIT, doc = BUF_INIT;
-	bool get = strcmp(c->command, "status") == 0;
-	json_t *j;
-	int rc;
-
-	buf_printf(&path, "/v1/jobs/%s%s%s", c->job_id, get ? "" : "/",
-	    get ? "" : c->command);
-	rc = job_call(
-	    c, token, get ? "GET" : "POST", path.data, NULL, NULL, &doc);
-	if (rc == 0) {
-		j = json_loadb(doc.data ? doc.data : "", doc.len, 0, NULL);
-		rc = print_line(r, json_object_get(j, "job"));
-		json_decref(j);
-	}
-	buf_free(&path);
-	buf_free(&doc);
-	return rc;
-}
-
-/* fanout --job: submit the batch as a job, then follow its results. */
-static int
-job_submit(struct run *r, struct cli_http *body, const char *token)
-{
-	struct buf doc = BUF_INIT;
-	json_t *j;
-	char id[64];
-	int rc;
-
-	rc = job_call(r->c, token, "POST", "/v1/jobs", buf_cstr(&r->c->query),
-	    body, &doc);
-	if (rc == 0) {
-		j = json_loadb(doc.data ? doc.data : "", doc.len, 0, NULL);
-		snprintf(id, sizeof(id), "%s",
-		    json_string_value(
-		        json_object_get(json_object_get(j, "job"), "id"))
-		        ?: "");
-		json_decref(j);
-		fprintf(stderr,
-		    "fanout: job %s submitted; its results: fanout "
-		    "results %s\n",
-		    id, id);
-		r->c->follow = true;
-		rc = job_results(r, id, token);
-	}
-	buf_free(&doc);
 	return rc;
 }
 
@@ -801,7 +499,7 @@ ask_whole_bodies(struct cli *c)
 static int
 run(struct cli *c)
 {
-	struct run r = {.c = c};
+	struct cli_run r = {.c = c};
 	struct cli_http h = {0};
 	struct buf url = BUF_INIT, list = BUF_INIT;
 	size_t nitems = 0;
@@ -828,16 +526,16 @@ run(struct cli *c)
 		buf_printf(
 		    &c->query, "%sprogress_ms=200", c->query.len ? "&" : "");
 	if (c->command != NULL && strcmp(c->command, "jobs") == 0)
-		rc = job_list(&r, token);
+		rc = cli_job_list(&r, token);
 	else if (c->command != NULL && strcmp(c->command, "results") == 0)
-		rc = job_results(&r, c->job_id, token);
+		rc = cli_job_results(&r, c->job_id, token);
 	else if (c->command != NULL)
-		rc = job_one(&r, token);
+		rc = cli_job_one(&r, token);
 	else if (c->job)
-		rc = job_submit(&r, &h, token);
+		rc = cli_job_submit(&r, &h, token);
 	else {
-		server_url(c, &url, "/v1/batch", buf_cstr(&c->query));
-		rc = run_stream(&r, &h, url.data, token);
+		cli_server_url(c, &url, "/v1/batch", buf_cstr(&c->query));
+		rc = cli_run_stream(&r, &h, url.data, token);
 	}
 out:
 	run_close(&r);
