@@ -616,7 +616,9 @@ shared_limits_new(struct event_base *base, const struct config *cfg,
 	sl->beat_ev = event_new(base, -1, EV_PERSIST, on_beat, sl);
 	sl->wake_ev = event_new(base, -1, 0, on_wake, sl);
 	event_add(sl->beat_ev, &beat);
-	sl_connect(sl);
+	/* Connect once the loop runs: the first deadline must not count
+	 * the rest of the start-up. */
+	event_active(sl->retry_ev, EV_TIMEOUT, 1);
 	return sl;
 }
 
