@@ -27,7 +27,7 @@ start_redis() {
 	wait_until 10 test -S "$SOCK" || { echo "redis did not start" >&2; exit 1; }
 }
 
-start_upstream
+start_upstream 127.0.0.1:0 127.0.0.1:0
 start_redis
 
 conf() {
@@ -93,8 +93,9 @@ maxwin() {
 between() {
 	jq -en "$1 >= $2 and $1 <= $3" >/dev/null
 }
+# items N TAG [BASE]: N requests to one host of the upstream.
 items() {
-	jq -cn --arg u "$UP/text/1?tag=$2" --argjson n "$1" '[range($n)] | map($u)'
+	jq -cn --arg u "${3:-$UP}/text/1?tag=$2" --argjson n "$1" '[range($n)] | map($u)'
 }
 # run_batch BASE N TAG OUT: a batch of N items to the one host, in the
 # background; its PID in BATCH_PID.
@@ -214,6 +215,31 @@ check_true "Redis answers again: back within 5 s" wait_until 5 healthz_is "$FO1"
 wait "$A" "$B"
 check "hung Redis: no item failed (instance 1)" "$(summary "$(cat "$T/p4a")" | jq .ok)" 100
 check "hung Redis: no item failed (instance 2)" "$(summary "$(cat "$T/p4b")" | jq .ok)" 100
+
+# --- the global rate, shared too (set by a reload) ----------------------------
+# rate = 40 and no per-host rate; each instance sends to both of the
+# upstream's hosts: 40/s for the fleet across hosts.
+for f in "$T/fanoutd.conf" "$T/fanoutd2.conf"; do
+	sed -i 's/^per_host_rate = 50/per_host_rate = 0\nrate = 40\nburst = 4/' "$f"
+done
+r1=$(grep -c 'reload: configuration' "$T/fanoutd.log")
+r2=$(grep -c 'reload: configuration' "$T/fanoutd2.log")
+kill -HUP "$FANOUTD_PID" "$FO2_PID"
+check_true "both reloaded" wait_until 10 sh -c \
+	"[ \$(grep -c 'reload: configuration' '$T/fanoutd.log') -gt $r1 ] &&
+	 [ \$(grep -c 'reload: configuration' '$T/fanoutd2.log') -gt $r2 ]"
+for base in "$FO1" "$FO2"; do
+	curl -sS --max-time 60 -X POST "$base/v1/batch" \
+		-H 'Content-Type: application/json' --data-binary \
+		"{\"requests\":$(jq -cn --argjson a "$(items 60 g "${UPS[0]}")" \
+			--argjson b "$(items 60 g "${UPS[1]}")" '$a + $b'),\"options\":{\"retries\":0}}" \
+		>"$T/g.$RANDOM" &
+	PIDS+=($!)
+done
+wait "${PIDS[-1]}" "${PIDS[-2]}"
+r=$(rate g)
+check_true "global rate 40/s shared by both instances over two hosts (saw $r/s, $(count g) requests)" \
+	between "$r" 33 44
 
 # --- configuration -------------------------------------------------------------
 printf '[limits]\nshared = redis://h:99999\n' >"$T/bad.conf"
