@@ -168,11 +168,11 @@ shared_lease_add(struct shared_lease *l, uint64_t now_us, int64_t first_us,
 {
 	unsigned k;
 
-	for (k = 0; k < n && l->count < SHARED_LEASE_MAX; k++) {
+	for (k = 0; k < n && l->count < SHARED_LEASE_RING; k++) {
 		int64_t rel = first_us + (int64_t)(k * interval_us);
 		uint64_t at = rel > 0 ? now_us + (uint64_t)rel : now_us;
 
-		l->slot[(l->head + l->count) % SHARED_LEASE_MAX] = at;
+		l->slot[(l->head + l->count) % SHARED_LEASE_RING] = at;
 		l->count++;
 	}
 }
@@ -192,7 +192,7 @@ shared_lease_take(struct shared_lease *l)
 {
 	if (l->count == 0)
 		return;
-	l->head = (l->head + 1) % SHARED_LEASE_MAX;
+	l->head = (l->head + 1) % SHARED_LEASE_RING;
 	l->count--;
 }
 

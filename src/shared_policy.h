@@ -49,8 +49,10 @@ int shared_addr_parse(
 
 /* --- the lease ------------------------------------------------------------ */
 
-/* Slots one reservation may take, at most. */
-#define SHARED_LEASE_MAX 64
+/* Slots one reservation may take, at most; a lease holds up to twice
+ * that (the next reservation arrives with up to half of one left). */
+#define SHARED_LEASE_MAX  64
+#define SHARED_LEASE_RING (2 * SHARED_LEASE_MAX)
 /* A reservation takes the slots of this long at the limit's rate. */
 #define SHARED_LEASE_WINDOW_US 100000ull
 /* A slot unused this long after it opened is dropped: reserved slots
@@ -61,9 +63,9 @@ int shared_addr_parse(
 #define SHARED_LEASE_EMPTY UINT64_MAX
 
 struct shared_lease {
-	uint64_t slot[SHARED_LEASE_MAX]; /* when each slot opens (local) */
-	unsigned head;                   /* the next slot */
-	unsigned count;                  /* slots held */
+	uint64_t slot[SHARED_LEASE_RING]; /* when each slot opens (local) */
+	unsigned head;                    /* the next slot */
+	unsigned count;                   /* slots held */
 };
 
 /* How many slots a reservation asks for at rate/s: the window's worth,
@@ -79,7 +81,7 @@ uint64_t shared_tolerance_us(double rate, double burst);
  * Add the n slots a reservation answered at local time now: the first
  * opens first_us from now (negative: already open), the rest interval
  * apart. Slots that would open before now open now. Slots beyond
- * SHARED_LEASE_MAX are lost (a lower rate, never a higher one).
+ * SHARED_LEASE_RING are lost (a lower rate, never a higher one).
  */
 void shared_lease_add(struct shared_lease *l, uint64_t now_us, int64_t first_us,
     uint64_t interval_us, unsigned n);

@@ -216,18 +216,46 @@ wait "$A" "$B"
 check "hung Redis: no item failed (instance 1)" "$(summary "$(cat "$T/p4a")" | jq .ok)" 100
 check "hung Redis: no item failed (instance 2)" "$(summary "$(cat "$T/p4b")" | jq .ok)" 100
 
+# reload_both SED: edit both configuration files, SIGHUP both, wait
+# until both logged the reload.
+reload_both() {
+	local f r1 r2
+	for f in "$T/fanoutd.conf" "$T/fanoutd2.conf"; do
+		sed -i "$1" "$f"
+	done
+	r1=$(grep -c 'reload: configuration' "$T/fanoutd.log")
+	r2=$(grep -c 'reload: configuration' "$T/fanoutd2.log")
+	kill -HUP "$FANOUTD_PID" "$FO2_PID"
+	wait_until 10 sh -c \
+		"[ \$(grep -c 'reload: configuration' '$T/fanoutd.log') -gt $r1 ] &&
+		 [ \$(grep -c 'reload: configuration' '$T/fanoutd2.log') -gt $r2 ]"
+}
+
+# --- a high rate: 1,000/s together, a round trip per many items --------------
+check_true "both reloaded: per_host_rate 1000" \
+	reload_both 's/^per_host_rate = .*/per_host_rate = 1000/; s/^per_host_burst = .*/per_host_burst = 20/'
+res0=$(( $(metric "$FO1" fanoutd_shared_limits_reservations_total) +
+	$(metric "$FO2" fanoutd_shared_limits_reservations_total) ))
+run_batch "$FO1" 1500 hi "$T/hia"
+A=$BATCH_PID
+run_batch "$FO2" 1500 hi "$T/hib"
+B=$BATCH_PID
+wait "$A" "$B"
+check "high rate: 3,000 ok" \
+	"$(( $(summary "$(cat "$T/hia")" | jq .ok) + $(summary "$(cat "$T/hib")" | jq .ok) ))" 3000
+r=$(rate hi)
+check_true "high rate: together about 1,000/s, not 2,000/s (saw $r/s)" \
+	between "$r" 850 1030
+res=$(( $(metric "$FO1" fanoutd_shared_limits_reservations_total) +
+	$(metric "$FO2" fanoutd_shared_limits_reservations_total) - res0 ))
+check_true "high rate: a Redis round trip per 50 items or more ($res for 3,000)" \
+	test "$res" -le 60
+
 # --- the global rate, shared too (set by a reload) ----------------------------
 # rate = 40 and no per-host rate; each instance sends to both of the
 # upstream's hosts: 40/s for the fleet across hosts.
-for f in "$T/fanoutd.conf" "$T/fanoutd2.conf"; do
-	sed -i 's/^per_host_rate = 50/per_host_rate = 0\nrate = 40\nburst = 4/' "$f"
-done
-r1=$(grep -c 'reload: configuration' "$T/fanoutd.log")
-r2=$(grep -c 'reload: configuration' "$T/fanoutd2.log")
-kill -HUP "$FANOUTD_PID" "$FO2_PID"
-check_true "both reloaded" wait_until 10 sh -c \
-	"[ \$(grep -c 'reload: configuration' '$T/fanoutd.log') -gt $r1 ] &&
-	 [ \$(grep -c 'reload: configuration' '$T/fanoutd2.log') -gt $r2 ]"
+check_true "both reloaded: rate 40, no per-host rate" \
+	reload_both 's/^per_host_rate = .*/per_host_rate = 0\nrate = 40\nburst = 4/'
 for base in "$FO1" "$FO2"; do
 	curl -sS --max-time 60 -X POST "$base/v1/batch" \
 		-H 'Content-Type: application/json' --data-binary \

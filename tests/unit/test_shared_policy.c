@@ -123,13 +123,26 @@ test_lease_unused_slots_expire(void **state)
 }
 
 static void
-test_lease_never_holds_more_than_max(void **state)
+test_lease_keeps_a_prefetched_reservation_whole(void **state)
 {
 	struct shared_lease l = {0};
+	unsigned n = shared_lease_size(1e6), k;
 
-	shared_lease_add(&l, 0, 0, 1, SHARED_LEASE_MAX);
-	shared_lease_add(&l, 0, 0, 1, 10);
-	assert_int_equal(l.count, SHARED_LEASE_MAX);
+	/* The largest lease, spent to the prefetch point, then the next
+	 * one arrives: every slot of both is kept (none lost = no rate
+	 * lost), in order. */
+	shared_lease_add(&l, 0, 0, 10, n);
+	while (!shared_lease_low(&l, n))
+		shared_lease_take(&l);
+	k = l.count;
+	shared_lease_add(&l, 0, 1000, 10, n);
+	assert_int_equal(l.count, k + n);
+	while (l.count > 1)
+		shared_lease_take(&l);
+	assert_int_equal(shared_lease_wait_us(&l, 0), 1000 + (n - 1) * 10);
+	/* Beyond the ring, slots are dropped, never overwritten. */
+	shared_lease_add(&l, 0, 0, 1, SHARED_LEASE_RING);
+	assert_int_equal(l.count, SHARED_LEASE_RING);
 	shared_lease_clear(&l);
 	assert_true(shared_lease_wait_us(&l, 0) == SHARED_LEASE_EMPTY);
 }
@@ -235,7 +248,7 @@ main(void)
 	    cmocka_unit_test(test_lease_slots_are_spaced_and_never_early),
 	    cmocka_unit_test(test_lease_burst_opens_now),
 	    cmocka_unit_test(test_lease_unused_slots_expire),
-	    cmocka_unit_test(test_lease_never_holds_more_than_max),
+	    cmocka_unit_test(test_lease_keeps_a_prefetched_reservation_whole),
 	    cmocka_unit_test(test_lease_size_cuts_round_trips_at_high_rates),
 	    cmocka_unit_test(test_gcra_interval_and_tolerance),
 	    cmocka_unit_test(test_fallback_logged_once_with_backoff),
