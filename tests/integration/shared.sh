@@ -8,7 +8,9 @@
 # once, and the pair runs at about 50/s again (each at 25/s, the limit
 # divided by the two live instances). Redis restarted: both go back to
 # it. Redis hung (SIGSTOP): the command deadline turns the limits local,
-# and SIGCONT brings them back. Times come from the upstream's clock (/stats/times); the phases
+# and SIGCONT brings them back. Then: 1,000/s together with few round
+# trips; the global rate shared; a third instance over TCP in database 1,
+# which carries on after SCRIPT FLUSH (NOSCRIPT -> EVAL). Times come from the upstream's clock (/stats/times); the phases
 # are marked there by requests of their own tag.
 . "${TESTLIB:?TESTLIB must point to tests/integration/lib.sh}"
 
@@ -268,6 +270,47 @@ wait "${PIDS[-1]}" "${PIDS[-2]}"
 r=$(rate g)
 check_true "global rate 40/s shared by both instances over two hosts (saw $r/s, $(count g) requests)" \
 	between "$r" 33 44
+
+# --- over TCP, database 1; NOSCRIPT after SCRIPT FLUSH --------------------------
+# A third instance on its own Redis at 127.0.0.1:PORT/1 (a free port
+# picked at random: redis cannot listen on port 0).
+for try in 1 2 3 4 5 6 7 8 9 10; do
+	RPORT=$((20000 + RANDOM % 40000))
+	redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no \
+		--logfile "$T/redis-tcp.log" &
+	R2=$!
+	if wait_until 5 sh -c "redis-cli -p $RPORT ping 2>/dev/null | grep -q PONG || ! kill -0 $R2 2>/dev/null" &&
+		kill -0 "$R2" 2>/dev/null; then
+		PIDS+=("$R2")
+		break
+	fi
+	R2=
+done
+check_true "a redis-server on a free TCP port" test -n "$R2"
+printf '[server]\nlisten = 127.0.0.1:0\n[limits]\nper_host_rate = 100\nshared = redis://127.0.0.1:%s/1\n[jobs]\ndir = %s\n' \
+	"$RPORT" "$T/jobs3" >"$T/fanoutd3.conf"
+# shellcheck disable=SC2086
+$FANOUTD_WRAPPER "$FANOUTD" -c "$T/fanoutd3.conf" 2>"$T/fanoutd3.log" &
+FO3_PID=$!
+PIDS+=("$FO3_PID")
+check_true "instance 3 uses Redis over TCP" wait_until 30 \
+	grep -q 'shared limits: using Redis at 127.0.0.1:' "$T/fanoutd3.log"
+FO3=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$T/fanoutd3.log" | head -n 1)
+FO=$FO3 batch "{\"requests\":$(items 20 tcp),\"options\":{\"retries\":0}}" >"$T/tcp1"
+check "over TCP: 20 ok" "$(summary "$(cat "$T/tcp1")" | jq .ok)" 20
+check "its keys are in database 1" \
+	"$(redis-cli -p "$RPORT" -n 1 --scan --pattern 'fanoutd:*' | sort | tr '\n' ' ')" \
+	"fanoutd:instances fanoutd:rate:host:${UP} "
+check "and not in database 0" "$(redis-cli -p "$RPORT" -n 0 dbsize)" 0
+redis-cli -p "$RPORT" script flush >/dev/null
+FO=$FO3 batch "{\"requests\":$(items 20 tcp2),\"options\":{\"retries\":0}}" >"$T/tcp2"
+check "after SCRIPT FLUSH (NOSCRIPT, then EVAL): 20 ok" \
+	"$(summary "$(cat "$T/tcp2")" | jq .ok)" 20
+check "and never degraded" "$(metric "$FO3" fanoutd_shared_limits_fallbacks_total)" 0
+check "still shared" "$(metric "$FO3" 'fanoutd_shared_limits_state{state="shared"}')" 1
+kill -TERM "$FO3_PID"
+wait "$FO3_PID"
+check "instance 3 exits 0" "$?" 0
 
 # --- configuration -------------------------------------------------------------
 printf '[limits]\nshared = redis://h:99999\n' >"$T/bad.conf"
