@@ -10,8 +10,9 @@
 # it. Redis hung (SIGSTOP): the command deadline turns the limits local,
 # and SIGCONT brings them back. Then: 1,000/s together with few round
 # trips; the global rate shared; a third instance over TCP in database 1,
-# which carries on after SCRIPT FLUSH (NOSCRIPT -> EVAL). Times come from the upstream's clock (/stats/times); the phases
-# are marked there by requests of their own tag.
+# which carries on after SCRIPT FLUSH (NOSCRIPT -> EVAL). Times come
+# from the upstream's clock (/stats/times); the phases are marked there
+# by requests of their own tag.
 . "${TESTLIB:?TESTLIB must point to tests/integration/lib.sh}"
 
 command -v redis-server >/dev/null || {
