@@ -235,6 +235,8 @@ reload_both() {
 }
 
 # --- a high rate: 1,000/s together, a round trip per many items --------------
+# (800 at the least: a loaded machine under valgrind; lost slots showed
+# as 509.)
 check_true "both reloaded: per_host_rate 1000" \
 	reload_both 's/^per_host_rate = .*/per_host_rate = 1000/; s/^per_host_burst = .*/per_host_burst = 20/'
 res0=$(( $(metric "$FO1" fanoutd_shared_limits_reservations_total) +
@@ -248,7 +250,7 @@ check "high rate: 3,000 ok" \
 	"$(( $(summary "$(cat "$T/hia")" | jq .ok) + $(summary "$(cat "$T/hib")" | jq .ok) ))" 3000
 r=$(rate hi)
 check_true "high rate: together about 1,000/s, not 2,000/s (saw $r/s)" \
-	between "$r" 850 1030
+	between "$r" 800 1030
 res=$(( $(metric "$FO1" fanoutd_shared_limits_reservations_total) +
 	$(metric "$FO2" fanoutd_shared_limits_reservations_total) - res0 ))
 check_true "high rate: a Redis round trip per 50 items or more ($res for 3,000)" \
