@@ -124,8 +124,7 @@ struct shared_limits {
 
 static void sl_connect(struct shared_limits *sl);
 
-/* --- small parts ------------------------------------------------------------
- */
+/* --- small parts --------------------------------------------------------- */
 
 static void
 sha1_hex(const char *text, char out[41])
@@ -178,8 +177,7 @@ key_limits(const struct shared_limits *sl, const char *host, double *rate,
 	*burst = host ? sl->cfg->per_host_burst : sl->cfg->burst;
 }
 
-/* --- commands and their deadlines ------------------------------------------
- */
+/* --- commands and their deadlines ---------------------------------------- */
 
 static void
 deadline_arm(struct shared_limits *sl)
@@ -252,8 +250,7 @@ cmd_send(struct shared_limits *sl, struct shared_cmd *c)
 	return 0;
 }
 
-/* --- state changes
- * ------------------------------------------------------------ */
+/* --- state changes ------------------------------------------------------- */
 
 static void
 wake_later(struct shared_limits *sl)
@@ -315,8 +312,7 @@ sl_up(struct shared_limits *sl, long long instances)
 	}
 }
 
-/* --- replies
- * ------------------------------------------------------------------ */
+/* --- replies ------------------------------------------------------------- */
 
 static void
 reserve_done(struct shared_limits *sl, struct shared_cmd *c, long long first)
@@ -384,8 +380,7 @@ cmd_cb(redisAsyncContext *ac, void *reply, void *privdata)
 	free(c);
 }
 
-/* --- the connection
- * ----------------------------------------------------------- */
+/* --- the connection ------------------------------------------------------ */
 
 static struct shared_cmd *
 cmd_new(struct shared_limits *sl, enum cmd_kind kind)
@@ -474,8 +469,7 @@ sl_connect(struct shared_limits *sl)
 	beat_send(sl);
 }
 
-/* --- timers
- * ------------------------------------------------------------------- */
+/* --- timers -------------------------------------------------------------- */
 
 static void
 on_deadline(evutil_socket_t fd, short what, void *arg)
@@ -575,8 +569,7 @@ on_wake(evutil_socket_t fd, short what, void *arg)
 		sl->ready(sl->arg, NULL, true);
 }
 
-/* --- the front
- * ---------------------------------------------------------------- */
+/* --- the front ----------------------------------------------------------- */
 
 struct shared_limits *
 shared_limits_new(struct event_base *base, const struct config *cfg,

@@ -282,8 +282,7 @@ shared_fsm_local_burst(const struct shared_fsm *f, double burst)
 	return b >= 1 ? b : 1;
 }
 
-/* --- script replies ---------------------------------------------------------
- */
+/* --- script replies ------------------------------------------------------ */
 
 enum shared_reply
 shared_reply_kind(bool is_int, const char *err, bool was_eval)

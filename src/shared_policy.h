@@ -156,8 +156,7 @@ bool shared_fsm_down(struct shared_fsm *f, const char *why, uint64_t now_us);
 double shared_fsm_local(const struct shared_fsm *f, double shared);
 double shared_fsm_local_burst(const struct shared_fsm *f, double burst);
 
-/* --- script replies ---------------------------------------------------------
- */
+/* --- script replies ------------------------------------------------------ */
 
 enum shared_reply {
 	SHARED_REPLY_OK,    /* use it */
