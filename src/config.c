@@ -21,6 +21,7 @@
 #include "config.h"
 #include "egress.h"
 #include "log.h"
+#include "shared_policy.h"
 #include "util.h"
 
 enum cfg_type {
@@ -36,6 +37,7 @@ enum cfg_type {
 	CT_LOGLEVEL,
 	CT_RATE,     /* decimal number >= 0, fractions allowed */
 	CT_RETRY_ON, /* list of connect, dns, timeout, reset, status codes */
+	CT_SHARED,   /* "", redis://HOST:PORT[/DB] or unix:/PATH */
 };
 
 struct cfg_key {
@@ -130,6 +132,15 @@ static const struct cfg_key config_keys[] = {
         "(0: unlimited); also the most a batch may ask for."},
     {"limits", "per_host_burst", CT_RATE, F(per_host_burst), "0", 0, 1000000,
         "Burst of per_host_rate (0: one second's worth)."},
+    {"limits", "shared", CT_SHARED, F(shared), "", 0, 0,
+        "Redis that shares the global and per-host rates with every "
+        "instance pointed at it: redis://HOST:PORT[/DB] or "
+        "unix:/PATH[?db=N] (empty: the limits are this instance's)."},
+    {"limits", "shared_timeout_ms", CT_UINT, F(shared_timeout_ms), "250", 1,
+        60000,
+        "A Redis command (or connection) not answered this fast makes the "
+        "limits local (the limit divided by the live instances) until "
+        "Redis answers again."},
     {"upstream", "connect_timeout_ms", CT_UINT, F(connect_timeout_ms), "5000",
         1, MS_MAX, "Default connect timeout of a batch."},
     {"upstream", "timeout_ms", CT_UINT, F(timeout_ms), "30000", 1, MS_MAX,
@@ -446,6 +457,7 @@ key_set(struct config *c, const struct cfg_key *k, const char *value, char *why,
     size_t whylen)
 {
 	char *field = (char *)c + k->off;
+	struct shared_addr addr;
 	char bad[64];
 
 	switch (k->type) {
@@ -478,6 +490,11 @@ key_set(struct config *c, const struct cfg_key *k, const char *value, char *why,
 	case CT_RETRY_ON:
 		return set_retry_on(
 		    (struct retry_on *)(void *)field, value, why, whylen);
+	case CT_SHARED:
+		if (value[0] != '\0' &&
+		    shared_addr_parse(value, &addr, why, whylen) != 0)
+			return -1;
+		return set_text(field, CONFIG_PATH_LEN, value, why, whylen);
 	default:
 		return key_set_scalar(c, k, value, why, whylen);
 	}

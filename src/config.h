@@ -69,6 +69,8 @@ struct config {
 	double burst;                  /* 0: one second's worth */
 	double per_host_rate;          /* per origin; also a batch's default */
 	double per_host_burst;
+	char shared[CONFIG_PATH_LEN]; /* redis://.. or unix:/..; "": local */
+	uint64_t shared_timeout_ms;   /* a Redis command's deadline */
 
 	/* [upstream] */
 	uint64_t connect_timeout_ms; /* default of the batch option */

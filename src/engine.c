@@ -86,6 +86,47 @@ engine_set_egress(struct engine *e)
 	}
 }
 
+/* The shared limits can answer for host (or all): run the scheduler. */
+static void
+engine_tokens_ready(void *arg, const char *host, bool all)
+{
+	struct engine *e = arg;
+
+	sched_tokens_ready(e->sched, host, all);
+	engine_schedule(e);
+}
+
+static uint64_t
+engine_tokens_wait(void *arg, const char *host, uint64_t now_us)
+{
+	uint64_t w = shared_limits_wait_us(arg, host, now_us);
+
+	return w == SHARED_PENDING ? SCHED_NEVER : w;
+}
+
+static void
+engine_tokens_take(void *arg, const char *host, uint64_t now_us)
+{
+	shared_limits_take(arg, host, now_us);
+}
+
+/* [limits] shared: the global and per-host rates come from Redis. */
+static int
+engine_share_limits(struct engine *e, char *why, size_t whylen)
+{
+	struct sched_tokens t = {engine_tokens_wait, engine_tokens_take, NULL};
+
+	if (e->cfg->shared[0] == '\0')
+		return 0;
+	e->shared = shared_limits_new(
+	    e->base, e->cfg, engine_tokens_ready, e, why, whylen);
+	if (e->shared == NULL)
+		return -1;
+	t.arg = e->shared;
+	sched_set_tokens(e->sched, &t);
+	return 0;
+}
+
 static void
 engine_sched_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -135,6 +176,10 @@ engine_new(
 	e->fetch.cfg = cfg;
 	e->sched = sched_new(&l, mono_us());
 	e->sched_ev = evtimer_new(base, engine_sched_cb, e);
+	if (engine_share_limits(e, why, whylen) != 0) {
+		engine_free(e);
+		return NULL;
+	}
 	if (getrandom(&e->rng, sizeof(e->rng), 0) != sizeof(e->rng))
 		e->rng = mono_us();
 	e->rng |= 1;
@@ -146,6 +191,7 @@ engine_free(struct engine *e)
 {
 	if (e == NULL)
 		return;
+	shared_limits_free(e->shared);
 	if (e->sched_ev != NULL)
 		event_free(e->sched_ev);
 	sched_free(e->sched);
@@ -217,6 +263,15 @@ engine_gauges(const struct engine *e, struct metrics_gauges *g)
 	g->connections_idle = pool_idle_count(e->pool);
 	g->token_wait_us = sched_token_wait_us(e->sched);
 	xpool_stats(e->xpool, &g->extract_busy, &g->extract_queued_bytes);
+	g->shared = e->shared != NULL;
+	if (e->shared != NULL)
+		shared_limits_stats(e->shared, &g->shared_stats);
+}
+
+const char *
+engine_degraded(const struct engine *e)
+{
+	return e->shared != NULL ? shared_limits_degraded(e->shared) : NULL;
 }
 
 void

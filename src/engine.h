@@ -66,4 +66,8 @@ bool engine_draining(const struct engine *e);
  * queued, upstream connections, time queues waited for tokens. */
 void engine_gauges(const struct engine *e, struct metrics_gauges *g);
 
+/* NULL when the engine is whole; else one sentence on what is not (the
+ * shared limits fell back to local buckets), for /healthz. */
+const char *engine_degraded(const struct engine *e);
+
 #endif

@@ -214,6 +214,9 @@ reload_warn_restart(const struct config *old, const struct config *new)
 	    old->jobs_ttl_s != new->jobs_ttl_s ||
 	    old->jobs_durable != new->jobs_durable)
 		log_warn("reload: [jobs] changes need a restart");
+	if (strcmp(old->shared, new->shared) != 0)
+		log_warn("reload: a [limits] shared change needs a restart "
+		         "(rates and shared_timeout_ms apply now)");
 }
 
 /*

@@ -23,6 +23,38 @@ metric_one(struct buf *out, const char *name, const char *type,
 	buf_printf(out, "%s %" PRIu64 "\n", name, v);
 }
 
+/* The shared limits (issue #19), when [limits] shared is set. */
+static void
+metrics_render_shared(struct buf *out, const struct shared_stats *s)
+{
+	int i;
+
+	metric_head(out, "fanoutd_shared_limits_state", "gauge",
+	    "State of the limits shared in Redis: shared, degraded (local "
+	    "buckets at the limit divided by the live instances) or "
+	    "connecting; 1 for the current one.");
+	for (i = 0; i < SHARED__COUNT; i++)
+		buf_printf(out,
+		    "fanoutd_shared_limits_state{state=\"%s\"} %d\n",
+		    shared_state_name(i), s->state == (enum shared_state)i);
+	metric_one(out, "fanoutd_shared_limits_degraded", "gauge",
+	    "1 while the limits are local because Redis is unreachable.",
+	    s->state == SHARED_DOWN);
+	metric_one(out, "fanoutd_shared_limits_instances", "gauge",
+	    "Live fanoutd instances sharing the limits, last counted.",
+	    s->instances);
+	metric_one(out, "fanoutd_shared_limits_reservations_total", "counter",
+	    "Reservations Redis answered (one round trip each).",
+	    s->reservations);
+	metric_one(out, "fanoutd_shared_limits_slots_total", "counter",
+	    "Rate-limit slots those reservations granted.", s->slots);
+	metric_one(out, "fanoutd_shared_limits_fallbacks_total", "counter",
+	    "Times the limits fell back to local buckets.", s->fallbacks);
+	metric_one(out, "fanoutd_shared_limits_timeouts_total", "counter",
+	    "Redis commands not answered within shared_timeout_ms.",
+	    s->timeouts);
+}
+
 void
 metrics_render(struct buf *out, const struct metrics_gauges *g)
 {
@@ -86,6 +118,8 @@ metrics_render(struct buf *out, const struct metrics_gauges *g)
 	metric_one(out, "fanoutd_response_bytes_total", "counter",
 	    "Bytes of batch responses written to callers.",
 	    metrics.bytes_out_total);
+	if (g->shared)
+		metrics_render_shared(out, &g->shared_stats);
 }
 
 void

@@ -13,6 +13,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "shared_policy.h"
 
 struct metrics {
 	uint64_t batches_total;     /* accepted */
@@ -38,6 +39,8 @@ struct metrics_gauges {
 	uint64_t token_wait_us; /* queues parked waiting for rate tokens */
 	uint64_t extract_busy;  /* pages being parsed or waiting to be */
 	uint64_t extract_queued_bytes;
+	bool shared;            /* [limits] shared is set: */
+	struct shared_stats shared_stats;
 };
 
 void metrics_render(struct buf *out, const struct metrics_gauges *g);

@@ -18,6 +18,10 @@
 
 enum wake_kind { WAKE_HOSTQ, WAKE_HOST, WAKE_BATCH };
 
+/* A host parked until its token source can tell (sched_tokens): it
+ * sorts after every real time and never arms the timer. */
+#define SCHED_PENDING (SCHED_NEVER - 1)
+
 /* A place in the wake heap: something parked until `at`. */
 struct sched_wake {
 	uint64_t at;
@@ -82,10 +86,11 @@ struct sched {
 	uint32_t inflight;
 	uint64_t queued;
 	uint64_t token_wait_us;
-	uint32_t budget; /* admissions left in this sched_run */
-	bool spent;      /* sched_run used its budget up */
-	bool running;    /* inside sched_run */
-	bool again;      /* sched_run was called while running */
+	uint32_t budget;            /* admissions left in this sched_run */
+	bool spent;                 /* sched_run used its budget up */
+	bool running;               /* inside sched_run */
+	bool again;                 /* sched_run was called while running */
+	struct sched_tokens tokens; /* wait_us NULL: the buckets above */
 };
 
 /* --- the wake heap ------------------------------------------------------ */
@@ -473,12 +478,76 @@ sched_done(struct sched_job *job)
 	ring_update(b);
 }
 
+/* --- server-wide tokens: own buckets or an outside source ----------------- */
+
+void
+sched_set_tokens(struct sched *s, const struct sched_tokens *t)
+{
+	s->tokens = *t;
+}
+
+/* Until host h's (NULL: the global) token, or SCHED_NEVER: not known. */
+static uint64_t
+tokens_wait(struct sched *s, struct sched_host *h, uint64_t now)
+{
+	if (s->tokens.wait_us != NULL)
+		return s->tokens.wait_us(
+		    s->tokens.arg, h ? h->name : NULL, now);
+	return bucket_wait_us(h ? &h->bucket : &s->bucket, now);
+}
+
+static void
+tokens_take(struct sched *s, struct sched_host *h, uint64_t now)
+{
+	if (s->tokens.take != NULL)
+		s->tokens.take(s->tokens.arg, h ? h->name : NULL, now);
+	else
+		bucket_take(h ? &h->bucket : &s->bucket, now);
+}
+
+static void
+ready_host(struct sched *s, struct sched_host *h)
+{
+	if (h != NULL && wake_parked(&h->wake) && h->wake.at == SCHED_PENDING) {
+		heap_remove(s, &h->wake);
+		wake_fire(&h->wake);
+	}
+}
+
+static void
+ready_one(void *value, void *arg)
+{
+	struct sched_host *h = value;
+
+	if (wake_parked(&h->wake) && h->wake.at == SCHED_PENDING) {
+		heap_remove(arg, &h->wake);
+		wake_fire(&h->wake); /* moves queues, never the host table */
+	}
+}
+
+void
+sched_tokens_ready(struct sched *s, const char *host, bool all)
+{
+	if (all) {
+		s->global_at = 0;
+		htab_foreach(&s->hosts, ready_one, s);
+	} else if (host == NULL)
+		s->global_at = 0;
+	else
+		ready_host(s, htab_get(&s->hosts, host));
+}
+
 /* --- dispatch ------------------------------------------------------------ */
 
-/* Park w until now + wait for tokens. */
+/* Park w until now + wait for tokens; SCHED_NEVER: until the token
+ * source says (sched_tokens_ready). */
 static void
 park(struct sched *s, struct sched_wake *w, uint64_t now, uint64_t wait)
 {
+	if (wait == SCHED_NEVER) {
+		heap_push(s, w, SCHED_PENDING);
+		return;
+	}
 	s->token_wait_us += wait;
 	heap_push(s, w, now + wait);
 }
@@ -507,7 +576,7 @@ sched_try_admit(struct sched *s, struct sched_hostq *hq, uint64_t now)
 		ring_update(b);
 		return false;
 	}
-	if ((w = bucket_wait_us(&h->bucket, now)) > 0) {
+	if ((w = tokens_wait(s, h, now)) > 0) {
 		park(s, &h->wake, now, w);
 		hostq_update(hq);
 		ring_update(b);
@@ -519,9 +588,9 @@ sched_try_admit(struct sched *s, struct sched_hostq *hq, uint64_t now)
 		ring_update(b);
 		return false;
 	}
-	bucket_take(&s->bucket, now);
+	tokens_take(s, NULL, now);
 	bucket_take(&b->bucket, now);
-	bucket_take(&h->bucket, now);
+	tokens_take(s, h, now);
 	bucket_take(&hq->bucket, now);
 	job = TAILQ_FIRST(&hq->jobs);
 	TAILQ_REMOVE(&hq->jobs, job, link);
@@ -559,9 +628,13 @@ sched_pass(struct sched *s, uint64_t now)
 			s->spent = true;
 			return;
 		}
-		if ((w = bucket_wait_us(&s->bucket, now)) > 0) {
+		if ((w = tokens_wait(s, NULL, now)) > 0) {
 			/* Nothing can go before the global refill. */
-			if (s->global_at <= now)
+			if (w == SCHED_NEVER) {
+				s->global_at = SCHED_NEVER; /* until ready */
+				return;
+			}
+			if (s->global_at <= now || s->global_at == SCHED_NEVER)
 				s->token_wait_us += w;
 			s->global_at = now + w;
 			return;
@@ -604,6 +677,8 @@ sched_run(struct sched *s, uint64_t now_us, uint32_t budget)
 	if (s->spent)
 		return now_us;
 	next = s->nheap > 0 ? s->heap[0]->at : SCHED_NEVER;
+	if (next >= SCHED_PENDING)
+		next = SCHED_NEVER; /* only hosts waiting for their source */
 	if (s->global_at > now_us && s->global_at < next)
 		next = s->global_at;
 	return next;

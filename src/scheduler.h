@@ -116,6 +116,26 @@ void sched_done(struct sched_job *job);
  */
 uint64_t sched_run(struct sched *s, uint64_t now_us, uint32_t budget);
 
+/*
+ * Server-wide tokens from elsewhere (shared limits, issue #19): once
+ * set, the global and per-host rates are asked of it instead of the
+ * scheduler's own buckets. wait_us returns the microseconds until a
+ * token for host (NULL: the global rate) is there, 0 when it is now, or
+ * SCHED_NEVER when it cannot tell yet: the host (or every queue, for the
+ * global rate) then waits, with no timer, until the source calls
+ * sched_tokens_ready. take spends the token wait_us just offered.
+ */
+struct sched_tokens {
+	uint64_t (*wait_us)(void *arg, const char *host, uint64_t now_us);
+	void (*take)(void *arg, const char *host, uint64_t now_us);
+	void *arg;
+};
+void sched_set_tokens(struct sched *s, const struct sched_tokens *t);
+/* The source can tell about host (NULL: the global rate) now; with all,
+ * about everything it said SCHED_NEVER for. Call sched_run after; never
+ * from inside it. */
+void sched_tokens_ready(struct sched *s, const char *host, bool all);
+
 /* Gauges and counters, for metrics. */
 uint32_t sched_inflight(const struct sched *s);
 uint64_t sched_queued(const struct sched *s);

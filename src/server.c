@@ -211,23 +211,30 @@ server_metrics(struct server *srv, struct evhttp_request *req)
 /*
  * GET /healthz while serving: {"status":"ok"}, or 200
  * {"status":"degraded","reason":..} when batches are served but jobs
- * are not (the store could not be opened, or cannot write: disk full).
+ * are not (the store could not be opened, or cannot write: disk full),
+ * or the shared rate limits fell back to local buckets (Redis is away).
  */
 static void
 server_health(struct server *srv, struct evhttp_request *req)
 {
 	const char *why =
 	    srv->jobs == NULL ? srv->jobs_why : jobs_degraded(srv->jobs);
+	const char *limits = engine_degraded(srv->engine);
 	struct buf b = BUF_INIT;
-	char reason[400];
+	char reason[800];
+	int n = 0;
 
-	if (why == NULL) {
+	if (why == NULL && limits == NULL) {
 		server_reply(
 		    srv, req, "application/json", "{\"status\":\"ok\"}\n", 16);
 		return;
 	}
-	snprintf(reason, sizeof(reason), "jobs %s: %s",
-	    srv->jobs == NULL ? "are unavailable" : "are paused", why);
+	if (why != NULL)
+		n = snprintf(reason, sizeof(reason), "jobs %s: %s",
+		    srv->jobs == NULL ? "are unavailable" : "are paused", why);
+	if (limits != NULL && n >= 0 && (size_t)n < sizeof(reason))
+		snprintf(reason + n, sizeof(reason) - (size_t)n, "%s%s",
+		    n > 0 ? "; " : "", limits);
 	buf_adds(&b, "{\"status\":\"degraded\",\"reason\":");
 	emit_json_string(&b, reason, strlen(reason));
 	buf_adds(&b, "}\n");

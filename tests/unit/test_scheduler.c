@@ -3,7 +3,8 @@
  * pure scheduler: the global, batch and per-host caps hold at every
  * dispatch, a saturated host never blocks other hosts, batches share
  * capacity round-robin, and removal / pause / re-enqueue keep the books
- * straight. A simulated clock-free world: the test decides when each
+ * straight; an outside token source (shared limits) that cannot tell
+ * yet parks its host with no timer until it says so. A simulated clock-free world: the test decides when each
  * running job finishes.
  */
 #include <setjmp.h>
@@ -607,6 +608,98 @@ test_freeing_a_parked_batch_leaves_no_wake(void **state)
 	world_free(&w);
 }
 
+/* A token source like the shared limits: host "a" answers "not yet"
+ * until told, then one token at a time with 10 ms between; the global
+ * is asked too. */
+struct fake_tokens {
+	bool known;
+	uint64_t next_at; /* when "a"'s next token opens */
+	int global_asked, taken_a;
+};
+
+static uint64_t
+fake_wait(void *arg, const char *host, uint64_t now)
+{
+	struct fake_tokens *f = arg;
+
+	if (host == NULL) {
+		f->global_asked++;
+		return 0;
+	}
+	if (strcmp(host, "a") != 0)
+		return 0;
+	if (!f->known)
+		return SCHED_NEVER;
+	return f->next_at > now ? f->next_at - now : 0;
+}
+
+static void
+fake_take(void *arg, const char *host, uint64_t now)
+{
+	struct fake_tokens *f = arg;
+
+	if (host != NULL && strcmp(host, "a") == 0) {
+		f->taken_a++;
+		f->next_at = now + 10000;
+	}
+}
+
+static void
+test_token_source_pending_arms_no_timer(void **state)
+{
+	struct fake_tokens f = {0};
+	struct sched_tokens t = {fake_wait, fake_take, &f};
+	struct world w;
+	struct tjob *a1, *a2, *b1;
+
+	world_init(&w, 10, 10, 10, 10, 1);
+	sched_set_tokens(w.s, &t);
+	a1 = add_job(&w, 0, "a");
+	a2 = add_job(&w, 0, "a");
+	b1 = add_job(&w, 0, "b");
+	/* "a" cannot tell yet: "b" goes, and no timer is armed. */
+	assert_int_equal(sched_run(w.s, 0, 0), SCHED_NEVER);
+	assert_int_equal(b1->order, 0);
+	assert_int_equal(a1->order, -1);
+	assert_true(f.global_asked > 0);
+	/* Still not known: a later run changes nothing. */
+	assert_int_equal(sched_run(w.s, 5000, 0), SCHED_NEVER);
+	assert_int_equal(a1->order, -1);
+	/* Known: one token now, the next 10 ms later - the exact wake. */
+	f.known = true;
+	sched_tokens_ready(w.s, "a", false);
+	assert_int_equal(sched_run(w.s, 6000, 0), 16000);
+	assert_int_equal(a1->order, 1);
+	assert_int_equal(a2->order, -1);
+	assert_int_equal(sched_run(w.s, 16000, 0), SCHED_NEVER);
+	assert_int_equal(a2->order, 2);
+	assert_int_equal(f.taken_a, 2);
+	while (finish_oldest(&w))
+		;
+	world_free(&w);
+}
+
+static void
+test_token_source_ready_all_wakes_every_host(void **state)
+{
+	struct fake_tokens f = {0};
+	struct sched_tokens t = {fake_wait, fake_take, &f};
+	struct world w;
+	struct tjob *a1;
+
+	world_init(&w, 10, 10, 10, 10, 1);
+	sched_set_tokens(w.s, &t);
+	a1 = add_job(&w, 0, "a");
+	assert_int_equal(sched_run(w.s, 0, 0), SCHED_NEVER);
+	f.known = true;
+	sched_tokens_ready(w.s, NULL, true);
+	sched_run(w.s, 1000, 0);
+	assert_int_equal(a1->order, 0);
+	while (finish_oldest(&w))
+		;
+	world_free(&w);
+}
+
 int
 main(void)
 {
@@ -631,6 +724,8 @@ main(void)
 	    cmocka_unit_test(test_batch_per_host_rate_limits_each_host),
 	    cmocka_unit_test(test_freeing_a_parked_batch_leaves_no_wake),
 	    cmocka_unit_test(test_budget_bounds_one_call),
+	    cmocka_unit_test(test_token_source_pending_arms_no_timer),
+	    cmocka_unit_test(test_token_source_ready_all_wakes_every_host),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

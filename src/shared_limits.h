@@ -1,0 +1,76 @@
+/*
+ * shared_limits.h - rate limits shared by every fanoutd pointed at the
+ * same Redis ([limits] shared, issue #19): the per-host rate and the
+ * global rate, when set, hold for the fleet rather than per instance.
+ *
+ * The engine hands the scheduler this module's wait/take pair in place
+ * of its own global and per-host buckets (scheduler.h, struct
+ * sched_tokens). Slots come from Redis in small leases reserved by a
+ * GCRA script run on Redis's clock (shared_policy.h); a key whose lease
+ * is empty answers "not yet" and calls the ready callback once the
+ * reservation is back, so the scheduler sleeps on its timer exactly as
+ * long as the slot says, and never polls.
+ *
+ * The client is hiredis (Debian's 0.14) with its libevent adapter on the
+ * daemon's own loop. 0.14 has no command timeout: every command carries
+ * a deadline and one timer watches the oldest. When Redis refuses,
+ * closes, errs or does not answer within [limits] shared_timeout_ms,
+ * each instance falls back to local buckets at the limit divided by the
+ * number of live instances (every instance keeps a heartbeat entry with
+ * a TTL in Redis; the last count is used), logs it once, reports it in
+ * /metrics and /healthz, and reconnects with a doubling backoff; the
+ * first heartbeat answered brings it back to Redis. An item never fails
+ * because Redis is away.
+ */
+#ifndef FANOUTD_SHARED_LIMITS_H
+#define FANOUTD_SHARED_LIMITS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "shared_policy.h"
+
+struct shared_limits;
+
+/* shared_limits_wait_us when the answer is not known yet. */
+#define SHARED_PENDING UINT64_MAX
+
+/*
+ * A key the scheduler was told SHARED_PENDING for can answer now: host
+ * is the origin, NULL for the global rate; all: every waiting key
+ * (Redis came back, or went away).
+ */
+typedef void (*shared_ready_fn)(void *arg, const char *host, bool all);
+
+/*
+ * Connect to cfg->shared (which must parse) on base; the rates are read
+ * from cfg (which must outlive it) at every question, so a reload
+ * applies at once. Returns NULL with a reason in why.
+ */
+struct shared_limits *shared_limits_new(struct event_base *base,
+    const struct config *cfg, shared_ready_fn ready, void *arg, char *why,
+    size_t whylen);
+/* Close the connection; no callback runs after this. */
+void shared_limits_free(struct shared_limits *sl);
+
+/* Microseconds until a slot of host's rate (NULL: the global rate) is
+ * there at now_us, 0 when it is now, SHARED_PENDING when not known yet
+ * (ready follows). */
+uint64_t shared_limits_wait_us(
+    struct shared_limits *sl, const char *host, uint64_t now_us);
+/* Spend the slot wait_us just offered. */
+void shared_limits_take(
+    struct shared_limits *sl, const char *host, uint64_t now_us);
+
+void shared_limits_stats(
+    const struct shared_limits *sl, struct shared_stats *st);
+
+/* NULL while the limits are shared (or first connecting), else one
+ * sentence: why they are local now, and at what share. */
+const char *shared_limits_degraded(const struct shared_limits *sl);
+
+#endif
