@@ -173,8 +173,11 @@ struct store_config {
 	uint32_t ttl_s;           /* a job's default ttl (0: 7 days) */
 	uint32_t commit_max;      /* records per transaction (0: 8192) */
 	uint32_t commit_ms;       /* longest open transaction (0: 10) */
-	uint32_t retry_ms;        /* after a failed write (0: 1000) */
-	store_line_fn line;       /* NULL: store_line_default */
+	/* A transaction holding only results (nothing a caller waits on)
+	 * waits this long for more before it commits (0: 5). */
+	uint32_t linger_ms;
+	uint32_t retry_ms;  /* after a failed write (0: 1000) */
+	store_line_fn line; /* NULL: store_line_default */
 	store_health_cb on_health;
 	void *health_arg;
 	/* Tests: the SQLite VFS to use (NULL: the default one). */
@@ -294,11 +297,15 @@ typedef void (*store_lease_cb)(
     enum store_err err, const struct store_leased *items, size_t n, void *arg);
 /*
  * Leases up to max (1..10000) pending items of a queued or running job,
- * lowest index first, and marks them in flight (committed before the
- * callback). n may be 0: nothing pending now. A leased unsafe item
- * counts as sent if the daemon dies: lease only what you will dispatch
- * at once. ESTATE for a done or cancelled job; EFULL while the store is
- * over max_store_bytes or the disk is full (running jobs pause).
+ * lowest index first, and marks them in flight. A lease holding an
+ * unsafe item is committed before the callback (such an item counts as
+ * sent if the daemon dies: lease only what you will dispatch at once);
+ * one of safe items only is answered as soon as it is applied, without
+ * waiting for its commit: lost in a crash, its items are pending again,
+ * as recovery makes any safe item in flight, and a commit that fails is
+ * redone before the results that follow it. n may be 0: nothing pending
+ * now. ESTATE for a done or cancelled job; EFULL while the store is over
+ * max_store_bytes or the disk is full (running jobs pause).
  */
 enum store_err store_lease(struct store *st, const char *id, uint32_t max,
     store_lease_cb cb, void *arg);
