@@ -268,6 +268,23 @@ struct store_job_spec {
  */
 enum store_err store_create(struct store *st, const struct store_job_spec *spec,
     const struct store_item_spec *items, size_t n, store_job_cb cb, void *arg);
+/*
+ * Item i of a store_create_from, made on demand: called on the writer
+ * thread for i = 0, 1, ..., n-1 in order, at most once each, while the
+ * job is being stored; fills *out (out->index is i; out->spec must stay
+ * valid until the next call). It may touch nothing the loop thread
+ * changes meanwhile.
+ */
+typedef void (*store_item_fn)(
+    void *arg, uint32_t i, struct store_item_spec *out);
+/*
+ * store_create with the items made by fn (fn_arg must live until cb)
+ * instead of copied up front: the memory a job's creation takes does not
+ * grow with its number of items. Answers as store_create does.
+ */
+enum store_err store_create_from(struct store *st,
+    const struct store_job_spec *spec, size_t n, store_item_fn fn, void *fn_arg,
+    store_job_cb cb, void *arg);
 /* The job as last committed. ENOENT when unknown. */
 enum store_err store_get(
     struct store *st, const char *id, store_job_cb cb, void *arg);

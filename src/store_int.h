@@ -122,6 +122,8 @@ struct sreq {
 	struct store_job_spec spec;    /* SR_CREATE; strings in `data` */
 	struct store_item_spec *items; /* SR_CREATE, in `data` */
 	size_t nitems;
+	store_item_fn item_fn; /* SR_CREATE from store_create_from */
+	void *item_arg;
 	struct store_list_query q; /* SR_LIST */
 	struct store_cursor cur;   /* SR_READ */
 	uint64_t offset;           /* SR_BODY_READ */

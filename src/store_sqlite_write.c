@@ -289,11 +289,18 @@ w_create(struct sqlite_be *be, struct sreq *r)
 	}
 	s = be->ws[W_ITEM_INSERT];
 	for (i = 0; i < r->nitems && err == STORE_OK; i++) {
-		sqlite3_bind_int64(s, 1, ROW_KEY(j->row, r->items[i].index));
+		struct store_item_spec made;
+		const struct store_item_spec *it = &made;
+
+		if (r->item_fn != NULL)
+			r->item_fn(r->item_arg, (uint32_t)i, &made);
+		else
+			it = &r->items[i];
+		sqlite3_bind_int64(s, 1, ROW_KEY(j->row, it->index));
 		sqlite3_bind_int64(s, 2, j->row);
-		sqlite3_bind_int(s, 3, (int)r->items[i].flags);
-		sqlite3_bind_text64(s, 4, r->items[i].spec,
-		    r->items[i].spec_len, SQLITE_STATIC, SQLITE_UTF8);
+		sqlite3_bind_int(s, 3, (int)it->flags);
+		sqlite3_bind_text64(
+		    s, 4, it->spec, it->spec_len, SQLITE_STATIC, SQLITE_UTF8);
 		err = wrun(be, W_ITEM_INSERT);
 	}
 	if (err != STORE_OK) {
