@@ -573,6 +573,19 @@ parse_text(struct batch_spec *spec, const char *body, size_t len,
 	return 0;
 }
 
+int
+batch_check_json_items(const struct batch_spec *spec, uint64_t n,
+    const struct config *cfg, struct parse_error *err)
+{
+	if (spec->format == OUT_JSON && n > cfg->max_json_items)
+		return perr(err, RERR_TOO_LARGE,
+		    "format json is limited to %llu items ([server] "
+		    "max_json_items); use NDJSON (the default, or "
+		    "?format=ndjson) for larger batches",
+		    (unsigned long long)cfg->max_json_items);
+	return 0;
+}
+
 void
 batch_parse_item(struct batch_spec *spec, struct item_spec *it, uint32_t index,
     const json_t *v, const struct config *cfg)
@@ -630,14 +643,8 @@ parse_any(struct batch_spec *spec, bool job, const char *body, size_t len,
 	          : parse_text(spec, body, len, cfg, err);
 	if (rc != 0)
 		goto fail;
-	if (spec->format == OUT_JSON && spec->nitems > cfg->max_json_items) {
-		perr(err, RERR_TOO_LARGE,
-		    "format json is limited to %llu items ([server] "
-		    "max_json_items); use NDJSON (the default, or "
-		    "?format=ndjson) for larger batches",
-		    (unsigned long long)cfg->max_json_items);
+	if (batch_check_json_items(spec, spec->nitems, cfg, err) != 0)
 		goto fail;
-	}
 	return 0;
 fail:
 	arena_free(&spec->arena);

@@ -19,6 +19,10 @@ int batch_parse_head(struct batch_spec *spec, bool job, const char **body,
     size_t *len, const char *content_type, const char *query,
     const char *accept, const struct config *cfg, struct parse_error *err,
     bool *json);
+/* n items for spec's output format: -1 with err past [server]
+ * max_json_items when it is one JSON document. */
+int batch_check_json_items(const struct batch_spec *spec, uint64_t n,
+    const struct config *cfg, struct parse_error *err);
 /* One item (a URL string or an object) into *it, from spec's arena. */
 void batch_parse_item(struct batch_spec *spec, struct item_spec *it,
     uint32_t index, const json_t *v, const struct config *cfg);

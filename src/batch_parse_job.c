@@ -85,6 +85,12 @@ value_at(const struct job_items *ji, size_t *pos, struct parse_error *err)
 		return NULL;
 	}
 	*pos += (size_t)je.position;
+	/* jansson reads one byte past a number or a literal and puts it
+	 * back; a NUL put back is lost (its stream takes an empty slot for
+	 * "read more"), so the whole-body parse skips it: so do we. */
+	if (!json_is_string(v) && !json_is_object(v) && !json_is_array(v) &&
+	    *pos < ji->len && ji->body[*pos] == '\0')
+		(*pos)++;
 	return v;
 }
 
@@ -360,14 +366,8 @@ batch_job_open(struct job_items *ji, struct batch_spec *spec, const char *body,
 		    ji->n, (unsigned long long)cfg->jobs_max_items);
 		goto fail;
 	}
-	if (spec->format == OUT_JSON && ji->n > cfg->max_json_items) {
-		batch_perr(err, RERR_TOO_LARGE,
-		    "format json is limited to %llu items ([server] "
-		    "max_json_items); use NDJSON (the default, or "
-		    "?format=ndjson) for larger batches",
-		    (unsigned long long)cfg->max_json_items);
+	if (batch_check_json_items(spec, ji->n, cfg, err) != 0)
 		goto fail;
-	}
 	spec->nitems = ji->n;
 	ji->opts = spec->opts;
 	ji->pos = ji->start;
