@@ -130,7 +130,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (data[0] & 0x80) {
 		char *accept = xstrndup((const char *)data + 1, size - 1);
-		int rc =
+
+		rc =
 		    batch_parse(&spec, "[]", 2, NULL, NULL, accept, &cfg, &err);
 
 		free(accept);
