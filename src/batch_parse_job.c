@@ -17,6 +17,7 @@
  * only then), else in the same form with the line and column where the
  * walk stopped.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,26 @@ syntax_error(const struct job_items *ji, size_t at, const char *what,
 	    "body is not valid JSON: %s (line %d, column %d)", what, line, col);
 }
 
+/*
+ * Where the value jansson parsed from `from` really ends, given the end
+ * it reports. jansson reads one byte past a number or a literal (true,
+ * false, null) and puts it back; a NUL put back is lost - its stream
+ * takes an empty slot for "read more" - so the NUL is skipped, and not
+ * counted in the position it reports. Each such NUL inside the value
+ * moves the true end one byte further.
+ */
+static size_t
+true_end(const struct job_items *ji, size_t from, size_t end)
+{
+	size_t i;
+
+	for (i = from + 1; i < end && i < ji->len; i++)
+		if (ji->body[i] == '\0' &&
+		    isalnum((unsigned char)ji->body[i - 1]))
+			end++;
+	return end < ji->len ? end : ji->len;
+}
+
 /* One JSON value at *pos, which moves past it; NULL after an error. */
 static json_t *
 value_at(const struct job_items *ji, size_t *pos, struct parse_error *err)
@@ -84,10 +105,9 @@ value_at(const struct job_items *ji, size_t *pos, struct parse_error *err)
 		syntax_error(ji, *pos + (size_t)je.position, je.text, err);
 		return NULL;
 	}
-	*pos += (size_t)je.position;
-	/* jansson reads one byte past a number or a literal and puts it
-	 * back; a NUL put back is lost (its stream takes an empty slot for
-	 * "read more"), so the whole-body parse skips it: so do we. */
+	*pos = true_end(ji, *pos, *pos + (size_t)je.position);
+	/* A NUL right after a number or a literal is lost too (true_end):
+	 * the whole-body parse skips it, and so do we. */
 	if (!json_is_string(v) && !json_is_object(v) && !json_is_array(v) &&
 	    *pos < ji->len && ji->body[*pos] == '\0')
 		(*pos)++;
@@ -208,6 +228,12 @@ walk_object(struct job_items *ji, struct batch_spec *spec, size_t *pos,
 		if ((k = value_at(ji, pos, sem)) == NULL)
 			goto out;
 		key = json_string_value(k);
+		if (strlen(key) != json_string_length(k)) { /* as jansson */
+			json_decref(k);
+			syntax_error(ji, *pos,
+			    "NUL byte in object key not supported", sem);
+			goto out;
+		}
 		if (nkeys < KEYS_MAX) {
 			size_t off;
 
