@@ -17,17 +17,17 @@
 #include "base64.h"
 #include "accept.h"
 #include "batch_parse.h"
+#include "batch_parse_int.h"
 #include "buf.h"
 #include "emit.h"
 #include "util.h"
 
+#define perr batch_perr
+
 enum input_kind { INPUT_JSON, INPUT_TEXT };
 
-static int perr(struct parse_error *err, enum req_err code, const char *fmt,
-    ...) __attribute__((format(printf, 3, 4)));
-
-static int
-perr(struct parse_error *err, enum req_err code, const char *fmt, ...)
+int
+batch_perr(struct parse_error *err, enum req_err code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -573,51 +573,78 @@ parse_text(struct batch_spec *spec, const char *body, size_t len,
 	return 0;
 }
 
+int
+batch_check_json_items(const struct batch_spec *spec, uint64_t n,
+    const struct config *cfg, struct parse_error *err)
+{
+	if (spec->format == OUT_JSON && n > cfg->max_json_items)
+		return perr(err, RERR_TOO_LARGE,
+		    "format json is limited to %llu items ([server] "
+		    "max_json_items); use NDJSON (the default, or "
+		    "?format=ndjson) for larger batches",
+		    (unsigned long long)cfg->max_json_items);
+	return 0;
+}
+
+void
+batch_parse_item(struct batch_spec *spec, struct item_spec *it, uint32_t index,
+    const json_t *v, const struct config *cfg)
+{
+	parse_item_json(spec, it, index, v, cfg);
+}
+
+int
+batch_parse_head(struct batch_spec *spec, bool job, const char **body,
+    size_t *len, const char *content_type, const char *query,
+    const char *accept, const struct config *cfg, struct parse_error *err,
+    bool *json)
+{
+	enum input_kind kind = INPUT_JSON;
+	bool acceptable;
+
+	memset(spec, 0, sizeof(*spec));
+	memset(err, 0, sizeof(*err));
+	spec->job = job;
+	if (*body == NULL)
+		*body = "";
+	/* An editor's UTF-8 byte-order mark is no part of the batch (RFC
+	 * 8259 §8.1 lets a parser skip it). */
+	if (*len >= 3 && memcmp(*body, "\xef\xbb\xbf", 3) == 0) {
+		*body += 3;
+		*len -= 3;
+	}
+	opts_defaults(&spec->opts, cfg);
+	acceptable = accept_format(accept, &spec->format) == 0;
+	if (query != NULL && parse_query(spec, query, cfg, err) != 0)
+		return -1;
+	if (!acceptable && !spec->format_set)
+		return perr(err, RERR_NOT_ACCEPTABLE,
+		    "Accept: %.60s: fanoutd answers in application/x-ndjson, "
+		    "application/json or text/event-stream (or ?format=)",
+		    accept);
+	if (input_kind(content_type, *body, *len, &kind, err) != 0)
+		return -1;
+	*json = kind == INPUT_JSON;
+	return 0;
+}
+
 static int
 parse_any(struct batch_spec *spec, bool job, const char *body, size_t len,
     const char *content_type, const char *query, const char *accept,
     const struct config *cfg, struct parse_error *err)
 {
-	enum input_kind kind = INPUT_JSON;
-	bool acceptable;
+	bool json;
 	int rc;
 
-	memset(spec, 0, sizeof(*spec));
-	memset(err, 0, sizeof(*err));
-	spec->job = job;
-	if (body == NULL)
-		body = "";
-	/* An editor's UTF-8 byte-order mark is no part of the batch (RFC
-	 * 8259 §8.1 lets a parser skip it). */
-	if (len >= 3 && memcmp(body, "\xef\xbb\xbf", 3) == 0) {
-		body += 3;
-		len -= 3;
-	}
-	opts_defaults(&spec->opts, cfg);
-	acceptable = accept_format(accept, &spec->format) == 0;
-	if (query != NULL && parse_query(spec, query, cfg, err) != 0)
+	if (batch_parse_head(spec, job, &body, &len, content_type, query,
+	        accept, cfg, err, &json) != 0)
 		goto fail;
-	if (!acceptable && !spec->format_set) {
-		perr(err, RERR_NOT_ACCEPTABLE,
-		    "Accept: %.60s: fanoutd answers in application/x-ndjson, "
-		    "application/json or text/event-stream (or ?format=)",
-		    accept);
-		goto fail;
-	}
-	if (input_kind(content_type, body, len, &kind, err) != 0)
-		goto fail;
-	rc = kind == INPUT_JSON ? parse_json(spec, body, len, cfg, err)
-	                        : parse_text(spec, body, len, cfg, err);
+	rc = json ? parse_json(spec, body, len, cfg, err)
+	          : parse_text(spec, body, len, cfg, err);
 	if (rc != 0)
 		goto fail;
-	if (spec->format == OUT_JSON && spec->nitems > cfg->max_json_items) {
-		perr(err, RERR_TOO_LARGE,
-		    "format json is limited to %llu items ([server] "
-		    "max_json_items); use NDJSON (the default, or "
-		    "?format=ndjson) for larger batches",
-		    (unsigned long long)cfg->max_json_items);
+	if (batch_check_json_items(spec, spec->nitems, cfg, err) != 0)
 		goto fail;
-	}
 	return 0;
 fail:
 	arena_free(&spec->arena);

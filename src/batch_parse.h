@@ -107,4 +107,51 @@ void batch_parse_leased(struct batch_spec *spec, const struct batch_opts *o,
 
 void batch_spec_free(struct batch_spec *spec);
 
+/*
+ * A job's items read from its request body one at a time, never all
+ * parsed at once (batch_parse_job.c): for POST /v1/jobs, whose body may
+ * hold a million items. The body must outlive it.
+ */
+struct job_items {
+	const char *body; /* past a byte-order mark */
+	size_t len;
+	bool json;  /* else a URL list */
+	uint32_t n; /* items */
+	/* The walk's state. */
+	const struct config *cfg;
+	struct batch_opts opts; /* the job's */
+	size_t start, pos;      /* JSON: the first item, the next one */
+	const char *line;       /* a URL list: the next line */
+	uint32_t next;          /* the next item's index */
+	struct buf text;        /* the last item's text */
+	bool has_requests, requests_bad, options_bad;
+	struct parse_error key_err, options_err;
+};
+
+/* One item as the store keeps it: its JSON text (a URL string or the
+ * object, compact), and its flags. */
+struct job_item {
+	const char *text;
+	size_t len;
+	bool unsafe;       /* a valid item whose method is not idempotent */
+	bool retry_unsafe; /* it says retry_unsafe */
+};
+
+/*
+ * POST /v1/jobs: the whole request checked as batch_parse_job checks
+ * it - query, Accept, options, "job", every item, [jobs] max_items -
+ * without keeping its items: *spec gets the options, format, job_json
+ * and nitems (no items), *ji the means to read them. -1 with *err (the
+ * same errors, in the same words for a body up to 1 MiB) and nothing to
+ * free; else free both with batch_job_close and batch_spec_free.
+ */
+int batch_job_open(struct job_items *ji, struct batch_spec *spec,
+    const char *body, size_t len, const char *content_type, const char *query,
+    const struct config *cfg, struct parse_error *err);
+/* The next item (index 0, 1, ... in turn); out->text is valid until
+ * the next call. Pure: may run on another thread than batch_job_open's
+ * while nothing else touches ji. */
+void batch_job_next(struct job_items *ji, struct job_item *out);
+void batch_job_close(struct job_items *ji);
+
 #endif

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
@@ -335,49 +336,96 @@ static bool
 job_sets_deadline(const struct batch_spec *spec, const struct config *cfg)
 {
 	struct batch_opts d;
-	uint32_t i;
 
 	opts_defaults(&d, cfg);
-	if (spec->opts.deadline_ms != d.deadline_ms)
-		return true;
-	for (i = 0; i < spec->nitems; i++)
-		if (spec->items[i].opts != NULL &&
-		    spec->items[i].opts->deadline_ms != d.deadline_ms)
-			return true;
-	return false;
+	return spec->opts.deadline_ms != d.deadline_ms;
 }
 
-/* Hand a parsed job to the store. */
+/* A job being stored: its items are read from the body as the store's
+ * writer thread writes them (store_create_from), so the body is moved
+ * out of the request first - the loop never touches it meanwhile, even
+ * if the caller goes away. */
+struct job_creating {
+	struct job_call *call;
+	struct evbuffer *own; /* the body, unless it was decoded */
+	struct buf dec;       /* the decoded body */
+	struct job_items ji;
+	struct config *cfg; /* the items' options are checked against */
+};
+
+/* store_item_fn: item i, on the writer thread. */
+static void
+job_item_made(void *arg, uint32_t i, struct store_item_spec *out)
+{
+	struct job_creating *jc = arg;
+	struct job_item it;
+
+	batch_job_next(&jc->ji, &it);
+	out->index = i;
+	out->spec = it.text;
+	out->spec_len = it.len;
+	out->flags = 0;
+	if (it.unsafe)
+		out->flags |= STORE_ITEM_UNSAFE;
+	if (it.retry_unsafe)
+		out->flags |= STORE_ITEM_RETRY_UNSAFE;
+}
+
+static void
+job_creating_free(struct job_creating *jc)
+{
+	batch_job_close(&jc->ji);
+	if (jc->own != NULL)
+		evbuffer_free(jc->own);
+	buf_free(&jc->dec);
+	free(jc->cfg);
+	free(jc);
+}
+
+static void
+job_stored_cb(enum store_err err, const struct store_job *j, void *arg)
+{
+	struct job_creating *jc = arg;
+	struct job_call *c = jc->call;
+
+	job_creating_free(jc);
+	job_created_cb(err, j, c);
+}
+
+/* Hand a checked job to the store. */
 static void
 job_store_create(struct server *srv, struct evhttp_request *req,
-    struct batch_spec *spec, struct store_job_spec *js)
+    struct batch_spec *spec, struct store_job_spec *js, struct job_creating *jc)
 {
-	struct store_item_spec *items =
-	    xcalloc(spec->nitems + 1, sizeof(*items));
 	struct buf eff = BUF_INIT;
 	enum store_err err;
-	uint32_t i;
 
-	for (i = 0; i < spec->nitems; i++) {
-		const struct item_spec *it = &spec->items[i];
-
-		items[i].index = i;
-		items[i].spec = spec->item_json[i];
-		items[i].spec_len = spec->item_json_len[i];
-		if (it->invalid == NULL && !http_method_idempotent(it->method))
-			items[i].flags |= STORE_ITEM_UNSAFE;
-		if (it->retry_unsafe)
-			items[i].flags |= STORE_ITEM_RETRY_UNSAFE;
-	}
 	opts_emit_effective(&spec->opts, &eff);
 	job_options_trim(&eff);
 	js->options = buf_cstr(&eff);
-	err = store_create(jobs_store(srv->jobs), js, items, spec->nitems,
-	    job_created_cb, call_new(srv, req, NULL));
-	if (err != STORE_OK)
+	jc->call = call_new(srv, req, NULL);
+	err = store_create_from(jobs_store(srv->jobs), js, spec->nitems,
+	    job_item_made, jc, job_stored_cb, jc);
+	if (err != STORE_OK) {
+		free(jc->call);
+		job_creating_free(jc);
 		job_store_error(srv, req, err, "");
-	free(items);
+	}
 	buf_free(&eff);
+}
+
+/* The request's body, owned by jc from now on. */
+static const char *
+job_take_body(struct server *srv, struct evhttp_request *req,
+    struct job_creating *jc, size_t *len)
+{
+	const char *data = server_body(srv, req, &jc->dec, len);
+
+	if (data == NULL || data == jc->dec.data || *len == 0)
+		return data;
+	jc->own = evbuffer_new();
+	evbuffer_add_buffer(jc->own, evhttp_request_get_input_buffer(req));
+	return (const char *)evbuffer_pullup(jc->own, -1);
 }
 
 /* POST /v1/jobs */
@@ -386,15 +434,13 @@ job_create(struct server *srv, struct evhttp_request *req, const char *query)
 {
 	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
 	const char *idem = evhttp_find_header(in, "Idempotency-Key");
+	struct job_creating *jc;
 	struct store_job_spec js;
 	struct parse_error perr;
 	struct batch_spec spec;
-	struct buf dec = BUF_INIT;
 	const char *data;
 	char msg[300], *name = NULL;
-	struct config *jcfg;
 	size_t len;
-	int rc;
 
 	if (engine_draining(srv->engine)) {
 		server_error(srv, req, RERR_DRAINING,
@@ -409,15 +455,17 @@ job_create(struct server *srv, struct evhttp_request *req, const char *query)
 		    NULL, NULL);
 		return;
 	}
-	if ((data = server_body(srv, req, &dec, &len)) == NULL)
+	jc = xcalloc(1, sizeof(*jc));
+	jc->cfg = jobs_options_config(srv->cfg);
+	if ((data = job_take_body(srv, req, jc, &len)) == NULL) {
+		job_creating_free(jc);
 		return;
-	jcfg = jobs_options_config(srv->cfg);
-	rc = batch_parse_job(&spec, data, len,
-	    evhttp_find_header(in, "Content-Type"), query, NULL, jcfg, &perr);
-	free(jcfg);
-	buf_free(&dec);
-	if (rc != 0) {
+	}
+	if (batch_job_open(&jc->ji, &spec, data, len,
+	        evhttp_find_header(in, "Content-Type"), query, jc->cfg,
+	        &perr) != 0) {
 		server_error(srv, req, perr.code, perr.message, NULL, NULL);
+		job_creating_free(jc);
 		return;
 	}
 	memset(&js, 0, sizeof(js));
@@ -434,8 +482,11 @@ job_create(struct server *srv, struct evhttp_request *req, const char *query)
 		    "requests: a job needs at least one item", NULL, NULL);
 	} else {
 		js.name = name;
-		job_store_create(srv, req, &spec, &js);
+		job_store_create(srv, req, &spec, &js, jc);
+		jc = NULL; /* the store's until it answers */
 	}
+	if (jc != NULL)
+		job_creating_free(jc);
 	free(name);
 	batch_spec_free(&spec);
 }

@@ -16,7 +16,7 @@
 #include "batch_parse.h"
 #include "job.h"
 
-#define JOB_WINDOW_MIN  1024
+#define JOB_WINDOW_MIN  4096
 #define JOB_WINDOW_MAX  STORE_PAGE_MAX
 #define JOB_RETRY_MS    1000  /* lease again after the store refused */
 #define JOB_SWEEP_MS    60000 /* expired jobs are swept this often */

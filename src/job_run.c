@@ -72,6 +72,9 @@ run_slot(struct job_run *r, uint32_t index, uint32_t *slot)
 		if (hi == 0 || index < p->spec.items[0].index ||
 		    index > p->spec.items[hi - 1].index)
 			continue;
+		if (p->spec.items[hi - 1].index - p->spec.items[0].index ==
+		    hi - 1) /* a run of indexes, as leases mostly are */
+			lo = hi = index - p->spec.items[0].index;
 		while (lo < hi) {
 			uint32_t mid = lo + (hi - lo) / 2;
 
@@ -443,7 +446,7 @@ run_lease(struct job_run *r)
 	enum store_err err;
 
 	if (r->leasing || r->state != RUN_LEASING ||
-	    r->outstanding > r->window / 2)
+	    r->outstanding > r->window - r->window / 4)
 		return;
 	err = store_lease(
 	    r->js->st, r->id, r->window - r->outstanding, run_leased_cb, r);

@@ -266,6 +266,8 @@ config_fill(struct store_config *c)
 		c->commit_max = 8192;
 	if (c->commit_ms == 0)
 		c->commit_ms = 10;
+	if (c->linger_ms == 0)
+		c->linger_ms = 5;
 	if (c->retry_ms == 0)
 		c->retry_ms = 1000;
 	if (c->line == NULL)

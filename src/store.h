@@ -173,8 +173,11 @@ struct store_config {
 	uint32_t ttl_s;           /* a job's default ttl (0: 7 days) */
 	uint32_t commit_max;      /* records per transaction (0: 8192) */
 	uint32_t commit_ms;       /* longest open transaction (0: 10) */
-	uint32_t retry_ms;        /* after a failed write (0: 1000) */
-	store_line_fn line;       /* NULL: store_line_default */
+	/* A transaction holding only results (nothing a caller waits on)
+	 * waits this long for more before it commits (0: 5). */
+	uint32_t linger_ms;
+	uint32_t retry_ms;  /* after a failed write (0: 1000) */
+	store_line_fn line; /* NULL: store_line_default */
 	store_health_cb on_health;
 	void *health_arg;
 	/* Tests: the SQLite VFS to use (NULL: the default one). */
@@ -265,6 +268,23 @@ struct store_job_spec {
  */
 enum store_err store_create(struct store *st, const struct store_job_spec *spec,
     const struct store_item_spec *items, size_t n, store_job_cb cb, void *arg);
+/*
+ * Item i of a store_create_from, made on demand: called on the writer
+ * thread for i = 0, 1, ..., n-1 in order, at most once each, while the
+ * job is being stored; fills *out (out->index is i; out->spec must stay
+ * valid until the next call). It may touch nothing the loop thread
+ * changes meanwhile.
+ */
+typedef void (*store_item_fn)(
+    void *arg, uint32_t i, struct store_item_spec *out);
+/*
+ * store_create with the items made by fn (fn_arg must live until cb)
+ * instead of copied up front: the memory a job's creation takes does not
+ * grow with its number of items. Answers as store_create does.
+ */
+enum store_err store_create_from(struct store *st,
+    const struct store_job_spec *spec, size_t n, store_item_fn fn, void *fn_arg,
+    store_job_cb cb, void *arg);
 /* The job as last committed. ENOENT when unknown. */
 enum store_err store_get(
     struct store *st, const char *id, store_job_cb cb, void *arg);
@@ -294,11 +314,15 @@ typedef void (*store_lease_cb)(
     enum store_err err, const struct store_leased *items, size_t n, void *arg);
 /*
  * Leases up to max (1..10000) pending items of a queued or running job,
- * lowest index first, and marks them in flight (committed before the
- * callback). n may be 0: nothing pending now. A leased unsafe item
- * counts as sent if the daemon dies: lease only what you will dispatch
- * at once. ESTATE for a done or cancelled job; EFULL while the store is
- * over max_store_bytes or the disk is full (running jobs pause).
+ * lowest index first, and marks them in flight. A lease holding an
+ * unsafe item is committed before the callback (such an item counts as
+ * sent if the daemon dies: lease only what you will dispatch at once);
+ * one of safe items only is answered as soon as it is applied, without
+ * waiting for its commit: lost in a crash, its items are pending again,
+ * as recovery makes any safe item in flight, and a commit that fails is
+ * redone before the results that follow it. n may be 0: nothing pending
+ * now. ESTATE for a done or cancelled job; EFULL while the store is over
+ * max_store_bytes or the disk is full (running jobs pause).
  */
 enum store_err store_lease(struct store *st, const char *id, uint32_t max,
     store_lease_cb cb, void *arg);

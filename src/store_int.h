@@ -32,7 +32,9 @@ struct squeue {
 	pthread_cond_t cv;
 	struct sreq *head, **tail;
 	size_t depth;
-	bool stop; /* finish what is queued, then exit */
+	bool stop;     /* finish what is queued, then exit */
+	size_t linger; /* > 0: the taker lingers; wake it for an urgent
+	                * request or once this many are queued */
 };
 
 void squeue_init(struct squeue *q);
@@ -43,6 +45,12 @@ bool squeue_push(struct squeue *q, struct sreq *r);
  * deadline_us (mono_us; 0: no deadline). *stop: the queue was stopped. */
 struct sreq *squeue_take(
     struct squeue *q, bool wait, uint64_t deadline_us, bool *stop);
+/* Waits until deadline_us, an urgent request (sreq_urgent), `enough`
+ * requests queued or a stop, then takes everything queued. */
+struct sreq *squeue_linger(
+    struct squeue *q, size_t enough, uint64_t deadline_us, bool *stop);
+/* Does r want the writer at once? Everything but a result record. */
+bool sreq_urgent(const struct sreq *r);
 void squeue_stop(struct squeue *q);
 size_t squeue_depth(struct squeue *q);
 
@@ -59,6 +67,7 @@ enum sreq_op {
 	SR_CANCEL_SLICE, /* internal: end pending items of a cancelled job */
 	SR_TRASH_SLICE,  /* internal: remove rows of a deleted job */
 	SR_TRASH_DONE,   /* internal: forget a deleted job */
+	SR_LEASE_REDO,   /* internal: an early answered lease, again */
 	/* reader */
 	SR_GET,
 	SR_LIST,
@@ -70,6 +79,7 @@ enum sreq_op {
 	SR_RMDIR,  /* a deleted job's bodies */
 	SR_UNLINK, /* a body whose record was refused */
 	SR_ORPHANS,
+	SR_CHECKPOINT, /* the WAL into the database, off the writer */
 	/* loop */
 	SR_HEALTH,
 };
@@ -112,6 +122,8 @@ struct sreq {
 	struct store_job_spec spec;    /* SR_CREATE; strings in `data` */
 	struct store_item_spec *items; /* SR_CREATE, in `data` */
 	size_t nitems;
+	store_item_fn item_fn; /* SR_CREATE from store_create_from */
+	void *item_arg;
 	struct store_list_query q; /* SR_LIST */
 	struct store_cursor cur;   /* SR_READ */
 	uint64_t offset;           /* SR_BODY_READ */
@@ -170,6 +182,9 @@ struct store_backend {
 	void (*read)(void *be, struct sreq *r);
 	/* Text of the last error, for the health message. */
 	const char *(*errmsg)(void *be);
+	/* The files thread: copy the log into the database (SQLite's WAL
+	 * checkpoint), so that the writer never waits for it. */
+	void (*checkpoint)(void *be);
 	void (*close)(void *be);
 };
 
@@ -189,6 +204,7 @@ struct store {
 	int threads; /* how many started */
 	atomic_bool closing;
 	atomic_bool abandon;
+	atomic_bool ckpt_queued; /* an SR_CHECKPOINT is on its way */
 
 	/* Requests the writer made during a transaction: queued at commit. */
 	struct sreq *spawned;
@@ -213,6 +229,9 @@ extern const struct store_backend store_sqlite_backend;
 
 /* Writer thread: queue r once the running transaction commits. */
 void store_spawn(struct store *st, struct sreq *r);
+/* Writer thread: the log has grown; checkpoint it on the files thread
+ * (once: no-op while one is queued). */
+void store_checkpoint_soon(struct store *st);
 /* Any store thread: send r on to its route. */
 void store_route(struct store *st, struct sreq *r);
 /* store_thread.c: the three workers and the completion queue. */

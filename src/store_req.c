@@ -154,6 +154,27 @@ copy_create(struct sreq *r, const struct store_job_spec *spec,
 }
 
 enum store_err
+store_create_from(struct store *st, const struct store_job_spec *spec, size_t n,
+    store_item_fn fn, void *fn_arg, store_job_cb cb, void *arg)
+{
+	struct sreq *r;
+
+	if (!text_ok(spec->name, NAME_MAX_BYTES) ||
+	    !text_ok(spec->idem, IDEM_MAX_BYTES) || n > UINT32_MAX)
+		return STORE_EINVAL;
+	if (st->cfg.max_items != 0 && n > st->cfg.max_items)
+		return STORE_ELIMIT;
+	r = sreq_new(SR_CREATE, 0);
+	copy_create(r, spec, NULL, 0);
+	r->nitems = n;
+	r->item_fn = fn;
+	r->item_arg = fn_arg;
+	r->cb.job = cb;
+	r->arg = arg;
+	return submit(st, r, &st->wq);
+}
+
+enum store_err
 store_create(struct store *st, const struct store_job_spec *spec,
     const struct store_item_spec *items, size_t n, store_job_cb cb, void *arg)
 {

@@ -415,6 +415,9 @@ sqlite_close(void *p)
 	if (atomic_load(&be->st->abandon) && be->w != NULL) /* as a crash */
 		sqlite3_db_config(
 		    be->w, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+	/* The writer's last: the last one closed checkpoints (unless
+	 * abandoned). */
+	sqlite3_close_v2(be->c);
 	sqlite3_close_v2(be->r);
 	sqlite3_close_v2(be->w);
 	free(be);
@@ -428,5 +431,6 @@ const struct store_backend store_sqlite_backend = {
     sqlite_limits,
     sqlite_read,
     sqlite_errmsg,
+    sqlite_checkpoint,
     sqlite_close,
 };

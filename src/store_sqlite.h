@@ -34,6 +34,7 @@ enum wstmt {
 	W_JOB_DELETE,
 	W_ITEM_INSERT,
 	W_PENDING,
+	W_LEASE_RANGE,
 	W_ITEM_STATE,
 	W_ITEM_DONE,
 	W_RESULT_INSERT,
@@ -69,6 +70,9 @@ struct wjob {
 	int64_t row;
 	struct store_job job; /* name and options stay in the row */
 	uint64_t body_bytes;  /* of its body files */
+	/* No item below this index is pending: where a lease starts its
+	 * scan of the job's rows (0 when the row is loaded). */
+	uint32_t pending_from;
 	bool dirty;
 	bool gone; /* moved to the trash in this transaction */
 	struct wjob *next_dirty;
@@ -84,15 +88,17 @@ struct totals {
 struct sqlite_be {
 	struct store *st;
 	sqlite3 *w, *r;
+	sqlite3 *c; /* the files thread's: WAL checkpoints (NULL in memory) */
 	sqlite3_stmt *ws[W__COUNT], *rs[R__COUNT];
 	struct htab jobs;    /* writer: id -> struct wjob */
 	struct wjob *dirty;  /* changed in this transaction */
 	struct totals live;  /* as of now, in the transaction */
 	struct totals saved; /* as of the last commit */
 	int64_t page_size;
-	bool over;        /* above max_store_bytes */
-	bool sync_wanted; /* this transaction must be on disk */
-	bool sync_failed; /* the last fsync of the WAL failed */
+	bool over;                  /* above max_store_bytes */
+	bool sync_wanted;           /* this transaction must be on disk */
+	bool sync_failed;           /* the last fsync of the WAL failed */
+	atomic_bool ckpt_caught_up; /* the files thread's checkpoint ended */
 	char over_why[160];
 	char errmsg[256]; /* the writer's last SQLite error */
 };
@@ -108,6 +114,10 @@ int sqlite_exec_step(sqlite3_stmt *s);
 	"id, key, state, total, pending, inflight, ok, failed, last_seq, " \
 	"created_ms, started_ms, finished_ms, expires_ms, ttl_s"
 void sqlite_job_from_row(sqlite3_stmt *s, struct store_job *j, int64_t *row);
+
+/* The files thread: a passive checkpoint of the WAL (see
+ * store_sqlite_open.c). */
+void sqlite_checkpoint(void *p);
 
 /* The reader's statements (store_sqlite.c). */
 extern const char *const sqlite_rsql[R__COUNT];

@@ -18,6 +18,10 @@
 #include "util.h"
 
 #define SCHEMA_VERSION 2
+/* WAL frames (pages) past which it is checkpointed: SQLite's own
+ * autocheckpoint point; past CKPT_BACKSTOP the writer does it itself. */
+#define CKPT_FRAMES   1000
+#define CKPT_BACKSTOP (16 * CKPT_FRAMES)
 
 /* See store_sqlite.h for the row keys; item states and outcomes are
  * the enums of store.h (0 pending, 1 in flight, 2 done; 0 ok). */
@@ -42,8 +46,7 @@ static const char schema[] =
     " state INTEGER NOT NULL, flags INTEGER NOT NULL,"
     " attempt INTEGER NOT NULL, outcome INTEGER, seq INTEGER,"
     " spec TEXT NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS items_pending ON items (job)"
-    " WHERE state = 0;"
+    "DROP INDEX IF EXISTS items_pending;" /* a lease scans from a cursor */
     "CREATE INDEX IF NOT EXISTS items_inflight ON items (job)"
     " WHERE state = 1;"
     "CREATE TABLE IF NOT EXISTS results ("
@@ -272,6 +275,50 @@ recover(struct sqlite_be *be, char *err, size_t errlen)
 	return SQLITE_OK;
 }
 
+/*
+ * Checkpoints. SQLite's autocheckpoint copies the WAL into the database
+ * inside the commit that grows it past 1,000 pages: 4 MB written and
+ * fsync'd while the writer - and every lease waiting for it - stands
+ * still (20-90 ms on a busy disk). Instead the files thread checkpoints
+ * (PASSIVE: alongside the writer, never blocking it), and the writer
+ * only finishes the job: right after a commit that follows the files
+ * thread's round (this hook runs after the write lock is released), it
+ * copies the few pages committed meanwhile, so that its next transaction
+ * finds the log all copied and starts it over from the top (SQLite
+ * restarts a WAL only from a writer that began with nothing left to
+ * copy). Should the files thread fall behind, the writer checkpoints
+ * itself past CKPT_BACKSTOP, as SQLite would have.
+ */
+static int
+wal_grown(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	struct sqlite_be *be = arg;
+
+	(void)name;
+	if (atomic_exchange(&be->ckpt_caught_up, false) ||
+	    frames >= CKPT_BACKSTOP)
+		sqlite3_wal_checkpoint_v2(
+		    db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	else if (frames >= CKPT_FRAMES)
+		store_checkpoint_soon(be->st);
+	return SQLITE_OK;
+}
+
+void
+sqlite_checkpoint(void *p)
+{
+	struct sqlite_be *be = p;
+	int rc;
+
+	if (be->c == NULL)
+		return;
+	rc = sqlite3_wal_checkpoint_v2(
+	    be->c, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+		log_warn("store: checkpoint: %s", sqlite3_errmsg(be->c));
+	atomic_store(&be->ckpt_caught_up, true);
+}
+
 static int
 setup_reader(struct sqlite_be *be, const char *path)
 {
@@ -324,6 +371,14 @@ store_sqlite_open(struct store *st, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot open the job store: %s",
 		    sqlite3_errmsg(be->r ? be->r : be->w));
 		goto fail;
+	}
+	if (!st->cfg.memory) {
+		if (open_conn(be, path, &be->c) != SQLITE_OK) {
+			snprintf(err, errlen, "cannot open the job store: %s",
+			    sqlite3_errmsg(be->c));
+			goto fail;
+		}
+		sqlite3_wal_hook(be->w, wal_grown, be);
 	}
 	orphans(be);
 	free(path);

@@ -35,8 +35,10 @@ static const char *const wsql[W__COUNT] = {
     [W_JOB_DELETE] = "DELETE FROM jobs WHERE id = ?1",
     [W_ITEM_INSERT] = "INSERT INTO items (id, job, state, flags, attempt, "
                       "spec) VALUES (?1, ?2, 0, ?3, 0, ?4)",
-    [W_PENDING] = "SELECT id, attempt, flags, spec FROM items WHERE job = "
-                  "?1 AND state = 0 ORDER BY id LIMIT ?2",
+    [W_PENDING] = "SELECT id, attempt, flags, spec FROM items WHERE id "
+                  "BETWEEN ?1 AND ?2 AND state = 0 ORDER BY id LIMIT ?3",
+    [W_LEASE_RANGE] = "UPDATE items SET state = ?3 WHERE id BETWEEN ?1 AND "
+                      "?2 AND state = ?4",
     [W_ITEM_STATE] = "UPDATE items SET state = ?2 WHERE id = ?1 AND state "
                      "= ?3 AND attempt = ?4",
     [W_ITEM_DONE] = "UPDATE items SET state = ?2, outcome = ?3, seq = ?4 "

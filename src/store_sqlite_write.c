@@ -185,12 +185,25 @@ collect(struct sqlite_be *be, enum wstmt w, int spec_col, int key_col,
 	return STORE_OK;
 }
 
+/* Up to max of j's pending rows, lowest index first: a range scan of its
+ * rows from j->pending_from. */
 static enum store_err
 pending_rows(struct sqlite_be *be, struct wjob *j, size_t max, struct prows *p)
 {
-	sqlite3_bind_int64(be->ws[W_PENDING], 1, j->row);
-	sqlite3_bind_int64(be->ws[W_PENDING], 2, (int64_t)max);
+	sqlite3_stmt *s = be->ws[W_PENDING];
+
+	sqlite3_bind_int64(s, 1, ROW_KEY(j->row, j->pending_from));
+	sqlite3_bind_int64(s, 2, ROW_KEY(j->row, SEQ_MAX));
+	sqlite3_bind_int64(s, 3, (int64_t)max);
 	return collect(be, W_PENDING, 3, -1, max, p);
+}
+
+/* An item of j is pending again: the lease cursor goes back to it. */
+static void
+pending_again(struct wjob *j, uint32_t index)
+{
+	if (index < j->pending_from)
+		j->pending_from = index;
 }
 
 /* Set an item's state by event, if it is in `from` under attempt. */
@@ -280,11 +293,18 @@ w_create(struct sqlite_be *be, struct sreq *r)
 	}
 	s = be->ws[W_ITEM_INSERT];
 	for (i = 0; i < r->nitems && err == STORE_OK; i++) {
-		sqlite3_bind_int64(s, 1, ROW_KEY(j->row, r->items[i].index));
+		struct store_item_spec made;
+		const struct store_item_spec *it = &made;
+
+		if (r->item_fn != NULL)
+			r->item_fn(r->item_arg, (uint32_t)i, &made);
+		else
+			it = &r->items[i];
+		sqlite3_bind_int64(s, 1, ROW_KEY(j->row, it->index));
 		sqlite3_bind_int64(s, 2, j->row);
-		sqlite3_bind_int(s, 3, (int)r->items[i].flags);
-		sqlite3_bind_text64(s, 4, r->items[i].spec,
-		    r->items[i].spec_len, SQLITE_STATIC, SQLITE_UTF8);
+		sqlite3_bind_int(s, 3, (int)it->flags);
+		sqlite3_bind_text64(
+		    s, 4, it->spec, it->spec_len, SQLITE_STATIC, SQLITE_UTF8);
 		err = wrun(be, W_ITEM_INSERT);
 	}
 	if (err != STORE_OK) {
@@ -299,15 +319,18 @@ w_create(struct sqlite_be *be, struct sreq *r)
 	return wjob_answer(be, r, j, false);
 }
 
+/* Lease up to r->max pending items: the lowest ones, read in one range
+ * scan and moved in flight by one UPDATE of the same range (it holds no
+ * other pending row). */
 static enum store_err
 w_lease(struct sqlite_be *be, struct sreq *r)
 {
+	sqlite3_stmt *s = be->ws[W_LEASE_RANGE];
 	struct store_leased *out;
 	struct prows p;
 	struct wjob *j;
 	enum store_err err;
-	size_t i, k = 0;
-	bool moved;
+	size_t i;
 
 	if ((err = req_job(be, r, &j)) != STORE_OK || j == NULL)
 		return err;
@@ -321,30 +344,73 @@ w_lease(struct sqlite_be *be, struct sreq *r)
 	}
 	if ((err = pending_rows(be, j, r->max, &p)) != STORE_OK)
 		return err;
+	if (p.n > 0) {
+		sqlite3_bind_int64(s, 1, p.v[0].id);
+		sqlite3_bind_int64(s, 2, p.v[p.n - 1].id);
+		sqlite3_bind_int(s, 3,
+		    store_item_step(STORE_ITEM_PENDING, STORE_ITEM_EV_LEASE));
+		sqlite3_bind_int(s, 4, STORE_ITEM_PENDING);
+		err = wrun(be, W_LEASE_RANGE);
+		if (err == STORE_OK && (size_t)sqlite3_changes(be->w) != p.n) {
+			snprintf(be->errmsg, sizeof(be->errmsg),
+			    "job %s: leased %d rows of %zu", j->job.id,
+			    sqlite3_changes(be->w), p.n);
+			err = STORE_EINTERNAL; /* this thread alone writes */
+		}
+	}
+	if (err != STORE_OK) {
+		prows_free(&p);
+		return err;
+	}
 	out = xmalloc(p.n * sizeof(*out) + p.text.len + 1);
 	if (p.text.len > 0)
 		memcpy(out + p.n, p.text.data, p.text.len);
-	for (i = 0; i < p.n && err == STORE_OK; i++) {
-		err = item_move(be, p.v[i].id, p.v[i].attempt,
-		    STORE_ITEM_PENDING, STORE_ITEM_EV_LEASE, &moved);
-		if (err != STORE_OK || !moved)
-			continue; /* cannot be: this thread alone writes */
-		out[k].index = (uint32_t)(p.v[i].id & 0xffffffff);
-		out[k].attempt = p.v[i].attempt;
-		out[k].flags = p.v[i].flags;
-		out[k].spec = (const char *)(out + p.n) + p.v[i].off;
-		out[k].spec_len = p.v[i].len;
-		k++;
+	for (i = 0; i < p.n; i++) {
+		out[i].index = (uint32_t)(p.v[i].id & 0xffffffff);
+		out[i].attempt = p.v[i].attempt;
+		out[i].flags = p.v[i].flags;
+		out[i].spec = (const char *)(out + p.n) + p.v[i].off;
+		out[i].spec_len = p.v[i].len;
 	}
-	prows_free(&p);
 	r->out = out;
 	r->leased = out;
-	r->count = k;
-	if (err == STORE_OK && k > 0) {
-		wjob_count(be, j, -(int64_t)k, (int64_t)k, 0, 0);
+	r->count = p.n;
+	if (p.n > 0) {
+		j->pending_from = out[p.n - 1].index + 1;
+		wjob_count(be, j, -(int64_t)p.n, (int64_t)p.n, 0, 0);
+		wjob_move(be, j, STORE_JOB_EV_LEASE);
+	} else {
+		j->pending_from = (uint32_t)j->job.n.total;
+	}
+	prows_free(&p);
+	return STORE_OK;
+}
+
+/* A lease whose answer went out before its transaction failed: the same
+ * items (those of the range still pending: all of them, as the rollback
+ * left them) in flight again. */
+static enum store_err
+w_lease_redo(struct sqlite_be *be, struct sreq *r)
+{
+	sqlite3_stmt *s = be->ws[W_LEASE_RANGE];
+	struct wjob *j;
+	enum store_err err;
+	int64_t k;
+
+	if ((err = req_job(be, r, &j)) != STORE_OK || j == NULL)
+		return err;
+	sqlite3_bind_int64(s, 1, ROW_KEY(j->row, r->lo));
+	sqlite3_bind_int64(s, 2, ROW_KEY(j->row, r->hi));
+	sqlite3_bind_int(
+	    s, 3, store_item_step(STORE_ITEM_PENDING, STORE_ITEM_EV_LEASE));
+	sqlite3_bind_int(s, 4, STORE_ITEM_PENDING);
+	if ((err = wrun(be, W_LEASE_RANGE)) != STORE_OK)
+		return err;
+	if ((k = sqlite3_changes(be->w)) > 0) {
+		wjob_count(be, j, -k, k, 0, 0);
 		wjob_move(be, j, STORE_JOB_EV_LEASE);
 	}
-	return err;
+	return STORE_OK;
 }
 
 static enum store_err
@@ -382,6 +448,7 @@ w_release(struct sqlite_be *be, struct sreq *r)
 		return err;
 	}
 	wjob_count(be, j, 1, -1, 0, 0);
+	pending_again(j, r->index);
 	if (j->job.state == STORE_JOB_CANCELLED) { /* it is cancelled too */
 		struct sreq *s = sreq_new(SR_CANCEL_SLICE, 0);
 
@@ -470,6 +537,7 @@ w_retry(struct sqlite_be *be, struct sreq *r)
 			    j->job.id, (unsigned long long)j->job.n.failed,
 			    (unsigned long long)k);
 		j->job.n.failed = k; /* the rows are the truth */
+		j->pending_from = 0;
 		wjob_count(be, j, (int64_t)k, 0, 0, -(int64_t)k);
 		wjob_move(be, j, STORE_JOB_EV_RETRY);
 	}
@@ -620,6 +688,8 @@ apply(struct sqlite_be *be, struct sreq *r)
 		return w_create(be, r);
 	case SR_LEASE:
 		return w_lease(be, r);
+	case SR_LEASE_REDO:
+		return w_lease_redo(be, r);
 	case SR_RECORD:
 		return w_record(be, r);
 	case SR_RELEASE:
@@ -690,8 +760,11 @@ sqlite_recover(struct sqlite_be *be)
 		} else {
 			err = item_move(be, x->id, x->attempt,
 			    STORE_ITEM_INFLIGHT, STORE_ITEM_EV_RELEASE, &moved);
-			if (err == STORE_OK && moved)
+			if (err == STORE_OK && moved) {
 				wjob_count(be, j, 1, -1, 0, 0);
+				pending_again(
+				    j, (uint32_t)(x->id & 0xffffffff));
+			}
 			back++;
 		}
 	}

@@ -6,7 +6,14 @@
  * request after request inside one transaction, and takes more as it
  * arrives, until the queue is drained or the transaction holds
  * cfg.commit_max records or has been open cfg.commit_ms; then it
- * commits once for all of them and only then sends each on. A failed
+ * commits once for all of them and only then sends each on. A
+ * transaction of results alone (no caller waits on it: only readers of
+ * lines) lingers up to cfg.linger_ms for more, woken early by anything
+ * else (sreq_urgent) or by a full transaction's worth: one commit (one
+ * fsync, one write of each page touched) then carries hundreds of
+ * results instead of a few dozen. A lease of safe items is answered as
+ * soon as it is applied (answer_early). WAL checkpoints run on the files
+ * thread (SR_CHECKPOINT, store_sqlite_open.c), not inside a commit. A failed
  * transaction (disk full, I/O error) is rolled back whole: requests from
  * callers fail with the error, while results and the store's own
  * follow-up work wait cfg.retry_ms and go again, for as long as it
@@ -68,17 +75,54 @@ append(struct squeue *q, struct sreq *r)
 }
 
 bool
+sreq_urgent(const struct sreq *r)
+{
+	return r->op != SR_RECORD;
+}
+
+bool
 squeue_push(struct squeue *q, struct sreq *r)
 {
+	bool was_empty;
+
 	pthread_mutex_lock(&q->mu);
 	if (q->stop) {
 		pthread_mutex_unlock(&q->mu);
 		return false;
 	}
-	if (append(q, r))
+	was_empty = append(q, r);
+	if (q->linger > 0 ? sreq_urgent(r) || q->depth == q->linger : was_empty)
 		pthread_cond_signal(&q->cv);
 	pthread_mutex_unlock(&q->mu);
 	return true;
+}
+
+/* Until deadline_us (mono_us) on q's condition, q->mu held; false when
+ * it passed. */
+static bool
+squeue_wait(struct squeue *q, uint64_t deadline_us)
+{
+	struct timespec ts = {(time_t)(deadline_us / 1000000),
+	    (long)(deadline_us % 1000000) * 1000};
+
+	if (deadline_us == 0) {
+		pthread_cond_wait(&q->cv, &q->mu);
+		return true;
+	}
+	return pthread_cond_timedwait(&q->cv, &q->mu, &ts) != ETIMEDOUT;
+}
+
+/* Take the whole queue, q->mu held. */
+static struct sreq *
+take_all(struct squeue *q, bool *stop)
+{
+	struct sreq *list = q->head;
+
+	q->head = NULL;
+	q->tail = &q->head;
+	q->depth = 0;
+	*stop = q->stop;
+	return list;
 }
 
 struct sreq *
@@ -87,23 +131,32 @@ squeue_take(struct squeue *q, bool wait, uint64_t deadline_us, bool *stop)
 	struct sreq *list;
 
 	pthread_mutex_lock(&q->mu);
-	while (wait && q->head == NULL && !q->stop) {
-		if (deadline_us == 0) {
-			pthread_cond_wait(&q->cv, &q->mu);
-		} else {
-			struct timespec ts = {(time_t)(deadline_us / 1000000),
-			    (long)(deadline_us % 1000000) * 1000};
+	while (wait && q->head == NULL && !q->stop)
+		if (!squeue_wait(q, deadline_us))
+			break;
+	list = take_all(q, stop);
+	pthread_mutex_unlock(&q->mu);
+	return list;
+}
 
-			if (pthread_cond_timedwait(&q->cv, &q->mu, &ts) ==
-			    ETIMEDOUT)
-				break;
-		}
+struct sreq *
+squeue_linger(struct squeue *q, size_t enough, uint64_t deadline_us, bool *stop)
+{
+	struct sreq *list, *r;
+	bool hurry = false;
+
+	pthread_mutex_lock(&q->mu);
+	q->linger = enough > 0 ? enough : 1;
+	for (r = q->head; r != NULL && !hurry; r = r->next)
+		hurry = sreq_urgent(r);
+	while (!hurry && !q->stop && q->depth < q->linger) {
+		if (!squeue_wait(q, deadline_us))
+			break;
+		for (r = q->head; r != NULL && !hurry; r = r->next)
+			hurry = sreq_urgent(r);
 	}
-	list = q->head;
-	q->head = NULL;
-	q->tail = &q->head;
-	q->depth = 0;
-	*stop = q->stop;
+	q->linger = 0;
+	list = take_all(q, stop);
 	pthread_mutex_unlock(&q->mu);
 	return list;
 }
@@ -203,7 +256,8 @@ static bool
 retried(const struct sreq *r)
 {
 	return r->op == SR_RECORD || r->op == SR_CANCEL_SLICE ||
-	    r->op == SR_TRASH_SLICE || r->op == SR_TRASH_DONE;
+	    r->op == SR_TRASH_SLICE || r->op == SR_TRASH_DONE ||
+	    r->op == SR_LEASE_REDO;
 }
 
 struct group {
@@ -278,6 +332,10 @@ finish_applied(struct store *st, struct group *g, struct sreq *done,
 	st->spawned = NULL;
 	for (r = done; r != NULL; r = next) {
 		next = r->next;
+		if (r->op == SR_LEASE_REDO) { /* its lease is committed */
+			sreq_free(r);
+			continue;
+		}
 		if (!r->again) {
 			store_route(st, r);
 			continue;
@@ -286,6 +344,47 @@ finish_applied(struct store *st, struct group *g, struct sreq *done,
 		if (g->stopped || !squeue_push(&st->wq, r))
 			sreq_free(r); /* resumed at the next open */
 	}
+}
+
+/*
+ * May r be answered before its transaction commits? A lease of safe
+ * items only: should the process die first, its items are pending again
+ * - where recovery puts a safe item in flight anyway; should the commit
+ * fail, its twin (early_twin) leases the same items again, before the
+ * records that follow it are retried. An unsafe item's lease must be on
+ * disk before it can be sent; and while the store is degraded every
+ * lease waits for its commit, so that a full disk pauses the runners
+ * (the lease fails).
+ */
+static bool
+answer_early(const struct store *st, const struct sreq *r)
+{
+	size_t i;
+
+	if (r->op != SR_LEASE || st->degraded)
+		return false;
+	for (i = 0; i < r->count; i++)
+		if ((r->leased[i].flags & STORE_ITEM_UNSAFE) &&
+		    !(r->leased[i].flags & STORE_ITEM_RETRY_UNSAFE))
+			return false;
+	return true;
+}
+
+/* The twin of an early answered lease r: the same range of items, moved
+ * in flight again if the transaction fails (SR_LEASE_REDO); freed once it
+ * commits. */
+static struct sreq *
+early_twin(const struct sreq *r)
+{
+	struct sreq *t = sreq_new(SR_LEASE_REDO, 0);
+
+	memcpy(t->id, r->id, sizeof(t->id));
+	if (r->count > 0) {
+		t->lo = r->leased[0].index;
+		t->hi = r->leased[r->count - 1].index;
+		t->count = r->count;
+	}
+	return t;
 }
 
 /* Next request for the running transaction: from todo, else whatever
@@ -314,13 +413,34 @@ run_txn(struct store *st, struct group *g)
 	uint64_t limit_us = (uint64_t)st->cfg.commit_ms * 1000;
 	struct sreq *done = NULL, **tail = &done, *r;
 	enum store_err err = st->ops->begin(st->be);
+	bool stop;
 
-	while (err == STORE_OK && (r = next_req(st, g)) != NULL) {
-		push_back(&done, &tail, r);
+	uint64_t linger_to = t0 + (uint64_t)st->cfg.linger_ms * 1000;
+	bool hurry = false;
+
+	while (err == STORE_OK) {
+		if ((r = next_req(st, g)) == NULL) {
+			/* Only records so far: wait a little for more, so
+			 * that one commit carries many. */
+			if (hurry || g->stopped || mono_us() >= linger_to)
+				break;
+			g->todo = squeue_linger(&st->wq,
+			    st->cfg.commit_max - budget, linger_to, &stop);
+			g->stopped = stop;
+			continue;
+		}
 		err = st->ops->apply(st->be, r);
 		if (r->op == SR_RECORD && r->err == STORE_OK)
 			records++;
 		budget += weight(r);
+		if (err == STORE_OK && answer_early(st, r)) {
+			if (r->count > 0)
+				push_back(&done, &tail, early_twin(r));
+			store_route(st, r);
+		} else {
+			push_back(&done, &tail, r);
+			hurry = hurry || sreq_urgent(r);
+		}
 		if (budget >= st->cfg.commit_max || mono_us() - t0 >= limit_us)
 			break;
 	}
@@ -440,13 +560,38 @@ reader_main(void *arg)
 	return NULL;
 }
 
-/* The files thread: body files, in arrival order. */
+void
+store_checkpoint_soon(struct store *st)
+{
+	struct sreq *r;
+
+	if (atomic_exchange(&st->ckpt_queued, true))
+		return;
+	r = sreq_new(SR_CHECKPOINT, 0);
+	if (!squeue_push(&st->fq, r)) {
+		sreq_free(r);
+		atomic_store(&st->ckpt_queued, false);
+	}
+}
+
+static void
+files_run(struct store *st, struct sreq *r)
+{
+	if (r->op != SR_CHECKPOINT) {
+		store_files_run(st, r);
+		return;
+	}
+	st->ops->checkpoint(st->be);
+	atomic_store(&st->ckpt_queued, false);
+}
+
+/* The files thread: body files and checkpoints, in arrival order. */
 static void *
 files_main(void *arg)
 {
 	struct store *st = arg;
 
-	work(st, &st->fq, store_files_run);
+	work(st, &st->fq, files_run);
 	return NULL;
 }
 

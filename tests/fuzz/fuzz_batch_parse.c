@@ -9,7 +9,9 @@
  * refuses with 406, never anything else. With bit 6 set the body is a
  * job's (batch_parse_job): each item's kept text, leased back
  * (batch_parse_leased), must give the same item - the store may never
- * change what an item means.
+ * change what an item means; and the streaming read of a job's body
+ * (batch_job_open, batch_job_next) must agree with it: the same verdict,
+ * the same error, the same item texts and flags.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -69,6 +71,45 @@ check_leased(const struct batch_spec *spec)
 	free(index);
 }
 
+/* The streaming read of a job's body agrees with the whole parse (rc,
+ * *spec, *err: what batch_parse_job said). */
+static void
+check_streamed(const uint8_t *data, size_t size, const char *type,
+    const char *query, int rc, const struct batch_spec *spec,
+    const struct parse_error *err)
+{
+	struct job_items ji;
+	struct batch_spec s;
+	struct parse_error e;
+	struct job_item it;
+	uint32_t i;
+
+	if (batch_job_open(
+	        &ji, &s, (const char *)data, size, type, query, &cfg, &e) != rc)
+		abort();
+	if (rc != 0) {
+		if (e.code != err->code || strcmp(e.message, err->message) != 0)
+			abort();
+		return;
+	}
+	if (s.nitems != spec->nitems || !same_str(s.job_json, spec->job_json))
+		abort();
+	for (i = 0; i < s.nitems; i++) {
+		const struct item_spec *a = &spec->items[i];
+
+		batch_job_next(&ji, &it);
+		if (it.len != spec->item_json_len[i] ||
+		    memcmp(it.text, spec->item_json[i], it.len) != 0 ||
+		    it.unsafe !=
+		        (a->invalid == NULL &&
+		            !http_method_idempotent(a->method)) ||
+		    it.retry_unsafe != a->retry_unsafe)
+			abort();
+	}
+	batch_job_close(&ji);
+	batch_spec_free(&s);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -79,6 +120,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct batch_spec spec;
 	struct parse_error err;
 	uint32_t i;
+	int rc;
 
 	if (size < 1)
 		return 0;
@@ -88,7 +130,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (data[0] & 0x80) {
 		char *accept = xstrndup((const char *)data + 1, size - 1);
-		int rc =
+
+		rc =
 		    batch_parse(&spec, "[]", 2, NULL, NULL, accept, &cfg, &err);
 
 		free(accept);
@@ -101,9 +144,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			batch_spec_free(&spec);
 		return 0;
 	}
-	if ((data[0] & 0x40 ? batch_parse_job : batch_parse)(&spec,
-	        (const char *)data + 1, size - 1, types[data[0] & 3],
-	        queries[(data[0] >> 2) & 3], NULL, &cfg, &err) != 0) {
+	rc = (data[0] & 0x40 ? batch_parse_job : batch_parse)(&spec,
+	    (const char *)data + 1, size - 1, types[data[0] & 3],
+	    queries[(data[0] >> 2) & 3], NULL, &cfg, &err);
+	if (data[0] & 0x40)
+		check_streamed(data + 1, size - 1, types[data[0] & 3],
+		    queries[(data[0] >> 2) & 3], rc, &spec, &err);
+	if (rc != 0) {
 		if (err.message[0] == '\0')
 			abort(); /* a refusal always says why */
 		return 0;

@@ -249,6 +249,43 @@ th_create(struct th *t, size_t n, const unsigned *flags, const char *idem,
 	return wait_ans(t, err, &a);
 }
 
+struct made {
+	char text[80];
+	uint32_t *calls;
+	uint32_t next;
+};
+
+/* store_item_fn: item i, asked for in order and once (on the writer
+ * thread). */
+static void
+made_item(void *arg, uint32_t i, struct store_item_spec *out)
+{
+	struct made *m = arg;
+
+	if (i == m->next) { /* not in order: not counted (another
+		             * thread: no assert here) */
+		m->next++;
+		(*m->calls)++;
+	}
+	th_spec(m->text, sizeof(m->text), i);
+	out->index = i;
+	out->spec = m->text;
+	out->spec_len = strlen(m->text);
+	out->flags = i % 3 == 0 ? STORE_ITEM_UNSAFE : 0;
+}
+
+enum store_err
+th_create_from(struct th *t, size_t n, uint32_t *calls, struct tjob *out)
+{
+	struct store_job_spec spec = {"{}", NULL, NULL, 0};
+	struct made m = {.calls = calls};
+	struct ans a = {.job = out};
+
+	*calls = 0;
+	return wait_ans(t,
+	    store_create_from(t->st, &spec, n, made_item, &m, on_job, &a), &a);
+}
+
 enum store_err
 th_get(struct th *t, const char *id, struct tjob *out)
 {

@@ -74,6 +74,10 @@ void th_wait_health(struct th *t, bool ok);
 #define TH_POLL_MAX 100000
 #define TH_WAIT_S   120
 
+/* A job of n items through store_create_from: item i is th_spec(i),
+ * unsafe when i % 3 == 0; *calls counts the items made. */
+enum store_err th_create_from(
+    struct th *t, size_t n, uint32_t *calls, struct tjob *out);
 /* The spec of item i of the jobs th_create makes. */
 void th_spec(char *out, size_t size, uint32_t i);
 /* A job of n items; flags[i] (or 0 when flags is NULL). */

@@ -555,6 +555,98 @@ test_job_keeps_item_text_and_job_object(void **state)
 	    "requests: 2 items exceed the limit of 1 ([jobs] max_items)");
 }
 
+/* batch_job_open + batch_job_next (a job's body read without keeping
+ * its items) say what batch_parse_job says of body: the verdict, the
+ * error, each item's text and what its flags are made of. */
+static void
+streamed_agrees(const char *type, const char *body, const char *query)
+{
+	struct parse_error e1, e2;
+	struct batch_spec s1, s2;
+	struct job_items ji;
+	struct job_item it;
+	int rc;
+	uint32_t i;
+
+	rc = batch_parse_job(
+	    &s1, body, strlen(body), type, query, NULL, &cfg, &e1);
+	assert_int_equal(batch_job_open(&ji, &s2, body, strlen(body), type,
+	                     query, &cfg, &e2),
+	    rc);
+	if (rc != 0) {
+		assert_int_equal(e2.code, e1.code);
+		assert_string_equal(e2.message, e1.message);
+		return;
+	}
+	assert_int_equal(s2.nitems, s1.nitems);
+	for (i = 0; i < s1.nitems; i++) {
+		batch_job_next(&ji, &it);
+		assert_int_equal(it.len, s1.item_json_len[i]);
+		assert_memory_equal(it.text, s1.item_json[i], it.len);
+		assert_int_equal(it.unsafe,
+		    s1.items[i].invalid == NULL &&
+		        !http_method_idempotent(s1.items[i].method));
+		assert_int_equal(it.retry_unsafe, s1.items[i].retry_unsafe);
+	}
+	batch_job_close(&ji);
+	batch_spec_free(&s1);
+	batch_spec_free(&s2);
+}
+
+static void
+test_job_streamed_agrees_with_the_whole_parse(void **state)
+{
+	static const char *const json[] = {
+	    "{\"requests\":[\"http://a/1\",{\"url\":\"http://b/\","
+	    "\"method\":\"POST\",\"retry_unsafe\":true},{\"url\":5,"
+	    "\"method\":\"POST\"}],\"options\":{\"retries\":1},"
+	    "\"job\":{\"name\":\"n\"}}",
+	    " [ \"http://a/\" , {\"url\" : \"http://b/\", \"timeout_ms\":5} ] ",
+	    "{\"job\":null,\"requests\":[]}", "[]", "{", "[\"a\" \"b\"]",
+	    "{\"requests\":[1],\"requests\":[2]}", "{\"requests\":{}}",
+	    "{\"options\":[],\"requests\":[]}", "{\"x\":1,\"requests\":[]}",
+	    "{\"options\":{\"retries\":-1},\"requests\":[\"u\"]}", "5", "{}",
+	    "[\"a\"] x", "{\"requests\":[\"a\"]", "[{\"url\":\"a\",\"url\":1}]",
+	    "\n\n  [\"a\",\n  nul]"};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(json) / sizeof(json[0]); i++)
+		streamed_agrees("application/json", json[i], NULL);
+	streamed_agrees(NULL, json[0], "retries=2");
+	streamed_agrees("text/plain", "http://a/\"q\n\n# c\nhttp://b/\n", NULL);
+	streamed_agrees("text/plain", "http://a/\nhttp://b/\xb0\n", NULL);
+	streamed_agrees("text/plain", "", NULL);
+	cfg.jobs_max_items = 1;
+	streamed_agrees("application/json", json[0], NULL);
+	cfg.jobs_max_items = 1000000;
+}
+
+/* Past 1 MiB a syntax error is worded by the walk itself, with where it
+ * stopped (what jansson says too, but for its "near" part). */
+static void
+test_job_streamed_big_body_errors(void **state)
+{
+	struct job_items ji;
+	struct batch_spec s;
+	struct parse_error e;
+	struct buf b = BUF_INIT;
+	int i;
+
+	(void)state;
+	buf_adds(&b, "[");
+	for (i = 0; i < 100000; i++)
+		buf_adds(&b, "\"http://a/\",\n");
+	buf_adds(&b, "\"x\" \"y\"]");
+	assert_int_equal(batch_job_open(&ji, &s, b.data, b.len,
+	                     "application/json", NULL, &cfg, &e),
+	    -1);
+	assert_int_equal(e.code, RERR_BAD_REQUEST);
+	assert_string_equal(e.message,
+	    "body is not valid JSON: ']' expected (line 100001, column 4)");
+	buf_free(&b);
+}
+
 /* A leased page: the items keep the job's indexes, the job's options,
  * and an invalid item's message names its own index. */
 static void
@@ -617,6 +709,9 @@ main(void)
 	    cmocka_unit_test_setup(test_hundred_thousand_items_parse, setup),
 	    cmocka_unit_test_setup(
 	        test_job_keeps_item_text_and_job_object, setup),
+	    cmocka_unit_test_setup(
+	        test_job_streamed_agrees_with_the_whole_parse, setup),
+	    cmocka_unit_test_setup(test_job_streamed_big_body_errors, setup),
 	    cmocka_unit_test_setup(
 	        test_leased_page_keeps_indexes_and_options, setup),
 	};

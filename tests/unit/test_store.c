@@ -471,6 +471,39 @@ test_group_commit_groups_records(void **state)
 	th_done(&t);
 }
 
+/* store_create_from: each item made on demand on the writer, once and
+ * in order, and stored as made. */
+static void
+test_create_from_makes_each_item_once(void **state)
+{
+	enum { N = 3000 };
+	struct tleased *l = malloc(N * sizeof(*l));
+	char want[80];
+	struct th t;
+	struct tjob j;
+	uint32_t calls;
+	size_t n, i;
+
+	(void)state;
+	th_init(&t, true);
+	th_open(&t);
+	assert_int_equal(th_create_from(&t, N, &calls, &j), STORE_OK);
+	assert_int_equal(calls, N);
+	assert_int_equal(j.j.n.total, N);
+	assert_int_equal(j.j.n.pending, N);
+	assert_int_equal(th_lease(&t, j.j.id, N, l, &n), STORE_OK);
+	assert_int_equal(n, N);
+	for (i = 0; i < N; i++) {
+		th_spec(want, sizeof(want), (uint32_t)i);
+		assert_int_equal(l[i].index, i);
+		assert_string_equal(l[i].spec, want);
+		assert_int_equal(
+		    l[i].flags, i % 3 == 0 ? STORE_ITEM_UNSAFE : 0);
+	}
+	free(l);
+	th_done(&t);
+}
+
 static void
 test_release_puts_an_item_back_to_pending(void **state)
 {
@@ -889,6 +922,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_lease_record_and_read_from_a_cursor),
 	    cmocka_unit_test(test_a_large_job_is_leased_and_read_in_pages),
 	    cmocka_unit_test(test_group_commit_groups_records),
+	    cmocka_unit_test(test_create_from_makes_each_item_once),
 	    cmocka_unit_test(test_release_puts_an_item_back_to_pending),
 	    cmocka_unit_test(test_cancel_ends_pending_items_with_lines),
 	    cmocka_unit_test(
