@@ -87,6 +87,9 @@ check "results --fail-fast stops reading, and says the job is left as it is" \
 	"3 fanout: --fail-fast: item 0 failed; stopped reading job $id, which is not cancelled (fanout cancel $id)"
 
 # --- Ctrl-C while following: the job runs on; the printed command resumes
+# (the last command's out and err go first: the shell below may look
+# before the background command has opened its own)
+rm -f "$T/out" "$T/err"
 # shellcheck disable=SC2086
 ${FANOUT_WRAPPER:-} "$FANOUT" --job --concurrency 1 "$UP/text/2" "$UP/delay/4000?tag=later" >"$T/out" 2>"$T/err" &
 pid=$!
@@ -111,6 +114,7 @@ check "the resume command prints the rest, then the summary: exit 0" \
 # and survives a shell as printed (the directory's name has a space and a
 # quote)
 dir3="$T/dl 3's"
+rm -f "$T/err"
 # shellcheck disable=SC2086
 ${FANOUT_WRAPPER:-} "$FANOUT" --job --concurrency 1 -d "$dir3" --format table \
 	-o "$T/res 1.txt" "$UP/text/2" "$UP/delay/4000?tag=later2" 2>"$T/err" &
