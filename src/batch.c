@@ -579,8 +579,8 @@ item_observe_data(void *arg, const unsigned char *p, size_t n)
 		item_pause(it);
 	}
 	if (it->storing &&
-	    it->b->caller.body->data(it->b->caller.arg, it->spec->index, p, n) >
-	        (long)BATCH_BODY_HIGH_WATER &&
+	    it->b->caller.body->data(
+	        it->b->caller.arg, it->spec->index, p, n) &&
 	    !it->pause_store) {
 		it->pause_store = true; /* until batch_body_drained */
 		item_pause(it);
@@ -604,17 +604,15 @@ batch_body_drained(struct batch *b, uint32_t index)
 }
 
 /* The body ended, whole or cut at max_body_bytes: what arrived is
- * extracted, and stored. */
+ * extracted; a stored one waits for the item's result. */
 static void
 item_observe_end(void *arg, bool truncated)
 {
 	struct batch_item *it = arg;
 
+	(void)truncated;
 	if (it->x != NULL)
 		xjob_finish(it->x);
-	if (it->storing)
-		it->b->caller.body->end(
-		    it->b->caller.arg, it->spec->index, truncated);
 	it->storing = false;
 }
 

@@ -61,21 +61,18 @@ struct batch_stats {
  * With "body": "auto", every attempt's response body, decoded and
  * within max_body_bytes, streams to it as it arrives: begin at the
  * response head (false: this attempt's body is not stored), data for
- * each piece in order, then end (complete, or cut at max_body_bytes) or
- * abort (the attempt failed, was cancelled, or the item is being cut
- * short). A retry or redirect is a new attempt: a new begin. The body
- * of the attempt whose result is delivered is the one that ended last.
- * None may call into the batch.
+ * each piece in order, and abort when the attempt fails, is cancelled
+ * or the item is cut short; a body that ended is kept until the item's
+ * result. A retry or redirect is a new attempt: a new begin. The body
+ * of the attempt whose result is delivered is the last one begun and
+ * not aborted. None may call into the batch.
  */
-#define BATCH_BODY_HIGH_WATER (4u << 20) /* bytes */
 struct batch_body_store {
 	bool (*begin)(void *arg, uint32_t index, const struct fetch_head *h);
-	/* Returns the bytes taken and not yet written: above
-	 * BATCH_BODY_HIGH_WATER the attempt stops reading until the caller
-	 * says batch_body_drained. */
-	long (*data)(
+	/* true: the store is behind (the disk), the attempt stops reading
+	 * until the caller says batch_body_drained. */
+	bool (*data)(
 	    void *arg, uint32_t index, const unsigned char *p, size_t n);
-	void (*end)(void *arg, uint32_t index, bool truncated);
 	void (*abort)(void *arg, uint32_t index);
 	/* The line carries the body inline only while it is at most this
 	 * many bytes (bytes); past it the line has "body_url" alone. */

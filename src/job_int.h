@@ -21,6 +21,8 @@
 #define JOB_RETRY_MS    1000  /* lease again after the store refused */
 #define JOB_SWEEP_MS    60000 /* expired jobs are swept this often */
 #define JOB_RESUME_PAGE 1000  /* jobs read at start, per page */
+/* Body bytes queued for the disk past which a response stops being read. */
+#define RUN_BODY_HIGH_WATER (4 << 20)
 
 enum run_state {
 	RUN_LEASING,

@@ -248,33 +248,24 @@ run_body_drained(void *arg, uint32_t index)
 		batch_body_drained(r->b, index);
 }
 
-/* A piece of the body: queued for the store's files thread. A write
- * that failed is not retried here: the record says the body is
- * missing, and reading it says why. */
-static long
+/* A piece of the body: queued for the store's files thread; true (stop
+ * reading) past RUN_BODY_HIGH_WATER bytes not yet written, until
+ * run_body_drained. A write that failed is not retried here: the
+ * record says the body is missing, and reading it says why. */
+static bool
 run_body_data(void *arg, uint32_t index, const unsigned char *d, size_t n)
 {
 	struct job_run *r = arg;
 	struct job_page *p;
 	uint32_t slot;
-	long queued;
 
 	if ((p = run_slot(r, index, &slot)) == NULL || p->body == NULL ||
 	    p->body[slot] == NULL)
-		return 0;
-	queued = store_body_add(p->body[slot], d, n);
-	if (queued > (long)BATCH_BODY_HIGH_WATER)
-		store_body_on_drain(p->body[slot], run_body_drained, r);
-	return queued;
-}
-
-/* The body is complete: its sink waits for the item's result. */
-static void
-run_body_end(void *arg, uint32_t index, bool truncated)
-{
-	(void)arg;
-	(void)index;
-	(void)truncated;
+		return false;
+	if (store_body_add(p->body[slot], d, n) <= (long)RUN_BODY_HIGH_WATER)
+		return false;
+	store_body_on_drain(p->body[slot], run_body_drained, r);
+	return true;
 }
 
 static void
@@ -300,7 +291,6 @@ run_body_setup(struct job_run *r, struct batch_caller *caller)
 	snprintf(r->body_url, sizeof(r->body_url), "/v1/jobs/%s/items/", r->id);
 	r->bodies.begin = run_body_begin;
 	r->bodies.data = run_body_data;
-	r->bodies.end = run_body_end;
 	r->bodies.abort = run_body_abort;
 	r->bodies.inline_max = r->opts.max_body_bytes < inline_max
 	    ? r->opts.max_body_bytes
