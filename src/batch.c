@@ -508,6 +508,8 @@ batch_fetch_done(const struct fetch_result *res, void *arg)
 	int64_t delay;
 
 	it->fetch = NULL;
+	sched_attempt_ended(
+	    &it->job, res->error != IERR_NONE || res->status >= 400);
 	if (!item_extract_pending(it))
 		sched_done(&it->job); /* else when the item's line goes */
 	if (!redirect || !batch_follow(b, it, res)) {
@@ -909,4 +911,6 @@ batch_progress(const struct batch *b, struct progress_view *pv)
 	pv->total = b->total;
 	pv->in_flight = sched_batch_inflight(b->sb);
 	pv->queued = sched_batch_queued(b->sb) + b->backing_off;
+	pv->ok = b->ok;
+	pv->failed = b->failed;
 }

@@ -77,6 +77,7 @@ struct progress_view {
 	uint32_t total;
 	uint32_t in_flight;
 	uint64_t queued;
+	uint32_t ok, failed; /* of done (not in the progress line) */
 };
 
 /*

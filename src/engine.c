@@ -268,6 +268,13 @@ engine_gauges(const struct engine *e, struct metrics_gauges *g)
 		shared_limits_stats(e->shared, &g->shared_stats);
 }
 
+void
+engine_hosts(const struct engine *e,
+    void (*fn)(const struct sched_host_view *v, void *arg), void *arg)
+{
+	sched_hosts_foreach(e->sched, fn, arg);
+}
+
 const char *
 engine_degraded(const struct engine *e)
 {

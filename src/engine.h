@@ -66,6 +66,10 @@ bool engine_draining(const struct engine *e);
  * queued, upstream connections, time queues waited for tokens. */
 void engine_gauges(const struct engine *e, struct metrics_gauges *g);
 
+/* Each upstream host a running batch has a queue for (scheduler.h). */
+struct sched_host_view;
+void engine_hosts(const struct engine *e,
+    void (*fn)(const struct sched_host_view *v, void *arg), void *arg);
 /* NULL when the engine is whole; else one sentence on what is not (the
  * shared limits fell back to local buckets), for /healthz. */
 const char *engine_degraded(const struct engine *e);

@@ -33,6 +33,8 @@ struct sched_host {
 	char *name;
 	uint32_t inflight;
 	uint32_t refs;        /* host queues pointing here */
+	uint64_t ended;       /* attempts that ended (sched_attempt_ended) */
+	uint64_t failed;      /* ... of which failed */
 	struct bucket bucket; /* server per_host_rate */
 	struct sched_wake wake;
 	TAILQ_HEAD(, sched_hostq) waiting; /* held by the host cap or bucket */
@@ -476,6 +478,40 @@ sched_done(struct sched_job *job)
 	if (h->inflight < b->s->lim.per_host_concurrency)
 		host_wake(h);
 	ring_update(b);
+}
+
+void
+sched_attempt_ended(struct sched_job *job, bool failed)
+{
+	if (job->hq == NULL || !item_in_attempt(job->life.state))
+		return;
+	job->hq->host->ended++;
+	if (failed)
+		job->hq->host->failed++;
+}
+
+struct host_walk {
+	void (*fn)(const struct sched_host_view *v, void *arg);
+	void *arg;
+};
+
+static void
+host_visit(void *value, void *arg)
+{
+	const struct sched_host *h = value;
+	const struct host_walk *w = arg;
+	struct sched_host_view v = {h->name, h->inflight, h->ended, h->failed};
+
+	w->fn(&v, w->arg);
+}
+
+void
+sched_hosts_foreach(const struct sched *s,
+    void (*fn)(const struct sched_host_view *v, void *arg), void *arg)
+{
+	struct host_walk w = {fn, arg};
+
+	htab_foreach(&s->hosts, host_visit, &w);
 }
 
 /* --- server-wide tokens: own buckets or an outside source ----------------- */

@@ -136,6 +136,22 @@ void sched_set_tokens(struct sched *s, const struct sched_tokens *t);
  * from inside it. */
 void sched_tokens_ready(struct sched *s, const char *host, bool all);
 
+/* An admitted job's attempt ended, failed (no response, or a status >=
+ * 400) or not: counted for its host (before sched_done). */
+void sched_attempt_ended(struct sched_job *job, bool failed);
+
+/* A host some batch has a queue for: its attempts in flight, and the
+ * attempts that ended and failed since the host appeared (a host is
+ * forgotten once no batch has a queue for it). */
+struct sched_host_view {
+	const char *name;
+	uint32_t inflight;
+	uint64_t ended;
+	uint64_t failed;
+};
+void sched_hosts_foreach(const struct sched *s,
+    void (*fn)(const struct sched_host_view *v, void *arg), void *arg);
+
 /* Gauges and counters, for metrics. */
 uint32_t sched_inflight(const struct sched *s);
 uint64_t sched_queued(const struct sched *s);

@@ -29,6 +29,7 @@
 #include "reqbody.h"
 #include "server.h"
 #include "server_int.h"
+#include "stats.h"
 #include "stream.h"
 #include "tls.h"
 #include "util.h"
@@ -299,6 +300,13 @@ server_request_cb(struct evhttp_request *req, void *arg)
 			server_error(srv, req, RERR_METHOD,
 			    "/healthz accepts GET and HEAD only", "Allow",
 			    "GET, HEAD");
+	} else if (path_is(gr.target, plen, "/v1/stats")) {
+		if (get)
+			stats_request(srv->stats, req, q ? q + 1 : NULL);
+		else
+			server_error(srv, req, RERR_METHOD,
+			    "/v1/stats accepts GET and HEAD only", "Allow",
+			    "GET, HEAD");
 	} else if (path_is(gr.target, plen, "/metrics")) {
 		if (get)
 			server_metrics(srv, req);
@@ -379,6 +387,7 @@ server_drain(struct server *srv, void (*drained)(void *arg), void *arg)
 	srv->drained_arg = arg;
 	listen_stop(&srv->ls, srv->http);
 	job_readers_close(&srv->readers);
+	stats_close(srv->stats);
 	timer_arm_ms(srv->drain_ev, srv->cfg->drain_timeout_ms);
 	event_active(srv->idle_ev, EV_TIMEOUT, 1);
 }
@@ -474,6 +483,7 @@ server_new(struct event_base *base, struct engine *engine, struct jobs *jobs,
 	evhttp_set_gencb(srv->http, server_request_cb, srv);
 	srv->idle_ev = event_new(base, -1, 0, server_idle_cb, srv);
 	srv->drain_ev = evtimer_new(base, server_drain_cb, srv);
+	srv->stats = stats_new(srv);
 	if (cfg->auth_tokens_file[0] != '\0' &&
 	    auth_load(&srv->auth, cfg->auth_tokens_file, why, whylen) != 0) {
 		server_free(srv);
@@ -498,8 +508,10 @@ server_new(struct event_base *base, struct engine *engine, struct jobs *jobs,
 void
 server_close_readers(struct server *srv)
 {
-	if (srv != NULL)
-		job_readers_close(&srv->readers);
+	if (srv == NULL)
+		return;
+	job_readers_close(&srv->readers);
+	stats_close(srv->stats);
 }
 
 void
@@ -508,6 +520,7 @@ server_free(struct server *srv)
 	if (srv == NULL)
 		return;
 	job_readers_close(&srv->readers);
+	stats_free(srv->stats);
 	streams_free(&srv->streams);
 	evhttp_free(srv->http);
 	guard_free(srv->guard);

@@ -33,6 +33,7 @@ struct server {
 	struct jobs *jobs;          /* NULL: the job store is unavailable */
 	char jobs_why[256];         /* why it is */
 	struct job_readers readers; /* GET /v1/jobs/ID/results replies */
+	struct stats *stats;        /* GET /v1/stats */
 	const struct config *cfg;
 	struct streams streams; /* the batches' responses */
 	struct listeners ls;

@@ -83,6 +83,8 @@ struct stream {
 	enum stream_state state;
 	uint64_t bytes_out;
 	char peer[64];
+	uint64_t id;         /* 1, 2, ... in order of arrival (GET /v1/stats) */
+	uint64_t started_us; /* mono_us() when it was accepted */
 	/* evhttp's own callbacks on the connection (see stream_wrap). */
 	bufferevent_data_cb ev_write;
 	bufferevent_event_cb ev_event;
@@ -509,6 +511,8 @@ stream_start(struct streams *ss, struct evhttp_request *req,
 		snprintf(st->peer, sizeof(st->peer), "%s:%u", addr ? addr : "?",
 		    port);
 	}
+	st->id = ++ss->last_id;
+	st->started_us = mono_us();
 	TAILQ_INSERT_TAIL(&ss->list, st, link);
 
 	evhttp_add_header(out, "Content-Type", format_content_type(st->format));
@@ -540,6 +544,26 @@ streams_init(struct streams *ss, struct event_base *base,
 	ss->guard = guard;
 	ss->engine = engine;
 	TAILQ_INIT(&ss->list);
+}
+
+void
+streams_foreach(const struct streams *ss,
+    void (*fn)(const struct stream_view *v, void *arg), void *arg)
+{
+	const struct stream *st;
+	struct stream_view v;
+
+	TAILQ_FOREACH(st, &ss->list, link)
+	{
+		if (st->batch == NULL)
+			continue;
+		memset(&v, 0, sizeof(v));
+		v.id = st->id;
+		v.peer = st->peer;
+		v.started_us = st->started_us;
+		batch_progress(st->batch, &v.pv);
+		fn(&v, arg);
+	}
 }
 
 bool

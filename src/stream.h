@@ -18,6 +18,7 @@
 
 #include "batch_parse.h"
 #include "config.h"
+#include "emit.h"
 #include "engine.h"
 
 struct guard;
@@ -30,6 +31,7 @@ struct streams {
 	struct guard *guard; /* told when a reply is done */
 	struct engine *engine;
 	TAILQ_HEAD(, stream) list;
+	uint64_t last_id;           /* the last stream's id */
 	void (*emptied)(void *arg); /* the last stream ended */
 	void *emptied_arg;
 };
@@ -43,6 +45,16 @@ void stream_start(struct streams *ss, struct evhttp_request *req,
     struct batch_spec *spec, unsigned hops);
 
 bool streams_empty(const struct streams *ss);
+/* A running batch, for GET /v1/stats: its id (1, 2, ... in order of
+ * arrival), caller, start (mono_us) and progress. */
+struct stream_view {
+	uint64_t id;
+	const char *peer;
+	uint64_t started_us;
+	struct progress_view pv;
+};
+void streams_foreach(const struct streams *ss,
+    void (*fn)(const struct stream_view *v, void *arg), void *arg);
 
 /* The drain timeout: end every running batch with cancelled lines. */
 void streams_abort(struct streams *ss, const char *why);
