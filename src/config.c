@@ -35,6 +35,7 @@ enum cfg_type {
 	CT_LISTEN,      /* list of ip:port, [ip6]:port, unix:/path */
 	CT_NAMESERVERS, /* list of ip[:port], [ip6][:port] */
 	CT_LOGLEVEL,
+	CT_UI,       /* true, false or loopback: enum config_ui */
 	CT_RATE,     /* decimal number >= 0, fractions allowed */
 	CT_RETRY_ON, /* list of connect, dns, timeout, reset, status codes */
 	CT_SHARED,   /* "", redis://HOST:PORT[/DB] or unix:/PATH */
@@ -113,6 +114,10 @@ static const struct cfg_key config_keys[] = {
         "plain HTTP)."},
     {"server", "tls_key", CT_PATH, F(tls_key), "", 0, 0,
         "PEM private key of tls_cert."},
+    {"server", "ui", CT_UI, F(ui), "loopback", 0, 0,
+        "The web dashboard at /ui: true (every connection), false (none, "
+        "404) or loopback (connections made over loopback or a unix "
+        "socket)."},
     {"limits", "concurrency", CT_UINT, F(concurrency), "1024", 1, CONC_MAX,
         "Global cap on in-flight upstream attempts; also the most a "
         "batch may ask for."},
@@ -437,6 +442,17 @@ key_set_scalar(struct config *c, const struct cfg_key *k, const char *value,
 			return -1;
 		}
 		*(double *)(void *)field = d;
+		return 0;
+	case CT_UI:
+		if (strcmp(value, "loopback") == 0) {
+			c->ui = CONFIG_UI_LOOPBACK;
+		} else if (parse_bool(value, &b) == 0) {
+			c->ui = b ? CONFIG_UI_ON : CONFIG_UI_OFF;
+		} else {
+			snprintf(
+			    why, whylen, "expected true, false or loopback");
+			return -1;
+		}
 		return 0;
 	case CT_LOGLEVEL:
 		if ((lvl = log_level_parse(value)) < 0) {

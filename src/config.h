@@ -39,6 +39,12 @@
 #define CONFIG_MAX_FILE        (1 << 20)  /* a configuration file's bytes */
 #define CONFIG_LINE_FLAG       UINT32_MAX /* set on the command line */
 
+/* [server] ui: the web dashboard at /ui. LOOPBACK (the default) serves
+ * it on connections that arrived over loopback (127.0.0.0/8, ::1) or a
+ * unix socket, whatever the listener; ON on every connection; OFF on
+ * none (404). */
+enum config_ui { CONFIG_UI_LOOPBACK = 0, CONFIG_UI_ON, CONFIG_UI_OFF };
+
 struct config {
 	/* [server] */
 	char listen[CONFIG_MAX_LISTEN][CONFIG_ADDR_LEN]; /* "ip:port" */
@@ -60,6 +66,7 @@ struct config {
 	int unix_mode;                          /* unix socket permissions */
 	char tls_cert[CONFIG_PATH_LEN];         /* HTTPS listeners when set */
 	char tls_key[CONFIG_PATH_LEN];
+	int ui; /* enum config_ui: who is served the dashboard (/ui) */
 
 	/* [limits] */
 	uint64_t concurrency;          /* global in-flight cap; batch cap */

@@ -635,6 +635,10 @@ body_start_reply(struct job_reader *rd, const struct store_body_page *pg)
 	snprintf(len, sizeof(len), "%" PRIu64, pg->size);
 	evhttp_add_header(out, "Content-Length", len);
 	evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
+	/* An upstream's page opened from the dashboard (same origin as
+	 * its token) must not run: a sandbox, no script, no requests. */
+	evhttp_add_header(
+	    out, "Content-Security-Policy", "sandbox; default-src 'none'");
 	evhttp_add_header(out, "Cache-Control", "no-store");
 	reader_start_stream(rd);
 }

@@ -32,6 +32,7 @@
 #include "stats.h"
 #include "stream.h"
 #include "tls.h"
+#include "ui.h"
 #include "util.h"
 
 /* A reply is written: the guard lets the connection's next request in. */
@@ -272,6 +273,8 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	 * "//x/metrics" as host x, path /metrics). */
 	q = strchr(gr.target, '?');
 	plen = q ? (size_t)(q - gr.target) : strlen(gr.target);
+	if (ui_route(srv, req, gr.target, plen))
+		return; /* the page: no data in it, the API needs the token */
 	if (!path_is(gr.target, plen, "/healthz") &&
 	    !auth_check(&srv->auth,
 	        evhttp_find_header(
@@ -346,7 +349,7 @@ server_idle_cb(evutil_socket_t fd, short what, void *arg)
 	struct server *srv = arg;
 
 	if (!engine_draining(srv->engine) || !streams_empty(&srv->streams) ||
-	    srv->drained == NULL)
+	    !stats_idle(srv->stats) || srv->drained == NULL)
 		return;
 	event_del(srv->drain_ev);
 	srv->drained(srv->drained_arg);

@@ -387,8 +387,13 @@ stats_render(struct stats *st, struct buf *b, const struct store_job *jobs,
 static void
 follower_free(struct stats_follower *f)
 {
-	TAILQ_REMOVE(&f->st->followers, f, link);
+	struct stats *st = f->st;
+
+	TAILQ_REMOVE(&st->followers, f, link);
 	free(f);
+	/* Draining: the server waits for the last stream to go out. */
+	if (st->closed && TAILQ_EMPTY(&st->followers) && st->srv->idle_ev)
+		event_active(st->srv->idle_ev, EV_TIMEOUT, 1);
 }
 
 /* The reply is fully written: the connection may carry another request. */
@@ -676,6 +681,12 @@ stats_close(struct stats *st)
 	}
 }
 
+bool
+stats_idle(const struct stats *st)
+{
+	return st == NULL || TAILQ_EMPTY(&st->followers);
+}
+
 void
 stats_free(struct stats *st)
 {
@@ -689,7 +700,8 @@ stats_free(struct stats *st)
 	while ((f = TAILQ_FIRST(&st->followers)) != NULL) {
 		if (f->evcon != NULL)
 			evhttp_connection_set_closecb(f->evcon, NULL, NULL);
-		follower_free(f);
+		TAILQ_REMOVE(&st->followers, f, link);
+		free(f);
 	}
 	event_free(st->tick_ev);
 	htab_free(&st->rates, stats_rate_free);

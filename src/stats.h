@@ -9,6 +9,8 @@
 #ifndef FANOUTD_STATS_H
 #define FANOUTD_STATS_H
 
+#include <stdbool.h>
+
 #include <event2/http.h>
 
 struct server;
@@ -22,6 +24,9 @@ void stats_request(
 /* Draining: end every follower, answer the waiting snapshots 503, stop
  * the timer; later requests get 503. */
 void stats_close(struct stats *st);
+/* No stream left to write (after stats_close: every last chunk is
+ * out, or its caller gone). The drain waits for it. */
+bool stats_idle(const struct stats *st);
 /* Free (before evhttp_free); closes first. */
 void stats_free(struct stats *st);
 

@@ -1,0 +1,231 @@
+"""ui_driver.py - the dashboard's scenarios in a real headless Chromium
+(issue #20), driven through cdp.py. Run by tests/integration/ui.sh:
+
+  ui_driver.py DIR main FO UP ROOT [SHOTS]  submit, watch, fail, retry,
+                                            hostile text stays inert
+  ui_driver.py DIR auth FO UP TOKEN         the token prompt
+  ui_driver.py DIR load FO BIGJOB           100 jobs + 1,000,000 items
+
+DIR is Chromium's user-data-dir (its DevToolsActivePort names the
+DevTools port). Prints "ok - NAME" per check and
+"FAIL: NAME: why" for a failed one; the exit status is the number of
+failures (a scenario that cannot go on stops there).
+"""
+
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cdp  # noqa: E402
+
+failures = 0
+
+
+def check(name, ok, why=""):
+    global failures
+    if ok:
+        print("ok - " + name, flush=True)
+    else:
+        failures += 1
+        print("FAIL: %s%s" % (name, ": " + why if why else ""), flush=True)
+
+
+def js(s):
+    return json.dumps(s)
+
+
+def dom_nodes(p):
+    return p.eval("document.getElementsByTagName('*').length")
+
+
+def inert(p):
+    """No payload ran: the flag is unset, no <img> or inline script
+    was made from upstream text."""
+    return p.eval(
+        "window.__pwned === undefined && "
+        "document.querySelectorAll('main img').length === 0 && "
+        "document.querySelectorAll('script:not([src])').length === 0")
+
+
+def scenario_main(p, fo, up, root, shots):
+    p.navigate(fo + "/ui")
+    p.wait("document.getElementById('conn').textContent === 'live'", 10,
+           "the live stream")
+    check("the overview loads and the stream is live",
+          p.visible("#view-overview"))
+
+    p.click("#nav-submit")
+    p.wait("location.hash === '#/submit'", 5)
+    hostile_url = up + "/status/404?q=<img/src=x/onerror=window.__pwned=3>"
+    urls = [up + "/delay/%d" % (600 + 100 * i) for i in range(8)]
+    urls += [up + "/files/evil.html", hostile_url, up + "/files/later.txt",
+             up + "/status/500"]
+    p.type("#sub-urls", "\n".join(urls) + "\n")
+    p.type("#sub-concurrency", "2")
+    p.type("#sub-retries", "0")
+    p.click("#sub-x-title")
+    if shots:
+        p.screenshot(os.path.join(shots, "ui-submit.png"))
+    p.click("#sub-go")
+    p.wait("location.hash.startsWith('#/jobs/')", 10, "the job's page")
+    job = p.eval("decodeURIComponent(location.hash.slice(7))")
+    check("submitting creates a job and opens its page",
+          len(job) == 32, job)
+
+    # The overview while the job runs: its row, a bar below 100%.
+    p.click("#nav-overview")
+    row = ("Array.from(document.querySelectorAll('#jobs-body a'))"
+           ".find(a => a.getAttribute('href') === %s)" % js("#/jobs/" + job))
+    p.wait("!!" + row, 10, "the job in the overview")
+    check("the overview lists the running job with a progress bar",
+          p.eval("!!%s.closest('tr').querySelector('.progress')" % row))
+    if shots:
+        p.wait("document.getElementById('hosts-body').textContent"
+               ".includes('127.0.0.1')", 5, "a busy host")
+        p.screenshot(os.path.join(shots, "ui-overview.png"))
+    p.eval("%s.click()" % row)  # a link: no input needed
+    p.wait("location.hash === %s" % js("#/jobs/" + job), 5)
+
+    p.wait("document.getElementById('job-pct').textContent === '100%' && "
+           "document.getElementById('job-state').textContent === 'done'",
+           30, "the job to reach 100%")
+    check("the progress bar reaches 100%",
+          p.eval("parseFloat(document.getElementById('job-bar-ok').style"
+                 ".width) + parseFloat(document.getElementById("
+                 "'job-bar-failed').style.width) > 99.9"))
+    check("the counts: 9 ok, 3 failed",
+          [p.text("#job-ok"), p.text("#job-failed")] == ["9", "3"],
+          str([p.text("#job-ok"), p.text("#job-failed")]))
+    groups = "document.getElementById('fail-groups').textContent"
+    p.wait("%s.includes('HTTP 500') && %s.includes('HTTP 404')"
+           % (groups, groups), 10, "the failures")
+    text = p.eval(groups)
+    check("failures are grouped by error type with their URL",
+          "HTTP 500" in text and "HTTP 404" in text and
+          "invalid_request" in text and up + "/status/500" in text, text)
+    check("a failure shows its message",
+          "invalid character in URL" in text, text)
+    check("the hostile URL shows as text, literally", hostile_url in text)
+    p.wait("document.getElementById('recent-body').textContent"
+           ".includes('<img src=x')", 10, "the latest results")
+    check("the hostile title shows as text, literally",
+          "<img src=x onerror=window.__pwned=1>" in p.text("#recent-body"))
+    check("no payload ran (no flag, no <img>, no inline script)", inert(p))
+    check("results and bodies are links to the API",
+          p.eval("document.getElementById('job-results')"
+                 ".getAttribute('href')") ==
+          "/v1/jobs/%s/results" % job and
+          p.eval("!!document.querySelector('#fail-groups a[href$=\"/body\"]')"))
+    if shots:
+        p.screenshot(os.path.join(shots, "ui-job.png"))
+
+    # Retry: the missing file is there now, so one failure turns ok.
+    with open(os.path.join(root, "later.txt"), "w") as f:
+        f.write("here now\n")
+    p.click("#job-retry")
+    p.wait("document.getElementById('job-ok').textContent === '10' && "
+           "document.getElementById('job-state').textContent === 'done'",
+           20, "the retried job's counts")
+    check("retry: the counts change (10 ok, 2 failed)",
+          [p.text("#job-ok"), p.text("#job-failed")] == ["10", "2"],
+          str([p.text("#job-ok"), p.text("#job-failed")]))
+    check("no payload ran after the retry either", inert(p))
+    check("no script error and no CSP violation", not p.problems,
+          "; ".join(p.problems))
+
+
+def scenario_auth(p, fo, up, token):
+    p.navigate(fo + "/ui")
+    p.wait("!document.getElementById('view-login').hidden", 10,
+           "the token prompt")
+    check("without a token the page asks for one",
+          p.visible("#login-token") and p.text("#conn") == "token required")
+    p.type("#login-token", "wrong-token")
+    p.click("#login-form button")
+    p.wait("document.getElementById('login-error').textContent"
+           ".includes('refused')", 10, "the refusal")
+    check("a wrong token is refused", p.visible("#view-login"))
+    p.type("#login-token", token)
+    p.click("#login-form button")
+    p.wait("document.getElementById('conn').textContent === 'live'", 10,
+           "the live stream with the token")
+    check("the right token opens the overview, live",
+          p.visible("#view-overview"))
+    check("the token is kept in the tab's session storage, not a cookie",
+          p.eval("sessionStorage.getItem('fanoutd.token')") == token and
+          p.eval("document.cookie") == "")
+    p.navigate(fo + "/ui#/submit")
+    p.wait("document.getElementById('conn').textContent === 'live'", 10)
+    check("a reload does not ask again", p.visible("#view-submit"))
+    p.type("#sub-urls", up + "/text/5\n")
+    p.click("#sub-go")
+    p.wait("location.hash.startsWith('#/jobs/')", 10, "the job's page")
+    p.wait("document.getElementById('job-state').textContent === 'done'",
+           15, "the job to end")
+    check("API calls carry the token (a job made and read)",
+          p.text("#job-total") == "1")
+    problems = [x for x in p.problems if "401 (Unauthorized)" not in x]
+    check("no script error and no CSP violation (but the 401s)",
+          not problems, "; ".join(problems))
+
+
+def scenario_load(p, fo, big):
+    p.navigate(fo + "/ui")
+    p.wait("document.getElementById('jobs-count').textContent === '(101)'",
+           15, "101 active jobs in the overview")
+    n = dom_nodes(p)
+    check("the overview of 101 active jobs stays small (%d elements)" % n,
+          n < 3000, str(n))
+    t0 = time.monotonic()
+    p.click("#nav-submit")
+    p.wait("!document.getElementById('view-submit').hidden", 5)
+    dt = time.monotonic() - t0
+    check("the page answers a click at once (%.0f ms)" % (dt * 1000),
+          dt < 2, str(dt))
+    p.navigate(fo + "/ui#/jobs/" + big)
+    p.wait("document.getElementById('job-total').textContent === "
+           "'1,000,000'", 15, "the big job's page")
+    p.wait("document.querySelectorAll('#fail-groups tbody tr').length "
+           "=== 50", 20, "a page of 50 failures")
+    n = dom_nodes(p)
+    check("a 1,000,000-item job's page holds one page of failures "
+          "(%d elements)" % n, n < 3000, str(n))
+    first = p.eval("document.querySelector('#fail-groups tbody td')"
+                   ".textContent")
+    p.click("#fail-next")
+    p.wait("document.querySelector('#fail-groups tbody td').textContent "
+           "!== %s" % js(first), 10, "the next page")
+    check("the next page of failures replaces the first",
+          p.eval("document.querySelectorAll('#fail-groups tbody tr')"
+                 ".length") == 50)
+    check("no script error and no CSP violation", not p.problems,
+          "; ".join(p.problems))
+
+
+def main():
+    name, args = sys.argv[2], sys.argv[3:]
+    p = cdp.Page(cdp.devtools_port(sys.argv[1]))
+    try:
+        if name == "main":
+            scenario_main(p, args[0], args[1], args[2],
+                          args[3] if len(args) > 3 else None)
+        elif name == "auth":
+            scenario_auth(p, args[0], args[1], args[2])
+        elif name == "load":
+            scenario_load(p, args[0], args[1])
+        else:
+            raise SystemExit("unknown scenario " + name)
+    except cdp.CDPError as e:
+        check("scenario %s" % name, False, "%s (page problems: %s; view: %s)"
+              % (e, p.problems, p.eval("location.hash")))
+        if os.environ.get("UI_FAILSHOT"):
+            p.screenshot(os.environ["UI_FAILSHOT"])
+    finally:
+        p.close()
+    sys.exit(min(failures, 100))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,577 @@
+// fanoutd dashboard (issue #20). Plain JavaScript, no build step and no
+// library: the page is a few views over the daemon's own API.
+//
+// - Live data comes from GET /v1/stats?follow=true (SSE, one snapshot a
+//   second), read with fetch() and a streaming reader so the bearer
+//   token can go in a header (EventSource cannot send one). When the
+//   stream drops, the header says so and it reconnects with backoff.
+// - The token, when the daemon asks for one (401), is kept in this tab's
+//   sessionStorage and sent as "Authorization: Bearer"; no cookies.
+// - Everything that came from an upstream or a caller (URLs, error
+//   messages, titles, job names) is inserted as text (textContent or
+//   text nodes), never as HTML.
+// - Lists stay bounded: the overview shows what the snapshot holds (the
+//   server caps it), a job's failures and results are read a page at a
+//   time, so a job of a million items never puts a million rows here.
+'use strict';
+
+(() => {
+  const TOKEN_KEY = 'fanoutd.token';
+  const FAIL_PAGE = 50;     // failed items per page
+  const RECENT = 10;        // latest results shown on a job's page
+  const STALL_MS = 5000;    // no snapshot for this long: reconnect
+  const MAX_EVENT = 4 << 20; // bytes of one SSE event we accept
+
+  const $ = (id) => document.getElementById(id);
+  let token = sessionStorage.getItem(TOKEN_KEY) || '';
+  let needToken = false;
+  let lastStats = null;
+
+  // --- helpers -------------------------------------------------------------
+
+  // el('td', {class: 'x'}, child...): strings become text nodes.
+  function el(tag, attrs, ...kids) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === 'class') e.className = v;
+      else e.setAttribute(k, v);
+    }
+    for (const k of kids) {
+      e.append(k instanceof Node ? k : document.createTextNode(String(k)));
+    }
+    return e;
+  }
+
+  function setText(id, v) { $(id).textContent = String(v); }
+
+  function fmtNum(n) {
+    if (n === null || n === undefined) return '-';
+    return Number(n).toLocaleString('en-US');
+  }
+
+  function fmtRate(r) {
+    if (r === null || r === undefined) return '-';
+    return r >= 100 ? Math.round(r).toLocaleString('en-US') : r.toFixed(1);
+  }
+
+  function fmtDur(s) {
+    if (s === null || s === undefined) return '-';
+    s = Math.round(s);
+    if (s < 60) return s + ' s';
+    if (s < 3600) return Math.floor(s / 60) + ' min ' + (s % 60) + ' s';
+    return Math.floor(s / 3600) + ' h ' + Math.floor((s % 3600) / 60) + ' min';
+  }
+
+  // A bar of ok (green) and failed (red) out of total; widths are set
+  // through the CSSOM, which the page's CSP allows (no style attribute).
+  function bar(total, ok, failed, big) {
+    const b = el('div', {class: 'progress' + (big ? ' big' : '')});
+    const o = el('div', {class: 'ok'});
+    const f = el('div', {class: 'failed'});
+    setBar(o, f, total, ok, failed);
+    b.append(o, f);
+    return b;
+  }
+
+  function setBar(o, f, total, ok, failed) {
+    const t = total > 0 ? total : 1;
+    o.style.width = (100 * ok / t) + '%';
+    f.style.width = (100 * failed / t) + '%';
+  }
+
+  function pct(total, done) {
+    if (!total) return '100%';
+    return Math.floor(100 * done / total) + '%';
+  }
+
+  function authHeaders(extra) {
+    const h = Object.assign({}, extra || {});
+    if (token) h.Authorization = 'Bearer ' + token;
+    return h;
+  }
+
+  class AuthError extends Error {}
+
+  // One API call; the parsed JSON answer, or an Error naming what the
+  // daemon said. A 401 asks for the token.
+  async function api(method, path, body, type) {
+    const opts = {
+      method, cache: 'no-store', credentials: 'omit',
+      headers: authHeaders(type ? {'Content-Type': type} : {}),
+    };
+    if (body !== undefined) opts.body = body;
+    const r = await fetch(path, opts);
+    if (r.status === 401) {
+      askToken(token ? 'the token was refused' : '');
+      throw new AuthError('a token is required');
+    }
+    const text = await r.text();
+    let doc = null;
+    try { doc = text ? JSON.parse(text) : null; } catch (e) { doc = null; }
+    if (!r.ok) {
+      throw new Error(doc && doc.error
+        ? doc.error.type + ': ' + doc.error.message : 'HTTP ' + r.status);
+    }
+    return doc;
+  }
+
+  // Lines of an NDJSON answer, read as they come; stops (and aborts the
+  // request) once want(line) says false. For paging through results.
+  async function ndjson(path, want) {
+    const ctl = new AbortController();
+    const r = await fetch(path, {
+      cache: 'no-store', credentials: 'omit', signal: ctl.signal,
+      headers: authHeaders({Accept: 'application/x-ndjson'}),
+    });
+    if (r.status === 401) {
+      askToken(token ? 'the token was refused' : '');
+      throw new AuthError('a token is required');
+    }
+    if (!r.ok) {
+      let msg = 'HTTP ' + r.status;
+      try {
+        const d = await r.json();
+        msg = d.error.type + ': ' + d.error.message;
+      } catch (e) { /* keep the status */ }
+      throw new Error(msg);
+    }
+    const reader = r.body.getReader();
+    const dec = new TextDecoder();
+    let buf = '';
+    for (;;) {
+      const {value, done} = await reader.read();
+      if (done) break;
+      buf += dec.decode(value, {stream: true});
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        if (line.trim() === '') continue;
+        if (!want(JSON.parse(line))) {
+          ctl.abort();
+          return;
+        }
+      }
+      if (buf.length > MAX_EVENT) throw new Error('a result line is too long');
+    }
+  }
+
+  // A link to an API path: a plain link without a token; with one, a
+  // click downloads through fetch (a link cannot send the header).
+  function apiLink(path, label, filename) {
+    const a = el('a', {href: path}, label);
+    a.addEventListener('click', async (ev) => {
+      if (!token) return;
+      ev.preventDefault();
+      try {
+        const r = await fetch(path, {headers: authHeaders(), credentials: 'omit'});
+        if (!r.ok) throw new Error('HTTP ' + r.status);
+        const url = URL.createObjectURL(await r.blob());
+        const d = el('a', {href: url, download: filename});
+        document.body.append(d);
+        d.click();
+        d.remove();
+        setTimeout(() => URL.revokeObjectURL(url), 10000);
+      } catch (e) {
+        setText('job-msg', e.message);
+      }
+    });
+    return a;
+  }
+
+  // --- the connection indicator and the token -----------------------------
+
+  function setConn(on, text) {
+    const c = $('conn');
+    c.className = 'conn ' + (on ? 'on' : 'off');
+    c.textContent = text;
+  }
+
+  function askToken(why) {
+    needToken = true;
+    stopStream();
+    setConn(false, 'token required');
+    setText('login-error', why || '');
+    route();
+  }
+
+  $('login-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    token = $('login-token').value.trim();
+    $('login-token').value = '';
+    sessionStorage.setItem(TOKEN_KEY, token);
+    needToken = false;
+    startStream();
+    route();
+  });
+
+  // --- the live stream -----------------------------------------------------
+
+  let streamGen = 0;
+  let streamCtl = null;
+  let retryMs = 1000;
+
+  function stopStream() {
+    streamGen++;
+    if (streamCtl) streamCtl.abort();
+    streamCtl = null;
+  }
+
+  function startStream() {
+    stopStream();
+    readStream(streamGen);
+  }
+
+  // Read snapshots until the stream ends, stalls or fails; then say so
+  // and come back after a backoff (1 s, doubling to 10 s).
+  async function readStream(gen) {
+    const ctl = new AbortController();
+    streamCtl = ctl;
+    let stall = setTimeout(() => ctl.abort(), STALL_MS);
+    try {
+      const r = await fetch('/v1/stats?follow=true&format=sse', {
+        cache: 'no-store', credentials: 'omit', signal: ctl.signal,
+        headers: authHeaders({Accept: 'text/event-stream'}),
+      });
+      if (r.status === 401) {
+        clearTimeout(stall);
+        askToken(token ? 'the token was refused' : '');
+        return;
+      }
+      if (!r.ok || !r.body) throw new Error('HTTP ' + r.status);
+      const reader = r.body.getReader();
+      const dec = new TextDecoder();
+      let buf = '';
+      for (;;) {
+        const {value, done} = await reader.read();
+        if (done) break;
+        buf += dec.decode(value, {stream: true});
+        let i;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const ev = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          let name = 'message';
+          const data = [];
+          for (const line of ev.split('\n')) {
+            if (line.startsWith('event:')) name = line.slice(6).trim();
+            else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+          }
+          if (name !== 'stats' || data.length === 0) continue;
+          clearTimeout(stall);
+          stall = setTimeout(() => ctl.abort(), STALL_MS);
+          retryMs = 1000;
+          setConn(true, 'live');
+          onStats(JSON.parse(data.join('\n')));
+        }
+        if (buf.length > MAX_EVENT) throw new Error('an event is too long');
+      }
+    } catch (e) {
+      // ended below
+    } finally {
+      clearTimeout(stall);
+    }
+    if (gen !== streamGen) return;
+    setConn(false, 'disconnected; reconnecting in ' + retryMs / 1000 + ' s');
+    const wait = retryMs;
+    retryMs = Math.min(retryMs * 2, 10000);
+    setTimeout(() => { if (gen === streamGen) readStream(gen); }, wait);
+  }
+
+  function onStats(s) {
+    lastStats = s;
+    if (view === 'overview') renderOverview(s);
+    if (view === 'job') jobTick(s);
+  }
+
+  // --- overview ------------------------------------------------------------
+
+  function renderOverview(s) {
+    const sv = s.server;
+    setText('s-inflight', fmtNum(sv.in_flight));
+    setText('s-queued', fmtNum(sv.queued));
+    setText('s-rate', fmtNum(sv.items_per_s));
+    setText('s-ended', fmtNum(sv.items_ended));
+    const h = sv.history || [];
+    const max = Math.max(1, ...h);
+    $('s-line').setAttribute('points', h.map((v, i) =>
+      (i * 120 / Math.max(1, h.length - 1)).toFixed(1) + ',' +
+      (38 - 36 * v / max).toFixed(1)).join(' '));
+    const errs = Object.entries(sv.errors || {}).sort((a, b) => b[1] - a[1]);
+    $('s-errors').replaceChildren(...(errs.length
+      ? errs.map(([k, v]) => el('li', {}, k + ': ' + fmtNum(v)))
+      : [el('li', {class: 'empty'}, 'none')]));
+
+    setText('jobs-count', '(' + s.jobs.length + ')');
+    $('jobs-more').hidden = !s.jobs_more;
+    $('jobs-body').replaceChildren(...(s.jobs.length ? s.jobs.map((j) => el('tr', {},
+      el('td', {}, el('a', {href: '#/jobs/' + encodeURIComponent(j.id)},
+        j.name !== null ? j.name : j.id.slice(0, 12))),
+      el('td', {}, j.state),
+      el('td', {class: 'bar'}, bar(j.total, j.ok, j.failed)),
+      el('td', {}, fmtNum(j.done) + ' / ' + fmtNum(j.total) + ' (' + pct(j.total, j.done) + ')'),
+      el('td', {}, fmtNum(j.ok)),
+      el('td', {}, fmtNum(j.failed)),
+      el('td', {}, fmtRate(j.rate)),
+      el('td', {}, fmtDur(j.age_s)),
+      el('td', {}, fmtDur(j.eta_s)))) : [emptyRow(9, 'no active job')]));
+
+    setText('batches-count', '(' + s.batches.length + ')');
+    $('batches-body').replaceChildren(...(s.batches.length ? s.batches.map((b) => el('tr', {},
+      el('td', {}, '#' + b.id),
+      el('td', {}, b.peer),
+      el('td', {class: 'bar'}, bar(b.total, b.ok, b.failed)),
+      el('td', {}, fmtNum(b.done) + ' / ' + fmtNum(b.total) + ' (' + pct(b.total, b.done) + ')'),
+      el('td', {}, fmtNum(b.ok)),
+      el('td', {}, fmtNum(b.failed)),
+      el('td', {}, fmtRate(b.rate)),
+      el('td', {}, fmtDur(b.age_s)),
+      el('td', {}, fmtDur(b.eta_s)))) : [emptyRow(9, 'no running batch')]));
+
+    $('hosts-body').replaceChildren(...(s.hosts.length ? s.hosts.map((h) => el('tr', {},
+      el('td', {class: 'url'}, h.host),
+      el('td', {}, fmtNum(h.in_flight)),
+      el('td', {}, fmtRate(h.rate)),
+      el('td', {}, (100 * h.error_share).toFixed(1) + '%'),
+      el('td', {}, fmtNum(h.attempts)))) : [emptyRow(5, 'no host busy')]));
+  }
+
+  function emptyRow(n, text) {
+    return el('tr', {}, el('td', {class: 'empty', colspan: String(n)}, text));
+  }
+
+  // --- a job's page --------------------------------------------------------
+
+  let jobId = null;
+  let job = null;
+  let jobBusy = false;
+  let failAfter = 0;      // the cursor of the page shown
+  let failNext = null;    // the next page's cursor, or null
+  let failSeen = -1;      // failed count the failures were read at
+
+  async function showJob(id) {
+    if (id !== jobId) {
+      jobId = id;
+      job = null;
+      failAfter = 0;
+      failNext = null;
+      failSeen = -1;
+      setText('job-id', id);
+      setText('job-name', '');
+      setText('job-state', 'loading');
+      setText('job-msg', '');
+      $('fail-groups').replaceChildren();
+      $('recent-body').replaceChildren();
+      $('job-results').replaceWith(Object.assign(
+        apiLink('/v1/jobs/' + encodeURIComponent(id) + '/results', 'Results (NDJSON)',
+          'job-' + id + '.ndjson'), {id: 'job-results'}));
+    }
+    await refreshJob();
+  }
+
+  async function refreshJob() {
+    if (jobBusy || jobId === null) return;
+    jobBusy = true;
+    const id = jobId;
+    try {
+      const doc = await api('GET', '/v1/jobs/' + encodeURIComponent(id));
+      if (id !== jobId) return;
+      job = doc.job;
+      renderJob();
+      if (job.counts.failed !== failSeen && failAfter === 0) {
+        failSeen = job.counts.failed;
+        await loadFailures(0);
+      }
+      await loadRecent();
+    } catch (e) {
+      if (!(e instanceof AuthError)) setText('job-msg', e.message);
+    } finally {
+      jobBusy = false;
+    }
+  }
+
+  // While the job is active, each snapshot refreshes its page.
+  let jobLastTick = 0;
+  function jobTick(s) {
+    if (!job) return;
+    const live = s.jobs.some((j) => j.id === jobId);
+    const active = job.state === 'queued' || job.state === 'running';
+    if ((live || active) && Date.now() - jobLastTick > 900) {
+      jobLastTick = Date.now();
+      refreshJob();
+    }
+  }
+
+  function renderJob() {
+    const c = job.counts;
+    const done = c.ok + c.failed;
+    setText('job-name', job.name !== null ? job.name : '');
+    setText('job-state', job.state + (job.paused ? ' (paused: ' + job.paused + ')' : ''));
+    setBar($('job-bar-ok'), $('job-bar-failed'), c.total, c.ok, c.failed);
+    setText('job-pct', pct(c.total, done));
+    setText('job-total', fmtNum(c.total));
+    setText('job-ok', fmtNum(c.ok));
+    setText('job-failed', fmtNum(c.failed));
+    setText('job-inflight', fmtNum(c.in_flight));
+    setText('job-pending', fmtNum(c.pending));
+    setText('job-options', JSON.stringify(job.options, null, 2));
+    const active = job.state === 'queued' || job.state === 'running';
+    $('job-cancel').disabled = !active;
+    $('job-retry').disabled = c.failed === 0 || active;
+  }
+
+  // Why an item failed: its error type, or its HTTP status.
+  function failKind(l) {
+    return l.error ? l.error.type : 'HTTP ' + l.status;
+  }
+
+  function failMessage(l) {
+    return l.error ? l.error.message : 'status ' + l.status;
+  }
+
+  // One page of failed items after the cursor, grouped by error type.
+  async function loadFailures(after) {
+    const id = jobId;
+    const lines = [];
+    await ndjson('/v1/jobs/' + encodeURIComponent(id) +
+      '/results?state=failed&after=' + after, (l) => {
+      if (l.summary === undefined) lines.push(l);
+      return lines.length <= FAIL_PAGE;
+    });
+    if (id !== jobId) return;
+    failAfter = after;
+    failNext = lines.length > FAIL_PAGE ? lines[FAIL_PAGE - 1].seq : null;
+    const page = lines.slice(0, FAIL_PAGE);
+    const groups = new Map();
+    for (const l of page) {
+      const k = failKind(l);
+      if (!groups.has(k)) groups.set(k, []);
+      groups.get(k).push(l);
+    }
+    setText('fail-count', '(' + fmtNum(job ? job.counts.failed : page.length) + ')');
+    const out = [];
+    for (const [k, ls] of groups) {
+      const rows = ls.map((l) => el('tr', {},
+        el('td', {}, String(l.index)),
+        el('td', {class: 'url'}, l.url || ''),
+        el('td', {class: 'msg'}, failMessage(l)),
+        el('td', {}, l.status !== undefined
+          ? apiLink('/v1/jobs/' + encodeURIComponent(id) + '/items/' + l.index + '/body',
+            'body', 'item-' + l.index) : '')));
+      out.push(el('div', {class: 'group'},
+        el('h4', {}, k + ' (' + ls.length + ' on this page)'),
+        el('table', {class: 'list'},
+          el('thead', {}, el('tr', {}, el('th', {}, 'item'), el('th', {}, 'URL'),
+            el('th', {}, 'message'), el('th', {}, ''))),
+          el('tbody', {}, ...rows))));
+    }
+    if (out.length === 0) out.push(el('p', {class: 'empty'}, 'No failed item.'));
+    $('fail-groups').replaceChildren(...out);
+    $('fail-next').disabled = failNext === null;
+    $('fail-first').disabled = after === 0;
+  }
+
+  // The latest results (with the title, when extracted).
+  async function loadRecent() {
+    const id = jobId;
+    if (!job || job.last_seq === 0) return;
+    const lines = [];
+    await ndjson('/v1/jobs/' + encodeURIComponent(id) + '/results?after=' +
+      Math.max(0, job.last_seq - RECENT), (l) => {
+      if (l.summary === undefined) lines.push(l);
+      return lines.length < RECENT;
+    });
+    if (id !== jobId) return;
+    $('recent-body').replaceChildren(...lines.reverse().map((l) => el('tr', {},
+      el('td', {}, String(l.index)),
+      el('td', {}, l.ok ? 'ok' : failKind(l)),
+      el('td', {class: 'url'}, l.url || ''),
+      el('td', {class: 'url'}, l.extract && l.extract.title ? l.extract.title : ''))));
+  }
+
+  $('fail-next').addEventListener('click', () => {
+    if (failNext !== null) loadFailures(failNext).catch((e) => setText('job-msg', e.message));
+  });
+  $('fail-first').addEventListener('click', () => {
+    loadFailures(0).catch((e) => setText('job-msg', e.message));
+  });
+
+  async function jobAction(what) {
+    setText('job-msg', '');
+    try {
+      const doc = await api('POST', '/v1/jobs/' + encodeURIComponent(jobId) + '/' + what);
+      job = doc.job;
+      renderJob();
+      failSeen = -1;
+      failAfter = 0;
+      await refreshJob();
+    } catch (e) {
+      if (!(e instanceof AuthError)) setText('job-msg', e.message);
+    }
+  }
+  $('job-cancel').addEventListener('click', () => jobAction('cancel'));
+  $('job-retry').addEventListener('click', () => jobAction('retry'));
+
+  // --- submit --------------------------------------------------------------
+
+  $('submit-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    setText('sub-error', '');
+    const q = new URLSearchParams();
+    for (const k of ['concurrency', 'rate', 'retries']) {
+      const v = $('sub-' + k).value.trim();
+      if (v !== '') q.set(k, v);
+    }
+    const x = ['title', 'links', 'meta'].filter((k) => $('sub-x-' + k).checked);
+    if (x.length) q.set('extract', x.join(','));
+    const file = $('sub-file').files[0];
+    const text = $('sub-urls').value;
+    if (!file && text.trim() === '') {
+      setText('sub-error', 'Paste URLs or choose a file.');
+      return;
+    }
+    $('sub-go').disabled = true;
+    try {
+      // A URL list as text/plain, options in the query (DESIGN.md §1);
+      // a file goes as it is, never read into the page.
+      const doc = await api('POST', '/v1/jobs' + (q.toString() ? '?' + q : ''),
+        file || text, 'text/plain');
+      location.hash = '#/jobs/' + encodeURIComponent(doc.job.id);
+    } catch (e) {
+      if (!(e instanceof AuthError)) setText('sub-error', e.message);
+    } finally {
+      $('sub-go').disabled = false;
+    }
+  });
+
+  // --- views ---------------------------------------------------------------
+
+  let view = null;
+  const VIEWS = ['login', 'overview', 'job', 'submit'];
+
+  function show(v) {
+    view = v;
+    for (const n of VIEWS) $('view-' + n).hidden = n !== v;
+    $('nav-overview').className = v === 'overview' ? 'active' : '';
+    $('nav-submit').className = v === 'submit' ? 'active' : '';
+  }
+
+  function route() {
+    const h = location.hash || '#/';
+    if (needToken) {
+      show('login');
+      $('login-token').focus();
+    } else if (h.startsWith('#/jobs/')) {
+      show('job');
+      showJob(decodeURIComponent(h.slice(7)));
+    } else if (h === '#/submit') {
+      show('submit');
+    } else {
+      show('overview');
+      if (lastStats) renderOverview(lastStats);
+    }
+  }
+
+  window.addEventListener('hashchange', route);
+  route();
+  startStream();
+})();
