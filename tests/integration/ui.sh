@@ -7,8 +7,8 @@
 # A real headless Chromium, driven over the DevTools protocol by
 # ui_driver.py: submit a job from the page, watch its bar reach 100%,
 # see its failures grouped with their errors, retry and see the counts
-# change, a hostile title and URL shown as text with no script run, the
-# token prompt with auth on, and 100 active jobs plus a 1,000,000-item
+# change, a hostile title and URL shown as text with no script run, a
+# dropped stream shown and resumed, the token prompt with auth on, and 100 active jobs plus a 1,000,000-item
 # job with the page's DOM staying small.
 . "${TESTLIB:?TESTLIB must point to tests/integration/lib.sh}"
 
@@ -55,9 +55,15 @@ start_chromium() {
 # browser SCENARIO ARGS...: one scenario of ui_driver.py; its checks
 # count as this test's.
 browser() {
-	local out rc line
+	local out rc
 	out=$(timeout 120 "$PY" "$DRIVER" "$T/chrome" "$@" 2>&1)
 	rc=$?
+	driver_checks "$1" "$rc" "$out"
+}
+
+# driver_checks SCENARIO STATUS OUTPUT: count the driver's checks.
+driver_checks() {
+	local line
 	while IFS= read -r line; do
 		case $line in
 		"ok - "*)
@@ -70,9 +76,9 @@ browser() {
 			;;
 		*) echo "# $line" ;;
 		esac
-	done <<<"$out"
-	if [ "$rc" != 0 ] && ! grep -q '^FAIL: ' <<<"$out"; then
-		fail "browser $1: exit status $rc"
+	done <<<"$3"
+	if [ "$2" != 0 ] && ! grep -q '^FAIL: ' <<<"$3"; then
+		fail "browser $1: exit status $2"
 	fi
 }
 
@@ -220,6 +226,19 @@ if [ -n "$addr" ]; then
 else
 	echo "ok - a non-loopback connection # SKIP no global IPv4 address"
 fi
+
+# --- the stream drops, the page says so and comes back -------------------------------
+start_fanoutd
+port=${FO##*:}
+timeout 120 "$PY" "$DRIVER" "$T/chrome" reconnect "$FO" "$T/signal" >"$T/reconnect.out" 2>&1 &
+driver=$!
+wait_until 30 test -e "$T/signal.live"
+stop_fanoutd
+wait_until 30 test -e "$T/signal.down"
+start_fanoutd "listen = 127.0.0.1:$port"
+wait "$driver"
+driver_checks reconnect "$?" "$(cat "$T/reconnect.out")"
+stop_fanoutd
 
 # --- with auth on ---------------------------------------------------------------------
 printf 'the-token\n' >"$T/tokens"

@@ -4,6 +4,7 @@
   ui_driver.py DIR main FO UP ROOT [SHOTS]  submit, watch, fail, retry,
                                             hostile text stays inert
   ui_driver.py DIR auth FO UP TOKEN         the token prompt
+  ui_driver.py DIR reconnect FO SIGNAL      the stream drops, comes back
   ui_driver.py DIR load FO BIGJOB           100 jobs + 1,000,000 items
 
 DIR is Chromium's user-data-dir (its DevToolsActivePort names the
@@ -171,6 +172,28 @@ def scenario_auth(p, fo, up, token):
           not problems, "; ".join(problems))
 
 
+def scenario_reconnect(p, fo, signal):
+    """The shell stops fanoutd once SIGNAL.live exists and starts it
+    again on the same port once SIGNAL.down exists."""
+    p.navigate(fo + "/ui")
+    p.wait("document.getElementById('conn').textContent === 'live'", 10,
+           "the live stream")
+    open(signal + ".live", "w").close()
+    p.wait("document.getElementById('conn').textContent"
+           ".startsWith('disconnected; reconnecting')", 20,
+           "the page to say the stream dropped")
+    check("when the stream drops, the page says so",
+          p.eval("document.getElementById('conn').className") == "conn off")
+    open(signal + ".down", "w").close()
+    p.wait("document.getElementById('conn').textContent === 'live'", 30,
+           "the page to reconnect")
+    check("... and reconnects on its own once fanoutd is back",
+          p.visible("#view-overview"))
+    problems = [x for x in p.problems if "net::ERR_" not in x]
+    check("no script error and no CSP violation (but the refused "
+          "connections)", not problems, "; ".join(problems))
+
+
 def scenario_load(p, fo, big):
     p.navigate(fo + "/ui")
     p.wait("document.getElementById('jobs-count').textContent === '(101)'",
@@ -213,6 +236,8 @@ def main():
                           args[3] if len(args) > 3 else None)
         elif name == "auth":
             scenario_auth(p, args[0], args[1], args[2])
+        elif name == "reconnect":
+            scenario_reconnect(p, args[0], args[1])
         elif name == "load":
             scenario_load(p, args[0], args[1])
         else:
