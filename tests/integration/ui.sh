@@ -8,8 +8,8 @@
 # ui_driver.py: submit a job from the page, watch its bar reach 100%,
 # see its failures grouped with their errors, retry and see the counts
 # change, a hostile title and URL shown as text with no script run, a
-# dropped stream shown and resumed, the token prompt with auth on, and 100 active jobs plus a 1,000,000-item
-# job with the page's DOM staying small.
+# dropped stream shown and resumed, the token prompt with auth on, and
+# 100 active jobs plus a 1,000,000-item job with the page's DOM small.
 . "${TESTLIB:?TESTLIB must point to tests/integration/lib.sh}"
 
 PY=/usr/bin/python3
