@@ -8,8 +8,9 @@
 # ui_driver.py: submit a job from the page, watch its bar reach 100%,
 # see its failures grouped with their errors, retry and see the counts
 # change, a hostile title and URL shown as text with no script run, a
-# dropped stream shown and resumed, the token prompt with auth on, and
-# 100 active jobs plus a 1,000,000-item job with the page's DOM small.
+# dropped stream shown and resumed, the token prompt with auth on (and a
+# file of URLs uploaded), and 100 active jobs plus a 1,000,000-item job
+# with the page's DOM small.
 . "${TESTLIB:?TESTLIB must point to tests/integration/lib.sh}"
 
 PY=/usr/bin/python3
@@ -248,7 +249,7 @@ check "with auth, the page itself needs no token (it holds no data)" \
 check "... /v1/stats does" "$(curl -sS -o /dev/null -w '%{http_code}' "$FO/v1/stats")" 401
 check "... and takes the bearer token" \
 	"$(curl -sS -H 'Authorization: Bearer the-token' "$FO/v1/stats" | jq -r '.server | type')" object
-browser auth "$FO" "$UP" the-token
+browser auth "$FO" "$UP" the-token "$T"
 stop_fanoutd
 
 # --- 100 active jobs and a 1,000,000-item job ----------------------------------------------

@@ -3,7 +3,7 @@
 
   ui_driver.py DIR main FO UP ROOT [SHOTS]  submit, watch, fail, retry,
                                             hostile text stays inert
-  ui_driver.py DIR auth FO UP TOKEN         the token prompt
+  ui_driver.py DIR auth FO UP TOKEN TMP     the token prompt, a file
   ui_driver.py DIR reconnect FO SIGNAL      the stream drops, comes back
   ui_driver.py DIR load FO BIGJOB           100 jobs + 1,000,000 items
 
@@ -137,7 +137,7 @@ def scenario_main(p, fo, up, root, shots):
           "; ".join(p.problems))
 
 
-def scenario_auth(p, fo, up, token):
+def scenario_auth(p, fo, up, token, tmp):
     p.navigate(fo + "/ui")
     p.wait("!document.getElementById('view-login').hidden", 10,
            "the token prompt")
@@ -160,13 +160,19 @@ def scenario_auth(p, fo, up, token):
     p.navigate(fo + "/ui#/submit")
     p.wait("document.getElementById('conn').textContent === 'live'", 10)
     check("a reload does not ask again", p.visible("#view-submit"))
-    p.type("#sub-urls", up + "/text/5\n")
+    urls = os.path.join(tmp, "urls.txt")
+    with open(urls, "w") as f:
+        f.write("%s/text/5\n# a comment\n%s/status/404\n" % (up, up))
+    p.set_files("#sub-file", [urls])
     p.click("#sub-go")
     p.wait("location.hash.startsWith('#/jobs/')", 10, "the job's page")
     p.wait("document.getElementById('job-state').textContent === 'done'",
            15, "the job to end")
-    check("API calls carry the token (a job made and read)",
-          p.text("#job-total") == "1")
+    check("a file of URLs makes a job, and API calls carry the token",
+          [p.text("#job-total"), p.text("#job-ok"), p.text("#job-failed")]
+          == ["2", "1", "1"],
+          str([p.text("#job-total"), p.text("#job-ok"),
+               p.text("#job-failed")]))
     problems = [x for x in p.problems if "401 (Unauthorized)" not in x]
     check("no script error and no CSP violation (but the 401s)",
           not problems, "; ".join(problems))
@@ -235,7 +241,7 @@ def main():
             scenario_main(p, args[0], args[1], args[2],
                           args[3] if len(args) > 3 else None)
         elif name == "auth":
-            scenario_auth(p, args[0], args[1], args[2])
+            scenario_auth(p, args[0], args[1], args[2], args[3])
         elif name == "reconnect":
             scenario_reconnect(p, args[0], args[1])
         elif name == "load":
