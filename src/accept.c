@@ -159,3 +159,17 @@ accept_format(const char *accept, enum out_format *f)
 		}
 	return best > 0 ? 0 : -1;
 }
+
+int
+accept_format_name(const char *name, enum out_format *f)
+{
+	if (strcmp(name, "ndjson") == 0)
+		*f = OUT_NDJSON;
+	else if (strcmp(name, "json") == 0)
+		*f = OUT_JSON;
+	else if (strcmp(name, "sse") == 0)
+		*f = OUT_SSE;
+	else
+		return -1;
+	return 0;
+}

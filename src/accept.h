@@ -16,4 +16,8 @@
  */
 int accept_format(const char *accept, enum out_format *f);
 
+/* A `format` query parameter's value: "ndjson", "json" or "sse" -> *f;
+ * -1 (and *f unchanged) for anything else. */
+int accept_format_name(const char *name, enum out_format *f);
+
 #endif

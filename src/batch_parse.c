@@ -78,20 +78,6 @@ query_decode(const char *s, size_t n, char *out)
 	out[k] = '\0';
 }
 
-static int
-parse_format(const char *v, enum out_format *f)
-{
-	if (strcmp(v, "ndjson") == 0)
-		*f = OUT_NDJSON;
-	else if (strcmp(v, "json") == 0)
-		*f = OUT_JSON;
-	else if (strcmp(v, "sse") == 0)
-		*f = OUT_SSE;
-	else
-		return -1;
-	return 0;
-}
-
 /* key=value&...: batch options and `format`. */
 static int
 parse_query(struct batch_spec *spec, const char *q, const struct config *cfg,
@@ -115,7 +101,7 @@ parse_query(struct batch_spec *spec, const char *q, const struct config *cfg,
 			continue;
 		if (strcmp(key, "format") == 0) {
 			spec->format_set = true;
-			if (parse_format(val, &spec->format) != 0)
+			if (accept_format_name(val, &spec->format) != 0)
 				rc = perr(err, RERR_BAD_REQUEST,
 				    "query.format: expected ndjson, json or "
 				    "sse");

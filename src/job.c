@@ -147,17 +147,24 @@ jobs_dir(const struct config *cfg)
 	return CONFIG_JOBS_DIR;
 }
 
-bool
-jobs_live_in_flight(struct jobs *js, const char *id, uint32_t *n)
+void
+jobs_counts(struct jobs *js, const struct store_job *j, uint64_t *pending,
+    uint64_t *in_flight)
 {
-	struct job_run *r = js != NULL ? run_find(js, id) : NULL;
+	struct job_run *r = js != NULL && j->state == STORE_JOB_RUNNING
+	    ? run_find(js, j->id)
+	    : NULL;
 	struct progress_view pv;
 
+	*pending = j->n.pending;
+	*in_flight = j->n.inflight;
 	if (r == NULL || r->b == NULL)
-		return false;
+		return;
 	batch_progress(r->b, &pv);
-	*n = pv.in_flight;
-	return true;
+	if (pv.in_flight <= *in_flight) {
+		*pending += *in_flight - pv.in_flight;
+		*in_flight = pv.in_flight;
+	}
 }
 
 struct config *

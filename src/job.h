@@ -57,9 +57,12 @@ void jobs_drain(struct jobs *js, uint64_t timeout_ms,
  */
 struct config *jobs_options_config(const struct config *cfg);
 
-/* While job id runs here: its attempts on the wire now (true); false
- * when no runner of this daemon runs it. */
-bool jobs_live_in_flight(struct jobs *js, const char *id, uint32_t *n);
+/* A job's pending and in-flight counts as callers see them: while it
+ * runs here, in flight is its attempts on the wire now, and what the
+ * store has leased but not yet sent counts as pending; otherwise the
+ * store's counts. js may be NULL. */
+void jobs_counts(struct jobs *js, const struct store_job *j, uint64_t *pending,
+    uint64_t *in_flight);
 
 /* Close the store and free (after jobs_drain has called back). */
 void jobs_close(struct jobs *js);

@@ -122,8 +122,7 @@ void
 job_emit(struct buf *out, const struct store_job *j, struct jobs *js)
 {
 	const char *paused = js != NULL ? jobs_degraded(js) : NULL;
-	uint64_t pending = j->n.pending, inflight = j->n.inflight;
-	uint32_t live;
+	uint64_t pending, inflight;
 
 	buf_adds(out, "{\"id\":\"");
 	buf_adds(out, j->id);
@@ -138,11 +137,7 @@ job_emit(struct buf *out, const struct store_job *j, struct jobs *js)
 		buf_adds(out, ",\"paused\":");
 		emit_json_string(out, paused, strlen(paused));
 	}
-	if (j->state == STORE_JOB_RUNNING &&
-	    jobs_live_in_flight(js, j->id, &live) && live <= inflight) {
-		pending += inflight - live;
-		inflight = live;
-	}
+	jobs_counts(js, j, &pending, &inflight);
 	buf_printf(out,
 	    ",\"counts\":{\"total\":%llu,\"pending\":%llu,\"in_flight\":%llu,"
 	    "\"ok\":%llu,\"failed\":%llu}",

@@ -512,18 +512,10 @@ reader_query(struct job_reader *rd, struct evhttp_request *req,
 	}
 	if (accept_format(accept, &rd->format) != 0)
 		rd->format = OUT_NDJSON; /* ?format= may still say */
-	if ((v = evhttp_find_header(&q, "format")) != NULL) {
-		if (strcmp(v, "ndjson") == 0)
-			rd->format = OUT_NDJSON;
-		else if (strcmp(v, "sse") == 0)
-			rd->format = OUT_SSE;
-		else if (strcmp(v, "json") == 0)
-			rd->format = OUT_JSON;
-		else {
-			snprintf(msg, msglen,
-			    "format: expected ndjson, json or sse");
-			goto out;
-		}
+	if ((v = evhttp_find_header(&q, "format")) != NULL &&
+	    accept_format_name(v, &rd->format) != 0) {
+		snprintf(msg, msglen, "format: expected ndjson, json or sse");
+		goto out;
 	}
 	v = evhttp_find_header(&q, "after");
 	if (v == NULL)

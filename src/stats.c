@@ -233,20 +233,14 @@ stats_jobs(struct stats *st, struct buf *b, const struct store_job *jobs,
 	for (i = 0; i < n && i < STATS_JOBS; i++) {
 		const struct store_job *j = &jobs[i];
 		uint64_t done = j->n.ok + j->n.failed;
-		uint64_t pending = j->n.pending, inflight = j->n.inflight;
+		uint64_t pending, inflight;
 		double since = j->started_ms > 0
 		    ? (double)(wall - j->started_ms) / 1000
 		    : 0;
 		char key[STORE_ID_LEN + 3];
-		uint32_t live;
 		double rate;
 
-		if (j->state == STORE_JOB_RUNNING && st->srv->jobs != NULL &&
-		    jobs_live_in_flight(st->srv->jobs, j->id, &live) &&
-		    live <= inflight) {
-			pending += inflight - live;
-			inflight = live;
-		}
+		jobs_counts(st->srv->jobs, j, &pending, &inflight);
 		snprintf(key, sizeof(key), "j:%s", j->id);
 		rate = stats_rate(st, key, done, now,
 		    since > 0 ? (double)done / (since < 1 ? 1 : since) : 0);
@@ -585,15 +579,10 @@ stats_query(struct evhttp_request *req, const char *query, bool *follow,
 		snprintf(msg, msglen, "follow: expected true or false");
 		goto out;
 	}
-	if ((v = evhttp_find_header(&q, "format")) != NULL) {
-		if (strcmp(v, "ndjson") == 0)
-			*format = OUT_NDJSON;
-		else if (strcmp(v, "sse") == 0)
-			*format = OUT_SSE;
-		else {
-			snprintf(msg, msglen, "format: expected ndjson or sse");
-			goto out;
-		}
+	if ((v = evhttp_find_header(&q, "format")) != NULL &&
+	    (accept_format_name(v, format) != 0 || *format == OUT_JSON)) {
+		snprintf(msg, msglen, "format: expected ndjson or sse");
+		goto out;
 	}
 	rc = 0;
 out:

@@ -108,11 +108,35 @@
     const text = await r.text();
     let doc = null;
     try { doc = text ? JSON.parse(text) : null; } catch (e) { doc = null; }
-    if (!r.ok) {
-      throw new Error(doc && doc.error
-        ? doc.error.type + ': ' + doc.error.message : 'HTTP ' + r.status);
-    }
+    if (!r.ok) throw new Error(errorText(r, doc));
     return doc;
+  }
+
+  // What a refused request says: the daemon's JSON error, else the status.
+  function errorText(r, doc) {
+    return doc && doc.error
+      ? doc.error.type + ': ' + doc.error.message : 'HTTP ' + r.status;
+  }
+
+  // Reads a response body as pieces ending in sep, as they come, and
+  // hands each to onPiece until it says false (then returns false) or
+  // the body ends (true). A piece over MAX_EVENT bytes is an error.
+  async function readPieces(body, sep, onPiece) {
+    const reader = body.getReader();
+    const dec = new TextDecoder();
+    let buf = '';
+    for (;;) {
+      const {value, done} = await reader.read();
+      if (done) return true;
+      buf += dec.decode(value, {stream: true});
+      let i;
+      while ((i = buf.indexOf(sep)) >= 0) {
+        const piece = buf.slice(0, i);
+        buf = buf.slice(i + sep.length);
+        if (!onPiece(piece)) return false;
+      }
+      if (buf.length > MAX_EVENT) throw new Error('a line or event is too long');
+    }
   }
 
   // Lines of an NDJSON answer, read as they come; stops (and aborts the
@@ -128,32 +152,13 @@
       throw new AuthError('a token is required');
     }
     if (!r.ok) {
-      let msg = 'HTTP ' + r.status;
-      try {
-        const d = await r.json();
-        msg = d.error.type + ': ' + d.error.message;
-      } catch (e) { /* keep the status */ }
-      throw new Error(msg);
+      let doc = null;
+      try { doc = await r.json(); } catch (e) { /* keep the status */ }
+      throw new Error(errorText(r, doc));
     }
-    const reader = r.body.getReader();
-    const dec = new TextDecoder();
-    let buf = '';
-    for (;;) {
-      const {value, done} = await reader.read();
-      if (done) break;
-      buf += dec.decode(value, {stream: true});
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        if (line.trim() === '') continue;
-        if (!want(JSON.parse(line))) {
-          ctl.abort();
-          return;
-        }
-      }
-      if (buf.length > MAX_EVENT) throw new Error('a result line is too long');
-    }
+    const whole = await readPieces(r.body, '\n',
+      (line) => line.trim() === '' || want(JSON.parse(line)));
+    if (!whole) ctl.abort();
   }
 
   // A link to an API path: a plain link without a token; with one, a
@@ -239,32 +244,21 @@
         return;
       }
       if (!r.ok || !r.body) throw new Error('HTTP ' + r.status);
-      const reader = r.body.getReader();
-      const dec = new TextDecoder();
-      let buf = '';
-      for (;;) {
-        const {value, done} = await reader.read();
-        if (done) break;
-        buf += dec.decode(value, {stream: true});
-        let i;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const ev = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          let name = 'message';
-          const data = [];
-          for (const line of ev.split('\n')) {
-            if (line.startsWith('event:')) name = line.slice(6).trim();
-            else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
-          }
-          if (name !== 'stats' || data.length === 0) continue;
-          clearTimeout(stall);
-          stall = setTimeout(() => ctl.abort(), STALL_MS);
-          retryMs = 1000;
-          setConn(true, 'live');
-          onStats(JSON.parse(data.join('\n')));
+      await readPieces(r.body, '\n\n', (ev) => {
+        let name = 'message';
+        const data = [];
+        for (const line of ev.split('\n')) {
+          if (line.startsWith('event:')) name = line.slice(6).trim();
+          else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
         }
-        if (buf.length > MAX_EVENT) throw new Error('an event is too long');
-      }
+        if (name !== 'stats' || data.length === 0) return true;
+        clearTimeout(stall);
+        stall = setTimeout(() => ctl.abort(), STALL_MS);
+        retryMs = 1000;
+        setConn(true, 'live');
+        onStats(JSON.parse(data.join('\n')));
+        return true;
+      });
     } catch (e) {
       // ended below
     } finally {

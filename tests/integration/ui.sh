@@ -143,6 +143,8 @@ check "?format=ndjson: one line per snapshot" \
 	"$(curl -sS -N --max-time 5 "$FO/v1/stats?follow=true&format=ndjson" 2>/dev/null | head -n 1 | jq -r '.server | type')" object
 check "a bad format is a JSON 400" \
 	"$(curl -sS "$FO/v1/stats?follow=true&format=xml" | jq -r .error.message)" "format: expected ndjson or sse"
+check "format=json (one document) is not a stats format" \
+	"$(curl -sS "$FO/v1/stats?format=json" | jq -r .error.message)" "format: expected ndjson or sse"
 check "a bad follow is a JSON 400" \
 	"$(curl -sS "$FO/v1/stats?follow=maybe" | jq -r .error.message)" "follow: expected true or false"
 check "POST /v1/stats is 405" \
