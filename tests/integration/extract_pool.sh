@@ -2,7 +2,7 @@
 # extract_pool.sh - HTML extraction runs on the parser threads, not on
 # the event loop (issue #17, [extract] threads): while 10 MB pages parse,
 # the loop answers /healthz and /metrics (and /metrics shows a page
-# still being parsed after /healthz answered); the bytes waiting for the
+# being parsed both before and after /healthz answered); the bytes waiting for the
 # parser stay bounded (the upstream's reads pause above the high-water
 # mark); a caller that goes away mid-parse, and a batch deadline that
 # passes mid-parse, free the extractions the workers hold (the ASan and
@@ -37,11 +37,18 @@ batch "$(big_batch 6)" >"$T/big.out" &
 bpid=$!
 check_true "/metrics answered while a 10 MB page is being parsed" \
 	wait_until 120 busy
-hz=$(curl -sS --max-time 30 "$FO/healthz")
-check_true "... and then /metrics still shows a page being parsed" busy
-check "/healthz answered during the parse" "$hz" '{"status":"ok"}'
-check "no result line yet when /healthz answered" \
-	"$(grep -c '"extract"' "$T/big.out" || true)" 0
+# /healthz answered during a parse: a parse was seen before and after the
+# answer. One try can race the end of the last page on a fast machine, so
+# try again while the batch runs; one such sandwich is the proof.
+during=no
+while kill -0 "$bpid" 2>/dev/null; do
+	busy || continue
+	hz=$(curl -sS --max-time 30 "$FO/healthz")
+	[ "$hz" = '{"status":"ok"}' ] || break
+	busy && { during=yes; break; }
+done
+check "/healthz answered between two looks at /metrics that saw a page parsing" \
+	"$during" yes
 maxq=0
 while kill -0 "$bpid" 2>/dev/null; do
 	q=$(metric fanoutd_extract_queued_bytes)
