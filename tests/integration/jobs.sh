@@ -90,7 +90,7 @@ check "a repeated Idempotency-Key answers 200 with the same job" \
 follow "$(job_id "$a")" >/dev/null
 
 # --- a job is not a batch for max_active_batches ---------------------------------
-r=$(post_job "{\"requests\":[\"$UP/delay/3000?tag=slow\"]}")
+r=$(post_job "{\"requests\":[\"$UP/delay/60000?tag=slow\"],\"options\":{\"timeout_ms\":120000}}")
 slow=$(job_id "$r")
 running() {
 	test "$(upstream_stats | jq '.tags.slow.inflight // 0')" = 1
@@ -125,7 +125,7 @@ r=$(curl -sS -i "$FO/v1/jobs/$slow" | tr -d '\r')
 check "then it is gone" "$(status_of "$r") $(error_of "$r")" "404 not_found: no such job: $slow"
 
 # --- counts: in_flight is what is on the wire, not every leased item -------------
-r=$(post_job "{\"requests\":[\"$UP/delay/3000?tag=c1\",\"$UP/delay/3000?tag=c1\",\"$UP/delay/3000?tag=c1\",\"$UP/delay/3000?tag=c1\"],\"options\":{\"concurrency\":1}}")
+r=$(post_job "{\"requests\":[\"$UP/delay/60000?tag=c1\",\"$UP/delay/60000?tag=c1\",\"$UP/delay/60000?tag=c1\",\"$UP/delay/60000?tag=c1\"],\"options\":{\"concurrency\":1,\"timeout_ms\":120000}}")
 cj=$(job_id "$r")
 wait_until 10 sh -c "curl -sS '$FO/v1/jobs/$cj' | jq -e '.job.counts.in_flight == 1' >/dev/null"
 check "concurrency 1: one in flight, the rest pending, while the runner holds all four" \
@@ -258,7 +258,7 @@ stop_fanoutd
 # --- a job and a batch share the caps, fairly -----------------------------------------
 start_fanoutd $'[limits]\nconcurrency = 2'
 curl -sS -o /dev/null "$UP/stats/reset"
-r=$(post_job "$(jq -cn --arg u "$UP" '[range(10) | "\($u)/delay/300?tag=fairjob"]')")
+r=$(post_job "$(jq -cn --arg u "$UP" '[range(40) | "\($u)/delay/300?tag=fairjob"]')")
 fair=$(job_id "$r")
 going() {
 	test "$(upstream_stats | jq '.tags.fairjob.inflight // 0')" = 2
@@ -266,7 +266,7 @@ going() {
 check_true "the job holds both global slots" wait_until 10 going
 out=$(batch "[\"$UP/delay/300?tag=fairbatch\",\"$UP/delay/300?tag=fairbatch\"]")
 check "a batch posted meanwhile gets its share: done while the job still runs" \
-	"$(summary "$out" | jq .ok) $(curl -sS "$FO/v1/jobs/$fair" | jq -r '.job.state + " " + (.job.counts.ok < 10 | tostring)')" \
+	"$(summary "$out" | jq .ok) $(curl -sS "$FO/v1/jobs/$fair" | jq -r '.job.state + " " + (.job.counts.ok < 40 | tostring)')" \
 	"2 running true"
 check "in-flight attempts never passed the global cap of 2" \
 	"$(upstream_stats | jq '.peak')" 2
