@@ -17,7 +17,9 @@
  * transaction (disk full, I/O error) is rolled back whole: requests from
  * callers fail with the error, while results and the store's own
  * follow-up work wait cfg.retry_ms and go again, for as long as it
- * takes. The health changes this causes reach the loop as SR_HEALTH.
+ * takes; whatever arrives meanwhile waits behind them, in order, so that
+ * nothing overtakes a retry (the records of items whose lease is being
+ * redone). The health changes this causes reach the loop as SR_HEALTH.
  *
  * Completions go back to the loop through a queue and an eventfd that
  * the loop watches with an ordinary libevent event: the store threads
@@ -454,7 +456,8 @@ run_txn(struct store *st, struct group *g)
 	finish_applied(st, g, done, records, mono_us() - t0);
 }
 
-/* Fail what still waits for a retry (the store is closing). */
+/* Fail what still waits for a retry (the store is closing): a result's
+ * or a caller's request is answered with the error. */
 static void
 give_up(struct store *st, struct group *g)
 {
@@ -465,16 +468,28 @@ give_up(struct store *st, struct group *g)
 		r->err = st->degraded && strncmp(st->why, "disk full", 9) == 0
 		    ? STORE_EFULL
 		    : STORE_EIO;
-		if (r->op != SR_RECORD) {
+		if (r->op == SR_RECORD)
+			log_error("store: result of item %u of job %s not "
+			          "stored: %s",
+			    r->index, r->id, st->why);
+		else if (retried(r)) { /* the store's own follow-up work */
 			sreq_free(r);
 			continue;
 		}
-		log_error("store: result of item %u of job %s not stored: %s",
-		    r->index, r->id, st->why);
-		post_done(st, r);
+		post_done(st, r); /* its caller hears the error */
 	}
 	g->retry = NULL;
 	g->retry_tail = &g->retry;
+}
+
+/* Put what is not yet applied behind the retries, in order. */
+static void
+defer_todo(struct group *g)
+{
+	*g->retry_tail = g->todo;
+	while (*g->retry_tail != NULL)
+		g->retry_tail = &(*g->retry_tail)->next;
+	g->todo = NULL;
 }
 
 static void *
@@ -489,21 +504,26 @@ writer_main(void *arg)
 		g.todo = squeue_take(
 		    &st->wq, !g.stopped, g.retry != NULL ? retry_at : 0, &stop);
 		g.stopped = g.stopped || stop;
-		if (g.retry != NULL && (mono_us() >= retry_at || g.stopped)) {
-			*g.retry_tail = g.todo; /* the retries go first */
-			g.todo = g.retry;
-			g.retry = NULL;
-			g.retry_tail = &g.retry;
+		if (g.retry != NULL) {
+			/* Nothing overtakes a retry (a lease's redo before
+			 * the records of its items): what arrived waits
+			 * behind, and all of it goes when the time comes. */
+			defer_todo(&g);
+			if (mono_us() >= retry_at || g.stopped) {
+				g.todo = g.retry;
+				g.retry = NULL;
+				g.retry_tail = &g.retry;
+			}
 		}
 		if (g.todo == NULL && g.stopped && g.retry == NULL)
 			break;
 		while (g.todo != NULL && !atomic_load(&st->abandon)) {
-			bool had_retry = g.retry != NULL;
-
 			run_txn(st, &g);
-			if (!had_retry && g.retry != NULL)
+			if (g.retry != NULL) { /* it failed: the rest waits */
+				defer_todo(&g);
 				retry_at = mono_us() +
 				    (uint64_t)st->cfg.retry_ms * 1000;
+			}
 		}
 		if (g.stopped && g.retry != NULL) {
 			if (final)
