@@ -239,14 +239,11 @@ emit_headers(struct buf *out, const struct emit_header *h, size_t n)
 static void
 emit_body_url(struct buf *out, const struct result_view *r)
 {
-	char tail[32];
-	int n = snprintf(tail, sizeof(tail), "%u/body", r->index);
-
 	emit_key(out, "body_url");
 	buf_add(out, "\"", 1);
 	buf_adds(out, r->body_url_prefix); /* ASCII: a path of ours */
-	buf_add(out, tail, (size_t)n);
-	buf_add(out, "\"", 1);
+	buf_addu(out, r->index);           /* not printf: once per line */
+	buf_add(out, "/body\"", 6);
 }
 
 static void

@@ -224,8 +224,10 @@ reader_unsent(struct job_reader *rd)
 static void
 line_with_seq(struct buf *out, const struct store_line *l)
 {
-	buf_printf(out, "{\"seq\":%llu%s", (unsigned long long)l->seq,
-	    l->len > 2 ? "," : "");
+	buf_adds(out, "{\"seq\":");
+	buf_addu(out, l->seq);
+	if (l->len > 2)
+		buf_addc(out, ',');
 	buf_add(out, l->line + 1, l->len - 1);
 }
 
@@ -233,9 +235,11 @@ line_with_seq(struct buf *out, const struct store_line *l)
 static void
 reader_frame(struct job_reader *rd, struct buf *out, const struct store_line *l)
 {
-	if (rd->format == OUT_SSE)
-		buf_printf(out, "id: %llu\nevent: result\ndata: ",
-		    (unsigned long long)l->seq);
+	if (rd->format == OUT_SSE) {
+		buf_adds(out, "id: ");
+		buf_addu(out, l->seq);
+		buf_adds(out, "\nevent: result\ndata: ");
+	}
 	line_with_seq(out, l);
 	buf_adds(out, rd->format == OUT_SSE ? "\n\n" : "\n");
 }
@@ -414,6 +418,27 @@ reader_doc_add(struct job_reader *rd, const struct store_page *pg)
 	return true;
 }
 
+/* The bytes a page's lines take framed (SSE's framing included), so
+ * that the chunk is allocated once. */
+static size_t
+page_bytes(const struct store_page *pg)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < pg->n; i++)
+		n += pg->lines[i].len + 80; /* seq, SSE id and framing */
+	return n;
+}
+
+/* evbuffer_add_reference's cleanup: a page's chunk, sent. */
+static void
+chunk_free_cb(const void *data, size_t len, void *arg)
+{
+	(void)len;
+	(void)arg;
+	free((void *)data);
+}
+
 static void
 reader_page_cb(enum store_err err, const struct store_page *pg, void *arg)
 {
@@ -444,11 +469,15 @@ reader_page_cb(enum store_err err, const struct store_page *pg, void *arg)
 	} else {
 		if (!rd->started)
 			reader_start_reply(rd);
+		buf_reserve(&chunk, page_bytes(pg));
 		for (i = 0; i < pg->n; i++)
 			reader_frame(rd, &chunk, &pg->lines[i]);
 		if (chunk.len > 0) {
+			/* the page's bytes go out as they are, not copied */
 			evb = evbuffer_new();
-			evbuffer_add(evb, chunk.data, chunk.len);
+			evbuffer_add_reference(
+			    evb, chunk.data, chunk.len, chunk_free_cb, NULL);
+			chunk = (struct buf)BUF_INIT;
 			evhttp_send_reply_chunk_with_cb(
 			    rd->req, evb, reader_drained_cb, rd);
 			evbuffer_free(evb);

@@ -21,6 +21,11 @@
 #define ROW_JOB_MAX     ((int64_t)1 << 31)
 #define SEQ_MAX         UINT32_MAX
 
+/* Items a job's creation inserts per statement (W_ITEM_INSERT_MANY):
+ * one statement per item cost about as much again in SQLite's per-step
+ * overhead as the rows themselves. */
+#define ITEM_INSERT_ROWS 64
+
 /* Writer statements. */
 enum wstmt {
 	W_BEGIN,
@@ -33,6 +38,7 @@ enum wstmt {
 	W_JOB_UPDATE,
 	W_JOB_DELETE,
 	W_ITEM_INSERT,
+	W_ITEM_INSERT_MANY, /* ITEM_INSERT_ROWS rows at once (built) */
 	W_PENDING,
 	W_LEASE_RANGE,
 	W_ITEM_STATE,

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "log.h"
 #include "store.h"
 #include "store_sqlite.h"
@@ -64,18 +65,34 @@ static const char *const wsql[W__COUNT] = {
     [W_FREELIST] = "PRAGMA freelist_count",
 };
 
+/* W_ITEM_INSERT_MANY: W_ITEM_INSERT for ITEM_INSERT_ROWS rows, row k
+ * bound at ?(4k+1) .. ?(4k+4) as W_ITEM_INSERT's ?1 .. ?4. */
+static void
+item_insert_many(struct buf *b)
+{
+	int k;
+
+	buf_adds(b,
+	    "INSERT INTO items (id, job, state, flags, attempt, spec) "
+	    "VALUES ");
+	for (k = 0; k < ITEM_INSERT_ROWS; k++)
+		buf_printf(b, "%s(?%d, ?%d, 0, ?%d, 0, ?%d)", k ? ", " : "",
+		    4 * k + 1, 4 * k + 2, 4 * k + 3, 4 * k + 4);
+}
+
 int
 sqlite_prepare_writer(struct sqlite_be *be)
 {
-	int i, rc;
+	struct buf many = BUF_INIT;
+	int i, rc = SQLITE_OK;
 
-	for (i = 0; i < W__COUNT; i++) {
-		rc = sqlite3_prepare_v3(be->w, wsql[i], -1,
+	item_insert_many(&many);
+	for (i = 0; i < W__COUNT && rc == SQLITE_OK; i++)
+		rc = sqlite3_prepare_v3(be->w,
+		    i == W_ITEM_INSERT_MANY ? buf_cstr(&many) : wsql[i], -1,
 		    SQLITE_PREPARE_PERSISTENT, &be->ws[i], NULL);
-		if (rc != SQLITE_OK)
-			return rc;
-	}
-	return SQLITE_OK;
+	buf_free(&many);
+	return rc;
 }
 
 void

@@ -234,6 +234,37 @@ req_job(struct sqlite_be *be, struct sreq *r, struct wjob **j)
 	return err;
 }
 
+/* Insert r's items from *next on: ITEM_INSERT_ROWS of them in one
+ * statement while that many are left, else one; *next moves past them.
+ * A made item's spec lives until the next is made: the many-row
+ * statement copies it (SQLITE_TRANSIENT). */
+static enum store_err
+insert_items(struct sqlite_be *be, struct sreq *r, int64_t row, size_t *next)
+{
+	bool many = r->nitems - *next >= ITEM_INSERT_ROWS;
+	enum wstmt w = many ? W_ITEM_INSERT_MANY : W_ITEM_INSERT;
+	sqlite3_stmt *s = be->ws[w];
+	size_t k, n = many ? ITEM_INSERT_ROWS : 1;
+
+	for (k = 0; k < n; k++) {
+		struct store_item_spec made;
+		const struct store_item_spec *it = &made;
+		int at = 4 * (int)k;
+
+		if (r->item_fn != NULL)
+			r->item_fn(r->item_arg, (uint32_t)(*next + k), &made);
+		else
+			it = &r->items[*next + k];
+		sqlite3_bind_int64(s, at + 1, ROW_KEY(row, it->index));
+		sqlite3_bind_int64(s, at + 2, row);
+		sqlite3_bind_int(s, at + 3, (int)it->flags);
+		sqlite3_bind_text64(s, at + 4, it->spec, it->spec_len,
+		    many ? SQLITE_TRANSIENT : SQLITE_STATIC, SQLITE_UTF8);
+	}
+	*next += n;
+	return wrun(be, w);
+}
+
 static enum store_err
 w_create(struct sqlite_be *be, struct sreq *r)
 {
@@ -291,22 +322,8 @@ w_create(struct sqlite_be *be, struct sreq *r)
 		snprintf(be->errmsg, sizeof(be->errmsg), "job ids exhausted");
 		err = STORE_EINTERNAL;
 	}
-	s = be->ws[W_ITEM_INSERT];
-	for (i = 0; i < r->nitems && err == STORE_OK; i++) {
-		struct store_item_spec made;
-		const struct store_item_spec *it = &made;
-
-		if (r->item_fn != NULL)
-			r->item_fn(r->item_arg, (uint32_t)i, &made);
-		else
-			it = &r->items[i];
-		sqlite3_bind_int64(s, 1, ROW_KEY(j->row, it->index));
-		sqlite3_bind_int64(s, 2, j->row);
-		sqlite3_bind_int(s, 3, (int)it->flags);
-		sqlite3_bind_text64(
-		    s, 4, it->spec, it->spec_len, SQLITE_STATIC, SQLITE_UTF8);
-		err = wrun(be, W_ITEM_INSERT);
-	}
+	for (i = 0; i < r->nitems && err == STORE_OK;)
+		err = insert_items(be, r, j->row, &i);
 	if (err != STORE_OK) {
 		free(j);
 		return err;
