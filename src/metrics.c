@@ -55,6 +55,32 @@ metrics_render_shared(struct buf *out, const struct shared_stats *s)
 	    s->timeouts);
 }
 
+/* The shared per-host concurrency, when [limits] shared_concurrency. */
+static void
+metrics_render_conc(struct buf *out, const struct shared_conc_stats *s)
+{
+	metric_one(out, "fanoutd_shared_concurrency_degraded", "gauge",
+	    "1 while per-host caps are local (per_host_concurrency divided "
+	    "by the live instances) because Redis is unreachable.",
+	    s->local);
+	metric_one(out, "fanoutd_shared_concurrency_local_cap", "gauge",
+	    "The per-host cap this instance applies while degraded.",
+	    s->local_cap);
+	metric_one(out, "fanoutd_shared_concurrency_slots_held", "gauge",
+	    "Per-host slots this instance holds in Redis now.", s->held);
+	metric_one(out, "fanoutd_shared_concurrency_acquired_total", "counter",
+	    "Slots Redis granted to this instance.", s->acquired);
+	metric_one(out, "fanoutd_shared_concurrency_refused_total", "counter",
+	    "Slot requests refused because the fleet's cap was reached.",
+	    s->refused);
+	metric_one(out, "fanoutd_shared_concurrency_notices_total", "counter",
+	    "\"A slot is free\" notices received.", s->notices);
+	metric_one(out, "fanoutd_shared_concurrency_lost_total", "counter",
+	    "Held slots whose lease had expired at renewal.", s->lost);
+	metric_one(out, "fanoutd_shared_concurrency_subscribed", "gauge",
+	    "1 while the notice channel is subscribed.", s->subscribed);
+}
+
 void
 metrics_render(struct buf *out, const struct metrics_gauges *g)
 {
@@ -120,6 +146,8 @@ metrics_render(struct buf *out, const struct metrics_gauges *g)
 	    metrics.bytes_out_total);
 	if (g->shared)
 		metrics_render_shared(out, &g->shared_stats);
+	if (g->shared_conc)
+		metrics_render_conc(out, &g->conc_stats);
 }
 
 void
