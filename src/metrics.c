@@ -59,26 +59,35 @@ metrics_render_shared(struct buf *out, const struct shared_stats *s)
 static void
 metrics_render_conc(struct buf *out, const struct shared_conc_stats *s)
 {
-	metric_one(out, "fanoutd_shared_concurrency_degraded", "gauge",
-	    "1 while per-host caps are local (per_host_concurrency divided "
-	    "by the live instances) because Redis is unreachable.",
-	    s->local);
-	metric_one(out, "fanoutd_shared_concurrency_local_cap", "gauge",
-	    "The per-host cap this instance applies while degraded.",
-	    s->local_cap);
-	metric_one(out, "fanoutd_shared_concurrency_slots_held", "gauge",
-	    "Per-host slots this instance holds in Redis now.", s->held);
-	metric_one(out, "fanoutd_shared_concurrency_acquired_total", "counter",
-	    "Slots Redis granted to this instance.", s->acquired);
-	metric_one(out, "fanoutd_shared_concurrency_refused_total", "counter",
-	    "Slot requests refused because the fleet's cap was reached.",
-	    s->refused);
-	metric_one(out, "fanoutd_shared_concurrency_notices_total", "counter",
-	    "\"A slot is free\" notices received.", s->notices);
-	metric_one(out, "fanoutd_shared_concurrency_lost_total", "counter",
-	    "Held slots whose lease had expired at renewal.", s->lost);
-	metric_one(out, "fanoutd_shared_concurrency_subscribed", "gauge",
-	    "1 while the notice channel is subscribed.", s->subscribed);
+	const struct {
+		const char *name, *type, *help;
+		uint64_t v;
+	} m[] = {
+	    {"fanoutd_shared_concurrency_degraded", "gauge",
+	        "1 while per-host caps are local (per_host_concurrency "
+	        "divided by the live instances) because Redis is unreachable.",
+	        s->local},
+	    {"fanoutd_shared_concurrency_local_cap", "gauge",
+	        "The per-host cap this instance applies while degraded.",
+	        s->local_cap},
+	    {"fanoutd_shared_concurrency_slots_held", "gauge",
+	        "Per-host slots this instance holds in Redis now.", s->held},
+	    {"fanoutd_shared_concurrency_acquired_total", "counter",
+	        "Slots Redis granted to this instance.", s->acquired},
+	    {"fanoutd_shared_concurrency_refused_total", "counter",
+	        "Slot requests refused because the fleet's cap was reached.",
+	        s->refused},
+	    {"fanoutd_shared_concurrency_notices_total", "counter",
+	        "\"A slot is free\" notices received.", s->notices},
+	    {"fanoutd_shared_concurrency_lost_total", "counter",
+	        "Held slots whose lease had expired at renewal.", s->lost},
+	    {"fanoutd_shared_concurrency_subscribed", "gauge",
+	        "1 while the notice channel is subscribed.", s->subscribed},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+		metric_one(out, m[i].name, m[i].type, m[i].help, m[i].v);
 }
 
 void

@@ -158,25 +158,55 @@ maxwin_of() {
 		 (if $j < 0 then -1 - $j else $j end) - $i] | max end'
 }
 
+# rate TAG [FROM_TAG [TO_TAG]]: rate_of the tag's arrivals between the
+# marks FROM_TAG and TO_TAG (default: its whole span).
+rate() {
+	rate_of "$(times "$1")" \
+		"$(if [ -n "${2:-}" ]; then times "$2" | jq '.[0]'; fi)" \
+		"$(if [ -n "${3:-}" ]; then times "$3" | jq '.[0]'; fi)"
+}
+
+# maxwin TAG...: the most arrivals of the tags in any one second.
+maxwin() {
+	maxwin_of "$(times "$@")"
+}
+
 # between X LO HI: LO <= X <= HI (numbers with fractions).
 between() {
 	jq -en "$1 >= $2 and $1 <= $3" >/dev/null
 }
 
-# items N URL: a JSON array of N copies of URL.
+# items N TAG [BASE [PATH]]: N requests of tag TAG to one host of the
+# upstream (BASE, default $UP; PATH, default text/1).
 items() {
-	jq -cn --arg u "$2" --argjson n "$1" '[range($n)] | map($u)'
+	jq -cn --arg u "${3:-$UP}/${4:-text/1}?tag=$2" --argjson n "$1" '[range($n)] | map($u)'
 }
 
-# run_batch BASE N URL OUT: a batch of N copies of URL (no retries) to
-# the instance at BASE, in the background (curl's errors in OUT.err);
-# its PID in BATCH_PID.
+# run_batch BASE N TAG OUT [PATH]: a batch of N items of tag TAG (no
+# retries) to the instance at BASE, in the background (curl's errors in
+# OUT.err); its PID in BATCH_PID.
 run_batch() {
 	curl -sS --max-time 170 -X POST "$1/v1/batch" \
 		-H 'Content-Type: application/json' \
-		--data-binary "{\"requests\":$(items "$2" "$3"),\"options\":{\"retries\":0}}" \
+		--data-binary "{\"requests\":$(items "$2" "$3" "$UP" "${5:-}"),\"options\":{\"retries\":0}}" \
 		>"$4" 2>"$4.err" &
 	BATCH_PID=$!
+}
+
+# batches_ok N TAG PATH ID...: a batch of N items of tag TAG (PATH, as
+# for items) on each instance ID at once; each must end with N ok.
+batches_ok() {
+	local n=$1 tag=$2 path=$3 id
+	local -A pid
+	shift 3
+	for id in "$@"; do
+		run_batch "${FOS[$id]}" "$n" "$tag" "$T/$tag-$id" "$path"
+		pid[$id]=$BATCH_PID
+	done
+	for id in "$@"; do
+		wait "${pid[$id]}"
+		check "$tag: instance $id: $n ok" "$(ok_count "$T/$tag-$id")" "$n"
+	done
 }
 
 # ok_count FILE: the "ok" of the NDJSON batch response in FILE.

@@ -66,7 +66,7 @@ declare -A BP
 start=$SECONDS
 for s in agree skewed down; do
 	for i in 1 2 3; do
-		run_batch "${FOS[$s$i]}" "$N" "$UP/text/1?tag=$s" "$T/$s$i.out"
+		run_batch "${FOS[$s$i]}" "$N" "$s" "$T/$s$i.out"
 		BP[$s$i]=$BATCH_PID
 	done
 done

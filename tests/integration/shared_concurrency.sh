@@ -32,14 +32,7 @@ check_true "each subscribed to the notice channel" wait_until 10 \
 	metric_is fanoutd_shared_concurrency_subscribed 1 1 2 3
 
 # --- the fleet's cap, not each instance's ------------------------------------
-for i in 1 2 3; do
-	run_batch "${FOS[$i]}" 30 "$UP/delay/100?tag=peak" "$T/peak$i"
-	P[i]=$BATCH_PID
-done
-wait "${P[1]}" "${P[2]}" "${P[3]}"
-for i in 1 2 3; do
-	check "instance $i: 30 ok" "$(ok_count "$T/peak$i")" 30
-done
+batches_ok 30 peak delay/100 1 2 3
 check "at most 4 in flight at the upstream across the fleet (12 unshared)" \
 	"$(peak peak)" 4
 check "no slot left held" "$(metric "${FOS[1]}" fanoutd_shared_concurrency_slots_held)" 0
@@ -47,14 +40,12 @@ ref=$(metric "${FOS[2]}" fanoutd_shared_concurrency_refused_total)
 check_true "full refusals were waited out ($ref refused)" test "$ref" -gt 0
 
 # --- a dead instance's slots come back within about a lease -------------------
-run_batch "${FOS[1]}" 4 "$UP/delay/60000?tag=held" "$T/held"
+run_batch "${FOS[1]}" 4 held "$T/held" delay/60000
 check_true "instance 1 holds the 4 slots" wait_until 10 \
 	sh -c "[ \$(curl -sS '$UP/stats' | jq .tags.held.inflight) = 4 ]"
 kill_instance 1
 mark killed
-run_batch "${FOS[2]}" 8 "$UP/delay/100?tag=after" "$T/after"
-wait "$BATCH_PID"
-check "the 8 items after the kill are ok" "$(ok_count "$T/after")" 8
+batches_ok 8 after delay/100 2
 back=$(jq -n --argjson k "$(times killed)" --argjson a "$(times after)" '$a[0] - $k[0] | floor')
 echo "# slots back $back ms after the kill -9 (lease $LEASE ms)"
 # The last renewal came up to a third of a lease before the kill.
@@ -66,14 +57,7 @@ check_true "still 4 at most at the upstream" test "$(peak after)" -le 4
 check_true "the two left count each other" wait_until 10 \
 	metric_is fanoutd_shared_limits_instances 2 2 3
 kill_redis r
-for i in 2 3; do
-	run_batch "${FOS[$i]}" 20 "$UP/delay/100?tag=down" "$T/down$i"
-	P[i]=$BATCH_PID
-done
-wait "${P[2]}" "${P[3]}"
-for i in 2 3; do
-	check "instance $i without Redis: 20 ok" "$(ok_count "$T/down$i")" 20
-done
+batches_ok 20 down delay/100 2 3
 check "local caps of 4 / 2 instances: 4 at most together" "$(peak down)" 4
 check "/metrics: degraded" \
 	"$(metric "${FOS[2]}" fanoutd_shared_concurrency_degraded)" 1
@@ -91,14 +75,7 @@ check_true "both back on Redis" wait_until 15 \
 	metric_is fanoutd_shared_concurrency_degraded 0 2 3
 check_true "subscribed again" wait_until 10 \
 	metric_is fanoutd_shared_concurrency_subscribed 1 2 3
-for i in 2 3; do
-	run_batch "${FOS[$i]}" 30 "$UP/delay/100?tag=again" "$T/again$i"
-	P[i]=$BATCH_PID
-done
-wait "${P[2]}" "${P[3]}"
-for i in 2 3; do
-	check "instance $i back on Redis: 30 ok" "$(ok_count "$T/again$i")" 30
-done
+batches_ok 30 again delay/100 2 3
 check "4 in flight at most again" "$(peak again)" 4
 check "healthz ok again" "$(curl -sS "${FOS[2]}/healthz")" '{"status":"ok"}'
 
