@@ -63,7 +63,8 @@ start_instance() {
 		2>>"$T/fanoutd-$id.log" &
 	FPIDS[$id]=$!
 	PIDS+=("$!")
-	wait_until 30 grep -q 'listening on http://' "$T/fanoutd-$id.log" || {
+	# (60 s: valgrind on a loaded machine starts slowly)
+	wait_until 60 grep -q 'listening on http://' "$T/fanoutd-$id.log" || {
 		echo "fanoutd $id did not start" >&2
 		cat "$T/fanoutd-$id.log" >&2
 		exit 1

@@ -121,8 +121,10 @@ check_true "down: $RATE/s +- 10% on local buckets (saw $r/s)" \
 	between "$r" "$(jq -n "$RATE * 0.9")" "$(jq -n "$RATE * 1.1")"
 a=$(rate_of "$t" "$(times down-back | jq '.[0]')")
 echo "# down: $a/s once all were back on Redis"
-check_true "down: $RATE/s +- 5% once back on Redis (saw $a/s)" \
-	between "$a" "$(jq -n "$RATE * 0.95")" "$(jq -n "$RATE * 1.05")"
+# (The rest of the run, about 9 s: the switch back and the end, where
+# the slots leased to an instance that just finished are lost.)
+check_true "down: $RATE/s +- 10% once back on Redis (saw $a/s)" \
+	between "$a" "$(jq -n "$RATE * 0.9")" "$(jq -n "$RATE * 1.1")"
 check "down: the fall back logged once" \
 	"$(grep -c 'is unreachable' "$T/fanoutd-down1.log")" 1
 
