@@ -608,6 +608,18 @@ test_freeing_a_parked_batch_leaves_no_wake(void **state)
 	world_free(&w);
 }
 
+/* One batch with generous caps, two jobs for host "a" and one for "b"
+ * queued (nothing runs before sched_run). */
+static void
+two_a_one_b(
+    struct world *w, struct tjob **a1, struct tjob **a2, struct tjob **b1)
+{
+	world_init(w, 10, 10, 10, 10, 1);
+	*a1 = add_job(w, 0, "a");
+	*a2 = add_job(w, 0, "a");
+	*b1 = add_job(w, 0, "b");
+}
+
 /* A token source like the shared limits: host "a" answers "not yet"
  * until told, then one token at a time with 10 ms between; the global
  * is asked too. */
@@ -652,11 +664,8 @@ test_token_source_pending_arms_no_timer(void **state)
 	struct world w;
 	struct tjob *a1, *a2, *b1;
 
-	world_init(&w, 10, 10, 10, 10, 1);
+	two_a_one_b(&w, &a1, &a2, &b1);
 	sched_set_tokens(w.s, &t);
-	a1 = add_job(&w, 0, "a");
-	a2 = add_job(&w, 0, "a");
-	b1 = add_job(&w, 0, "b");
 	/* "a" cannot tell yet: "b" goes, and no timer is armed. */
 	assert_int_equal(sched_run(w.s, 0, 0), SCHED_NEVER);
 	assert_int_equal(b1->order, 0);
@@ -739,11 +748,8 @@ test_slot_source_parks_the_host_until_ready(void **state)
 	struct world w;
 	struct tjob *a1, *a2, *b1;
 
-	world_init(&w, 10, 10, 10, 10, 1);
+	two_a_one_b(&w, &a1, &a2, &b1);
 	sched_set_slots(w.s, &sl);
-	a1 = add_job(&w, 0, "a");
-	a2 = add_job(&w, 0, "a");
-	b1 = add_job(&w, 0, "b");
 	/* One slot for "a": a1 goes, a2 waits with no timer, "b" goes. */
 	assert_int_equal(sched_run(w.s, 0, 0), SCHED_NEVER);
 	assert_true(a1->order >= 0);
