@@ -63,8 +63,9 @@ start_instance() {
 		2>>"$T/fanoutd-$id.log" &
 	FPIDS[$id]=$!
 	PIDS+=("$!")
-	# (60 s: valgrind on a loaded machine starts slowly)
-	wait_until 60 grep -q 'listening on http://' "$T/fanoutd-$id.log" || {
+	# (valgrind on a loaded machine may take most of a minute to start)
+	wait_until "$(if [ -n "$FANOUTD_WRAPPER" ]; then echo 120; else echo 30; fi)" \
+		grep -q 'listening on http://' "$T/fanoutd-$id.log" || {
 		echo "fanoutd $id did not start" >&2
 		cat "$T/fanoutd-$id.log" >&2
 		exit 1

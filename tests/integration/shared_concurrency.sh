@@ -50,7 +50,9 @@ back=$(jq -n --argjson k "$(times killed)" --argjson a "$(times after)" '$a[0] -
 echo "# slots back $back ms after the kill -9 (lease $LEASE ms)"
 # The last renewal came up to a third of a lease before the kill.
 check_true "not before the lease ends ($back ms)" test "$back" -ge $((LEASE * 2 / 3 - 200))
-check_true "within the lease and a second ($back ms)" test "$back" -le $((LEASE + 1000))
+# (Under valgrind the refused instance's timer and retry are slower.)
+slack=$(if [ -n "$FANOUTD_WRAPPER" ]; then echo 3000; else echo 1000; fi)
+check_true "within the lease and $slack ms ($back ms)" test "$back" -le $((LEASE + slack))
 check_true "still 4 at most at the upstream" test "$(peak after)" -le 4
 
 # --- Redis killed: local caps, every item ok ---------------------------------
