@@ -98,6 +98,7 @@ struct shared_conc {
 	struct htab hosts;      /* name -> struct conc_host */
 	redisAsyncContext *sub; /* the subscriber; NULL when none */
 	struct event *tick_ev;  /* renewals, every third of the lease */
+	uint64_t tick_ms;       /* its period now */
 	struct event *retry_ev; /* the earliest retry_at */
 	struct event *wake_ev;  /* deferred: hosts flagged wake */
 	struct shared_script acquire, release, renew;
@@ -492,12 +493,28 @@ host_idle(void *value, void *arg)
 	    !h->wake && h->used_at + SHARED_IDLE_US <= *(const uint64_t *)arg;
 }
 
+/* (Re)arm the tick at a third of shared_lease_ms, which a reload may
+ * change. */
+static void
+tick_arm(struct shared_conc *sc)
+{
+	struct timeval tv;
+
+	if (sc->tick_ms == sc->cfg->shared_lease_ms / 3)
+		return;
+	sc->tick_ms = sc->cfg->shared_lease_ms / 3;
+	tv = tv_us(sc->tick_ms * 1000);
+	event_del(sc->tick_ev);
+	event_add(sc->tick_ev, &tv);
+}
+
 static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct shared_conc *sc = arg;
 	uint64_t now = mono_us();
 
+	tick_arm(sc);
 	sync_state(sc);
 	htab_foreach(&sc->hosts, tick_host, sc);
 	htab_drop_if(&sc->hosts, host_idle, &now, host_free);
@@ -512,7 +529,6 @@ shared_conc_new(struct event_base *base, const struct config *cfg,
     struct shared_limits *sl, shared_ready_fn ready, void *arg)
 {
 	struct shared_conc *sc = xcalloc(1, sizeof(*sc));
-	struct timeval tick = tv_us(cfg->shared_lease_ms * 1000 / 3);
 
 	sc->base = base;
 	sc->cfg = cfg;
@@ -527,7 +543,7 @@ shared_conc_new(struct event_base *base, const struct config *cfg,
 	sc->tick_ev = event_new(base, -1, EV_PERSIST, on_tick, sc);
 	sc->retry_ev = evtimer_new(base, on_retry, sc);
 	sc->wake_ev = event_new(base, -1, 0, on_wake, sc);
-	event_add(sc->tick_ev, &tick);
+	tick_arm(sc);
 	return sc;
 }
 
