@@ -74,11 +74,13 @@ r=$(rate p1)
 check_true "together at about 50/s, not 100/s (saw $r/s over $(count p1) requests)" \
 	between "$r" 42 55
 w=$(maxwin p1)
-# The burst plus 10% of the rate, as tests/fleet/rate.sh: a reservation
-# answered late shifts its slots towards the next ones (55 to 58 seen
-# on a loaded 2-core machine, 64 under valgrind there: not asserted).
-check_timing "no second holds more than 50 + the burst of 5 (+5; saw $w)" \
-	test "$w" -le 60
+# The burst plus 10% of the rate (20% under a heavy load), as
+# tests/fleet/rate.sh: a reservation answered late shifts its slots
+# towards the next ones (55 to 62 seen on a 2-core machine, 64 under
+# valgrind there: not asserted).
+m=$(window_margin 50)
+check_timing "no second holds more than 50 + the burst of 5 (+$m; saw $w)" \
+	test "$w" -le $((55 + m))
 res=$(metric "$FO1" fanoutd_shared_limits_reservations_total)
 slots=$(metric "$FO1" fanoutd_shared_limits_slots_total)
 check_true "several slots per Redis round trip ($res reservations, $slots slots)" \
