@@ -146,6 +146,14 @@ static const struct cfg_key config_keys[] = {
         "A Redis command (or connection) not answered this fast makes the "
         "limits local (the limit divided by the live instances) until "
         "Redis answers again."},
+    {"limits", "shared_concurrency", CT_BOOL, F(shared_concurrency), "false", 0,
+        0,
+        "With shared set: per_host_concurrency holds for every instance on "
+        "the same Redis together (leased slots), not for each one."},
+    {"limits", "shared_lease_ms", CT_UINT, F(shared_lease_ms), "3000", 2000,
+        600000,
+        "How long a shared concurrency slot stays taken when its instance "
+        "stops renewing it (dies); renewed every third of it."},
     {"upstream", "connect_timeout_ms", CT_UINT, F(connect_timeout_ms), "5000",
         1, MS_MAX, "Default connect timeout of a batch."},
     {"upstream", "timeout_ms", CT_UINT, F(timeout_ms), "30000", 1, MS_MAX,

@@ -78,6 +78,8 @@ struct config {
 	double per_host_burst;
 	char shared[CONFIG_PATH_LEN]; /* redis://.. or unix:/..; "": local */
 	uint64_t shared_timeout_ms;   /* a Redis command's deadline */
+	int shared_concurrency;       /* per_host_concurrency for the fleet */
+	uint64_t shared_lease_ms;     /* a shared slot's lease */
 
 	/* [upstream] */
 	uint64_t connect_timeout_ms; /* default of the batch option */

@@ -35,6 +35,8 @@ config_check(const struct config *c, struct config_error *err)
 		return c->client_cert[0]
 		    ? needs(c, err, "upstream", "client_cert", "client_key")
 		    : needs(c, err, "upstream", "client_key", "client_cert");
+	if (c->shared_concurrency && c->shared[0] == '\0')
+		return needs(c, err, "limits", "shared_concurrency", "shared");
 	return 0;
 }
 

@@ -110,11 +110,26 @@ engine_tokens_take(void *arg, const char *host, uint64_t now_us)
 	shared_limits_take(arg, host, now_us);
 }
 
-/* [limits] shared: the global and per-host rates come from Redis. */
+static bool
+engine_slot_acquire(void *arg, const char *host, uint64_t now_us)
+{
+	return shared_conc_acquire(arg, host, now_us);
+}
+
+static void
+engine_slot_release(void *arg, const char *host)
+{
+	shared_conc_release(arg, host);
+}
+
+/* [limits] shared: the global and per-host rates come from Redis, and
+ * with shared_concurrency the per-host caps too. */
 static int
 engine_share_limits(struct engine *e, char *why, size_t whylen)
 {
 	struct sched_tokens t = {engine_tokens_wait, engine_tokens_take, NULL};
+	struct sched_slots sl = {
+	    engine_slot_acquire, engine_slot_release, NULL};
 
 	if (e->cfg->shared[0] == '\0')
 		return 0;
@@ -124,6 +139,12 @@ engine_share_limits(struct engine *e, char *why, size_t whylen)
 		return -1;
 	t.arg = e->shared;
 	sched_set_tokens(e->sched, &t);
+	if (e->cfg->shared_concurrency) {
+		e->conc = shared_conc_new(
+		    e->base, e->cfg, e->shared, engine_tokens_ready, e);
+		sl.arg = e->conc;
+		sched_set_slots(e->sched, &sl);
+	}
 	return 0;
 }
 
@@ -191,6 +212,7 @@ engine_free(struct engine *e)
 {
 	if (e == NULL)
 		return;
+	shared_conc_free(e->conc); /* before the connection it uses */
 	shared_limits_free(e->shared);
 	if (e->sched_ev != NULL)
 		event_free(e->sched_ev);
@@ -266,6 +288,9 @@ engine_gauges(const struct engine *e, struct metrics_gauges *g)
 	g->shared = e->shared != NULL;
 	if (e->shared != NULL)
 		shared_limits_stats(e->shared, &g->shared_stats);
+	g->shared_conc = e->conc != NULL;
+	if (e->conc != NULL)
+		shared_conc_stats(e->conc, &g->conc_stats);
 }
 
 void
@@ -278,6 +303,8 @@ engine_hosts(const struct engine *e,
 const char *
 engine_degraded(const struct engine *e)
 {
+	if (e->conc != NULL)
+		return shared_conc_degraded(e->conc);
 	return e->shared != NULL ? shared_limits_degraded(e->shared) : NULL;
 }
 

@@ -17,6 +17,7 @@
 #include "engine.h"
 #include "fetch.h"
 #include "scheduler.h"
+#include "shared_conc.h"
 #include "shared_limits.h"
 
 struct engine {
@@ -31,6 +32,7 @@ struct engine {
 	struct xpool *xpool; /* HTML extraction's parser threads */
 	struct sched *sched;
 	struct shared_limits *shared; /* [limits] shared; NULL: local */
+	struct shared_conc *conc;     /* shared_concurrency; NULL: local */
 	struct event *sched_ev; /* fires when rate-limited queues may move */
 	uint64_t sched_at;      /* when sched_ev fires, if pending */
 	uint64_t rng;           /* xorshift64* state, for backoff jitter */

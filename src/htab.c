@@ -1,6 +1,7 @@
 /*
  * htab.c - chained string hash table (see htab.h).
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -126,6 +127,29 @@ htab_foreach(
 		for (e = h->buckets[i]; e != NULL; e = next) {
 			next = e->next;
 			fn(e->value, arg);
+		}
+	}
+}
+
+void
+htab_drop_if(struct htab *h, bool (*drop)(void *value, void *arg), void *arg,
+    void (*free_value)(void *value))
+{
+	size_t i;
+
+	for (i = 0; i < h->nbuckets; i++) {
+		struct htab_entry **pp = &h->buckets[i], *e;
+
+		while ((e = *pp) != NULL) {
+			if (!drop(e->value, arg)) {
+				pp = &e->next;
+				continue;
+			}
+			*pp = e->next;
+			if (free_value != NULL)
+				free_value(e->value);
+			free(e);
+			h->count--;
 		}
 	}
 }

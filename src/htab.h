@@ -7,6 +7,7 @@
 #ifndef FANOUTD_HTAB_H
 #define FANOUTD_HTAB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,10 @@ void *htab_del(struct htab *h, const char *key);
 /* Call fn on every value; fn may not modify the table. */
 void htab_foreach(
     const struct htab *h, void (*fn)(void *value, void *arg), void *arg);
+/* Remove (and free_value, may be NULL) every value drop says yes to;
+ * drop may not modify the table. */
+void htab_drop_if(struct htab *h, bool (*drop)(void *value, void *arg),
+    void *arg, void (*free_value)(void *value));
 /* Free the table; free_value (may be NULL) is called on each value. */
 void htab_free(struct htab *h, void (*free_value)(void *value));
 

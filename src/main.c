@@ -214,9 +214,11 @@ reload_warn_restart(const struct config *old, const struct config *new)
 	    old->jobs_ttl_s != new->jobs_ttl_s ||
 	    old->jobs_durable != new->jobs_durable)
 		log_warn("reload: [jobs] changes need a restart");
-	if (strcmp(old->shared, new->shared) != 0)
-		log_warn("reload: a [limits] shared change needs a restart "
-		         "(rates and shared_timeout_ms apply now)");
+	if (strcmp(old->shared, new->shared) != 0 ||
+	    old->shared_concurrency != new->shared_concurrency)
+		log_warn("reload: [limits] shared and shared_concurrency "
+		         "changes need a restart (rates, caps, "
+		         "shared_timeout_ms and shared_lease_ms apply now)");
 }
 
 /*

@@ -55,6 +55,41 @@ metrics_render_shared(struct buf *out, const struct shared_stats *s)
 	    s->timeouts);
 }
 
+/* The shared per-host concurrency, when [limits] shared_concurrency. */
+static void
+metrics_render_conc(struct buf *out, const struct shared_conc_stats *s)
+{
+	const struct {
+		const char *name, *type, *help;
+		uint64_t v;
+	} m[] = {
+	    {"fanoutd_shared_concurrency_degraded", "gauge",
+	        "1 while per-host caps are local (per_host_concurrency "
+	        "divided by the live instances) because Redis is unreachable.",
+	        s->local},
+	    {"fanoutd_shared_concurrency_local_cap", "gauge",
+	        "The per-host cap this instance applies while degraded.",
+	        s->local_cap},
+	    {"fanoutd_shared_concurrency_slots_held", "gauge",
+	        "Per-host slots this instance holds in Redis now.", s->held},
+	    {"fanoutd_shared_concurrency_acquired_total", "counter",
+	        "Slots Redis granted to this instance.", s->acquired},
+	    {"fanoutd_shared_concurrency_refused_total", "counter",
+	        "Slot requests refused because the fleet's cap was reached.",
+	        s->refused},
+	    {"fanoutd_shared_concurrency_notices_total", "counter",
+	        "\"A slot is free\" notices received.", s->notices},
+	    {"fanoutd_shared_concurrency_lost_total", "counter",
+	        "Held slots whose lease had expired at renewal.", s->lost},
+	    {"fanoutd_shared_concurrency_subscribed", "gauge",
+	        "1 while the notice channel is subscribed.", s->subscribed},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+		metric_one(out, m[i].name, m[i].type, m[i].help, m[i].v);
+}
+
 void
 metrics_render(struct buf *out, const struct metrics_gauges *g)
 {
@@ -120,6 +155,8 @@ metrics_render(struct buf *out, const struct metrics_gauges *g)
 	    metrics.bytes_out_total);
 	if (g->shared)
 		metrics_render_shared(out, &g->shared_stats);
+	if (g->shared_conc)
+		metrics_render_conc(out, &g->conc_stats);
 }
 
 void

@@ -39,8 +39,10 @@ struct metrics_gauges {
 	uint64_t token_wait_us; /* queues parked waiting for rate tokens */
 	uint64_t extract_busy;  /* pages being parsed or waiting to be */
 	uint64_t extract_queued_bytes;
-	bool shared;            /* [limits] shared is set: */
+	bool shared; /* [limits] shared is set: */
 	struct shared_stats shared_stats;
+	bool shared_conc; /* [limits] shared_concurrency is on: */
+	struct shared_conc_stats conc_stats;
 };
 
 void metrics_render(struct buf *out, const struct metrics_gauges *g);

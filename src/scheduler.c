@@ -93,6 +93,7 @@ struct sched {
 	bool running;               /* inside sched_run */
 	bool again;                 /* sched_run was called while running */
 	struct sched_tokens tokens; /* wait_us NULL: the buckets above */
+	struct sched_slots slots;   /* acquire NULL: the caps alone */
 };
 
 /* --- the wake heap ------------------------------------------------------ */
@@ -474,6 +475,8 @@ sched_done(struct sched_job *job)
 	b->s->inflight--;
 	h->inflight--;
 	job->hq = NULL;
+	if (b->s->slots.release != NULL)
+		b->s->slots.release(b->s->slots.arg, h->name);
 	hostq_update(hq);
 	if (h->inflight < b->s->lim.per_host_concurrency)
 		host_wake(h);
@@ -520,6 +523,12 @@ void
 sched_set_tokens(struct sched *s, const struct sched_tokens *t)
 {
 	s->tokens = *t;
+}
+
+void
+sched_set_slots(struct sched *s, const struct sched_slots *sl)
+{
+	s->slots = *sl;
 }
 
 /* Until host h's (NULL: the global) token, or SCHED_NEVER: not known. */
@@ -620,6 +629,13 @@ sched_try_admit(struct sched *s, struct sched_hostq *hq, uint64_t now)
 	}
 	if ((w = bucket_wait_us(&hq->bucket, now)) > 0) {
 		park(s, &hq->wake, now, w);
+		hostq_update(hq);
+		ring_update(b);
+		return false;
+	}
+	if (s->slots.acquire != NULL &&
+	    !s->slots.acquire(s->slots.arg, h->name, now)) {
+		park(s, &h->wake, now, SCHED_NEVER);
 		hostq_update(hq);
 		ring_update(b);
 		return false;

@@ -136,6 +136,20 @@ void sched_set_tokens(struct sched *s, const struct sched_tokens *t);
  * from inside it. */
 void sched_tokens_ready(struct sched *s, const char *host, bool all);
 
+/*
+ * Per-host slots from elsewhere (shared concurrency, issue #19): once
+ * set, every admission also needs acquire to say yes for the job's
+ * host (after the caps and tokens above allowed it); no parks the host,
+ * with no timer, until the source calls sched_tokens_ready for it.
+ * release gives a slot back as its job's attempt ends (sched_done).
+ */
+struct sched_slots {
+	bool (*acquire)(void *arg, const char *host, uint64_t now_us);
+	void (*release)(void *arg, const char *host);
+	void *arg;
+};
+void sched_set_slots(struct sched *s, const struct sched_slots *sl);
+
 /* An admitted job's attempt ended, failed (no response, or a status >=
  * 400) or not: counted for its host (before sched_done). */
 void sched_attempt_ended(struct sched_job *job, bool failed);

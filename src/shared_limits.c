@@ -36,8 +36,6 @@
  * last one. */
 #define BEAT_US     1000000ull
 #define BEAT_TTL_MS 3000
-/* A key nobody asked about for this long is forgotten. */
-#define KEY_IDLE_US 60000000ull
 #define KEY_PREFIX  "fanoutd:rate:"
 #define INSTANCES   "fanoutd:instances"
 
@@ -86,7 +84,7 @@ struct shared_key {
 	uint64_t used_at;
 };
 
-enum cmd_kind { CMD_SELECT, CMD_BEAT, CMD_RESERVE };
+enum cmd_kind { CMD_SELECT, CMD_BEAT, CMD_RESERVE, CMD_CALL };
 
 struct shared_cmd {
 	TAILQ_ENTRY(shared_cmd) link;
@@ -97,6 +95,12 @@ struct shared_cmd {
 	uint64_t interval, tolerance;
 	unsigned n;
 	bool eval; /* the script's body was sent (after NOSCRIPT) */
+	/* CMD_CALL: another module's script, its arguments, its reply */
+	const struct shared_script *script;
+	char **argv;
+	size_t argc;
+	shared_call_fn fn;
+	void *fn_arg;
 	uint64_t deadline;
 };
 
@@ -120,6 +124,7 @@ struct shared_limits {
 	char sha_reserve[41], sha_beat[41];
 	char degraded[SHARED_PATH_LEN + 400];
 	struct shared_stats st;
+	bool closing; /* shared_limits_free: no CMD_CALL callback runs */
 };
 
 static void sl_connect(struct shared_limits *sl);
@@ -135,6 +140,24 @@ sha1_hex(const char *text, char out[41])
 	EVP_Digest(text, strlen(text), md, &len, EVP_sha1(), NULL);
 	for (i = 0; i < len && i < 20; i++)
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+void
+shared_script_init(struct shared_script *s, const char *body)
+{
+	s->body = body;
+	sha1_hex(body, s->sha);
+}
+
+static void
+cmd_free(struct shared_cmd *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->argc; i++)
+		free(c->argv[i]);
+	free(c->argv);
+	free(c);
 }
 
 static void
@@ -209,6 +232,33 @@ cmd_unlink(struct shared_cmd *c)
 
 static void cmd_cb(redisAsyncContext *ac, void *reply, void *privdata);
 
+/* Send a CMD_CALL: EVALSHA (EVAL after NOSCRIPT) with one key. */
+static int
+call_send(struct shared_limits *sl, struct shared_cmd *c)
+{
+	const char **argv = xcalloc(c->argc + 3, sizeof(*argv));
+	int rc;
+	size_t i;
+
+	argv[0] = c->eval ? "EVAL" : "EVALSHA";
+	argv[1] = c->eval ? c->script->body : c->script->sha;
+	argv[2] = "1";
+	for (i = 0; i < c->argc; i++)
+		argv[i + 3] = c->argv[i];
+	rc = redisAsyncCommandArgv(
+	    sl->ac, cmd_cb, c, (int)(c->argc + 3), argv, NULL);
+	free(argv);
+	return rc;
+}
+
+/* A CMD_CALL ends: tell its owner (unless fanoutd is closing). */
+static void
+call_end(struct shared_limits *sl, struct shared_cmd *c, bool ok, long long v)
+{
+	if (c->kind == CMD_CALL && !sl->closing)
+		c->fn(c->fn_arg, ok, v);
+}
+
 /* Send c on the current connection; -1 when hiredis refuses it. */
 static int
 cmd_send(struct shared_limits *sl, struct shared_cmd *c)
@@ -231,6 +281,9 @@ cmd_send(struct shared_limits *sl, struct shared_cmd *c)
 		    c->eval ? "EVAL %s 1 %s %s %d" : "EVALSHA %s 1 %s %s %d",
 		    c->eval ? script_beat : sl->sha_beat, INSTANCES, sl->id,
 		    BEAT_TTL_MS);
+		break;
+	case CMD_CALL:
+		rc = call_send(sl, c);
 		break;
 	default:
 		rc = redisAsyncCommand(sl->ac, cmd_cb, c,
@@ -341,15 +394,17 @@ cmd_cb(redisAsyncContext *ac, void *reply, void *privdata)
 
 	cmd_unlink(c);
 	if (c->ac != sl->ac || sl->ac == NULL) {
-		free(c); /* stale: the connection was given up */
+		call_end(sl, c, false, 0);
+		cmd_free(c); /* stale: the connection was given up */
 		return;
 	}
 	if (r == NULL) {
 		snprintf(why, sizeof(why), "%s",
 		    ac->errstr[0] ? ac->errstr : "connection lost");
 		sl->ac = NULL; /* hiredis is freeing it */
-		free(c);
 		sl_fail(sl, why);
+		call_end(sl, c, false, 0);
+		cmd_free(c);
 		return;
 	}
 	if (c->kind == CMD_SELECT)
@@ -368,8 +423,9 @@ cmd_cb(redisAsyncContext *ac, void *reply, void *privdata)
 		snprintf(why, sizeof(why), "it answered %.120s",
 		    r->type == REDIS_REPLY_ERROR ? r->str
 		                                 : "an unexpected reply");
-		free(c);
 		sl_fail(sl, why);
+		call_end(sl, c, false, 0);
+		cmd_free(c);
 		return;
 	}
 	if (c->kind == CMD_BEAT) {
@@ -377,7 +433,8 @@ cmd_cb(redisAsyncContext *ac, void *reply, void *privdata)
 		sl_up(sl, r->integer);
 	} else if (c->kind == CMD_RESERVE)
 		reserve_done(sl, c, r->integer);
-	free(c);
+	call_end(sl, c, true, r->integer);
+	cmd_free(c);
 }
 
 /* --- the connection ------------------------------------------------------ */
@@ -400,7 +457,7 @@ cmd_go(struct shared_limits *sl, struct shared_cmd *c)
 		return 0;
 	if (c->key != NULL)
 		c->key->pending = false;
-	free(c);
+	cmd_free(c);
 	if (sl->ac != NULL)
 		sl_fail(sl, "the client refused a command");
 	return -1;
@@ -439,30 +496,44 @@ on_disconnect(const redisAsyncContext *ac, int status)
 
 /* Open a connection; the heartbeat it sends first says when it works
  * (connecting counts against the heartbeat's deadline). */
-static void
-sl_connect(struct shared_limits *sl)
+redisAsyncContext *
+shared_redis_open(const struct shared_addr *addr, struct event_base *base,
+    void *data, redisConnectCallback *on_conn, redisDisconnectCallback *on_disc,
+    char *why, size_t whylen)
 {
-	redisAsyncContext *ac = sl->addr.unix_sock
-	    ? redisAsyncConnectUnix(sl->addr.path)
-	    : redisAsyncConnect(sl->addr.host, sl->addr.port);
-	char why[200];
+	redisAsyncContext *ac = addr->unix_sock
+	    ? redisAsyncConnectUnix(addr->path)
+	    : redisAsyncConnect(addr->host, addr->port);
 
 	if (ac == NULL || ac->err) {
-		snprintf(why, sizeof(why), "%s",
+		snprintf(why, whylen, "%s",
 		    ac != NULL ? ac->errstr : "out of memory");
 		if (ac != NULL)
 			redisAsyncFree(ac);
+		return NULL;
+	}
+	ac->data = data;
+	if (redisLibeventAttach(ac, base) != REDIS_OK) {
+		redisAsyncFree(ac);
+		snprintf(why, whylen, "cannot attach to the event loop");
+		return NULL;
+	}
+	redisAsyncSetConnectCallback(ac, on_conn);
+	redisAsyncSetDisconnectCallback(ac, on_disc);
+	return ac;
+}
+
+static void
+sl_connect(struct shared_limits *sl)
+{
+	char why[200];
+	redisAsyncContext *ac = shared_redis_open(&sl->addr, sl->base, sl,
+	    on_connect, on_disconnect, why, sizeof(why));
+
+	if (ac == NULL) {
 		sl_fail(sl, why);
 		return;
 	}
-	ac->data = sl;
-	if (redisLibeventAttach(ac, sl->base) != REDIS_OK) {
-		redisAsyncFree(ac);
-		sl_fail(sl, "cannot attach to the event loop");
-		return;
-	}
-	redisAsyncSetConnectCallback(ac, on_connect);
-	redisAsyncSetDisconnectCallback(ac, on_disconnect);
 	sl->ac = ac;
 	if (sl->addr.db > 0 && cmd_go(sl, cmd_new(sl, CMD_SELECT)) != 0)
 		return;
@@ -501,38 +572,14 @@ on_retry(evutil_socket_t fd, short what, void *arg)
 		sl_connect(sl);
 }
 
-struct idle_sweep {
-	uint64_t now;
-	char **names;
-	size_t n, cap;
-};
-
-static void
-collect_idle(void *value, void *arg)
+/* Has nobody asked about k for a while (its host left)? */
+static bool
+key_idle(void *value, void *arg)
 {
-	struct shared_key *k = value;
-	struct idle_sweep *s = arg;
+	const struct shared_key *k = value;
 
-	if (k->pending || k->waiting || k->used_at + KEY_IDLE_US > s->now)
-		return;
-	if (s->n == s->cap) {
-		s->cap = s->cap ? 2 * s->cap : 16;
-		s->names = xrealloc(s->names, s->cap * sizeof(*s->names));
-	}
-	s->names[s->n++] = k->name;
-}
-
-/* Forget the keys nobody asked about for a while (their hosts left). */
-static void
-sweep_idle(struct shared_limits *sl)
-{
-	struct idle_sweep s = {mono_us(), NULL, 0, 0};
-	size_t i;
-
-	htab_foreach(&sl->keys, collect_idle, &s);
-	for (i = 0; i < s.n; i++)
-		key_free(htab_del(&sl->keys, s.names[i]));
-	free(s.names);
+	return !k->pending && !k->waiting &&
+	    k->used_at + SHARED_IDLE_US <= *(const uint64_t *)arg;
 }
 
 static void
@@ -540,8 +587,10 @@ on_beat(evutil_socket_t fd, short what, void *arg)
 {
 	struct shared_limits *sl = arg;
 
+	uint64_t now = mono_us();
+
 	beat_send(sl);
-	sweep_idle(sl);
+	htab_drop_if(&sl->keys, key_idle, &now, key_free);
 }
 
 /* Count (and clear) the keys the scheduler waits on with no
@@ -624,6 +673,7 @@ shared_limits_free(struct shared_limits *sl)
 		return;
 	ac = sl->ac;
 	sl->ac = NULL; /* every pending callback is now stale */
+	sl->closing = true;
 	if (ac != NULL)
 		redisAsyncFree(ac);
 	event_free(sl->deadline_ev);
@@ -722,4 +772,48 @@ const char *
 shared_limits_degraded(const struct shared_limits *sl)
 {
 	return sl->fsm.state == SHARED_DOWN ? sl->degraded : NULL;
+}
+
+int
+shared_limits_call(struct shared_limits *sl, const struct shared_script *script,
+    const char *const *argv, size_t argc, shared_call_fn fn, void *arg)
+{
+	struct shared_cmd *c;
+	size_t i;
+
+	if (sl->ac == NULL || sl->fsm.state == SHARED_DOWN)
+		return -1;
+	c = cmd_new(sl, CMD_CALL);
+	c->script = script;
+	c->argc = argc;
+	c->argv = xcalloc(argc, sizeof(*c->argv));
+	for (i = 0; i < argc; i++)
+		c->argv[i] = xstrdup(argv[i]);
+	c->fn = fn;
+	c->fn_arg = arg;
+	return cmd_go(sl, c);
+}
+
+enum shared_state
+shared_limits_state(const struct shared_limits *sl)
+{
+	return sl->fsm.state;
+}
+
+uint32_t
+shared_limits_instances(const struct shared_limits *sl)
+{
+	return sl->fsm.instances;
+}
+
+const char *
+shared_limits_id(const struct shared_limits *sl)
+{
+	return sl->id;
+}
+
+const struct shared_addr *
+shared_limits_addr(const struct shared_limits *sl)
+{
+	return &sl->addr;
 }

@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include <event2/event.h>
+#include <hiredis/async.h>
 
 #include "config.h"
 #include "shared_policy.h"
@@ -65,6 +66,45 @@ uint64_t shared_limits_wait_us(
 /* Spend the slot wait_us just offered. */
 void shared_limits_take(
     struct shared_limits *sl, const char *host, uint64_t now_us);
+
+/* A key nobody asked about for this long is forgotten (shared_limits,
+ * shared_conc). */
+#define SHARED_IDLE_US 60000000ull
+
+/* A Lua script another module runs through this connection: its body
+ * and SHA-1 (EVALSHA first, EVAL after NOSCRIPT). */
+struct shared_script {
+	const char *body;
+	char sha[41];
+};
+void shared_script_init(struct shared_script *s, const char *body);
+
+/* The answer to shared_limits_call: ok with the script's integer reply,
+ * or !ok when Redis failed it (the limits are DOWN by then). */
+typedef void (*shared_call_fn)(void *arg, bool ok, long long value);
+
+/*
+ * Run script (which must outlive the call) with one key, argv[0], and
+ * the arguments argv[1..argc) on this connection, under its command
+ * deadline and fallback. Returns -1 (fn never runs) when Redis is down
+ * or away; else fn runs exactly once, unless sl is freed first.
+ */
+int shared_limits_call(struct shared_limits *sl,
+    const struct shared_script *script, const char *const *argv, size_t argc,
+    shared_call_fn fn, void *arg);
+
+/* The connection's state, the live instances last counted (>= 1), this
+ * instance's id in Redis, and Redis's address. */
+enum shared_state shared_limits_state(const struct shared_limits *sl);
+uint32_t shared_limits_instances(const struct shared_limits *sl);
+const char *shared_limits_id(const struct shared_limits *sl);
+const struct shared_addr *shared_limits_addr(const struct shared_limits *sl);
+
+/* A hiredis connection to addr attached to base, with data and the two
+ * callbacks set; NULL with a reason in why. */
+redisAsyncContext *shared_redis_open(const struct shared_addr *addr,
+    struct event_base *base, void *data, redisConnectCallback *on_conn,
+    redisDisconnectCallback *on_disc, char *why, size_t whylen);
 
 void shared_limits_stats(
     const struct shared_limits *sl, struct shared_stats *st);

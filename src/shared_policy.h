@@ -122,6 +122,18 @@ struct shared_stats {
 	uint64_t timeouts;     /* commands not answered in time */
 };
 
+/* What /metrics shows of the shared concurrency (shared_conc.h). */
+struct shared_conc_stats {
+	bool local;          /* capped locally (Redis away) */
+	uint64_t held;       /* slots this instance holds in Redis now */
+	uint64_t local_cap;  /* the per-host cap while local */
+	uint64_t acquired;   /* slots Redis granted */
+	uint64_t refused;    /* acquisitions refused: the fleet was full */
+	uint64_t notices;    /* "a slot is free" notices received */
+	uint64_t lost;       /* held slots found expired at renewal */
+	uint64_t subscribed; /* 1 while the notice channel is subscribed */
+};
+
 #define SHARED_BACKOFF_MIN_US 100000ull  /* first reconnection delay */
 #define SHARED_BACKOFF_MAX_US 2000000ull /* the longest */
 

@@ -13,7 +13,7 @@
 # which carries on after SCRIPT FLUSH (NOSCRIPT -> EVAL). Times come
 # from the upstream's clock (/stats/times); the phases are marked there
 # by requests of their own tag.
-. "${TESTLIB:?TESTLIB must point to tests/integration/lib.sh}"
+. "$(dirname "${TESTLIB:?TESTLIB must point to tests/integration/lib.sh}")/../fleet/lib.sh"
 
 command -v redis-server >/dev/null || {
 	echo "redis-server is missing (script/bootstrap installs it)" >&2
@@ -52,64 +52,10 @@ wait_until 30 grep -q 'listening on http://' "$T/fanoutd2.log" || {
 }
 FO2=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$T/fanoutd2.log" | head -n 1)
 
-metric() {
-	curl -sS --max-time 5 "$1/metrics" | awk -v m="$2" '$1 == m {print $2}'
-}
 instances_are() {
 	[ "$(metric "$FO1" fanoutd_shared_limits_instances)" = "$1" ] &&
 		[ "$(metric "$FO2" fanoutd_shared_limits_instances)" = "$1" ]
 }
-healthz_is() {
-	[ "$(curl -sS --max-time 5 "$1/healthz" | jq -r .status)" = "$2" ]
-}
-times() {
-	curl -sS --max-time 10 "$UP/stats/times?tag=$1"
-}
-count() {
-	times "$1" | jq length
-}
-mark() {
-	curl -sS --max-time 10 -o /dev/null "$UP/text/1?tag=$1"
-}
-# rate TAG [FROM_TAG [TO_TAG]]: arrivals per second of TAG between the
-# marks (default: its whole span), from the first arrival to the last.
-rate() {
-	jq -n --argjson t "$(times "$1")" \
-		--argjson a "$(if [ -n "${2:-}" ]; then times "$2"; else echo '[]'; fi)" \
-		--argjson b "$(if [ -n "${3:-}" ]; then times "$3"; else echo '[]'; fi)" '
-		($a[0] // -1e18) as $from | ($b[0] // 1e18) as $to |
-		[$t[] | select(. >= $from and . <= $to)] as $w |
-		if ($w | length) < 2 then 0
-		else (($w | length) - 1) * 1000 / ($w[-1] - $w[0]) | . * 10 | round / 10 end'
-}
-# maxwin TAG...: the most arrivals of the tags in any one second.
-maxwin() {
-	local all='[]' t
-	for t in "$@"; do
-		all=$(jq -n --argjson a "$all" --argjson b "$(times "$t")" '$a + $b')
-	done
-	jq -n --argjson t "$all" '($t | sort) as $s |
-		[range(0; $s | length) as $i |
-		 [$s[$i:][] | select(. < $s[$i] + 1000)] | length] | max'
-}
-# between X LO HI: LO <= X <= HI (numbers with fractions).
-between() {
-	jq -en "$1 >= $2 and $1 <= $3" >/dev/null
-}
-# items N TAG [BASE]: N requests to one host of the upstream.
-items() {
-	jq -cn --arg u "${3:-$UP}/text/1?tag=$2" --argjson n "$1" '[range($n)] | map($u)'
-}
-# run_batch BASE N TAG OUT: a batch of N items to the one host, in the
-# background; its PID in BATCH_PID.
-run_batch() {
-	curl -sS --max-time 60 -X POST "$1/v1/batch" \
-		-H 'Content-Type: application/json' \
-		--data-binary "{\"requests\":$(items "$2" "$3"),\"options\":{\"retries\":0}}" \
-		>"$4" &
-	BATCH_PID=$!
-}
-
 check_true "both instances use Redis and count each other" \
 	wait_until 10 instances_are 2
 check "healthz is ok while shared" "$(curl -sS "$FO1/healthz")" '{"status":"ok"}'
@@ -128,8 +74,13 @@ r=$(rate p1)
 check_true "together at about 50/s, not 100/s (saw $r/s over $(count p1) requests)" \
 	between "$r" 42 55
 w=$(maxwin p1)
-check_true "no second holds more than 50 + the burst of 5 (+2 at the edges; saw $w)" \
-	test "$w" -le 57
+# The burst plus 10% of the rate (20% under a heavy load), as
+# tests/fleet/rate.sh: a reservation answered late shifts its slots
+# towards the next ones (55 to 62 seen on a 2-core machine, 64 under
+# valgrind there: not asserted).
+m=$(window_margin 50)
+check_timing "no second holds more than 50 + the burst of 5 (+$m; saw $w)" \
+	test "$w" -le $((55 + m))
 res=$(metric "$FO1" fanoutd_shared_limits_reservations_total)
 slots=$(metric "$FO1" fanoutd_shared_limits_slots_total)
 check_true "several slots per Redis round trip ($res reservations, $slots slots)" \

@@ -1,7 +1,8 @@
 /*
  * test_htab.c - the string hash table, the arena and the growable buffer
  * that the scheduler, pool, resolver, parser and emitter are built on:
- * insert, replace, delete and growth keep every key reachable; arena
+ * insert, replace, delete, growth and drop_if keep every key reachable
+ * that should be; arena
  * allocations are aligned and independent; buf_printf grows as needed.
  */
 #include <setjmp.h>
@@ -61,6 +62,34 @@ test_htab_put_replaces_and_del_removes(void **state)
 	htab_free(&h, NULL);
 }
 
+static bool
+odd_value(void *value, void *arg)
+{
+	(*(int *)arg)++;
+	return (intptr_t)value % 2 == 1;
+}
+
+static void
+test_htab_drop_if_removes_what_it_is_told(void **state)
+{
+	struct htab h = HTAB_INIT;
+	char key[32];
+	int i, asked = 0, sum = 0;
+
+	for (i = 0; i < 100; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		htab_put(&h, key, (void *)(intptr_t)i);
+	}
+	htab_drop_if(&h, odd_value, &asked, NULL);
+	assert_int_equal(asked, 100);
+	assert_int_equal(h.count, 50);
+	assert_null(htab_get(&h, "k1"));
+	assert_int_equal((intptr_t)htab_get(&h, "k2"), 2);
+	htab_foreach(&h, count_value, &sum);
+	assert_int_equal(sum, 2450); /* 0 + 2 + ... + 98 */
+	htab_free(&h, NULL);
+}
+
 static void
 test_arena_allocations_are_aligned_and_distinct(void **state)
 {
@@ -108,6 +137,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_htab_keeps_every_key_through_growth),
 	    cmocka_unit_test(test_htab_put_replaces_and_del_removes),
+	    cmocka_unit_test(test_htab_drop_if_removes_what_it_is_told),
 	    cmocka_unit_test(test_arena_allocations_are_aligned_and_distinct),
 	    cmocka_unit_test(test_buf_printf_grows),
 	};

@@ -4,8 +4,8 @@
  * dispatch, a saturated host never blocks other hosts, batches share
  * capacity round-robin, and removal / pause / re-enqueue keep the books
  * straight; an outside token source (shared limits) that cannot tell
- * yet parks its host with no timer until it says so. A simulated clock-free world: the test decides when each
- * running job finishes.
+ * yet parks its host with no timer until it says so. A simulated clock-free
+ * world: the test decides when each running job finishes.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -608,6 +608,18 @@ test_freeing_a_parked_batch_leaves_no_wake(void **state)
 	world_free(&w);
 }
 
+/* One batch with generous caps, two jobs for host "a" and one for "b"
+ * queued (nothing runs before sched_run). */
+static void
+two_a_one_b(
+    struct world *w, struct tjob **a1, struct tjob **a2, struct tjob **b1)
+{
+	world_init(w, 10, 10, 10, 10, 1);
+	*a1 = add_job(w, 0, "a");
+	*a2 = add_job(w, 0, "a");
+	*b1 = add_job(w, 0, "b");
+}
+
 /* A token source like the shared limits: host "a" answers "not yet"
  * until told, then one token at a time with 10 ms between; the global
  * is asked too. */
@@ -652,11 +664,8 @@ test_token_source_pending_arms_no_timer(void **state)
 	struct world w;
 	struct tjob *a1, *a2, *b1;
 
-	world_init(&w, 10, 10, 10, 10, 1);
+	two_a_one_b(&w, &a1, &a2, &b1);
 	sched_set_tokens(w.s, &t);
-	a1 = add_job(&w, 0, "a");
-	a2 = add_job(&w, 0, "a");
-	b1 = add_job(&w, 0, "b");
 	/* "a" cannot tell yet: "b" goes, and no timer is armed. */
 	assert_int_equal(sched_run(w.s, 0, 0), SCHED_NEVER);
 	assert_int_equal(b1->order, 0);
@@ -700,6 +709,68 @@ test_token_source_ready_all_wakes_every_host(void **state)
 	world_free(&w);
 }
 
+/* A slot source like the shared concurrency: "a" has `free` slots,
+ * and counts what was taken and given back. */
+struct fake_slots {
+	int free, acquired, released;
+};
+
+static bool
+fake_acquire(void *arg, const char *host, uint64_t now)
+{
+	struct fake_slots *f = arg;
+
+	if (strcmp(host, "a") != 0)
+		return true;
+	if (f->free == 0)
+		return false;
+	f->free--;
+	f->acquired++;
+	return true;
+}
+
+static void
+fake_release(void *arg, const char *host)
+{
+	struct fake_slots *f = arg;
+
+	if (strcmp(host, "a") == 0) {
+		f->free++;
+		f->released++;
+	}
+}
+
+static void
+test_slot_source_parks_the_host_until_ready(void **state)
+{
+	struct fake_slots f = {1, 0, 0};
+	struct sched_slots sl = {fake_acquire, fake_release, &f};
+	struct world w;
+	struct tjob *a1, *a2, *b1;
+
+	two_a_one_b(&w, &a1, &a2, &b1);
+	sched_set_slots(w.s, &sl);
+	/* One slot for "a": a1 goes, a2 waits with no timer, "b" goes. */
+	assert_int_equal(sched_run(w.s, 0, 0), SCHED_NEVER);
+	assert_true(a1->order >= 0);
+	assert_true(b1->order >= 0);
+	assert_int_equal(a2->order, -1);
+	assert_int_equal(f.acquired, 1);
+	/* a1 ends: its slot is given back; a2 waits for the source. */
+	finish(&w, a1);
+	assert_int_equal(f.released, 1);
+	assert_int_equal(sched_run(w.s, 1000, 0), SCHED_NEVER);
+	assert_int_equal(a2->order, -1);
+	sched_tokens_ready(w.s, "a", false);
+	sched_run(w.s, 2000, 0);
+	assert_int_equal(a2->order, 2);
+	assert_int_equal(f.acquired, 2);
+	while (finish_oldest(&w))
+		;
+	assert_int_equal(f.released, 2);
+	world_free(&w);
+}
+
 int
 main(void)
 {
@@ -726,6 +797,7 @@ main(void)
 	    cmocka_unit_test(test_budget_bounds_one_call),
 	    cmocka_unit_test(test_token_source_pending_arms_no_timer),
 	    cmocka_unit_test(test_token_source_ready_all_wakes_every_host),
+	    cmocka_unit_test(test_slot_source_parks_the_host_until_ready),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
