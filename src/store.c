@@ -374,6 +374,7 @@ store_free(struct store *st)
 	squeue_destroy(&st->fq);
 	squeue_destroy(&st->done);
 	free(st->dir);
+	free((char *)st->cfg.pg);
 	free(st);
 }
 
@@ -386,6 +387,7 @@ store_open(const struct store_config *cfg, struct event_base *base, char *err,
 	int rc;
 
 	st->cfg = *cfg;
+	st->cfg.pg = cfg->pg != NULL ? xstrdup(cfg->pg) : NULL;
 	config_fill(&st->cfg);
 	st->dir = xstrdup(cfg->dir != NULL ? cfg->dir : ".");
 	st->cfg.dir = st->dir;
@@ -404,7 +406,12 @@ store_open(const struct store_config *cfg, struct event_base *base, char *err,
 	free(bodies);
 	if (rc < 0 || lock_dir(st, err, errlen) < 0)
 		goto fail;
-	st->be = store_sqlite_open(st, err, errlen);
+	if (cfg->pg != NULL) {
+		st->ops = &store_pg_backend;
+		st->be = store_pg_open(st, err, errlen);
+	} else {
+		st->be = store_sqlite_open(st, err, errlen);
+	}
 	if (st->be == NULL)
 		goto fail;
 	st->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -463,6 +470,12 @@ store_abandon(struct store *st)
 	atomic_store(&st->abandon, true);
 	store_threads_stop(st);
 	store_free(st);
+}
+
+bool
+store_shared(const struct store *st)
+{
+	return st->cfg.pg != NULL;
 }
 
 void

@@ -186,6 +186,9 @@ struct store_backend {
 	 * checkpoint), so that the writer never waits for it. */
 	void (*checkpoint)(void *be);
 	void (*close)(void *be);
+	/* Leases are answered only once committed (no early answer): a
+	 * backend whose leases are not ranges a twin could redo. */
+	bool lease_after_commit;
 };
 
 struct store {
@@ -226,6 +229,10 @@ struct store {
  * queues the follow-up work recovery found (store_spawn). */
 void *store_sqlite_open(struct store *st, char *err, size_t errlen);
 extern const struct store_backend store_sqlite_backend;
+/* The PostgreSQL backend (store_pg*.c), when cfg.pg is set: connects,
+ * creates or migrates the schema, recovers this instance's leases. */
+void *store_pg_open(struct store *st, char *err, size_t errlen);
+extern const struct store_backend store_pg_backend;
 
 /* Writer thread: queue r once the running transaction commits. */
 void store_spawn(struct store *st, struct sreq *r);

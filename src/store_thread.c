@@ -361,7 +361,7 @@ answer_early(const struct store *st, const struct sreq *r)
 {
 	size_t i;
 
-	if (r->op != SR_LEASE || st->degraded)
+	if (r->op != SR_LEASE || st->degraded || st->ops->lease_after_commit)
 		return false;
 	for (i = 0; i < r->count; i++)
 		if ((r->leased[i].flags & STORE_ITEM_UNSAFE) &&
