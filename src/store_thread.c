@@ -418,6 +418,13 @@ run_txn(struct store *st, struct group *g)
 	uint64_t linger_to = t0 + (uint64_t)st->cfg.linger_ms * 1000;
 	bool hurry = false;
 
+	/* No transaction (a database server unreachable): what was to go
+	 * in it fails or waits, as after a failed commit. */
+	if (err != STORE_OK) {
+		done = g->todo;
+		g->todo = NULL;
+	}
+
 	while (err == STORE_OK) {
 		if ((r = next_req(st, g)) == NULL) {
 			/* Only records so far: wait a little for more, so
