@@ -170,6 +170,7 @@ pg_tx_reset(struct pgtx *t)
 		free(t->jobs[i].options);
 	}
 	t->njobs = 0;
+	t->moved = false;
 }
 
 /* Row i of a SELECT JOB_COLS into j (strings left alone). */
@@ -517,13 +518,13 @@ pg_read(void *p, struct sreq *r)
 /* --- heartbeat, lease expiry, stats ----------------------------------- */
 
 /* Totals for /metrics: jobs by state, items pending. */
-static void
-beat_stats(struct pg_be *be)
+void
+pg_stats(struct pgtx *t)
 {
-	struct store *st = be->st;
+	struct store *st = t->be->st;
 	uint64_t jobs[STORE_JOB__COUNT] = {0}, pending = 0;
 	enum store_err err;
-	PGresult *res = pg_q(&be->btx,
+	PGresult *res = pg_q(t,
 	    "SELECT state, count(*), sum(pending) FROM jobs GROUP BY state", 0,
 	    NULL, PGRES_TUPLES_OK, &err);
 	int i;
@@ -563,7 +564,7 @@ beat_once(struct pg_be *be)
 		return;
 	if (pg_reclaim(&be->btx, NULL) != STORE_OK)
 		log_warn("store: lease expiry: %s", be->berr);
-	beat_stats(be);
+	pg_stats(&be->btx);
 }
 
 static void *

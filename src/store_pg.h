@@ -1,7 +1,8 @@
 /*
  * store_pg.h - private to the PostgreSQL backend of the job store
  * (store_pg.c: connections, schema, the reader, the heartbeat and lease
- * expiry; store_pg_write.c: the writer).
+ * expiry; store_pg_write.c: the writer; store_pg_rows.c: job rows,
+ * result batches, bodies and lease expiry, shared by both).
  *
  * libpq is used in blocking mode on the store's own threads, each with
  * its own connection: the writer's (group commit, as with SQLite), the
@@ -20,7 +21,9 @@
 #ifndef FANOUTD_STORE_PG_H
 #define FANOUTD_STORE_PG_H
 
+#include <inttypes.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdbool.h>
 
 #include <libpq-fe.h>
@@ -32,6 +35,9 @@
 #define PG_LEASE_S        10        /* an instance silent this long is dead */
 #define PG_BEAT_MS        2000      /* heartbeat and lease expiry period */
 #define PG_PART_BYTES     (1 << 20) /* a body's rows in body_parts */
+
+/* Decimal text of v in buf (a char array), for a text parameter. */
+#define I64(buf, v) (snprintf(buf, sizeof(buf), "%" PRId64, (int64_t)(v)), buf)
 
 /* A job row locked by the running transaction, with its changes. */
 struct pjob {
@@ -48,6 +54,7 @@ struct pgtx {
 	PGconn *c;
 	struct pjob *jobs;
 	size_t njobs, cap;
+	bool moved;   /* a job changed state (or came or went) */
 	char *errmsg; /* this connection's last error */
 	size_t errlen;
 };
@@ -108,11 +115,13 @@ enum store_err pg_results(struct pgtx *t, struct pjob *j,
  * PG_LEASE_S) back to pending, unsafe ones ended `interrupted`; one
  * transaction per job. */
 enum store_err pg_reclaim(struct pgtx *t, const char *owner);
+/* Refresh the stats' jobs by state and items pending (a query). */
+void pg_stats(struct pgtx *t);
 /* A line the store writes itself. */
 char *pg_synth(struct pg_be *be, const struct store_synth *s);
 int64_t pg_int(const PGresult *res, int row, int col);
 
-/* store_pg_write.c */
+/* store_pg_write.c: the backend's writer functions. */
 enum store_err pg_begin(void *p);
 enum store_err pg_apply(void *p, struct sreq *r);
 enum store_err pg_commit(void *p);
