@@ -444,35 +444,41 @@ w_sweep(struct pgtx *t, struct sreq *r)
 static enum store_err
 w_trash_slice(struct pgtx *t, struct sreq *r)
 {
-	static const char *const del[] = {
-	    "DELETE FROM items WHERE ctid = ANY(ARRAY(SELECT ctid FROM items "
-	    "WHERE job = $1 LIMIT $2))",
-	    "DELETE FROM results WHERE ctid = ANY(ARRAY(SELECT ctid FROM "
-	    "results WHERE job = $1 LIMIT $2))",
-	    "DELETE FROM body_meta WHERE ctid = ANY(ARRAY(SELECT ctid FROM "
-	    "body_meta WHERE job = $1 LIMIT $2))",
-	    "DELETE FROM body_parts WHERE ctid = ANY(ARRAY(SELECT ctid FROM "
-	    "body_parts WHERE job = $1 LIMIT $3))",
-	    "DELETE FROM trash WHERE job = $1 AND $2::int > 0 AND $3::int > 0",
+	static const struct {
+		const char *sql;
+		int limit;
+	} del[] = {
+	    {"DELETE FROM items WHERE ctid = ANY(ARRAY(SELECT ctid FROM items "
+	     "WHERE job = $1 LIMIT $2))",
+	        TRASH_SLICE},
+	    {"DELETE FROM results WHERE ctid = ANY(ARRAY(SELECT ctid FROM "
+	     "results WHERE job = $1 LIMIT $2))",
+	        TRASH_SLICE},
+	    {"DELETE FROM body_meta WHERE ctid = ANY(ARRAY(SELECT ctid FROM "
+	     "body_meta WHERE job = $1 LIMIT $2))",
+	        TRASH_SLICE},
+	    {"DELETE FROM body_parts WHERE ctid = ANY(ARRAY(SELECT ctid FROM "
+	     "body_parts WHERE job = $1 LIMIT $2))",
+	        PARTS_SLICE},
 	};
-	char row[24], lim[24], parts[24];
-	const char *p[] = {I64(row, r->job_row), I64(lim, TRASH_SLICE),
-	    I64(parts, PARTS_SLICE)};
+	char row[24], lim[24];
+	const char *p[] = {I64(row, r->job_row), lim};
 	enum store_err err = STORE_OK;
+	PGresult *res;
 	size_t i;
 
 	r->count = 0;
-	for (i = 0; i < 4 && err == STORE_OK; i++) {
-		PGresult *res = pg_q(t, del[i], 3, p, PGRES_COMMAND_OK, &err);
-
+	for (i = 0; i < sizeof(del) / sizeof(del[0]) && err == STORE_OK; i++) {
+		I64(lim, del[i].limit);
+		res = pg_q(t, del[i].sql, 2, p, PGRES_COMMAND_OK, &err);
 		if (res != NULL)
 			r->count +=
 			    (uint64_t)strtoll(PQcmdTuples(res), NULL, 10);
 		PQclear(res);
 	}
-	if (err == STORE_OK && r->count == 0) {
-		PGresult *res = pg_q(t, del[4], 3, p, PGRES_COMMAND_OK, &err);
-
+	if (err == STORE_OK && r->count == 0) { /* all gone: forget it */
+		res = pg_q(t, "DELETE FROM trash WHERE job = $1", 1, p,
+		    PGRES_COMMAND_OK, &err);
 		PQclear(res);
 	}
 	r->again = err == STORE_OK && r->count > 0;
