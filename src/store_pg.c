@@ -487,11 +487,10 @@ in_job_snapshot(struct pgtx *t, struct sreq *r,
 	pg_exec(t, "COMMIT");
 }
 
+/* One read on the reader's connection. */
 static void
-pg_read(void *p, struct sreq *r)
+read_once(struct pgtx *t, struct sreq *r)
 {
-	struct pg_be *be = p;
-	struct pgtx *t = &be->rtx;
 	int64_t row;
 
 	if ((r->err = pg_connect(t)) != STORE_OK)
@@ -512,6 +511,27 @@ pg_read(void *p, struct sreq *r)
 	default:
 		r->err = STORE_EINTERNAL;
 		break;
+	}
+}
+
+/* The reader: a read that failed because the connection dropped (a
+ * restarted server) is tried once more on a new one. */
+static void
+pg_read(void *p, struct sreq *r)
+{
+	struct pg_be *be = p;
+
+	read_once(&be->rtx, r);
+	if (r->err == STORE_EIO && be->rtx.c != NULL &&
+	    PQstatus(be->rtx.c) != CONNECTION_OK) {
+		free(r->out); /* nothing was answered yet */
+		free(r->blob);
+		free(r->body_type);
+		free(r->body_coding);
+		r->out = r->blob = NULL;
+		r->body_type = r->body_coding = NULL;
+		r->chunk_len = 0;
+		read_once(&be->rtx, r);
 	}
 }
 
@@ -564,6 +584,13 @@ beat_once(struct pg_be *be)
 		return;
 	if (pg_reclaim(&be->btx, NULL) != STORE_OK)
 		log_warn("store: lease expiry: %s", be->berr);
+	/* Instances gone for a day, with nothing in flight: forgotten. */
+	res = pg_q(&be->btx,
+	    "DELETE FROM instances n WHERE seen < now() - interval '1 day' AND "
+	    "NOT EXISTS (SELECT 1 FROM items i WHERE i.state = 1 AND i.owner "
+	    "= n.id)",
+	    0, NULL, PGRES_COMMAND_OK, &err);
+	PQclear(res);
 	pg_stats(&be->btx);
 }
 
