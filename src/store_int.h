@@ -140,6 +140,10 @@ struct sreq {
 	char *body_type;    /* SR_RECORD: its Content-Type (owned), or NULL; */
 	char *body_coding; /* its codings (owned); both SR_BODY_READ's answer */
 	enum store_err body_err; /* SR_RECORD: the body file failed */
+	/* SR_RECORD: its body is in the database now (PostgreSQL): the
+	 * files thread removes the file, and the job's directory once it is
+	 * empty (that thread alone makes them: no race). */
+	bool drop_file;
 
 	/* Answers, filled by the worker. */
 	struct store_job job;

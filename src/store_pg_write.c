@@ -596,9 +596,18 @@ pg_commit(void *p)
 		err = pg_exec(&be->tx, "COMMIT");
 	if (err != STORE_OK)
 		return err;
-	for (i = 0; i < be->nrecs; i++) /* in the database now */
-		if (be->recs[i]->file != NULL)
-			unlinkat(be->st->dirfd, be->recs[i]->file->path, 0);
+	for (i = 0; i < be->nrecs; i++) { /* in the database now */
+		struct sreq *r = be->recs[i];
+
+		if (r->file == NULL)
+			continue;
+		if (atomic_load(&be->st->closing)) { /* files thread gone */
+			unlinkat(be->st->dirfd, r->file->path, 0);
+			continue;
+		}
+		r->drop_file = true;
+		r->route = ROUTE_FILES;
+	}
 	if (be->tx.moved) /* /metrics: jobs by state, at once */
 		pg_stats(&be->tx);
 	be->nrecs = 0;
