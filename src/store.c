@@ -472,6 +472,23 @@ store_abandon(struct store *st)
 	store_free(st);
 }
 
+void
+store_job_set_state(
+    struct store_job *j, enum store_job_state to, int64_t now_ms)
+{
+	log_debug("store: job %s: %s -> %s", j->id,
+	    store_job_state_name(j->state), store_job_state_name(to));
+	if (to == STORE_JOB_RUNNING && j->started_ms == 0)
+		j->started_ms = now_ms;
+	if (to == STORE_JOB_DONE || to == STORE_JOB_CANCELLED) {
+		j->finished_ms = now_ms;
+		j->expires_ms = now_ms + (int64_t)j->ttl_s * 1000;
+	}
+	if (to == STORE_JOB_QUEUED)
+		j->finished_ms = j->expires_ms = 0;
+	j->state = to;
+}
+
 bool
 store_shared(const struct store *st)
 {

@@ -257,6 +257,11 @@ void sfile_free(struct sfile *f);
 /* store_body.c: hand a sink over to its record request (loop thread);
  * false when the sink is not for r's job, index and attempt. */
 bool store_body_take(struct store_body *b, struct sreq *r);
+/* Every backend's one change of a job's state, with the times it sets:
+ * started on the first run, finished and expires (finished + ttl_s) once
+ * done or cancelled, both cleared when queued again. */
+void store_job_set_state(
+    struct store_job *j, enum store_job_state to, int64_t now_ms);
 /* The wall clock, from cfg or CLOCK_REALTIME. */
 int64_t store_now_ms(const struct store *st);
 /* A new job ID, from cfg or getrandom(2). */
