@@ -537,33 +537,6 @@ pg_read(void *p, struct sreq *r)
 
 /* --- heartbeat, lease expiry, stats ----------------------------------- */
 
-/* Totals for /metrics: jobs by state, items pending. */
-void
-pg_stats(struct pgtx *t)
-{
-	struct store *st = t->be->st;
-	uint64_t jobs[STORE_JOB__COUNT] = {0}, pending = 0;
-	enum store_err err;
-	PGresult *res = pg_q(t,
-	    "SELECT state, count(*), sum(pending) FROM jobs GROUP BY state", 0,
-	    NULL, PGRES_TUPLES_OK, &err);
-	int i;
-
-	if (res == NULL)
-		return;
-	for (i = 0; i < PQntuples(res); i++) {
-		int64_t s = pg_int(res, i, 0);
-
-		if (s >= 0 && s < STORE_JOB__COUNT)
-			jobs[s] = (uint64_t)pg_int(res, i, 1);
-		pending += (uint64_t)pg_int(res, i, 2);
-	}
-	PQclear(res);
-	for (i = 0; i < STORE_JOB__COUNT; i++)
-		atomic_store(&st->jobs[i], jobs[i]);
-	atomic_store(&st->items_pending, pending);
-}
-
 /* One beat: this instance is alive (the database's clock, so that the
  * instances' clocks may disagree); the items of silent ones go back. */
 static void
