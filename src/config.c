@@ -235,6 +235,9 @@ static const struct cfg_key config_keys[] = {
     {"jobs", "dir", CT_PATH, F(jobs_dir), "", 0, 0,
         "Directory of the job store (jobs.db, bodies/); empty: systemd's "
         "StateDirectory, else " CONFIG_JOBS_DIR "."},
+    {"jobs", "store", CT_PATH, F(jobs_store), "", 0, 0,
+        "Where jobs live: empty for SQLite in dir, or a PostgreSQL "
+        "connection URI (postgresql://...) shared by a fleet of fanoutd."},
     {"jobs", "max_active", CT_UINT, F(jobs_max_active), "1000", 1, CONC_MAX,
         "Most jobs queued or running at once (429 beyond)."},
     {"jobs", "max_items", CT_UINT, F(jobs_max_items), "1000000", 1, 100000000,

@@ -121,6 +121,8 @@ struct config {
 	int extract_on_loop;      /* parse on the loop, no threads */
 
 	/* [jobs] (issue #16) */
+	char jobs_store[CONFIG_PATH_LEN]; /* "": SQLite in jobs_dir, else a
+	                                   * postgresql:// conninfo */
 	char jobs_dir[CONFIG_PATH_LEN];   /* "": $STATE_DIRECTORY, else
 	                                   * CONFIG_JOBS_DIR */
 	uint64_t jobs_max_active;         /* queued + running jobs, else 429 */

@@ -60,23 +60,29 @@ jobs_cancelled(struct jobs *js, const char *id)
 	batch_abort(r->b, "the job was cancelled");
 }
 
-/* Resume every queued or running job, a page at a time. */
+/* Resume every queued or running job, a page at a time (with a shared
+ * store, those with items pending: the others are being run elsewhere). */
 static void
 resume_cb(enum store_err err, const struct store_job *jobs, size_t n, bool more,
     void *arg)
 {
 	struct jobs *js = arg;
+	bool shared = store_shared(js->st);
 	struct store_list_query q;
 	size_t i;
 
 	if (err != STORE_OK) {
-		log_error("jobs: cannot list jobs to resume: %s",
-		    store_err_message(err));
+		js->scanning = false;
+		if (!shared)
+			log_error("jobs: cannot list jobs to resume: %s",
+			    store_err_message(err));
 		return;
 	}
 	for (i = 0; i < n && !js->draining; i++)
-		if (run_find(js, jobs[i].id) == NULL)
+		if (run_find(js, jobs[i].id) == NULL &&
+		    (!shared || jobs[i].n.pending > 0))
 			run_start(js, &jobs[i]);
+	js->scanning = more && n > 0 && !js->draining;
 	if (more && n > 0 && !js->draining) {
 		memset(&q, 0, sizeof(q));
 		q.states = 1u << STORE_JOB_QUEUED | 1u << STORE_JOB_RUNNING;
@@ -84,6 +90,32 @@ resume_cb(enum store_err err, const struct store_job *jobs, size_t n, bool more,
 		q.after = jobs[n - 1].id;
 		store_list(js->st, &q, resume_cb, js);
 	}
+}
+
+/* A shared store: wake every follower (they read if caught up) and,
+ * every JOB_FLEET_SCAN ticks, look for jobs to help with. No NOTIFY per
+ * line: a poll costs one indexed read per follower. */
+static void
+fleet_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct jobs *js = arg;
+	struct jobs_watch *w, *next;
+	struct store_list_query q;
+
+	(void)fd;
+	(void)what;
+	for (w = TAILQ_FIRST(&js->watches); w != NULL; w = next) {
+		next = TAILQ_NEXT(w, link);
+		w->fn(w->arg);
+	}
+	if (++js->fleet_ticks % JOB_FLEET_SCAN != 0 || js->draining ||
+	    js->scanning || js->degraded != NULL)
+		return;
+	memset(&q, 0, sizeof(q));
+	q.states = 1u << STORE_JOB_QUEUED | 1u << STORE_JOB_RUNNING;
+	q.limit = JOB_RESUME_PAGE;
+	if (store_list(js->st, &q, resume_cb, js) == STORE_OK)
+		js->scanning = true;
 }
 
 static void
@@ -192,6 +224,14 @@ jobs_open(struct event_base *base, struct engine *e, const struct config *cfg,
 	TAILQ_INIT(&js->watches);
 	store_config_defaults(&sc);
 	sc.dir = jobs_dir(cfg);
+	sc.pg = cfg->jobs_store[0] != '\0' ? cfg->jobs_store : NULL;
+	if (sc.pg != NULL && strncmp(sc.pg, "postgresql://", 13) != 0 &&
+	    strncmp(sc.pg, "postgres://", 11) != 0) {
+		snprintf(why, whylen,
+		    "[jobs] store: expected postgresql://... or nothing");
+		free(js);
+		return NULL;
+	}
 	sc.durable = cfg->jobs_durable;
 	sc.max_active = (uint32_t)cfg->jobs_max_active;
 	sc.max_items = (uint32_t)cfg->jobs_max_items;
@@ -204,7 +244,11 @@ jobs_open(struct event_base *base, struct engine *e, const struct config *cfg,
 		free(js);
 		return NULL;
 	}
-	log_info("jobs: store in %s", sc.dir);
+	log_info("jobs: store in %s", sc.pg != NULL ? "PostgreSQL" : sc.dir);
+	if (sc.pg != NULL) {
+		js->fleet_ev = event_new(base, -1, EV_PERSIST, fleet_cb, js);
+		timer_arm_ms(js->fleet_ev, JOB_FLEET_POLL_MS);
+	}
 	js->sweep_ev = event_new(base, -1, EV_PERSIST, sweep_cb, js);
 	timer_arm_ms(js->sweep_ev, JOB_SWEEP_MS);
 	event_active(js->sweep_ev, EV_TIMEOUT, 1); /* one sweep at start */
@@ -281,6 +325,8 @@ jobs_drain(
 	js->drained = drained;
 	js->drained_arg = arg;
 	event_del(js->sweep_ev);
+	if (js->fleet_ev != NULL)
+		event_del(js->fleet_ev);
 	TAILQ_FOREACH(r, &js->runs, link)
 	{
 		if (r->state == RUN_ENDED)
@@ -322,6 +368,8 @@ jobs_close(struct jobs *js)
 		run_maybe_free(r);
 	}
 	event_free(js->sweep_ev);
+	if (js->fleet_ev != NULL)
+		event_free(js->fleet_ev);
 	if (js->check_ev != NULL)
 		event_free(js->check_ev);
 	if (js->drain_ev != NULL)

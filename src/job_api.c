@@ -58,6 +58,7 @@ static void
 job_store_error(struct server *srv, struct evhttp_request *req,
     enum store_err err, const char *id)
 {
+	const char *why;
 	char msg[300];
 
 	switch (err) {
@@ -80,8 +81,11 @@ job_store_error(struct server *srv, struct evhttp_request *req,
 		return;
 	case STORE_EFULL:
 	case STORE_EIO:
+		/* The cause, when the store said (disk full, PostgreSQL
+		 * unreachable, ...). */
+		why = srv->jobs != NULL ? jobs_degraded(srv->jobs) : NULL;
 		snprintf(msg, sizeof(msg), "the job store cannot take it: %s",
-		    store_err_message(err));
+		    why != NULL ? why : store_err_message(err));
 		server_error(srv, req, RERR_STORAGE, msg, NULL, NULL);
 		return;
 	case STORE_ECLOSED:

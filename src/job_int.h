@@ -21,6 +21,12 @@
 #define JOB_RETRY_MS    1000  /* lease again after the store refused */
 #define JOB_SWEEP_MS    60000 /* expired jobs are swept this often */
 #define JOB_RESUME_PAGE 1000  /* jobs read at start, per page */
+/* A shared store (PostgreSQL): followers poll for lines this often, and
+ * every JOB_FLEET_SCAN polls the instance looks for jobs with items
+ * pending that it does not run (new ones from other instances, items a
+ * dead instance held). */
+#define JOB_FLEET_POLL_MS 200
+#define JOB_FLEET_SCAN    5
 /* Body bytes queued for the disk past which a response stops being read. */
 #define RUN_BODY_HIGH_WATER (4 << 20)
 
@@ -74,6 +80,9 @@ struct jobs {
 	TAILQ_HEAD(, job_run) runs;
 	TAILQ_HEAD(, jobs_watch) watches;
 	struct event *sweep_ev;
+	struct event *fleet_ev; /* a shared store: the poll (job.c) */
+	unsigned fleet_ticks;
+	bool scanning; /* a scan's store_list is out */
 	bool draining;
 	bool closing; /* jobs_close: runners only wait for the store */
 	struct event *drain_ev; /* the drain timeout */

@@ -378,6 +378,7 @@ store_free(struct store *st)
 	squeue_destroy(&st->fq);
 	squeue_destroy(&st->done);
 	free(st->dir);
+	free((char *)st->cfg.pg);
 	free(st);
 }
 
@@ -390,6 +391,7 @@ store_open(const struct store_config *cfg, struct event_base *base, char *err,
 	int rc;
 
 	st->cfg = *cfg;
+	st->cfg.pg = cfg->pg != NULL ? xstrdup(cfg->pg) : NULL;
 	config_fill(&st->cfg);
 	st->dir = xstrdup(cfg->dir != NULL ? cfg->dir : ".");
 	st->cfg.dir = st->dir;
@@ -408,7 +410,12 @@ store_open(const struct store_config *cfg, struct event_base *base, char *err,
 	free(bodies);
 	if (rc < 0 || lock_dir(st, err, errlen) < 0)
 		goto fail;
-	st->be = store_sqlite_open(st, err, errlen);
+	if (cfg->pg != NULL) {
+		st->ops = &store_pg_backend;
+		st->be = store_pg_open(st, err, errlen);
+	} else {
+		st->be = store_sqlite_open(st, err, errlen);
+	}
 	if (st->be == NULL)
 		goto fail;
 	st->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -467,6 +474,29 @@ store_abandon(struct store *st)
 	atomic_store(&st->abandon, true);
 	store_threads_stop(st);
 	store_free(st);
+}
+
+void
+store_job_set_state(
+    struct store_job *j, enum store_job_state to, int64_t now_ms)
+{
+	log_debug("store: job %s: %s -> %s", j->id,
+	    store_job_state_name(j->state), store_job_state_name(to));
+	if (to == STORE_JOB_RUNNING && j->started_ms == 0)
+		j->started_ms = now_ms;
+	if (to == STORE_JOB_DONE || to == STORE_JOB_CANCELLED) {
+		j->finished_ms = now_ms;
+		j->expires_ms = now_ms + (int64_t)j->ttl_s * 1000;
+	}
+	if (to == STORE_JOB_QUEUED)
+		j->finished_ms = j->expires_ms = 0;
+	j->state = to;
+}
+
+bool
+store_shared(const struct store *st)
+{
+	return st->cfg.pg != NULL;
 }
 
 void

@@ -163,7 +163,11 @@ char *store_line_default(const struct store_synth *s);
 typedef void (*store_health_cb)(bool ok, const char *why, void *arg);
 
 struct store_config {
-	const char *dir;     /* holds jobs.db and bodies/; made if missing */
+	const char *dir; /* holds jobs.db and bodies/; made if missing */
+	/* NULL: SQLite in dir. Else a libpq conninfo (postgresql://...):
+	 * the store is in PostgreSQL, shared by every instance pointed at
+	 * it (dir still holds this instance's ID and bodies in transit). */
+	const char *pg;
 	bool memory;         /* tests: the database in memory (bodies in dir) */
 	bool durable;        /* fsync each commit and body (default true) */
 	uint32_t max_active; /* queued + running jobs (0: no limit) */
@@ -462,6 +466,10 @@ struct store_stats {
 	uint64_t used_bytes; /* database pages in use + body files */
 	bool degraded;
 };
+
+/* Is the store shared with other instances (PostgreSQL)? Then jobs and
+ * lines change without this process knowing: its callers poll. */
+bool store_shared(const struct store *st);
 
 /* A snapshot for /metrics and /healthz; cheap, never waits on disk. */
 void store_stats(struct store *st, struct store_stats *out);

@@ -347,6 +347,16 @@ remove_bodies(struct store *st, const char *id)
 		log_warn("store: cannot remove %s: %s", dir, strerror(errno));
 }
 
+/* rmdir DIR/bodies/ID if nothing is left in it. */
+static void
+rmdir_empty(struct store *st, const char *id)
+{
+	char dir[sizeof("bodies/") + STORE_ID_LEN];
+
+	snprintf(dir, sizeof(dir), "bodies/%s", id);
+	unlinkat(st->dirfd, dir, AT_REMOVEDIR); /* ENOTEMPTY: not yet */
+}
+
 void
 store_files_run(struct store *st, struct sreq *r)
 {
@@ -360,8 +370,11 @@ store_files_run(struct store *st, struct sreq *r)
 			file_seal(st, r->file);
 			r->body_err = r->file->err;
 			r->route = ROUTE_WRITER;
-		} else if (r->err != STORE_OK) { /* refused: drop the body */
+		} else if (r->err != STORE_OK || r->drop_file) {
+			/* refused, or stored in the database: drop the file */
 			unlinkat(st->dirfd, r->file->path, 0);
+			if (r->drop_file)
+				rmdir_empty(st, r->id);
 		}
 		break;
 	case SR_BODY_ABORT:

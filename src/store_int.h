@@ -140,6 +140,10 @@ struct sreq {
 	char *body_type;    /* SR_RECORD: its Content-Type (owned), or NULL; */
 	char *body_coding; /* its codings (owned); both SR_BODY_READ's answer */
 	enum store_err body_err; /* SR_RECORD: the body file failed */
+	/* SR_RECORD: its body is in the database now (PostgreSQL): the
+	 * files thread removes the file, and the job's directory once it is
+	 * empty (that thread alone makes them: no race). */
+	bool drop_file;
 
 	/* Answers, filled by the worker. */
 	struct store_job job;
@@ -186,6 +190,9 @@ struct store_backend {
 	 * checkpoint), so that the writer never waits for it. */
 	void (*checkpoint)(void *be);
 	void (*close)(void *be);
+	/* Leases are answered only once committed (no early answer): a
+	 * backend whose leases are not ranges a twin could redo. */
+	bool lease_after_commit;
 };
 
 struct store {
@@ -226,6 +233,10 @@ struct store {
  * queues the follow-up work recovery found (store_spawn). */
 void *store_sqlite_open(struct store *st, char *err, size_t errlen);
 extern const struct store_backend store_sqlite_backend;
+/* The PostgreSQL backend (store_pg*.c), when cfg.pg is set: connects,
+ * creates or migrates the schema, recovers this instance's leases. */
+void *store_pg_open(struct store *st, char *err, size_t errlen);
+extern const struct store_backend store_pg_backend;
 
 /* Writer thread: queue r once the running transaction commits. */
 void store_spawn(struct store *st, struct sreq *r);
@@ -246,6 +257,11 @@ void sfile_free(struct sfile *f);
 /* store_body.c: hand a sink over to its record request (loop thread);
  * false when the sink is not for r's job, index and attempt. */
 bool store_body_take(struct store_body *b, struct sreq *r);
+/* Every backend's one change of a job's state, with the times it sets:
+ * started on the first run, finished and expires (finished + ttl_s) once
+ * done or cancelled, both cleared when queued again. */
+void store_job_set_state(
+    struct store_job *j, enum store_job_state to, int64_t now_ms);
 /* The wall clock, from cfg or CLOCK_REALTIME. */
 int64_t store_now_ms(const struct store *st);
 /* A new job ID, from cfg or getrandom(2). */

@@ -433,4 +433,5 @@ const struct store_backend store_sqlite_backend = {
     sqlite_errmsg,
     sqlite_checkpoint,
     sqlite_close,
+    false,
 };

@@ -159,21 +159,10 @@ wjob_move(struct sqlite_be *be, struct wjob *j, enum store_job_event ev)
 
 	if (to < 0 || to == (int)j->job.state)
 		return;
-	log_debug("store: job %s: %s -> %s", j->job.id,
-	    store_job_state_name(j->job.state),
-	    store_job_state_name((enum store_job_state)to));
 	now = store_now_ms(be->st);
 	be->live.jobs[j->job.state]--;
 	be->live.jobs[to]++;
-	if (to == STORE_JOB_RUNNING && j->job.started_ms == 0)
-		j->job.started_ms = now;
-	if (to == STORE_JOB_DONE || to == STORE_JOB_CANCELLED) {
-		j->job.finished_ms = now;
-		j->job.expires_ms = now + (int64_t)j->job.ttl_s * 1000;
-	}
-	if (to == STORE_JOB_QUEUED)
-		j->job.finished_ms = j->job.expires_ms = 0;
-	j->job.state = (enum store_job_state)to;
+	store_job_set_state(&j->job, (enum store_job_state)to, now);
 	wjob_dirty(be, j);
 }
 

@@ -363,7 +363,7 @@ answer_early(const struct store *st, const struct sreq *r)
 {
 	size_t i;
 
-	if (r->op != SR_LEASE || st->degraded)
+	if (r->op != SR_LEASE || st->degraded || st->ops->lease_after_commit)
 		return false;
 	for (i = 0; i < r->count; i++)
 		if ((r->leased[i].flags & STORE_ITEM_UNSAFE) &&
@@ -419,6 +419,13 @@ run_txn(struct store *st, struct group *g)
 
 	uint64_t linger_to = t0 + (uint64_t)st->cfg.linger_ms * 1000;
 	bool hurry = false;
+
+	/* No transaction (a database server unreachable): what was to go
+	 * in it fails or waits, as after a failed commit. */
+	if (err != STORE_OK) {
+		done = g->todo;
+		g->todo = NULL;
+	}
 
 	while (err == STORE_OK) {
 		if ((r = next_req(st, g)) == NULL) {

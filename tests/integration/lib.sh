@@ -126,6 +126,11 @@ start_fanoutd() {
 	# when the text has its own listen, ours is left out.
 	case $'\n'"${1:-}" in *$'\n'listen*=*) listen= ;; esac
 	printf '[server]\n%s\n%s\n' "$listen" "${1:-}" >"$conf"
+	# FANOUTD_JOB_STORE (tests/integration/jobs_pg.sh): the jobs in
+	# that store (PostgreSQL) instead of SQLite.
+	if [ -n "${FANOUTD_JOB_STORE:-}" ]; then
+		printf '\n[jobs]\nstore = %s\n' "$FANOUTD_JOB_STORE" >>"$conf"
+	fi
 	: >"$T/fanoutd.log"
 	# shellcheck disable=SC2086
 	$FANOUTD_WRAPPER "$FANOUTD" -c "$conf" 2>>"$T/fanoutd.log" &
