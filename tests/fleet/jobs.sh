@@ -10,10 +10,10 @@
 # with exactly one result line, seq runs 1..20000 with no gap, and the
 # lines read back through a different instance are the same; all of it
 # well under 3 minutes.
-. "${TESTLIB:?TESTLIB must point to tests/integration/lib.sh}"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/lib.sh"
 . "$here/pg.sh"
-command -v haproxy >/dev/null || { echo "haproxy is missing (script/bootstrap)"; exit 1; }
+need_cmd haproxy
 
 t0=$(ms_now)
 N=20000
@@ -25,25 +25,17 @@ free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-declare -a PORT FPID
-# start_instance I: fanoutd number I on PORT[I], jobs in PostgreSQL and
-# its own [jobs] dir (its instance ID, bodies in transit).
-start_instance() {
-	local i=$1 conf="$T/fo$1.conf"
-	printf '[server]\nlisten = 127.0.0.1:%s\n[jobs]\nstore = %s\ndir = %s\n' \
-		"${PORT[$i]}" "$PG_URI" "$T/st$i" >"$conf"
-	$FANOUTD_WRAPPER "$FANOUTD" -c "$conf" 2>>"$T/fo$i.log" &
-	FPID[$i]=$!
-	PIDS+=("${FPID[$i]}")
-	wait_until 30 grep -q 'fanoutd .* ready' "$T/fo$i.log" || {
-		echo "fanoutd $i did not start" >&2
-		cat "$T/fo$i.log" >&2
-		exit 1
-	}
+declare -a PORT
+# pg_instance I: fanoutd I on PORT[I] (fixed: HAProxy's backend, and
+# the same after a restart), jobs in PostgreSQL, its own [jobs] dir
+# (its instance ID, bodies in transit) from start_instance.
+pg_instance() {
+	start_instance "$1" "$(printf 'listen = 127.0.0.1:%s\n[jobs]\nstore = %s' \
+		"${PORT[$1]}" "$PG_URI")"
 }
 for i in 1 2 3; do
 	PORT[$i]=$(free_port)
-	start_instance "$i"
+	pg_instance "$i"
 done
 
 # HAProxy: etc/haproxy.cfg with our ports.
@@ -73,23 +65,23 @@ curl -sS -N --max-time 170 "http://127.0.0.1:${PORT[3]}/v1/jobs/$id/results?foll
 follower=$!
 
 # Every instance takes part; then one dies mid-run, another restarts.
-wait_until 30 sh -c "grep -q 'job $id: running' '$T/fo1.log' && grep -q 'job $id: running' '$T/fo2.log' && grep -q 'job $id: running' '$T/fo3.log'" ||
+wait_until 30 sh -c "grep -q 'job $id: running' '$T/fanoutd-1.log' && grep -q 'job $id: running' '$T/fanoutd-2.log' && grep -q 'job $id: running' '$T/fanoutd-3.log'" ||
 	fail "not every instance ran the job"
 wait_until 60 sh -c "[ \$(curl -sS '$HA/v1/jobs/$id' | jq .job.last_seq) -ge 3000 ]" ||
 	fail "the job does not progress"
-kill -9 "${FPID[1]}"
+kill_instance 1
 killed_at=$(ms_now)
-kill -TERM "${FPID[2]}"
-wait "${FPID[2]}"
+kill -TERM "${FPIDS[2]}"
+wait "${FPIDS[2]}"
 check "instance 2 drains and exits 0" "$?" 0
-start_instance 2
+pg_instance 2
 check_true "instance 2 recovered nothing of its own (it gave everything back)" \
-	sh -c "! grep -q 'recovered this instance' '$T/fo2.log'"
+	sh -c "! grep -q 'recovered this instance' '$T/fanoutd-2.log'"
 
 wait_until 150 sh -c "curl -sS '$HA/v1/jobs/$id' | jq -e '.job.state == \"done\"' >/dev/null" ||
 	fail "the job did not finish"
 check_true "the items instance 1 held came back after the lease expiry" \
-	grep -q 'leases of a silent instance expired' "$T/fo2.log" "$T/fo3.log"
+	grep -q 'leases of a silent instance expired' "$T/fanoutd-2.log" "$T/fanoutd-3.log"
 wait "$follower"
 j=$(curl -sS "http://127.0.0.1:${PORT[2]}/v1/jobs/$id")
 check "the job ends done with every item ok (read through instance 2)" \
@@ -112,9 +104,5 @@ took=$(($(ms_now) - t0))
 echo "# fleet job test: $N items in $((took / 1000)) s (instance 1 killed at +$(((killed_at - t0) / 1000)) s)"
 check_true "all of it in under 3 minutes" test "$took" -lt 180000
 
-for i in 2 3; do
-	kill -TERM "${FPID[$i]}"
-	wait "${FPID[$i]}"
-	check "instance $i stops cleanly" "$?" 0
-done
+stop_instances
 finish

@@ -48,15 +48,18 @@ kill_redis() {
 	rm -f "$(redis_sock "$1")"
 }
 
-# start_instance ID CONF [PREFIX...]: a fanoutd on 127.0.0.1:0 with the
-# configuration text CONF (its own [jobs] dir is added), run under the
+# start_instance ID CONF [PREFIX...]: a fanoutd on 127.0.0.1:0 (unless
+# CONF has a listen) with the configuration text CONF under [server]
+# (its own [jobs] dir is added), run under the
 # PREFIX command when given (e.g. env LD_PRELOAD=... FAKETIME=+45s),
 # which must exec fanoutd (FPIDS is fanoutd's PID).
 start_instance() {
-	local id=$1 conf=$2
+	local id=$1 conf=$2 listen='listen = 127.0.0.1:0'
 	shift 2
-	printf '[server]\nlisten = 127.0.0.1:0\n%s\n[jobs]\ndir = %s\n' \
-		"$conf" "$T/jobs-$id" >"$T/fanoutd-$id.conf"
+	# A listen of its own in CONF (a port fixed for HAProxy) replaces ours.
+	case $'\n'"$conf" in *$'\n'listen*=*) listen= ;; esac
+	printf '[server]\n%s\n%s\n[jobs]\ndir = %s\n' \
+		"$listen" "$conf" "$T/jobs-$id" >"$T/fanoutd-$id.conf"
 	: >"$T/fanoutd-$id.log"
 	# shellcheck disable=SC2086
 	"$@" $FANOUTD_WRAPPER "$FANOUTD" -c "$T/fanoutd-$id.conf" \
