@@ -380,6 +380,10 @@ struct store_cursor {
 	uint64_t after;   /* lines with seq > after */
 	uint32_t limit;   /* 1..STORE_PAGE_MAX (0: 1000) */
 	bool failed_only; /* only lines whose outcome is not ok */
+	/* Only each item's current line: the newest line of an item that
+	 * is done. Left out: a line a retry superseded, and the old line of
+	 * an item queued again by a retry (until its new line). */
+	bool latest;
 };
 
 struct store_line {

@@ -59,6 +59,8 @@ enum rstmt {
 	R_LIST,
 	R_LINES,
 	R_FAILED,
+	R_LATEST,
+	R_LATEST_FAILED,
 	R_ITEM,
 	R_BODY,
 	R__COUNT
