@@ -8,8 +8,9 @@
  * scheduler's host table (in flight, attempts ended and failed per
  * host), the running batches (stream.h) and the active jobs (one
  * store_list, answered on the store's thread, so the loop never waits
- * on the disk). Rates are differences between two snapshots, kept in a
- * small table keyed by what they measure ("b:ID", "j:ID", "h:HOST",
+ * on the disk). Rates are estimates updated at each snapshot (rate.h:
+ * a mean that turns into a moving average, 30 s for jobs and batches,
+ * 1.5 s for hosts), kept in a small table keyed by what they measure ("b:ID", "j:ID", "h:HOST",
  * "f:HOST") and pruned of whatever a snapshot no longer shows; the
  * server's items per second is sampled every tick into a 60-second
  * ring, the chart of the dashboard.
