@@ -10,8 +10,8 @@
  * store_list, answered on the store's thread, so the loop never waits
  * on the disk). Rates are estimates updated at each snapshot (rate.h:
  * a mean that turns into a moving average, 30 s for jobs and batches,
- * 1.5 s for hosts), kept in a small table keyed by what they measure ("b:ID", "j:ID", "h:HOST",
- * "f:HOST") and pruned of whatever a snapshot no longer shows; the
+ * 1.5 s for hosts), kept in a small table keyed by what they measure
+ * ("b:ID", "j:ID", "h:HOST", "f:HOST") and pruned of whatever a snapshot no longer shows; the
  * server's items per second is sampled every tick into a 60-second
  * ring, the chart of the dashboard.
  *
