@@ -1,8 +1,12 @@
 """ui_driver.py - the dashboard's scenarios in a real headless Chromium
 (issue #20), driven through cdp.py. Run by tests/integration/ui.sh:
 
-  ui_driver.py DIR main FO UP ROOT [SHOTS]  submit, watch, fail, retry,
-                                            hostile text stays inert
+  ui_driver.py DIR main FO UP ROOT [SHOTS]  submit, watch, fail, retry
+                                            (current failures only),
+                                            downloads, all jobs, an
+                                            unknown job, cancel, submit
+                                            checks, 400 px; hostile text
+                                            stays inert
   ui_driver.py DIR auth FO UP TOKEN TMP     the token prompt, a file
   ui_driver.py DIR reconnect FO SIGNAL      the stream drops, comes back
   ui_driver.py DIR load FO BIGJOB           100 jobs + 1,000,000 items
@@ -272,6 +276,21 @@ def scenario_main(p, fo, up, root, shots):
           p.text("#job-capped"))
     p.wait("document.getElementById('job-total').textContent === '1'", 10)
     check("the file was the list (1 item)", True)
+
+    # At 400 px wide nothing pushes the page sideways: wide tables
+    # scroll in their own box.
+    p.call("Emulation.setDeviceMetricsOverride", width=400, height=800,
+           deviceScaleFactor=1, mobile=False)
+    for where in ("#/jobs/" + job, "#/"):
+        p.navigate(fo + "/ui" + where)
+        p.wait("document.getElementById('conn').textContent === 'live'", 10)
+        p.wait("document.querySelectorAll('#recent-body tr, #all-body a')"
+               ".length > 0", 10, "rows at 400 px")
+        w = p.eval("document.documentElement.scrollWidth")
+        check("at 400 px wide, %s fits (%d px)" % (where, w), w <= 400,
+              str(w))
+    p.call("Emulation.setDeviceMetricsOverride", width=1280, height=900,
+           deviceScaleFactor=1, mobile=False)
 
     check("no script error and no CSP violation", not p.problems,
           "; ".join(p.problems))
