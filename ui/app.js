@@ -495,7 +495,7 @@
       try {
         doc = await api('GET', jobUrl());
       } catch (e) {
-        if (e.status === 404 && id === jobId) {
+        if ((e.status === 404 || e.status === 400) && id === jobId) {
           jobGone = true;
           job = null;
           setText('job-state', 'no such job (unknown, expired or deleted)');
@@ -639,9 +639,10 @@
   }
 
   // The latest results: the newest current lines (?latest=true) among
-  // the last RECENT_SCAN lines, newest first, with the title when
-  // extracted and a link to each stored body.
-  const RECENT_SCAN = 200;
+  // the last RECENT_SCAN lines (a line may carry its body: few of
+  // them), newest first, with the title when extracted and a link to
+  // each stored body.
+  const RECENT_SCAN = 50;
   async function loadRecent() {
     const id = jobId;
     if (!job || job.last_seq === 0) return;
@@ -654,7 +655,7 @@
     if (id !== jobId) return;
     $('recent-body').replaceChildren(...lines.slice(-RECENT).reverse().map((l) => el('tr', {},
       el('td', {}, String(l.index)),
-      el('td', {}, l.ok ? 'ok' : failKind(l)),
+      el('td', {}, l.ok ? 'ok' : failKind(l) + (l.error ? '' : ' (' + l.status + ')')),
       el('td', {class: 'url'}, l.url || ''),
       el('td', {class: 'url'}, l.extract && l.extract.title ? l.extract.title : ''),
       bodyCell(id, l))));
