@@ -36,6 +36,9 @@ const char *const sqlite_rsql[R__COUNT] = {
     [R_ROW_OF] = "SELECT id FROM jobs WHERE key = ?1",
     [R_LIST] = "SELECT " JOB_COLS ", name, options FROM jobs WHERE id > ?1 AND "
                "((1 << state) & ?2) <> 0 ORDER BY id LIMIT ?3",
+    [R_LIST_NEWEST] = "SELECT " JOB_COLS ", name, options FROM jobs WHERE id "
+                      "< ?1 AND ((1 << state) & ?2) <> 0 ORDER BY id DESC "
+                      "LIMIT ?3",
     [R_LINES] = "SELECT id, idx, attempt, outcome, line FROM results "
                 "WHERE id > ?1 AND id <= ?2 ORDER BY id LIMIT ?3",
     [R_FAILED] = "SELECT id, idx, attempt, outcome, line FROM results "
@@ -160,11 +163,11 @@ r_get(struct sqlite_be *be, struct sreq *r)
 static void
 r_list(struct sqlite_be *be, struct sreq *r)
 {
-	sqlite3_stmt *s = be->rs[R_LIST];
+	sqlite3_stmt *s = be->rs[r->q.newest_first ? R_LIST_NEWEST : R_LIST];
 	struct store_job *jobs = xcalloc(r->q.limit + 1, sizeof(*jobs));
 	struct buf text = BUF_INIT;
 	size_t *off = xcalloc(r->q.limit + 1, 2 * sizeof(size_t)), n = 0, i;
-	int64_t after = 0, row;
+	int64_t after = r->q.newest_first ? INT64_MAX : 0, row;
 	int rc;
 
 	if (r->q.after != NULL) {

@@ -57,6 +57,7 @@ enum rstmt {
 	R_JOB,
 	R_ROW_OF,
 	R_LIST,
+	R_LIST_NEWEST,
 	R_LINES,
 	R_FAILED,
 	R_LATEST,

@@ -366,7 +366,7 @@
       el('td', {}, fmtNum(h.attempts)))) : [emptyRow(5, 'no host busy')]));
   }
 
-  // --- every stored job, a page at a time (GET /v1/jobs) -------------------
+  // --- every stored job, newest first, a page at a time (GET /v1/jobs) ----
 
   const JOB_PAGE = 20;
   let listAfter = '';      // the cursor of the page shown ('' = first)
@@ -380,7 +380,7 @@
     if (listBusy) return;
     listBusy = true;
     try {
-      const doc = await api('GET', '/v1/jobs?limit=' + JOB_PAGE +
+      const doc = await api('GET', '/v1/jobs?order=newest&limit=' + JOB_PAGE +
         (after ? '&after=' + encodeURIComponent(after) : ''));
       listAt = Date.now();
       listAfter = after;

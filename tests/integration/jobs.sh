@@ -178,6 +178,16 @@ check "limit pages, next names where the next page starts" \
 	"$(curl -sS "$FO/v1/jobs?limit=1&after=$(printf '%s' "$p1" | jq -r .next)" | jq -r '.jobs[0].id')" \
 	"$(job_id "$a")"
 
+all=$(curl -sS "$FO/v1/jobs" | jq -c '[.jobs[].id]')
+check "?order=newest: the same jobs, the newest first" \
+	"$(curl -sS "$FO/v1/jobs?order=newest" | jq -c '[.jobs[].id] | reverse')" "$all"
+p1=$(curl -sS "$FO/v1/jobs?order=newest&limit=1")
+check "... paged with after= in that order" \
+	"$(curl -sS "$FO/v1/jobs?order=newest&limit=1&after=$(printf '%s' "$p1" | jq -r .next)" | jq -r '.jobs[0].id')" \
+	"$(jq -r '.[-2]' <<<"$all")"
+check "a bad order is a JSON 400" \
+	"$(curl -sS "$FO/v1/jobs?order=random" | jq -r .error.message)" "order: expected oldest or newest"
+
 r=$(post_job "[\"$UP/status/500?tag=ff\",\"$UP/delay/300?tag=ff\"]")
 ff=$(job_id "$r")
 check "following only the failed lines ends with the job (its last line was ok)" \
