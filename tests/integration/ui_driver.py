@@ -218,6 +218,33 @@ def scenario_main(p, fo, up, root, shots):
                  "document.getElementById('job-retry').disabled && "
                  "document.getElementById('fail-next').disabled"))
 
+    # The repro of the bug: item 0 fails once, then is ok. After a
+    # retry from the page no failure stands, and the latest results show
+    # each item once, ok, with the body of its current line.
+    fl = post_job(fo, [up + "/flaky/ui-%d?fail=1" % os.getpid(),
+                       up + "/status/200"], "?retries=0")
+    p.navigate(fo + "/ui#/jobs/" + fl)
+    p.wait("document.getElementById('job-state').textContent === 'done' "
+           "&& document.querySelectorAll('#fail-groups tbody tr').length "
+           "=== 1", 15, "the flaky job's failure")
+    p.click("#job-retry")
+    p.wait("document.getElementById('job-ok').textContent === '2' && "
+           "document.getElementById('job-state').textContent === 'done'",
+           15, "the retried flaky job")
+    p.wait("document.getElementById('fail-groups').textContent"
+           ".includes('No failed item')", 10, "no failure listed")
+    p.wait("document.querySelectorAll('#recent-body tr').length === 2 && "
+           "Array.from(document.querySelectorAll('#recent-body tr'))"
+           ".some(r => r.cells[0].textContent === '0' && "
+           "r.cells[1].textContent === 'ok')", 10,
+           "item 0 ok in the latest results")
+    recent = rows(p, "#recent-body tr")
+    check("after a retry that mended it, no failure is listed and the "
+          "latest results show each item once, ok",
+          sorted(r.split("|")[:2] for r in recent) == [["0", "ok"],
+                                                       ["1", "ok"]],
+          str(recent))
+
     # Cancel takes two clicks; the page then follows the job until its
     # item in flight has ended too.
     slow = post_job(fo, [up + "/delay/3000"] + [up + "/delay/3000?n=%d" % i
@@ -394,6 +421,29 @@ def scenario_load(p, fo, big):
     check("the next page of failures replaces the first",
           p.eval("document.querySelectorAll('#fail-groups tbody tr')"
                  ".length") == 50)
+    check("... with Previous and the page's position",
+          p.text("#fail-pos").startswith("page 2: 51-100 of") and
+          not p.eval("document.getElementById('fail-prev').disabled"),
+          p.text("#fail-pos"))
+    p.click("#fail-prev")
+    p.wait("document.getElementById('fail-pos').textContent"
+           ".startsWith('page 1: 1-50 of')", 10, "the first page again")
+    check("Previous goes back to the first page",
+          p.eval("document.querySelector('#fail-groups tbody td')"
+                 ".textContent") == first)
+    # Cancel the big job from the page: its pending items end with
+    # cancelled lines over some time, and the page follows the counts
+    # down to 0 (the job no longer in the stats stream meanwhile).
+    p.click("#job-cancel")
+    p.click("#job-cancel")
+    p.wait("document.getElementById('job-state').textContent"
+           ".startsWith('cancelled')", 15, "the big job cancelled")
+    p.wait("document.getElementById('job-pending').textContent === '0' && "
+           "document.getElementById('job-inflight').textContent === '0'",
+           90, "the page to follow the big job until it settles")
+    check("after Cancel the page follows a 1,000,000-item job until "
+          "nothing is pending", p.text("#job-state") == "cancelled",
+          p.text("#job-state"))
     check("no script error and no CSP violation", not p.problems,
           "; ".join(p.problems))
 
