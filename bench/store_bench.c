@@ -173,7 +173,7 @@ on_read(enum store_err err, const struct store_page *p, void *arg)
 static void
 read_all(void)
 {
-	struct store_cursor c = {0, 1000, false};
+	struct store_cursor c = {0, 1000, false, false};
 
 	lines_read = 0;
 	next_after = 0;

@@ -568,6 +568,15 @@ job_list(struct server *srv, struct evhttp_request *req, const char *query)
 		}
 		lq.after = v;
 	}
+	if ((v = evhttp_find_header(&q, "order")) != NULL) {
+		if (strcmp(v, "newest") == 0)
+			lq.newest_first = true;
+		else if (strcmp(v, "oldest") != 0) {
+			snprintf(msg, sizeof(msg),
+			    "order: expected oldest or newest");
+			goto bad;
+		}
+	}
 	if (store_list(jobs_store(srv->jobs), &lq, job_list_cb,
 	        call_new(srv, req, lq.after)) != STORE_OK)
 		server_error(srv, req, RERR_DRAINING,

@@ -5,6 +5,8 @@
  *
  *   ?after=SEQ     lines after seq SEQ (SSE: Last-Event-ID does the same)
  *   ?state=failed  only lines whose outcome is not ok
+ *   ?latest=true   only each item's current line (its newest, once the
+ *                  item is done): lines a retry superseded are left out
  *   ?follow=true   stay open: new lines as they commit, until the job is
  *                  done or cancelled, then the summary
  *   ?format=       ndjson (default), sse, json (buffered, not with
@@ -64,7 +66,7 @@ struct job_reader {
 	char id[STORE_ID_LEN + 1];
 	enum reader_state state;
 	enum out_format format;
-	bool follow, failed_only;
+	bool follow, failed_only, latest;
 	bool started;  /* the reply's head is out */
 	bool busy;     /* a store request is out */
 	bool gone;     /* the caller went away, or the server closes */
@@ -512,6 +514,7 @@ reader_read(struct job_reader *rd)
 	c.after = rd->after;
 	c.limit = READER_PAGE;
 	c.failed_only = rd->failed_only;
+	c.latest = rd->latest;
 	rd->notified = false;
 	reader_set_state(rd, RD_READING);
 	err = store_read(
@@ -560,6 +563,13 @@ reader_query(struct job_reader *rd, struct evhttp_request *req,
 			goto out;
 		}
 		rd->follow = b;
+	}
+	if ((v = evhttp_find_header(&q, "latest")) != NULL) {
+		if (parse_bool(v, &b) != 0) {
+			snprintf(msg, msglen, "latest: expected true or false");
+			goto out;
+		}
+		rd->latest = b;
 	}
 	if ((v = evhttp_find_header(&q, "state")) != NULL) {
 		if (strcmp(v, "failed") == 0)

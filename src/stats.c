@@ -8,9 +8,10 @@
  * scheduler's host table (in flight, attempts ended and failed per
  * host), the running batches (stream.h) and the active jobs (one
  * store_list, answered on the store's thread, so the loop never waits
- * on the disk). Rates are differences between two snapshots, kept in a
- * small table keyed by what they measure ("b:ID", "j:ID", "h:HOST",
- * "f:HOST") and pruned of whatever a snapshot no longer shows; the
+ * on the disk). Rates are estimates updated at each snapshot (rate.h:
+ * a mean that turns into a moving average, 30 s for jobs and batches,
+ * 1.5 s for hosts), kept in a small table keyed by what they measure
+ * ("b:ID", "j:ID", "h:HOST", "f:HOST") and pruned of whatever a snapshot no longer shows; the
  * server's items per second is sampled every tick into a 60-second
  * ring, the chart of the dashboard.
  *
@@ -37,6 +38,7 @@
 #include "htab.h"
 #include "log.h"
 #include "metrics.h"
+#include "rate.h"
 #include "scheduler.h"
 #include "server_int.h"
 #include "stats.h"
@@ -60,12 +62,15 @@ struct stats_follower {
 	TAILQ_ENTRY(stats_follower) link;
 };
 
-/* A rate: the count at the last snapshot that showed it, and when. */
+/* Time constants of the rate estimates (rate.h), seconds: a job's or
+ * batch's rate feeds its ETA and should hold still; a host's "now". */
+#define STATS_TAU_S      30.0
+#define STATS_HOST_TAU_S 1.5
+
+/* A rate under its key, and the snapshot that last showed it. */
 struct stats_rate {
 	char *key;
-	uint64_t count;
-	uint64_t at_us;
-	double rate;   /* per second, smoothed */
+	struct rate_est est;
 	uint64_t seen; /* the snapshot generation that last showed it */
 };
 
@@ -108,35 +113,23 @@ wall_ms(void)
 }
 
 /*
- * The rate of count under key as of now: the difference from the last
- * snapshot that showed it, smoothed (half the last rate, half the new
- * one); `first` when there is no last one yet (or the count went back).
+ * The rate of count under key as of now (rate.h: time constant tau_s;
+ * seed, worth seed_s seconds, when the key is new or its count went
+ * back).
  */
 static double
 stats_rate(struct stats *st, const char *key, uint64_t count, uint64_t now,
-    double first)
+    double tau_s, double seed, double seed_s)
 {
 	struct stats_rate *r = htab_get(&st->rates, key);
-	double dt, inst;
 
 	if (r == NULL) {
 		r = xcalloc(1, sizeof(*r));
 		r->key = xstrdup(key);
 		htab_put(&st->rates, r->key, r);
-		r->rate = first;
-	} else if (count < r->count) {
-		r->rate = first;
-	} else if ((dt = (double)(now - r->at_us) / 1e6) >= 0.5) {
-		inst = (double)(count - r->count) / dt;
-		r->rate = r->seen + 1 == st->gen ? (r->rate + inst) / 2 : inst;
-	} else {
-		r->seen = st->gen;
-		return r->rate; /* too soon to tell: keep the last */
 	}
-	r->count = count;
-	r->at_us = now;
 	r->seen = st->gen;
-	return r->rate;
+	return rate_update(&r->est, count, now, tau_s, seed, seed_s);
 }
 
 struct stale {
@@ -209,8 +202,9 @@ stats_batch(const struct stream_view *v, void *arg)
 	double rate;
 
 	snprintf(key, sizeof(key), "b:%" PRIu64, v->id);
-	rate = stats_rate(
-	    w->st, key, v->pv.done, w->now, v->pv.done / (age < 1 ? 1 : age));
+	rate = stats_rate(w->st, key, v->pv.done, w->now, STATS_TAU_S,
+	    v->pv.done / (age < 1 ? 1 : age),
+	    age < STATS_TAU_S ? age : STATS_TAU_S);
 	buf_printf(
 	    w->b, "%s{\"id\":%" PRIu64 ",\"peer\":", w->n++ ? "," : "", v->id);
 	emit_json_string(w->b, v->peer, strlen(v->peer));
@@ -242,8 +236,9 @@ stats_jobs(struct stats *st, struct buf *b, const struct store_job *jobs,
 
 		jobs_counts(st->srv->jobs, j, &pending, &inflight);
 		snprintf(key, sizeof(key), "j:%s", j->id);
-		rate = stats_rate(st, key, done, now,
-		    since > 0 ? (double)done / (since < 1 ? 1 : since) : 0);
+		rate = stats_rate(st, key, done, now, STATS_TAU_S,
+		    since > 0 ? (double)done / (since < 1 ? 1 : since) : 0,
+		    since < STATS_TAU_S ? since : STATS_TAU_S);
 		buf_printf(
 		    b, "%s{\"id\":\"%s\",\"name\":", i ? "," : "", j->id);
 		if (j->name != NULL)
@@ -309,10 +304,12 @@ stats_hosts(struct stats *st, struct buf *b, uint64_t now)
 
 		buf_reset(&key);
 		buf_printf(&key, "h:%s", h->name);
-		ended = stats_rate(st, buf_cstr(&key), h->ended, now, 0);
+		ended = stats_rate(
+		    st, buf_cstr(&key), h->ended, now, STATS_HOST_TAU_S, 0, 0);
 		buf_reset(&key);
 		buf_printf(&key, "f:%s", h->name);
-		failed = stats_rate(st, buf_cstr(&key), h->failed, now, 0);
+		failed = stats_rate(
+		    st, buf_cstr(&key), h->failed, now, STATS_HOST_TAU_S, 0, 0);
 		share = ended > 0.01 ? failed / ended
 		    : h->ended > 0   ? (double)h->failed / (double)h->ended
 		                     : 0;

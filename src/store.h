@@ -297,9 +297,10 @@ struct store_list_query {
 	unsigned states;   /* 1u << state for each wanted state; 0: all */
 	uint32_t limit;    /* 1..1000 (0: 100) */
 	const char *after; /* NULL, or the id the last page ended with */
+	bool newest_first; /* the newest job first (else the oldest) */
 };
 
-/* jobs in creation order; more: further jobs match. */
+/* jobs in creation order (or its reverse); more: further jobs match. */
 typedef void (*store_list_cb)(enum store_err err, const struct store_job *jobs,
     size_t n, bool more, void *arg);
 /* ENOENT when `after` names no job. */
@@ -384,6 +385,10 @@ struct store_cursor {
 	uint64_t after;   /* lines with seq > after */
 	uint32_t limit;   /* 1..STORE_PAGE_MAX (0: 1000) */
 	bool failed_only; /* only lines whose outcome is not ok */
+	/* Only each item's current line: the newest line of an item that
+	 * is done. Left out: a line a retry superseded, and the old line of
+	 * an item queued again by a retry (until its new line). */
+	bool latest;
 };
 
 struct store_line {

@@ -36,11 +36,27 @@ const char *const sqlite_rsql[R__COUNT] = {
     [R_ROW_OF] = "SELECT id FROM jobs WHERE key = ?1",
     [R_LIST] = "SELECT " JOB_COLS ", name, options FROM jobs WHERE id > ?1 AND "
                "((1 << state) & ?2) <> 0 ORDER BY id LIMIT ?3",
+    [R_LIST_NEWEST] = "SELECT " JOB_COLS ", name, options FROM jobs WHERE id "
+                      "< ?1 AND ((1 << state) & ?2) <> 0 ORDER BY id DESC "
+                      "LIMIT ?3",
     [R_LINES] = "SELECT id, idx, attempt, outcome, line FROM results "
                 "WHERE id > ?1 AND id <= ?2 ORDER BY id LIMIT ?3",
     [R_FAILED] = "SELECT id, idx, attempt, outcome, line FROM results "
                  "WHERE job = ?4 AND outcome <> 0 AND id > ?1 AND id <= ?2 "
                  "ORDER BY id LIMIT ?3",
+    /* ?latest=true: a line whose item is done with it as its newest
+     * (items.seq); the results range (or the failed index) drives, each
+     * line's item found by its key. */
+    [R_LATEST] = "SELECT r.id, r.idx, r.attempt, r.outcome, r.line FROM "
+                 "results r CROSS JOIN items i ON i.id = ((r.job << 32) | "
+                 "r.idx) WHERE r.id > ?1 AND r.id <= ?2 AND i.state = 2 AND "
+                 "i.seq = (r.id & 4294967295) ORDER BY r.id LIMIT ?3",
+    [R_LATEST_FAILED] = "SELECT r.id, r.idx, r.attempt, r.outcome, r.line "
+                        "FROM results r CROSS JOIN items i ON i.id = "
+                        "((r.job << 32) | r.idx) WHERE r.job = ?4 AND "
+                        "r.outcome <> 0 AND r.id > ?1 AND r.id <= ?2 AND "
+                        "i.state = 2 AND i.seq = (r.id & 4294967295) ORDER "
+                        "BY r.id LIMIT ?3",
     [R_ITEM] = "SELECT state, seq FROM items WHERE id = ?1",
     [R_BODY] = "SELECT body_bytes, body_file, body_err, substr(body, ?2, "
                "?3), body_type, body_coding FROM results WHERE id = ?1",
@@ -147,11 +163,11 @@ r_get(struct sqlite_be *be, struct sreq *r)
 static void
 r_list(struct sqlite_be *be, struct sreq *r)
 {
-	sqlite3_stmt *s = be->rs[R_LIST];
+	sqlite3_stmt *s = be->rs[r->q.newest_first ? R_LIST_NEWEST : R_LIST];
 	struct store_job *jobs = xcalloc(r->q.limit + 1, sizeof(*jobs));
 	struct buf text = BUF_INIT;
 	size_t *off = xcalloc(r->q.limit + 1, 2 * sizeof(size_t)), n = 0, i;
-	int64_t after = 0, row;
+	int64_t after = r->q.newest_first ? INT64_MAX : 0, row;
 	int rc;
 
 	if (r->q.after != NULL) {
@@ -218,7 +234,9 @@ static enum store_err
 r_lines(struct sqlite_be *be, struct sreq *r, const struct store_job *job,
     int64_t row)
 {
-	sqlite3_stmt *s = be->rs[r->cur.failed_only ? R_FAILED : R_LINES];
+	static const enum rstmt which[2][2] = {
+	    {R_LINES, R_FAILED}, {R_LATEST, R_LATEST_FAILED}};
+	sqlite3_stmt *s = be->rs[which[r->cur.latest][r->cur.failed_only]];
 	struct store_line *v = xcalloc(r->cur.limit, sizeof(*v));
 	struct buf text = BUF_INIT;
 	size_t n = 0, i;

@@ -63,8 +63,11 @@ enum rstmt {
 	R_JOB,
 	R_ROW_OF,
 	R_LIST,
+	R_LIST_NEWEST,
 	R_LINES,
 	R_FAILED,
+	R_LATEST,
+	R_LATEST_FAILED,
 	R_ITEM,
 	R_BODY,
 	R__COUNT

@@ -108,7 +108,7 @@
     const text = await r.text();
     let doc = null;
     try { doc = text ? JSON.parse(text) : null; } catch (e) { doc = null; }
-    if (!r.ok) throw new Error(errorText(r, doc));
+    if (!r.ok) throw Object.assign(new Error(errorText(r, doc)), {status: r.status});
     return doc;
   }
 
@@ -161,18 +161,36 @@
     if (!whole) ctl.abort();
   }
 
-  // A link to an API path: a plain link without a token; with one, a
-  // click downloads through fetch (a link cannot send the header).
-  function apiLink(path, label, filename) {
+  // File name extensions for a body's Content-Type (else .bin).
+  const EXT = {
+    'text/html': 'html', 'text/plain': 'txt', 'application/json': 'json',
+    'application/x-ndjson': 'ndjson', 'text/css': 'css', 'text/csv': 'csv',
+    'application/xml': 'xml', 'text/xml': 'xml', 'application/pdf': 'pdf',
+    'image/png': 'png', 'image/jpeg': 'jpg', 'image/gif': 'gif',
+    'image/svg+xml': 'svg', 'image/webp': 'webp',
+    'text/javascript': 'js', 'application/javascript': 'js',
+  };
+
+  // A link to an API path that downloads it: a click always goes
+  // through fetch() (with the token when there is one) and saves a blob
+  // under a file name; the tab never navigates away. name(type) gives
+  // the file name from the response's Content-Type.
+  function apiLink(path, label, name) {
     const a = el('a', {href: path}, label);
     a.addEventListener('click', async (ev) => {
-      if (!token) return;
       ev.preventDefault();
       try {
-        const r = await fetch(path, {headers: authHeaders(), credentials: 'omit'});
-        if (!r.ok) throw new Error('HTTP ' + r.status);
+        const r = await fetch(path, {
+          cache: 'no-store', headers: authHeaders(), credentials: 'omit',
+        });
+        if (r.status === 401) {
+          askToken(token ? 'the token was refused' : '');
+          return;
+        }
+        if (!r.ok) throw new Error('download: HTTP ' + r.status);
+        const type = (r.headers.get('Content-Type') || '').split(';')[0].trim();
         const url = URL.createObjectURL(await r.blob());
-        const d = el('a', {href: url, download: filename});
+        const d = el('a', {href: url, download: name(type.toLowerCase())});
         document.body.append(d);
         d.click();
         d.remove();
@@ -182,6 +200,12 @@
       }
     });
     return a;
+  }
+
+  // The link to item `index`'s stored body: job-ID-item-N.<ext>.
+  function bodyLink(id, index) {
+    return apiLink('/v1/jobs/' + encodeURIComponent(id) + '/items/' + index + '/body',
+      'body', (type) => 'job-' + id + '-item-' + index + '.' + (EXT[type] || 'bin'));
   }
 
   // --- the connection indicator and the token -----------------------------
@@ -265,10 +289,21 @@
       clearTimeout(stall);
     }
     if (gen !== streamGen) return;
-    setConn(false, 'disconnected; reconnecting in ' + retryMs / 1000 + ' s');
-    const wait = retryMs;
+    // Count down the wait, a second at a time, then try again.
+    let left = Math.round(retryMs / 1000);
     retryMs = Math.min(retryMs * 2, 10000);
-    setTimeout(() => { if (gen === streamGen) readStream(gen); }, wait);
+    const tick = () => {
+      if (gen !== streamGen) return;
+      if (left <= 0) {
+        setConn(false, 'reconnecting');
+        readStream(gen);
+        return;
+      }
+      setConn(false, 'disconnected; reconnecting in ' + left + ' s');
+      left--;
+      setTimeout(tick, 1000);
+    };
+    tick();
   }
 
   function onStats(s) {
@@ -287,6 +322,7 @@
     setText('s-ended', fmtNum(sv.items_ended));
     const h = sv.history || [];
     const max = Math.max(1, ...h);
+    setText('s-max', fmtNum(max));
     $('s-line').setAttribute('points', h.map((v, i) =>
       (i * 120 / Math.max(1, h.length - 1)).toFixed(1) + ',' +
       (38 - 36 * v / max).toFixed(1)).join(' '));
@@ -321,6 +357,7 @@
       el('td', {}, fmtDur(b.age_s)),
       el('td', {}, fmtDur(b.eta_s)))) : [emptyRow(9, 'no running batch')]));
 
+    if (Date.now() - listAt > 5000) loadJobList(listAfter);
     $('hosts-body').replaceChildren(...(s.hosts.length ? s.hosts.map((h) => el('tr', {},
       el('td', {class: 'url'}, h.host),
       el('td', {}, fmtNum(h.in_flight)),
@@ -329,37 +366,124 @@
       el('td', {}, fmtNum(h.attempts)))) : [emptyRow(5, 'no host busy')]));
   }
 
+  // --- every stored job, newest first, a page at a time (GET /v1/jobs) ----
+
+  const JOB_PAGE = 20;
+  let listAfter = '';      // the cursor of the page shown ('' = first)
+  let listStack = [];      // the cursors of the pages before it
+  let listNext = null;     // the next page's cursor, or null
+  let listAt = 0;          // when the list was last read (ms)
+  let listBusy = false;
+
+  // Reads the page of stored jobs after `after` and shows it.
+  async function loadJobList(after) {
+    if (listBusy) return;
+    listBusy = true;
+    try {
+      const doc = await api('GET', '/v1/jobs?order=newest&limit=' + JOB_PAGE +
+        (after ? '&after=' + encodeURIComponent(after) : ''));
+      listAt = Date.now();
+      listAfter = after;
+      listNext = doc.next;
+      const jobs = doc.jobs || [];
+      $('all-body').replaceChildren(...(jobs.length ? jobs.map((j) => {
+        const c = j.counts;
+        return el('tr', {},
+          el('td', {}, el('a', {href: '#/jobs/' + encodeURIComponent(j.id)},
+            j.name !== null ? j.name : j.id.slice(0, 12))),
+          el('td', {}, j.state),
+          el('td', {class: 'bar'}, bar(c.total, c.ok, c.failed)),
+          el('td', {}, fmtNum(c.ok + c.failed) + ' / ' + fmtNum(c.total)),
+          el('td', {}, fmtNum(c.ok)),
+          el('td', {}, fmtNum(c.failed)),
+          el('td', {}, j.created_at ? j.created_at.replace('T', ' ').replace(/\.\d+Z$|Z$/, '') : '-'));
+      }) : [emptyRow(7, 'no stored job')]));
+      const page = listStack.length + 1;
+      setText('all-pos', 'page ' + page);
+      $('all-prev').disabled = listStack.length === 0;
+      $('all-next').disabled = listNext === null;
+    } catch (e) {
+      if (!(e instanceof AuthError)) setText('all-msg', e.message);
+    } finally {
+      listBusy = false;
+    }
+  }
+
+  $('all-next').addEventListener('click', () => {
+    if (listNext === null) return;
+    listStack.push(listAfter);
+    loadJobList(listNext);
+  });
+  $('all-prev').addEventListener('click', () => {
+    if (listStack.length) loadJobList(listStack.pop());
+  });
+
   function emptyRow(n, text) {
     return el('tr', {}, el('td', {class: 'empty', colspan: String(n)}, text));
   }
 
   // --- a job's page --------------------------------------------------------
 
+  const ARM_MS = 4000;    // Cancel stays armed this long
+
   let jobId = null;
-  let job = null;
+  let job = null;         // the job as last read, null while loading
+  let jobGone = false;    // the daemon said: no such job
   let jobBusy = false;
-  let failAfter = 0;      // the cursor of the page shown
+  let failAfter = 0;      // the cursor of the failures page shown
+  let failStack = [];     // the cursors of the pages before it
   let failNext = null;    // the next page's cursor, or null
-  let failSeen = -1;      // failed count the failures were read at
+  let failSeen = '';      // job state + failed count the page was read at
+  let recentSeen = -1;    // last_seq the latest results were read at
+  let armTimer = null;    // Cancel armed: the timer that disarms it
+  // What the submit form asked for, by job ID: shown against the
+  // effective options when the server capped a value.
+  const requested = new Map();
+
+  function jobUrl(rest) {
+    return '/v1/jobs/' + encodeURIComponent(jobId) + (rest || '');
+  }
 
   async function showJob(id) {
     if (id !== jobId) {
       jobId = id;
       job = null;
+      jobGone = false;
       failAfter = 0;
+      failStack = [];
       failNext = null;
-      failSeen = -1;
+      failSeen = '';
+      recentSeen = -1;
+      disarm();
       setText('job-id', id);
       setText('job-name', '');
       setText('job-state', 'loading');
       setText('job-msg', '');
+      setText('job-capped', '');
+      setText('fail-count', '');
+      setText('fail-pos', '');
       $('fail-groups').replaceChildren();
       $('recent-body').replaceChildren();
       $('job-results').replaceWith(Object.assign(
-        apiLink('/v1/jobs/' + encodeURIComponent(id) + '/results', 'Results (NDJSON)',
-          'job-' + id + '.ndjson'), {id: 'job-results'}));
+        apiLink(jobUrl('/results'), 'Results (NDJSON)', () => 'job-' + id + '.ndjson'),
+        {id: 'job-results'}));
+      setActions();
     }
     await refreshJob();
+  }
+
+  // Cancel, Retry and the failures' paging: off while loading, for an
+  // unknown job, and when the job's state does not allow them.
+  function setActions() {
+    const ready = job !== null && !jobGone;
+    const active = ready && (job.state === 'queued' || job.state === 'running');
+    $('job-cancel').disabled = !active;
+    $('job-retry').disabled = !ready || active || job.counts.failed === 0;
+    $('fail-next').disabled = !ready || failNext === null;
+    $('fail-prev').disabled = !ready || failStack.length === 0;
+    $('fail-first').disabled = !ready || failStack.length === 0;
+    $('job-results').hidden = jobGone;
+    if (!active) disarm();
   }
 
   async function refreshJob() {
@@ -367,15 +491,34 @@
     jobBusy = true;
     const id = jobId;
     try {
-      const doc = await api('GET', '/v1/jobs/' + encodeURIComponent(id));
+      let doc;
+      try {
+        doc = await api('GET', jobUrl());
+      } catch (e) {
+        if ((e.status === 404 || e.status === 400) && id === jobId) {
+          jobGone = true;
+          job = null;
+          setText('job-state', 'no such job (unknown, expired or deleted)');
+          $('fail-groups').replaceChildren();
+          $('recent-body').replaceChildren();
+          setActions();
+          return;
+        }
+        throw e;
+      }
       if (id !== jobId) return;
       job = doc.job;
+      jobGone = false;
       renderJob();
-      if (job.counts.failed !== failSeen && failAfter === 0) {
-        failSeen = job.counts.failed;
-        await loadFailures(0);
+      const seen = job.state + ' ' + job.counts.failed;
+      if (seen !== failSeen && failStack.length === 0) {
+        failSeen = seen;
+        await loadFailures(0, []);
       }
-      await loadRecent();
+      if (job.last_seq !== recentSeen) {
+        recentSeen = job.last_seq;
+        await loadRecent();
+      }
     } catch (e) {
       if (!(e instanceof AuthError)) setText('job-msg', e.message);
     } finally {
@@ -383,13 +526,19 @@
     }
   }
 
-  // While the job is active, each snapshot refreshes its page.
+  // Settled: nothing queued, running, pending or in flight any more
+  // (after a cancel, the pending items still get their lines).
+  function settled(j) {
+    return j.state !== 'queued' && j.state !== 'running' &&
+      j.counts.pending === 0 && j.counts.in_flight === 0;
+  }
+
+  // Each snapshot refreshes the job's page until the job has settled.
   let jobLastTick = 0;
   function jobTick(s) {
-    if (!job) return;
+    if (jobGone || jobId === null) return;
     const live = s.jobs.some((j) => j.id === jobId);
-    const active = job.state === 'queued' || job.state === 'running';
-    if ((live || active) && Date.now() - jobLastTick > 900) {
+    if ((job === null || live || !settled(job)) && Date.now() - jobLastTick > 900) {
       jobLastTick = Date.now();
       refreshJob();
     }
@@ -398,41 +547,63 @@
   function renderJob() {
     const c = job.counts;
     const done = c.ok + c.failed;
+    const cancelled = job.state === 'cancelled';
     setText('job-name', job.name !== null ? job.name : '');
-    setText('job-state', job.state + (job.paused ? ' (paused: ' + job.paused + ')' : ''));
+    setText('job-state', job.state + (job.paused ? ' (paused: ' + job.paused + ')' : '') +
+      (settled(job) ? '' : job.state === 'cancelled' ? ' (ending the pending items)' : ''));
+    $('job-bar').className = 'progress big' + (cancelled ? ' cancelled' : '');
     setBar($('job-bar-ok'), $('job-bar-failed'), c.total, c.ok, c.failed);
     setText('job-pct', pct(c.total, done));
     setText('job-total', fmtNum(c.total));
     setText('job-ok', fmtNum(c.ok));
+    // The API counts cancelled items as failed: say so once cancelled.
+    setText('job-failed-k', cancelled ? 'failed or cancelled' : 'failed');
     setText('job-failed', fmtNum(c.failed));
     setText('job-inflight', fmtNum(c.in_flight));
     setText('job-pending', fmtNum(c.pending));
     setText('job-options', JSON.stringify(job.options, null, 2));
-    const active = job.state === 'queued' || job.state === 'running';
-    $('job-cancel').disabled = !active;
-    $('job-retry').disabled = c.failed === 0 || active;
+    const asked = requested.get(job.id);
+    const capped = [];
+    for (const [k, v] of Object.entries(asked || {})) {
+      const eff = job.options ? job.options[k] : undefined;
+      if (typeof eff === 'number' && eff !== Number(v)) {
+        capped.push(k + ': asked ' + v + ', the server set ' + eff);
+      }
+    }
+    setText('job-capped', capped.length ? 'Capped by the server: ' + capped.join('; ') : '');
+    setActions();
   }
 
-  // Why an item failed: its error type, or its HTTP status.
+  // Why an item failed, named as /v1/stats names it: the error type,
+  // http_error for a status >= 400 (the status is in the message).
   function failKind(l) {
-    return l.error ? l.error.type : 'HTTP ' + l.status;
+    return l.error ? l.error.type : 'http_error';
   }
 
   function failMessage(l) {
-    return l.error ? l.error.message : 'status ' + l.status;
+    return l.error ? l.error.message : 'HTTP ' + l.status;
   }
 
-  // One page of failed items after the cursor, grouped by error type.
-  async function loadFailures(after) {
+  // The body link of a line that has a stored body (its body_url).
+  // Every line the page lists is its item's current one (?latest=true),
+  // and the body the API serves is the current line's.
+  function bodyCell(id, l) {
+    return el('td', {}, l.body_url ? bodyLink(id, l.index) : '');
+  }
+
+  // One page of the failures that stand (each failed item's current
+  // line) after the cursor, grouped by error type; stack: the cursors
+  // of the pages before it.
+  async function loadFailures(after, stack) {
     const id = jobId;
     const lines = [];
-    await ndjson('/v1/jobs/' + encodeURIComponent(id) +
-      '/results?state=failed&after=' + after, (l) => {
+    await ndjson(jobUrl('/results?state=failed&latest=true&after=' + after), (l) => {
       if (l.summary === undefined) lines.push(l);
       return lines.length <= FAIL_PAGE;
     });
     if (id !== jobId) return;
     failAfter = after;
+    failStack = stack;
     failNext = lines.length > FAIL_PAGE ? lines[FAIL_PAGE - 1].seq : null;
     const page = lines.slice(0, FAIL_PAGE);
     const groups = new Map();
@@ -441,84 +612,133 @@
       if (!groups.has(k)) groups.set(k, []);
       groups.get(k).push(l);
     }
-    setText('fail-count', '(' + fmtNum(job ? job.counts.failed : page.length) + ')');
+    const total = job ? job.counts.failed : page.length;
+    setText('fail-count', '(' + fmtNum(total) + ')');
+    const first = stack.length * FAIL_PAGE;
+    setText('fail-pos', page.length
+      ? 'page ' + (stack.length + 1) + ': ' + fmtNum(first + 1) + '-' +
+        fmtNum(first + page.length) + ' of ' + fmtNum(Math.max(total, first + page.length))
+      : '');
     const out = [];
     for (const [k, ls] of groups) {
       const rows = ls.map((l) => el('tr', {},
         el('td', {}, String(l.index)),
         el('td', {class: 'url'}, l.url || ''),
         el('td', {class: 'msg'}, failMessage(l)),
-        el('td', {}, l.status !== undefined
-          ? apiLink('/v1/jobs/' + encodeURIComponent(id) + '/items/' + l.index + '/body',
-            'body', 'item-' + l.index) : '')));
-      out.push(el('div', {class: 'group'},
+        bodyCell(id, l)));
+      out.push(el('div', {class: 'group' + (k === 'cancelled' ? ' cancelled' : '')},
         el('h4', {}, k + ' (' + ls.length + ' on this page)'),
-        el('table', {class: 'list'},
+        el('div', {class: 'scroll'}, el('table', {class: 'list'},
           el('thead', {}, el('tr', {}, el('th', {}, 'item'), el('th', {}, 'URL'),
             el('th', {}, 'message'), el('th', {}, ''))),
-          el('tbody', {}, ...rows))));
+          el('tbody', {}, ...rows)))));
     }
     if (out.length === 0) out.push(el('p', {class: 'empty'}, 'No failed item.'));
     $('fail-groups').replaceChildren(...out);
-    $('fail-next').disabled = failNext === null;
-    $('fail-first').disabled = after === 0;
+    setActions();
   }
 
-  // The latest results (with the title, when extracted).
+  // The latest results: the newest current lines (?latest=true) among
+  // the last RECENT_SCAN lines (a line may carry its body: few of
+  // them), newest first, with the title when extracted and a link to
+  // each stored body.
+  const RECENT_SCAN = 50;
   async function loadRecent() {
     const id = jobId;
     if (!job || job.last_seq === 0) return;
     const lines = [];
-    await ndjson('/v1/jobs/' + encodeURIComponent(id) + '/results?after=' +
-      Math.max(0, job.last_seq - RECENT), (l) => {
+    await ndjson(jobUrl('/results?latest=true&after=' +
+      Math.max(0, job.last_seq - RECENT_SCAN)), (l) => {
       if (l.summary === undefined) lines.push(l);
-      return lines.length < RECENT;
+      return true;
     });
     if (id !== jobId) return;
-    $('recent-body').replaceChildren(...lines.reverse().map((l) => el('tr', {},
+    $('recent-body').replaceChildren(...lines.slice(-RECENT).reverse().map((l) => el('tr', {},
       el('td', {}, String(l.index)),
-      el('td', {}, l.ok ? 'ok' : failKind(l)),
+      el('td', {}, l.ok ? 'ok' : failKind(l) + (l.error ? '' : ' (' + l.status + ')')),
       el('td', {class: 'url'}, l.url || ''),
-      el('td', {class: 'url'}, l.extract && l.extract.title ? l.extract.title : ''))));
+      el('td', {class: 'url'}, l.extract && l.extract.title ? l.extract.title : ''),
+      bodyCell(id, l))));
   }
 
+  function pageFailures(after, stack) {
+    loadFailures(after, stack).catch((e) => setText('job-msg', e.message));
+  }
   $('fail-next').addEventListener('click', () => {
-    if (failNext !== null) loadFailures(failNext).catch((e) => setText('job-msg', e.message));
+    if (failNext !== null) pageFailures(failNext, failStack.concat([failAfter]));
   });
-  $('fail-first').addEventListener('click', () => {
-    loadFailures(0).catch((e) => setText('job-msg', e.message));
+  $('fail-prev').addEventListener('click', () => {
+    if (failStack.length) pageFailures(failStack[failStack.length - 1], failStack.slice(0, -1));
   });
+  $('fail-first').addEventListener('click', () => pageFailures(0, []));
 
   async function jobAction(what) {
     setText('job-msg', '');
+    $('job-cancel').disabled = true;
+    $('job-retry').disabled = true;
     try {
-      const doc = await api('POST', '/v1/jobs/' + encodeURIComponent(jobId) + '/' + what);
+      const doc = await api('POST', jobUrl('/' + what));
       job = doc.job;
+      failSeen = '';
+      failStack = [];
       renderJob();
-      failSeen = -1;
-      failAfter = 0;
       await refreshJob();
     } catch (e) {
       if (!(e instanceof AuthError)) setText('job-msg', e.message);
+      setActions();
     }
   }
-  $('job-cancel').addEventListener('click', () => jobAction('cancel'));
+
+  // Cancel takes two clicks: the first arms it ("Confirm cancel") for
+  // ARM_MS, the second cancels.
+  function disarm() {
+    if (armTimer !== null) clearTimeout(armTimer);
+    armTimer = null;
+    $('job-cancel').textContent = 'Cancel';
+    $('job-cancel').classList.remove('armed');
+  }
+  $('job-cancel').addEventListener('click', () => {
+    if (armTimer === null) {
+      $('job-cancel').textContent = 'Confirm cancel';
+      $('job-cancel').classList.add('armed');
+      armTimer = setTimeout(disarm, ARM_MS);
+      return;
+    }
+    disarm();
+    jobAction('cancel');
+  });
   $('job-retry').addEventListener('click', () => jobAction('retry'));
 
   // --- submit --------------------------------------------------------------
+
+  // The URLs of a pasted list, as the daemon reads a text/plain one:
+  // one per line, blank lines and # comments skipped.
+  function urlLines(text) {
+    return text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  }
 
   $('submit-form').addEventListener('submit', async (ev) => {
     ev.preventDefault();
     setText('sub-error', '');
     const q = new URLSearchParams();
+    const asked = {};
     for (const k of ['concurrency', 'rate', 'retries']) {
       const v = $('sub-' + k).value.trim();
-      if (v !== '') q.set(k, v);
+      if (v !== '') {
+        q.set(k, v);
+        asked[k] = v;
+      }
     }
     const x = ['title', 'links', 'meta'].filter((k) => $('sub-x-' + k).checked);
     if (x.length) q.set('extract', x.join(','));
     const file = $('sub-file').files[0];
     const text = $('sub-urls').value;
+    const name = $('sub-name').value.trim();
+    if (file && text.trim() !== '') {
+      setText('sub-error', 'Both pasted URLs and a file: clear the text box or the file, ' +
+        'one job takes one list.');
+      return;
+    }
     if (!file && text.trim() === '') {
       setText('sub-error', 'Paste URLs or choose a file.');
       return;
@@ -526,9 +746,19 @@
     $('sub-go').disabled = true;
     try {
       // A URL list as text/plain, options in the query (DESIGN.md §1);
-      // a file goes as it is, never read into the page.
-      const doc = await api('POST', '/v1/jobs' + (q.toString() ? '?' + q : ''),
-        file || text, 'text/plain');
+      // a file goes as it is, never read into the page. A name needs
+      // the JSON form ("job": {"name"}): the list is read then.
+      let body = file || text;
+      let type = 'text/plain';
+      if (name !== '') {
+        body = JSON.stringify({
+          requests: urlLines(file ? await file.text() : text),
+          job: {name},
+        });
+        type = 'application/json';
+      }
+      const doc = await api('POST', '/v1/jobs' + (q.toString() ? '?' + q : ''), body, type);
+      requested.set(doc.job.id, asked);
       location.hash = '#/jobs/' + encodeURIComponent(doc.job.id);
     } catch (e) {
       if (!(e instanceof AuthError)) setText('sub-error', e.message);
@@ -562,6 +792,7 @@
     } else {
       show('overview');
       if (lastStats) renderOverview(lastStats);
+      loadJobList(listAfter);
     }
   }
 

@@ -2,7 +2,7 @@
 # jobs.sh - durable jobs (issue #16): the /v1/jobs API against the real
 # daemon and its SQLite store: create (201, Location, Idempotency-Key),
 # state and counts, results (seq, ?after, ?state=failed, follow, SSE with
-# Last-Event-ID, JSON), cancel, retry, delete, list, every error as JSON;
+# Last-Event-ID, JSON, ?latest), cancel, retry, delete, list, every error as JSON;
 # a job survives a restart (SIGTERM returns what was not sent) and kill -9
 # (an unsafe item in flight ends `interrupted`, unless retry_unsafe); a
 # job is not one of the batches max_active_batches counts; auth covers
@@ -146,6 +146,29 @@ check "their new lines follow with seq 5 and 6; the old ones stay" \
 check "the job has 6 lines in all, item 1 and 3 twice" \
 	"$(curl -sS "$FO/v1/jobs/$id/results" | jq -s -c 'map(select(.seq) | .index) | sort')" '[0,1,1,2,3,3]' 
 
+# --- ?latest=true: each item's current line only ----------------------------------
+# Item 0 fails twice then succeeds, item 1 always fails, item 2 is ok:
+# after two retries the job holds 7 lines, 3 of them current.
+r=$(post_job "{\"requests\":[\"$UP/flaky/latest-$$?fail=2\",\"$UP/status/500?tag=lt\",\"$UP/status/200?tag=lt\"],\"options\":{\"retries\":0}}")
+lt=$(job_id "$r")
+follow "$lt" >/dev/null
+curl -sS -o /dev/null -X POST "$FO/v1/jobs/$lt/retry"
+follow "$lt" >/dev/null
+curl -sS -o /dev/null -X POST "$FO/v1/jobs/$lt/retry"
+follow "$lt" >/dev/null
+check "after two retries: 7 lines, items 0 and 1 three times" \
+	"$(curl -sS "$FO/v1/jobs/$lt/results" | jq -s -c 'map(select(.seq) | .index) | sort')" '[0,0,0,1,1,1,2]'
+check "?latest=true: one line per item, its newest" \
+	"$(curl -sS "$FO/v1/jobs/$lt/results?latest=true" | jq -s -c 'map(select(.seq) | [.index, .ok, .seq])')" \
+	'[[2,true,3],[0,true,6],[1,false,7]]'
+check "?latest=true&state=failed: the failures that stand (counts.failed of them)" \
+	"$(curl -sS "$FO/v1/jobs/$lt/results?latest=true&state=failed" | jq -s -c '[map(select(.seq) | .index), (.[-1].summary.job.counts.failed)]')" \
+	'[[1],1]'
+check "?latest pages with ?after= as the other filters do" \
+	"$(curl -sS "$FO/v1/jobs/$lt/results?latest=true&after=3" | jq -s -c 'map(select(.seq) | .seq)')" '[6,7]'
+check "a bad latest is a JSON 400" \
+	"$(curl -sS "$FO/v1/jobs/$lt/results?latest=maybe" | jq -r .error.message)" "latest: expected true or false"
+
 # --- list --------------------------------------------------------------------------
 check "GET /v1/jobs lists the jobs in creation order" \
 	"$(curl -sS "$FO/v1/jobs" | jq -c '[.jobs[].name] | .[0]')" '"first"'
@@ -154,6 +177,16 @@ p1=$(curl -sS "$FO/v1/jobs?limit=1")
 check "limit pages, next names where the next page starts" \
 	"$(curl -sS "$FO/v1/jobs?limit=1&after=$(printf '%s' "$p1" | jq -r .next)" | jq -r '.jobs[0].id')" \
 	"$(job_id "$a")"
+
+all=$(curl -sS "$FO/v1/jobs" | jq -c '[.jobs[].id]')
+check "?order=newest: the same jobs, the newest first" \
+	"$(curl -sS "$FO/v1/jobs?order=newest" | jq -c '[.jobs[].id] | reverse')" "$all"
+p1=$(curl -sS "$FO/v1/jobs?order=newest&limit=1")
+check "... paged with after= in that order" \
+	"$(curl -sS "$FO/v1/jobs?order=newest&limit=1&after=$(printf '%s' "$p1" | jq -r .next)" | jq -r '.jobs[0].id')" \
+	"$(jq -r '.[-2]' <<<"$all")"
+check "a bad order is a JSON 400" \
+	"$(curl -sS "$FO/v1/jobs?order=random" | jq -r .error.message)" "order: expected oldest or newest"
 
 r=$(post_job "[\"$UP/status/500?tag=ff\",\"$UP/delay/300?tag=ff\"]")
 ff=$(job_id "$r")

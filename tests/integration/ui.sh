@@ -7,10 +7,15 @@
 # A real headless Chromium, driven over the DevTools protocol by
 # ui_driver.py: submit a job from the page, watch its bar reach 100%,
 # see its failures grouped with their errors, retry and see the counts
-# change, a hostile title and URL shown as text with no script run, a
-# dropped stream shown and resumed, the token prompt with auth on (and a
-# file of URLs uploaded), and 100 active jobs plus a 1,000,000-item job
-# with the page's DOM small.
+# change and only the failures that stand listed (each item once in the
+# latest results, with its body link), downloads saved under their file
+# names, finished jobs in the overview, an unknown job, Cancel in two
+# clicks and the page following the job until it settles, both a file
+# and pasted URLs refused, a job name and a capped value shown, the page
+# at 400 px wide, a hostile title and URL shown as text with no script
+# run, a dropped stream shown (counting down) and resumed, the token
+# prompt with auth on (and a file of URLs uploaded), and 100 active jobs
+# plus a 1,000,000-item job with the page's DOM small.
 . "${TESTLIB:?TESTLIB must point to tests/integration/lib.sh}"
 
 PY=/usr/bin/python3

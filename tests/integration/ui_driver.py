@@ -1,8 +1,12 @@
 """ui_driver.py - the dashboard's scenarios in a real headless Chromium
 (issue #20), driven through cdp.py. Run by tests/integration/ui.sh:
 
-  ui_driver.py DIR main FO UP ROOT [SHOTS]  submit, watch, fail, retry,
-                                            hostile text stays inert
+  ui_driver.py DIR main FO UP ROOT [SHOTS]  submit, watch, fail, retry
+                                            (current failures only),
+                                            downloads, all jobs, an
+                                            unknown job, cancel, submit
+                                            checks, 400 px; hostile text
+                                            stays inert
   ui_driver.py DIR auth FO UP TOKEN TMP     the token prompt, a file
   ui_driver.py DIR reconnect FO SIGNAL      the stream drops, comes back
   ui_driver.py DIR load FO BIGJOB           100 jobs + 1,000,000 items
@@ -17,6 +21,7 @@ import json
 import os
 import sys
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cdp  # noqa: E402
@@ -35,6 +40,22 @@ def check(name, ok, why=""):
 
 def js(s):
     return json.dumps(s)
+
+
+def post_job(fo, urls, query=""):
+    """A job made through the API, as any caller would: its ID."""
+    req = urllib.request.Request(
+        fo + "/v1/jobs" + query, data=("\n".join(urls) + "\n").encode(),
+        headers={"Content-Type": "text/plain"}, method="POST")
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.load(r)["job"]["id"]
+
+
+def rows(p, selector):
+    """The text of each row matched, cells joined by |."""
+    return p.eval("Array.from(document.querySelectorAll(%s)).map(r => "
+                  "Array.from(r.cells).map(c => c.textContent).join('|'))"
+                  % js(selector))
 
 
 def dom_nodes(p):
@@ -133,6 +154,171 @@ def scenario_main(p, fo, up, root, shots):
           [p.text("#job-ok"), p.text("#job-failed")] == ["10", "2"],
           str([p.text("#job-ok"), p.text("#job-failed")]))
     check("no payload ran after the retry either", inert(p))
+    # Only the failures that stand: later.txt is ok now, its old 404
+    # line is not listed, nor is any item twice.
+    p.wait("document.querySelectorAll('#fail-groups tbody tr').length "
+           "=== 2", 10, "two failures listed")
+    fails = rows(p, "#fail-groups tbody tr")
+    check("after the retry, the failures list only the 2 that stand",
+          len(fails) == 2 and not any("later.txt" in r for r in fails),
+          str(fails))
+    recent = [r.split("|")[0] for r in rows(p, "#recent-body tr")]
+    check("the latest results show each item once (its current line)",
+          len(recent) == len(set(recent)) and len(recent) == 10,
+          str(recent))
+    check("an ok line in the latest results has its body link",
+          p.eval("Array.from(document.querySelectorAll('#recent-body tr'))"
+                 ".some(r => r.cells[1].textContent === 'ok' && "
+                 "r.querySelector('a[href$=\"/body\"]'))"))
+
+    # Downloads go through fetch() and a blob with a file name; the tab
+    # stays where it is.
+    dl = os.path.join(os.path.dirname(root), "downloads")
+    os.makedirs(dl, exist_ok=True)
+    p.call("Page.setDownloadBehavior", behavior="allow", downloadPath=dl)
+    here = p.eval("location.href")
+    p.click("#job-results")
+    want = os.path.join(dl, "job-%s.ndjson" % job)
+    deadline = time.monotonic() + 15
+    while not os.path.exists(want) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    check("Results (NDJSON) downloads job-ID.ndjson without leaving the "
+          "page", os.path.exists(want) and p.eval("location.href") == here,
+          str(os.listdir(dl)))
+    p.eval("Array.from(document.querySelectorAll('#recent-body tr'))"
+           ".find(r => r.cells[2].textContent.endsWith('/later.txt'))"
+           ".querySelector('a').click()")
+    idx = p.eval("Array.from(document.querySelectorAll('#recent-body tr'))"
+                 ".find(r => r.cells[2].textContent.endsWith('/later.txt'))"
+                 ".cells[0].textContent")
+    want = os.path.join(dl, "job-%s-item-%s.txt" % (job, idx))
+    deadline = time.monotonic() + 15
+    while not os.path.exists(want) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    check("a body downloads as job-ID-item-N.txt (its type's extension)",
+          os.path.exists(want) and p.eval("location.href") == here,
+          str(os.listdir(dl)))
+
+    # Every stored job is listed in the overview, finished ones too.
+    p.click("#nav-overview")
+    p.wait("Array.from(document.querySelectorAll('#all-body tr')).some("
+           "r => r.querySelector('a') && r.querySelector('a')"
+           ".getAttribute('href') === %s && r.cells[1].textContent === "
+           "'done')" % js("#/jobs/" + job), 10, "the done job listed")
+    check("the overview lists finished jobs, linked to their page", True)
+
+    # An unknown job: said so, nothing to press.
+    p.navigate(fo + "/ui#/jobs/" + "0" * 32)
+    p.wait("document.getElementById('job-state').textContent"
+           ".startsWith('no such job')", 10, "no such job")
+    # (the browser logs the 404 it got: expected here)
+    p.problems = [x for x in p.problems if "status of 404" not in x]
+    check("an unknown job says so, with Cancel and Retry off",
+          p.eval("document.getElementById('job-cancel').disabled && "
+                 "document.getElementById('job-retry').disabled && "
+                 "document.getElementById('fail-next').disabled"))
+
+    # The repro of the bug: item 0 fails once, then is ok. After a
+    # retry from the page no failure stands, and the latest results show
+    # each item once, ok, with the body of its current line.
+    fl = post_job(fo, [up + "/flaky/ui-%d?fail=1" % os.getpid(),
+                       up + "/status/200"], "?retries=0")
+    p.navigate(fo + "/ui#/jobs/" + fl)
+    p.wait("document.getElementById('job-state').textContent === 'done' "
+           "&& document.querySelectorAll('#fail-groups tbody tr').length "
+           "=== 1", 15, "the flaky job's failure")
+    p.click("#job-retry")
+    p.wait("document.getElementById('job-ok').textContent === '2' && "
+           "document.getElementById('job-state').textContent === 'done'",
+           15, "the retried flaky job")
+    p.wait("document.getElementById('fail-groups').textContent"
+           ".includes('No failed item')", 10, "no failure listed")
+    p.wait("document.querySelectorAll('#recent-body tr').length === 2 && "
+           "Array.from(document.querySelectorAll('#recent-body tr'))"
+           ".some(r => r.cells[0].textContent === '0' && "
+           "r.cells[1].textContent === 'ok')", 10,
+           "item 0 ok in the latest results")
+    recent = rows(p, "#recent-body tr")
+    check("after a retry that mended it, no failure is listed and the "
+          "latest results show each item once, ok",
+          sorted(r.split("|")[:2] for r in recent) == [["0", "ok"],
+                                                       ["1", "ok"]],
+          str(recent))
+
+    # Cancel takes two clicks; the page then follows the job until its
+    # item in flight has ended too.
+    slow = post_job(fo, [up + "/delay/3000"] + [up + "/delay/3000?n=%d" % i
+                                                 for i in range(20)],
+                    "?concurrency=1")
+    p.navigate(fo + "/ui#/jobs/" + slow)
+    p.wait("document.getElementById('job-state').textContent === "
+           "'running' && document.getElementById('job-inflight')"
+           ".textContent === '1'", 15, "the slow job running")
+    p.click("#job-cancel")
+    time.sleep(0.3)  # a click that would cancel at once would have by now
+    check("a first click on Cancel only arms it",
+          p.text("#job-cancel") == "Confirm cancel" and
+          p.text("#job-state") == "running", p.text("#job-state"))
+    p.click("#job-cancel")
+    p.wait("document.getElementById('job-state').textContent"
+           ".startsWith('cancelled')", 10, "the job cancelled")
+    p.wait("document.getElementById('job-inflight').textContent === '0' "
+           "&& document.getElementById('job-pending').textContent === '0'",
+           15, "the page to follow the cancelled job until it settles")
+    check("after Cancel, the page updates until the job settles",
+          p.text("#job-failed") == "21", p.text("#job-failed"))
+    p.wait("document.getElementById('fail-groups').textContent"
+           ".includes('cancelled')", 10, "the cancelled group")
+    check("cancelled items are named as such, not as failures",
+          p.text("#job-failed-k") == "failed or cancelled" and
+          p.eval("!!document.querySelector('#fail-groups .group.cancelled')"
+                 " && !!document.querySelector('#job-bar.cancelled')"))
+
+    # Submit: both a file and pasted URLs are refused; a name and a
+    # capped value are shown on the job's page.
+    p.navigate(fo + "/ui#/submit")
+    p.wait("!document.getElementById('view-submit').hidden", 10)
+    urls = os.path.join(os.path.dirname(root), "both.txt")
+    with open(urls, "w") as f:
+        f.write(up + "/status/200\n")
+    p.set_files("#sub-file", [urls])
+    p.type("#sub-urls", up + "/status/201\n")
+    p.click("#sub-go")
+    p.wait("document.getElementById('sub-error').textContent !== ''", 5)
+    check("pasted URLs and a file together are refused, saying why",
+          "Both pasted URLs and a file" in p.text("#sub-error") and
+          p.eval("location.hash") == "#/submit", p.text("#sub-error"))
+    p.eval("document.getElementById('sub-urls').value = ''; "
+           "document.getElementById('sub-concurrency').value = ''")
+    p.type("#sub-name", "nightly <b>crawl</b>")
+    p.type("#sub-concurrency", "5000")
+    p.click("#sub-go")
+    p.wait("location.hash.startsWith('#/jobs/')", 10, "the named job")
+    p.wait("document.getElementById('job-capped').textContent !== ''", 10,
+           "the capped note")
+    check("the job's name is shown (as text)",
+          p.text("#job-name") == "nightly <b>crawl</b>", p.text("#job-name"))
+    check("a value the server capped is shown against the one asked",
+          "concurrency: asked 5000, the server set" in p.text("#job-capped"),
+          p.text("#job-capped"))
+    p.wait("document.getElementById('job-total').textContent === '1'", 10)
+    check("the file was the list (1 item)", True)
+
+    # At 400 px wide nothing pushes the page sideways: wide tables
+    # scroll in their own box.
+    p.call("Emulation.setDeviceMetricsOverride", width=400, height=800,
+           deviceScaleFactor=1, mobile=False)
+    for where in ("#/jobs/" + job, "#/"):
+        p.navigate(fo + "/ui" + where)
+        p.wait("document.getElementById('conn').textContent === 'live'", 10)
+        p.wait("document.querySelectorAll('#recent-body tr, #all-body a')"
+               ".length > 0", 10, "rows at 400 px")
+        w = p.eval("document.documentElement.scrollWidth")
+        check("at 400 px wide, %s fits (%d px)" % (where, w), w <= 400,
+              str(w))
+    p.call("Emulation.setDeviceMetricsOverride", width=1280, height=900,
+           deviceScaleFactor=1, mobile=False)
+
     check("no script error and no CSP violation", not p.problems,
           "; ".join(p.problems))
 
@@ -190,6 +376,12 @@ def scenario_reconnect(p, fo, signal):
            "the page to say the stream dropped")
     check("when the stream drops, the page says so",
           p.eval("document.getElementById('conn').className") == "conn off")
+    # The third wait is 4 s: it counts down a second at a time.
+    p.wait("document.getElementById('conn').textContent.endsWith('in 3 s')",
+           30, "the countdown at 3 s")
+    p.wait("document.getElementById('conn').textContent.endsWith('in 2 s')",
+           3, "the countdown at 2 s")
+    check("the reconnect countdown counts down each second", True)
     open(signal + ".down", "w").close()
     p.wait("document.getElementById('conn').textContent === 'live'", 30,
            "the page to reconnect")
@@ -229,6 +421,29 @@ def scenario_load(p, fo, big):
     check("the next page of failures replaces the first",
           p.eval("document.querySelectorAll('#fail-groups tbody tr')"
                  ".length") == 50)
+    check("... with Previous and the page's position",
+          p.text("#fail-pos").startswith("page 2: 51-100 of") and
+          not p.eval("document.getElementById('fail-prev').disabled"),
+          p.text("#fail-pos"))
+    p.click("#fail-prev")
+    p.wait("document.getElementById('fail-pos').textContent"
+           ".startsWith('page 1: 1-50 of')", 10, "the first page again")
+    check("Previous goes back to the first page",
+          p.eval("document.querySelector('#fail-groups tbody td')"
+                 ".textContent") == first)
+    # Cancel the big job from the page: its pending items end with
+    # cancelled lines over some time, and the page follows the counts
+    # down to 0 (the job no longer in the stats stream meanwhile).
+    p.click("#job-cancel")
+    p.click("#job-cancel")
+    p.wait("document.getElementById('job-state').textContent"
+           ".startsWith('cancelled')", 15, "the big job cancelled")
+    p.wait("document.getElementById('job-pending').textContent === '0' && "
+           "document.getElementById('job-inflight').textContent === '0'",
+           90, "the page to follow the big job until it settles")
+    check("after Cancel the page follows a 1,000,000-item job until "
+          "nothing is pending", p.text("#job-state") == "cancelled",
+          p.text("#job-state"))
     check("no script error and no CSP violation", not p.problems,
           "; ".join(p.problems))
 

@@ -486,7 +486,18 @@ enum store_err
 th_read(struct th *t, const char *id, uint64_t after, uint32_t limit,
     bool failed_only, struct tpage *p)
 {
-	struct store_cursor c = {after, limit, failed_only};
+	struct store_cursor c = {after, limit, failed_only, false};
+	struct ans a = {.page = p};
+
+	memset(p, 0, sizeof(*p));
+	return wait_ans(t, store_read(t->st, id, &c, on_read, &a), &a);
+}
+
+enum store_err
+th_read_latest(struct th *t, const char *id, uint64_t after, uint32_t limit,
+    bool failed_only, struct tpage *p)
+{
+	struct store_cursor c = {after, limit, failed_only, true};
 	struct ans a = {.page = p};
 
 	memset(p, 0, sizeof(*p));

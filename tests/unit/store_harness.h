@@ -115,6 +115,9 @@ void th_record_body(struct th *t, const char *id, uint32_t index,
 
 enum store_err th_read(struct th *t, const char *id, uint64_t after,
     uint32_t limit, bool failed_only, struct tpage *p);
+/* th_read with store_cursor.latest: each item's current line only. */
+enum store_err th_read_latest(struct th *t, const char *id, uint64_t after,
+    uint32_t limit, bool failed_only, struct tpage *p);
 void th_page_free(struct tpage *p);
 /* Every line of a job, in pages of `limit`: the count; asserts that seq
  * runs 1, 2, 3, ... without a gap. */

@@ -635,6 +635,64 @@ test_retry_requeues_failed_items_and_keeps_old_lines(void **state)
 	th_done(&t);
 }
 
+/* ?latest: each item's current line; a retried item has none while it
+ * is queued again, then its new line; superseded lines are left out. */
+static void
+test_latest_reads_each_items_current_line(void **state)
+{
+	struct tpage *p = malloc(sizeof(*p));
+	struct tleased l[3];
+	struct th t;
+	struct tjob j;
+	size_t n;
+
+	(void)state;
+	th_init(&t, true);
+	th_open(&t);
+	assert_int_equal(th_create(&t, 3, NULL, NULL, &j), STORE_OK);
+	assert_int_equal(th_lease(&t, j.j.id, 3, l, &n), STORE_OK);
+	th_record(&t, j.j.id, 0, 0, STORE_OUT_FAILED, NULL); /* seq 1 */
+	th_record(&t, j.j.id, 1, 0, STORE_OUT_FAILED, NULL); /* seq 2 */
+	th_record(&t, j.j.id, 2, 0, STORE_OUT_OK, NULL);     /* seq 3 */
+	assert_int_equal(th_retry(&t, j.j.id, &j), STORE_OK);
+	/* Items 0 and 1 are queued again: only item 2's line stands. */
+	assert_int_equal(th_read_latest(&t, j.j.id, 0, 10, false, p), STORE_OK);
+	assert_int_equal(p->n, 1);
+	assert_int_equal(p->seq[0], 3);
+	th_page_free(p);
+	assert_int_equal(th_read_latest(&t, j.j.id, 0, 10, true, p), STORE_OK);
+	assert_int_equal(p->n, 0);
+	assert_false(p->more);
+	th_page_free(p);
+	assert_int_equal(th_lease(&t, j.j.id, 3, l, &n), STORE_OK);
+	th_record(&t, j.j.id, 1, 1, STORE_OUT_OK, NULL);     /* seq 4 */
+	th_record(&t, j.j.id, 0, 1, STORE_OUT_FAILED, NULL); /* seq 5 */
+	assert_int_equal(th_read_latest(&t, j.j.id, 0, 10, false, p), STORE_OK);
+	assert_int_equal(p->n, 3);
+	assert_int_equal(p->seq[0], 3);
+	assert_int_equal(p->seq[1], 4);
+	assert_int_equal(p->seq[2], 5);
+	th_page_free(p);
+	/* Failed and current: item 0's second line, not its first. */
+	assert_int_equal(th_read_latest(&t, j.j.id, 0, 10, true, p), STORE_OK);
+	assert_int_equal(p->n, 1);
+	assert_int_equal(p->seq[0], 5);
+	assert_int_equal(p->attempt[0], 1);
+	th_page_free(p);
+	/* Paged: a limit of 1 after seq 3 gives seq 4, more to come. */
+	assert_int_equal(th_read_latest(&t, j.j.id, 3, 1, false, p), STORE_OK);
+	assert_int_equal(p->n, 1);
+	assert_int_equal(p->seq[0], 4);
+	assert_true(p->more);
+	th_page_free(p);
+	/* The plain read still has all five. */
+	assert_int_equal(th_read(&t, j.j.id, 0, 10, false, p), STORE_OK);
+	assert_int_equal(p->n, 5);
+	th_page_free(p);
+	free(p);
+	th_done(&t);
+}
+
 /* Finish every item of a job. */
 static void
 finish_job(struct th *t, const char *id, size_t n)
@@ -927,6 +985,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_cancel_ends_pending_items_with_lines),
 	    cmocka_unit_test(
 	        test_retry_requeues_failed_items_and_keeps_old_lines),
+	    cmocka_unit_test(test_latest_reads_each_items_current_line),
 	    cmocka_unit_test(test_delete_and_the_ttl_sweep),
 	    cmocka_unit_test(test_bodies_inline_and_in_files),
 	    cmocka_unit_test(test_schema_1_is_migrated),
