@@ -54,6 +54,7 @@ static const char schema_v1[] =
     " idx integer NOT NULL, attempt integer NOT NULL,"
     " outcome smallint NOT NULL, line text NOT NULL,"
     " PRIMARY KEY (job, seq));"
+    "CREATE INDEX results_item ON results (job, idx, seq);"
     "CREATE TABLE body_meta (job bigint NOT NULL, idx integer NOT NULL,"
     " attempt integer NOT NULL, size bigint NOT NULL,"
     " err smallint NOT NULL, type text, coding text,"
@@ -275,11 +276,16 @@ r_list(struct pgtx *t, struct sreq *r)
 		if (r->q.states == 0 || (r->q.states & (1u << s)))
 			pgarr_int(&states, s);
 	p[1] = pgarr_end(&states);
+	if (r->q.after == NULL && r->q.newest_first)
+		row = INT64_MAX;
 	snprintf(after, sizeof(after), "%" PRId64, row);
 	snprintf(lim, sizeof(lim), "%u", r->q.limit + 1);
 	res = pg_q(t,
-	    "SELECT " JOB_COLS " FROM jobs WHERE id > $1 AND "
-	    "state = ANY($2::smallint[]) ORDER BY id LIMIT $3",
+	    r->q.newest_first
+	        ? "SELECT " JOB_COLS " FROM jobs WHERE id < $1 AND "
+	          "state = ANY($2::smallint[]) ORDER BY id DESC LIMIT $3"
+	        : "SELECT " JOB_COLS " FROM jobs WHERE id > $1 AND "
+	          "state = ANY($2::smallint[]) ORDER BY id LIMIT $3",
 	    3, p, PGRES_TUPLES_OK, &r->err);
 	buf_free(&states);
 	if (res == NULL)
@@ -320,6 +326,27 @@ r_list(struct pgtx *t, struct sreq *r)
 	PQclear(res);
 }
 
+/*
+ * A page's query: [latest][failed_only]. latest: only a line that is its
+ * item's newest (results_item) of an item that is done (state 2), so a
+ * line a retry superseded, or one whose item is queued again, is left
+ * out.
+ */
+#define LINES_COLS "SELECT seq, idx, attempt, outcome, line FROM results r "
+#define LINES_LATEST                                                    \
+	" AND EXISTS (SELECT 1 FROM items i WHERE i.job = r.job AND "   \
+	"i.idx = r.idx AND i.state = 2) AND NOT EXISTS (SELECT 1 FROM " \
+	"results n WHERE n.job = r.job AND n.idx = r.idx AND n.seq > r.seq)"
+static const char *const lines_sql[2][2] = {
+    {LINES_COLS "WHERE job = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        LINES_COLS "WHERE job = $1 AND seq > $2 AND outcome <> 0 "
+                   "ORDER BY seq LIMIT $3"},
+    {LINES_COLS "WHERE job = $1 AND seq > $2" LINES_LATEST
+                " ORDER BY seq LIMIT $3",
+        LINES_COLS "WHERE job = $1 AND seq > $2 AND outcome <> 0" LINES_LATEST
+                   " ORDER BY seq LIMIT $3"},
+};
+
 /* A page of the job's lines after the cursor, into r->page. */
 static enum store_err
 r_lines(
@@ -338,13 +365,8 @@ r_lines(
 	snprintf(jr, sizeof(jr), "%" PRId64, row);
 	snprintf(after, sizeof(after), "%" PRIu64, r->cur.after);
 	snprintf(lim, sizeof(lim), "%u", r->cur.limit + 1);
-	res = pg_q(t,
-	    r->cur.failed_only
-	        ? "SELECT seq, idx, attempt, outcome, line FROM results WHERE "
-	          "job = $1 AND seq > $2 AND outcome <> 0 ORDER BY seq LIMIT $3"
-	        : "SELECT seq, idx, attempt, outcome, line FROM results WHERE "
-	          "job = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-	    3, p, PGRES_TUPLES_OK, &err);
+	res = pg_q(t, lines_sql[r->cur.latest][r->cur.failed_only], 3, p,
+	    PGRES_TUPLES_OK, &err);
 	if (res == NULL)
 		return err;
 	rows = (size_t)PQntuples(res);
