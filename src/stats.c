@@ -11,9 +11,9 @@
  * on the disk). Rates are estimates updated at each snapshot (rate.h:
  * a mean that turns into a moving average, 30 s for jobs and batches,
  * 1.5 s for hosts), kept in a small table keyed by what they measure
- * ("b:ID", "j:ID", "h:HOST", "f:HOST") and pruned of whatever a snapshot no longer shows; the
- * server's items per second is sampled every tick into a 60-second
- * ring, the chart of the dashboard.
+ * ("b:ID", "j:ID", "h:HOST", "f:HOST") and pruned of whatever a snapshot no
+ * longer shows; the server's items per second is sampled every tick into a
+ * 60-second ring, the chart of the dashboard.
  *
  * A follower costs one struct and what its connection has not sent:
  * a snapshot is skipped (the next one replaces it) while more than
