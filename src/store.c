@@ -151,7 +151,8 @@ store_id_valid(const char *id)
 	unsigned bad = 0;
 	size_t i;
 
-	if (id == NULL)
+	/* The length first: never a read past a short string's end. */
+	if (id == NULL || strnlen(id, STORE_ID_LEN + 1) != STORE_ID_LEN)
 		return false;
 	/* No branch per character: this runs twice per result of a job. */
 	for (i = 0; i < STORE_ID_LEN; i++) {
@@ -160,7 +161,7 @@ store_id_valid(const char *id)
 		bad |= (unsigned)((unsigned char)(c - '0') > 9) &
 		    (unsigned)((unsigned char)(c - 'a') > 5);
 	}
-	return bad == 0 && id[STORE_ID_LEN] == '\0';
+	return bad == 0;
 }
 
 int64_t
