@@ -92,15 +92,28 @@ resume_cb(enum store_err err, const struct store_job *jobs, size_t n, bool more,
 	}
 }
 
+/* A job this instance runs, as the shared store has it now: cancelled
+ * through another instance, its attempts here stop too. */
+static void
+fleet_state_cb(enum store_err err, const struct store_job *j, void *arg)
+{
+	struct jobs *js = arg;
+
+	if (err == STORE_OK && j->state == STORE_JOB_CANCELLED)
+		jobs_cancelled(js, j->id);
+}
+
 /* A shared store: wake every follower (they read if caught up) and,
- * every JOB_FLEET_SCAN ticks, look for jobs to help with. No NOTIFY per
- * line: a poll costs one indexed read per follower. */
+ * every JOB_FLEET_SCAN ticks, look for jobs to help with and at the
+ * state of those it runs (one read each). No NOTIFY per line: a poll
+ * costs one indexed read per follower. */
 static void
 fleet_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct jobs *js = arg;
 	struct jobs_watch *w, *next;
 	struct store_list_query q;
+	struct job_run *r;
 
 	(void)fd;
 	(void)what;
@@ -111,6 +124,9 @@ fleet_cb(evutil_socket_t fd, short what, void *arg)
 	if (++js->fleet_ticks % JOB_FLEET_SCAN != 0 || js->draining ||
 	    js->scanning || js->degraded != NULL)
 		return;
+	TAILQ_FOREACH(r, &js->runs, link)
+	if (r->state != RUN_ENDED && r->state != RUN_DRAINING)
+		store_get(js->st, r->id, fleet_state_cb, js);
 	memset(&q, 0, sizeof(q));
 	q.states = 1u << STORE_JOB_QUEUED | 1u << STORE_JOB_RUNNING;
 	q.limit = JOB_RESUME_PAGE;
