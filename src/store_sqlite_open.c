@@ -17,7 +17,7 @@
 #include "store_sqlite.h"
 #include "util.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 /* WAL frames (pages) past which it is checkpointed: SQLite's own
  * autocheckpoint point; past CKPT_BACKSTOP the writer does it itself. */
 #define CKPT_FRAMES   1000
@@ -46,9 +46,8 @@ static const char schema[] =
     " state INTEGER NOT NULL, flags INTEGER NOT NULL,"
     " attempt INTEGER NOT NULL, outcome INTEGER, seq INTEGER,"
     " spec TEXT NOT NULL);"
-    "DROP INDEX IF EXISTS items_pending;" /* a lease scans from a cursor */
-    "CREATE INDEX IF NOT EXISTS items_inflight ON items (job)"
-    " WHERE state = 1;"
+    "DROP INDEX IF EXISTS items_pending;"  /* a lease scans from a cursor */
+    "DROP INDEX IF EXISTS items_inflight;" /* recovery scans in-flight jobs */
     "CREATE TABLE IF NOT EXISTS results ("
     " id INTEGER PRIMARY KEY, job INTEGER NOT NULL,"
     " idx INTEGER NOT NULL, attempt INTEGER NOT NULL,"
@@ -154,7 +153,7 @@ setup_writer(struct sqlite_be *be, char *err, size_t errlen)
 		    NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(
-		    be->w, "PRAGMA user_version = 2", NULL, NULL, NULL);
+		    be->w, "PRAGMA user_version = 3", NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
 		be->page_size = query_int(be->w, "PRAGMA page_size", &rc);
 	if (rc != SQLITE_OK)

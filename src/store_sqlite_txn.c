@@ -59,8 +59,13 @@ static const char *const wsql[W__COUNT] = {
     [W_TRASH_RESULTS] = "DELETE FROM results WHERE id IN (SELECT id FROM "
                         "results WHERE id BETWEEN ?1 AND ?2 LIMIT ?3)",
     [W_TRASH_FORGET] = "DELETE FROM trash WHERE job = ?1",
+    /* No index of the items in flight (it cost two index changes per
+     * item): each job with some is one range of the items' b-tree
+     * (`+`: no automatic index of the whole table on state). */
     [W_INFLIGHT] = "SELECT i.id, j.key, i.attempt, i.flags, i.spec FROM "
-                   "items i JOIN jobs j ON j.id = i.job WHERE i.state = 1",
+                   "jobs j CROSS JOIN items i ON i.id BETWEEN j.id * "
+                   "4294967296 AND j.id * 4294967296 + 4294967295 WHERE "
+                   "j.inflight > 0 AND +i.state = 1",
     [W_PAGE_COUNT] = "PRAGMA page_count",
     [W_FREELIST] = "PRAGMA freelist_count",
 };

@@ -916,8 +916,9 @@ test_bodies_inline_and_in_files(void **state)
 	th_done(&t);
 }
 
-/* A store of schema version 1 (no body_type, body_coding) is migrated
- * in place when opened: its bodies then keep their type. */
+/* A store of schema version 1 (no body_type, body_coding; the
+ * items_inflight index of versions 1 and 2) is migrated in place when
+ * opened: its bodies then keep their type, the index is gone. */
 static void
 test_schema_1_is_migrated(void **state)
 {
@@ -941,7 +942,13 @@ test_schema_1_is_migrated(void **state)
 	                     "attempt INTEGER NOT NULL, outcome INTEGER NOT "
 	                     "NULL, line TEXT NOT NULL, body_bytes INTEGER, "
 	                     "body_file TEXT, body_err INTEGER NOT NULL, body "
-	                     "BLOB); PRAGMA user_version = 1",
+	                     "BLOB); CREATE TABLE items (id INTEGER PRIMARY "
+	                     "KEY, job INTEGER NOT NULL, state INTEGER NOT "
+	                     "NULL, flags INTEGER NOT NULL, attempt INTEGER "
+	                     "NOT NULL, outcome INTEGER, seq INTEGER, spec "
+	                     "TEXT NOT NULL); CREATE INDEX items_inflight ON "
+	                     "items (job) WHERE state = 1; PRAGMA "
+	                     "user_version = 1",
 	                     NULL, NULL, NULL),
 	    SQLITE_OK);
 	sqlite3_close(db);
@@ -962,7 +969,15 @@ test_schema_1_is_migrated(void **state)
 	    sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL),
 	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(s, 0), 2);
+	assert_int_equal(sqlite3_column_int(s, 0), 3);
+	sqlite3_finalize(s);
+	assert_int_equal(sqlite3_prepare_v2(db,
+	                     "SELECT count(*) FROM sqlite_master WHERE name = "
+	                     "'items_inflight'",
+	                     -1, &s, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(s, 0), 0);
 	sqlite3_finalize(s);
 	sqlite3_close(db);
 	th_done(&t);
