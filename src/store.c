@@ -411,6 +411,7 @@ store_open(const struct store_config *cfg, struct event_base *base, char *err,
 	free(bodies);
 	if (rc < 0 || lock_dir(st, err, errlen) < 0)
 		goto fail;
+	st->opened = true; /* unless the backend leaves it to its probe */
 	if (cfg->pg != NULL) {
 		st->ops = &store_pg_backend;
 		st->be = store_pg_open(st, err, errlen);
@@ -429,6 +430,13 @@ store_open(const struct store_config *cfg, struct event_base *base, char *err,
 	if (st->ev == NULL || event_add(st->ev, NULL) < 0) {
 		snprintf(err, errlen, "cannot watch the store's eventfd");
 		goto fail;
+	}
+	if (!st->opened) { /* degraded from the start, and says why */
+		char why[sizeof(st->why)];
+
+		snprintf(why, sizeof(why), "cannot open the job store: %s",
+		    st->ops->errmsg(st->be));
+		store_set_health(st, false, why);
 	}
 	if (store_threads_start(st, err, errlen) < 0)
 		goto fail;

@@ -29,6 +29,9 @@
  * at once. A result record is never dropped: it stays queued and is
  * retried every `retry_ms` until it commits (or the store closes), and
  * meanwhile the store reports itself degraded through `on_health`.
+ * Health follows reachability: while degraded, or idle, the store
+ * probes its database every `retry_ms` and turns healthy again once it
+ * takes writes, with no other write needed.
  *
  * Items. The engine hands over each item's request spec as JSON text and
  * gets it back when it leases the item; the store never interprets a
@@ -206,7 +209,10 @@ void store_config_defaults(struct store_config *cfg);
  * unsafe ones (STORE_ITEM_UNSAFE without STORE_ITEM_RETRY_UNSAFE) that
  * may have been sent: those end `interrupted`, with a line from
  * cfg->line. Runs on the calling thread and touches the disk: call it
- * before the loop serves. NULL on failure, with a message in err.
+ * before the loop serves. NULL on failure, with a message in err. A
+ * PostgreSQL store whose server cannot be reached opens degraded
+ * ("cannot open the job store: ...": every request fails with EIO) and
+ * finishes opening in the background once it can.
  */
 struct store *store_open(const struct store_config *cfg,
     struct event_base *base, char *err, size_t errlen);

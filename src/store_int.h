@@ -189,6 +189,17 @@ struct store_backend {
 	/* The files thread: copy the log into the database (SQLite's WAL
 	 * checkpoint), so that the writer never waits for it. */
 	void (*checkpoint)(void *be);
+	/*
+	 * The writer, between transactions, every cfg.retry_ms while the
+	 * store is degraded or idle: does the database take writes? It
+	 * finishes an open left undone (store->opened false: connect,
+	 * schema, recovery), else proves the database is back (PostgreSQL:
+	 * reconnect if need be and SELECT 1; SQLite, when `degraded`: a
+	 * small synced write, so that space is known to be back; when
+	 * healthy nothing, its files being local). STORE_OK clears the
+	 * degraded state (limits permitting); else the error, errmsg set.
+	 */
+	enum store_err (*probe)(void *be, bool degraded);
 	void (*close)(void *be);
 	/* Leases are answered only once committed (no early answer): a
 	 * backend whose leases are not ranges a twin could redo. */
@@ -219,6 +230,10 @@ struct store {
 	/* Health, the writer's. */
 	bool degraded;
 	char why[256];
+	/* The backend is set up. False when PostgreSQL was unreachable at
+	 * store_open: the store runs degraded and the writer's probe
+	 * finishes the open once it can. The writer's once threads run. */
+	bool opened;
 
 	/* Stats: written by store threads, read by store_stats. */
 	atomic_uint_least64_t jobs[STORE_JOB__COUNT];
@@ -238,6 +253,9 @@ extern const struct store_backend store_sqlite_backend;
 void *store_pg_open(struct store *st, char *err, size_t errlen);
 extern const struct store_backend store_pg_backend;
 
+/* The health the loop sees (on_health): writer thread, or store_open
+ * before the threads start. Logged and delivered on a change only. */
+void store_set_health(struct store *st, bool ok, const char *why);
 /* Writer thread: queue r once the running transaction commits. */
 void store_spawn(struct store *st, struct sreq *r);
 /* Writer thread: the log has grown; checkpoint it on the files thread

@@ -1,8 +1,9 @@
 /*
  * store_pg.h - private to the PostgreSQL backend of the job store
- * (store_pg.c: connections, schema, the reader, the heartbeat and lease
- * expiry; store_pg_write.c: the writer; store_pg_rows.c: job rows,
- * result batches, bodies and lease expiry, shared by both).
+ * (store_pg_open.c: connections, schema, open and probe; store_pg.c:
+ * queries, the reader, the heartbeat and lease expiry; store_pg_write.c:
+ * the writer; store_pg_rows.c: job rows, result batches, bodies and
+ * lease expiry, shared by both).
  *
  * libpq is used in blocking mode on the store's own threads, each with
  * its own connection: the writer's (group commit, as with SQLite), the
@@ -76,6 +77,9 @@ struct pg_be {
 	struct pgtx tx, rtx, btx; /* writer, reader, heartbeat */
 	struct sreq **recs;       /* records of the running transaction */
 	size_t nrecs, rcap;
+	/* Set up (schema, recovery): until then every request fails and
+	 * the writer's probe tries again (store_pg_open.c). */
+	atomic_bool ready;
 	pthread_t beat;
 	bool beating;
 	pthread_mutex_t mu;
@@ -87,6 +91,13 @@ struct pg_be {
 /* Connect (or reconnect) t's connection; EIO with a message when the
  * server cannot be reached. */
 enum store_err pg_connect(struct pgtx *t);
+/* Connect if need be and SELECT 1, on a new connection once should the
+ * old one have dropped: is the server there? */
+enum store_err pg_ping(struct pgtx *t);
+/* store_pg.c: the backend's reads (reader thread). */
+void pg_read(void *p, struct sreq *r);
+/* The heartbeat thread (store_pg.c). */
+void *pg_beat_main(void *arg);
 /* Run sql with text parameters; NULL (and *err) unless the result has
  * status want. The caller PQclear()s a non-NULL result. */
 PGresult *pg_q(struct pgtx *t, const char *sql, int n,

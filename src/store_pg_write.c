@@ -485,15 +485,28 @@ w_trash_slice(struct pgtx *t, struct sreq *r)
 	return err;
 }
 
+/* BEGIN, on a new connection should the old one have dropped since the
+ * last transaction (a restarted server): nothing was done on it yet. Not
+ * before the store is set up (pg_probe does that). */
 enum store_err
 pg_begin(void *p)
 {
 	struct pg_be *be = p;
-	enum store_err err = pg_connect(&be->tx);
+	enum store_err err = STORE_EIO;
+	int try;
 
 	be->nrecs = 0;
 	pg_tx_reset(&be->tx);
-	return err != STORE_OK ? err : pg_exec(&be->tx, "BEGIN");
+	if (!atomic_load(&be->ready))
+		return STORE_EIO; /* werr: why setup failed */
+	for (try = 0; try < 2; try++) {
+		if ((err = pg_connect(&be->tx)) != STORE_OK)
+			return err;
+		err = pg_exec(&be->tx, "BEGIN");
+		if (err == STORE_OK || PQstatus(be->tx.c) == CONNECTION_OK)
+			return err;
+	}
+	return err;
 }
 
 enum store_err

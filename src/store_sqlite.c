@@ -450,6 +450,7 @@ const struct store_backend store_sqlite_backend = {
     sqlite_read,
     sqlite_errmsg,
     sqlite_checkpoint,
+    sqlite_probe,
     sqlite_close,
     false,
 };

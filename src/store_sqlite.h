@@ -17,6 +17,11 @@
 #include "htab.h"
 #include "store_int.h"
 
+/* The schema's version (PRAGMA user_version), and the same as SQL text
+ * (keep the two in step: the writer's probe rewrites user_version). */
+#define SCHEMA_VERSION     3
+#define SCHEMA_VERSION_SQL "3"
+
 #define ROW_KEY(job, n) (((int64_t)(job) << 32) | (int64_t)(n))
 #define ROW_JOB_MAX     ((int64_t)1 << 31)
 #define SEQ_MAX         UINT32_MAX
@@ -53,6 +58,7 @@ enum wstmt {
 	W_INFLIGHT,
 	W_PAGE_COUNT,
 	W_FREELIST,
+	W_PROBE, /* a one-page write: user_version rewritten as it is */
 	W__COUNT
 };
 
@@ -138,6 +144,8 @@ enum store_err sqlite_begin(void *p);
 enum store_err sqlite_commit(void *p);
 void sqlite_rollback(void *p);
 const char *sqlite_limits(void *p);
+/* ops->probe: while degraded, a small write, synced. */
+enum store_err sqlite_probe(void *p, bool degraded);
 /* Step writer statement w to its end and reset it. */
 enum store_err wrun(struct sqlite_be *be, enum wstmt w);
 /* The cached row of job id; *out NULL when there is no such job. */

@@ -17,7 +17,6 @@
 #include "store_sqlite.h"
 #include "util.h"
 
-#define SCHEMA_VERSION 3
 /* WAL frames (pages) past which it is checkpointed: SQLite's own
  * autocheckpoint point; past CKPT_BACKSTOP the writer does it itself. */
 #define CKPT_FRAMES   1000
@@ -152,8 +151,9 @@ setup_writer(struct sqlite_be *be, char *err, size_t errlen)
 		    "ALTER TABLE results ADD COLUMN body_coding TEXT",
 		    NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(
-		    be->w, "PRAGMA user_version = 3", NULL, NULL, NULL);
+		rc = sqlite3_exec(be->w,
+		    "PRAGMA user_version = " SCHEMA_VERSION_SQL, NULL, NULL,
+		    NULL);
 	if (rc == SQLITE_OK)
 		be->page_size = query_int(be->w, "PRAGMA page_size", &rc);
 	if (rc != SQLITE_OK)

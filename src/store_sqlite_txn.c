@@ -68,6 +68,7 @@ static const char *const wsql[W__COUNT] = {
                    "j.inflight > 0 AND +i.state = 1",
     [W_PAGE_COUNT] = "PRAGMA page_count",
     [W_FREELIST] = "PRAGMA freelist_count",
+    [W_PROBE] = "PRAGMA user_version = " SCHEMA_VERSION_SQL,
 };
 
 /* W_ITEM_INSERT_MANY: W_ITEM_INSERT for ITEM_INSERT_ROWS rows, row k
@@ -358,4 +359,26 @@ sqlite_limits(void *p)
 	    (unsigned long long)used,
 	    (unsigned long long)st->cfg.max_store_bytes);
 	return be->over_why;
+}
+
+/*
+ * Degraded (disk full, I/O errors): the store is healthy again only once
+ * a write reaches the disk, so write one page (the header, its
+ * user_version rewritten to what it is) and sync it, as a commit would.
+ * Healthy: nothing to prove, the files being local; sqlite_limits
+ * still runs after.
+ */
+enum store_err
+sqlite_probe(void *p, bool degraded)
+{
+	struct sqlite_be *be = p;
+	enum store_err err;
+
+	if (!degraded)
+		return STORE_OK;
+	if ((err = wrun(be, W_PROBE)) != STORE_OK)
+		return err;
+	if (!be->st->cfg.durable) /* (synchronous = FULL syncs it itself) */
+		sync_wal(be);     /* a failure: sqlite_limits says so */
+	return STORE_OK;
 }

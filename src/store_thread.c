@@ -20,6 +20,12 @@
  * takes; whatever arrives meanwhile waits behind them, in order, so that
  * nothing overtakes a retry (the records of items whose lease is being
  * redone). The health changes this causes reach the loop as SR_HEALTH.
+ * Health follows reachability, not only the last commit: when the
+ * writer has had nothing to do for cfg.retry_ms, or is degraded with
+ * nothing to retry, it probes the backend (ops->probe: PostgreSQL's
+ * SELECT 1, SQLite's small synced write while degraded), so that an
+ * idle instance sees an outage and its end; the probe also finishes an
+ * open PostgreSQL was not there for.
  *
  * Completions go back to the loop through a queue and an eventfd that
  * the loop watches with an ordinary libevent event: the store threads
@@ -220,9 +226,8 @@ store_spawn(struct store *st, struct sreq *r)
 	st->spawned = r;
 }
 
-/* Tell the loop about a change of health (writer thread). */
-static void
-set_health(struct store *st, bool ok, const char *why)
+void
+store_set_health(struct store *st, bool ok, const char *why)
 {
 	struct sreq *r;
 
@@ -277,6 +282,21 @@ push_back(struct sreq **head, struct sreq ***tail, struct sreq *r)
 	*tail = &r->next;
 }
 
+/* Why the store is degraded after err: the backend's message, after
+ * what could not be done. */
+static void
+health_why(struct store *st, enum store_err err, char *why, size_t len)
+{
+	const char *msg = st->ops->errmsg(st->be);
+
+	if (!st->opened)
+		snprintf(why, len, "cannot open the job store: %s", msg);
+	else if (err == STORE_EFULL)
+		snprintf(why, len, "disk full: %s", msg);
+	else
+		snprintf(why, len, "cannot write the job store: %s", msg);
+}
+
 /* The transaction failed: callers hear the error, the rest waits. */
 static void
 fail_applied(
@@ -286,13 +306,8 @@ fail_applied(
 	char why[200];
 
 	atomic_fetch_add(&st->commit_errors, 1);
-	if (err == STORE_EFULL)
-		snprintf(
-		    why, sizeof(why), "disk full: %s", st->ops->errmsg(st->be));
-	else
-		snprintf(why, sizeof(why), "cannot write the job store: %s",
-		    st->ops->errmsg(st->be));
-	set_health(st, false, why);
+	health_why(st, err, why, sizeof(why));
+	store_set_health(st, false, why);
 	for (r = done; r != NULL; r = next) {
 		next = r->next;
 		if (retried(r)) {
@@ -310,6 +325,55 @@ fail_applied(
 	}
 }
 
+/* Queue what the store made for itself (recovery's follow-up work,
+ * slices): to the writer, a directory's removal to the files thread. */
+static void
+push_spawned(struct store *st, bool stopped)
+{
+	struct sreq *r, *next;
+
+	for (r = st->spawned; r != NULL; r = next) {
+		next = r->next;
+		if (stopped ||
+		    !squeue_push(r->op == SR_RMDIR ? &st->fq : &st->wq, r))
+			sreq_free(r); /* resumed at the next open */
+	}
+	st->spawned = NULL;
+}
+
+/*
+ * Nothing to write for a while (or a degraded store waiting): ask the
+ * backend whether the database takes writes, so that health follows
+ * reachability and not only the last commit. The first success after
+ * an open left undone finishes it and queues what its recovery found.
+ */
+static void
+probe(struct store *st, bool stopped)
+{
+	enum store_err err = st->ops->probe(st->be, st->degraded);
+	const char *over;
+	char why[200];
+
+	if (err != STORE_OK) {
+		health_why(st, err, why, sizeof(why));
+		store_set_health(st, false, why);
+		while (st->spawned != NULL) { /* found again next time */
+			struct sreq *r = st->spawned;
+
+			st->spawned = r->next;
+			sreq_free(r);
+		}
+		return;
+	}
+	if (!st->opened) {
+		st->opened = true;
+		log_info("store: open");
+		push_spawned(st, stopped);
+	}
+	over = st->ops->limits(st->be);
+	store_set_health(st, over == NULL, over);
+}
+
 /* The transaction committed: send each request on. */
 static void
 finish_applied(struct store *st, struct group *g, struct sreq *done,
@@ -325,13 +389,8 @@ finish_applied(struct store *st, struct group *g, struct sreq *done,
 	for (b = 0; b < STORE_HIST_BUCKETS && us > store_hist_bounds_us[b];)
 		b++;
 	atomic_fetch_add(&st->commit_hist[b], 1);
-	set_health(st, over == NULL, over);
-	for (r = st->spawned; r != NULL; r = next) {
-		next = r->next;
-		if (g->stopped || !squeue_push(&st->wq, r))
-			sreq_free(r); /* resumed at the next open */
-	}
-	st->spawned = NULL;
+	store_set_health(st, over == NULL, over);
+	push_spawned(st, g->stopped);
 	for (r = done; r != NULL; r = next) {
 		next = r->next;
 		if (r->op == SR_LEASE_REDO) { /* its lease is committed */
@@ -504,13 +563,25 @@ writer_main(void *arg)
 {
 	struct store *st = arg;
 	struct group g = {NULL, NULL, &g.retry, false};
-	uint64_t retry_at = 0;
+	uint64_t retry_us = (uint64_t)st->cfg.retry_ms * 1000;
+	uint64_t retry_at = 0, probe_at = mono_us();
 	bool stop, final = false;
 
+	if (st->opened) /* (else at once: the open is to be finished) */
+		probe_at += retry_us;
 	while (!atomic_load(&st->abandon)) {
-		g.todo = squeue_take(
-		    &st->wq, !g.stopped, g.retry != NULL ? retry_at : 0, &stop);
+		g.todo = squeue_take(&st->wq, !g.stopped,
+		    g.retry != NULL ? retry_at : probe_at, &stop);
 		g.stopped = g.stopped || stop;
+		if (g.todo == NULL && g.retry == NULL && !g.stopped) {
+			/* Idle, or degraded by a failure nothing retries
+			 * (a refused create): a retry is a probe itself. */
+			if (mono_us() >= probe_at) {
+				probe(st, g.stopped);
+				probe_at = mono_us() + retry_us;
+			}
+			continue;
+		}
 		if (g.retry != NULL) {
 			/* Nothing overtakes a retry (a lease's redo before
 			 * the records of its items): what arrived waits
@@ -528,10 +599,11 @@ writer_main(void *arg)
 			run_txn(st, &g);
 			if (g.retry != NULL) { /* it failed: the rest waits */
 				defer_todo(&g);
-				retry_at = mono_us() +
-				    (uint64_t)st->cfg.retry_ms * 1000;
+				retry_at = mono_us() + retry_us;
 			}
 		}
+		if (st->opened) /* a write was a probe (the open is not) */
+			probe_at = mono_us() + retry_us;
 		if (g.stopped && g.retry != NULL) {
 			if (final)
 				give_up(st, &g);

@@ -5,13 +5,35 @@
 # database of its own; then the database stopped mid-job: new jobs are
 # refused with a JSON error naming the cause, /healthz says degraded,
 # the running job pauses and, once PostgreSQL is back, ends with every
-# item's line exactly once and seq gapless.
+# item's line exactly once and seq gapless; an idle instance follows the
+# database's comings and goings (the store's probe); and an instance
+# started while PostgreSQL is down serves batches, answers 507 for jobs,
+# and opens the store (schema included) once PostgreSQL is there.
 . "${TESTLIB:?TESTLIB must point to tests/integration/lib.sh}"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../fleet/pg.sh"
 
 start_pg
 base=${PG_URI%/*}
+
+# status_line_code TEXT: the status code of the response in TEXT (curl -i).
+status_line_code() {
+	printf '%s\n' "$1" | head -n 1 | cut -d' ' -f2
+}
+# post_job URL BODY [CURL ARGS...]: POST a job to the fanoutd at URL;
+# its response.
+post_job() {
+	curl -sS --max-time 30 -X POST "$1/v1/jobs" \
+		-H 'Content-Type: application/json' --data-binary "$2" "${@:3}"
+}
+# job_is URL ID STATE: is job ID in STATE, read through URL?
+job_is() {
+	curl -sS "$1/v1/jobs/$2" | jq -e --arg s "$3" '.job.state == $s' >/dev/null
+}
+# healthz_ok URL: does that instance say ok?
+healthz_ok() {
+	curl -sS "$1/healthz" | jq -e '.status == "ok"' >/dev/null
+}
 
 # --- the SQLite store's tests, against PostgreSQL -----------------------
 for t in jobs job_bodies; do
@@ -29,8 +51,7 @@ start_upstream
 FANOUTD_JOB_STORE=$PG_URI start_fanoutd
 n=600
 reqs=$(jq -c -n --arg up "$UP" --argjson n "$n" '[range($n) | "\($up)/delay/100?i=\(.)"]')
-r=$(curl -sS --max-time 30 -X POST "$FO/v1/jobs" -H 'Content-Type: application/json' \
-	--data-binary "{\"requests\":$reqs,\"options\":{\"concurrency\":10}}")
+r=$(post_job "$FO" "{\"requests\":$reqs,\"options\":{\"concurrency\":10}}")
 id=$(printf '%s' "$r" | jq -r .job.id)
 check "a job of $n items is created" "$(printf '%s' "$r" | jq -r .job.state)" queued
 wait_until 20 sh -c "[ \$(curl -sS '$FO/v1/jobs/$id' | jq .job.last_seq) -ge 20 ]" ||
@@ -41,8 +62,7 @@ wait_until 20 sh -c "curl -sS '$FO/healthz' | grep -q degraded" ||
 h=$(curl -sS "$FO/healthz")
 check "/healthz names PostgreSQL as the cause" \
 	"$(printf '%s' "$h" | grep -c PostgreSQL)" 1
-r=$(curl -sS -i --max-time 30 -X POST "$FO/v1/jobs" -H 'Content-Type: application/json' \
-	--data-binary "{\"requests\":[\"$UP/text/1\"]}" | tr -d '\r')
+r=$(post_job "$FO" "{\"requests\":[\"$UP/text/1\"]}" -i | tr -d '\r')
 check_true "a new job is refused with 507 or 503" \
 	grep -qE '^HTTP/1.1 (507|503)' <<<"$r"
 check "the JSON error names the cause" \
@@ -51,7 +71,7 @@ check "the JSON error names the cause" \
 # keep arriving and wait in memory meanwhile.
 sleep 2
 pg_start
-wait_until 60 sh -c "curl -sS '$FO/v1/jobs/$id' | jq -e '.job.state == \"done\"' >/dev/null" ||
+wait_until 60 job_is "$FO" "$id" done ||
 	fail "the job did not finish after PostgreSQL came back"
 out=$(curl -sS --max-time 30 "$FO/v1/jobs/$id/results?limit=10000")
 check "every item has exactly one line" \
@@ -60,5 +80,51 @@ check "seq runs 1..$n with no gap" \
 	"$(results "$out" | jq -s -c 'map(.seq) | sort == [range(1; '"$n"' + 1)]')" true
 wait_until 20 sh -c "curl -sS '$FO/healthz' | grep -vq degraded" ||
 	fail "/healthz did not turn healthy again"
+
+# --- an idle instance follows PostgreSQL (the store's probe) -------------
+# Nothing runs and nothing is written: /healthz still turns degraded soon
+# after PostgreSQL stops (the writer probes every second), ok once it is
+# back, and the first new job is then accepted (no failed write first).
+pg_stop fast
+wait_until 10 sh -c "curl -sS '$FO/healthz' | grep -q PostgreSQL" ||
+	fail "an idle instance did not see PostgreSQL go"
+check "an idle instance says degraded" \
+	"$(curl -sS "$FO/healthz" | jq -r .status)" degraded
+pg_start
+wait_until 10 healthz_ok "$FO" ||
+	fail "an idle instance did not see PostgreSQL come back"
+check "the first job after the outage is created (201)" \
+	"$(post_job "$FO" "{\"requests\":[\"$UP/text/1\"]}" -o /dev/null -w '%{http_code}')" 201
+stop_fanoutd
+
+# --- PostgreSQL unreachable when fanoutd starts -----------------------------
+# A database never set up: fanoutd starts, serves batches, answers the job
+# endpoints 507 naming the cause, says degraded, and once PostgreSQL is
+# there creates the schema and runs jobs, without a restart.
+pg_run "$PG_BIN/createdb" -h "$PG_DIR" -p "$PG_PORT" -U postgres t_late
+pg_stop fast
+FANOUTD_JOB_STORE="$base/t_late" start_fanoutd
+h=$(curl -sS "$FO/healthz")
+check "/healthz says degraded: cannot open the job store" \
+	"$(printf '%s' "$h" | jq -r '.status + " " + (.reason | test("cannot open the job store: PostgreSQL unreachable") | tostring)')" \
+	"degraded true"
+r=$(batch "[\"$UP/text/3\"]")
+check "batches are served meanwhile" "$(results "$r" | jq -s -c "map(.ok)")" "[true]"
+r=$(post_job "$FO" "{\"requests\":[\"$UP/text/1\"]}" -i | tr -d '\r')
+check "a new job is refused with 507" "$(status_line_code "$r")" 507
+check "its JSON error says the store cannot be opened, and why" \
+	"$(printf '%s\n' "$r" | sed -n '/^{/p' | jq -r '.error.message | test("cannot open the job store: PostgreSQL unreachable: ")')" true
+check "reading jobs is refused with 507 too" \
+	"$(curl -sS -o /dev/null -w '%{http_code}' "$FO/v1/jobs")" 507
+pg_start
+wait_until 20 healthz_ok "$FO" ||
+	fail "the store did not open once PostgreSQL was there"
+reqs=$(jq -c -n --arg up "$UP" '[range(20) | "\($up)/text/\(.)"]')
+id=$(post_job "$FO" "{\"requests\":$reqs}" | jq -r .job.id)
+check "then a job is created" "$(printf '%s' "$id" | grep -cE '^[0-9a-f]{32}$')" 1
+wait_until 30 job_is "$FO" "$id" done || fail "the job did not finish"
+out=$(curl -sS --max-time 30 "$FO/v1/jobs/$id/results")
+check "and it ends with every item's line" \
+	"$(results "$out" | jq -s -c 'map(select(.ok)) | map(.index) | sort == [range(20)]')" true
 stop_fanoutd
 finish

@@ -669,6 +669,44 @@ test_a_failed_fsync_is_reported(void **state)
 	}
 }
 
+/* Degraded by a refused write, then idle: the writer's probe writes on
+ * its own (no request), keeps the store degraded while the disk is still
+ * full, and makes it healthy once a write goes through, with nothing
+ * else written. */
+static void
+test_an_idle_store_turns_healthy_once_writes_succeed(void **state)
+{
+	struct th t;
+	struct tjob j;
+
+	(void)state;
+	faultvfs_register();
+	th_init(&t, false);
+	t.cfg.vfs = FAULTVFS_NAME;
+	th_open(&t);
+	assert_int_equal(th_create(&t, 2, NULL, NULL, &j), STORE_OK);
+	faultvfs_fail(1, SQLITE_FULL, true);
+	assert_int_equal(th_create(&t, 2, NULL, NULL, &j), STORE_EFULL);
+	assert_false(t.healthy);
+	assert_non_null(strstr(t.why, "disk full"));
+	faultvfs_disarm(); /* space again */
+	th_wait_health(&t, true);
+
+	/* Again, and this time catch the probe writing: with no request
+	 * queued, the next write (held until the test lets it go) is the
+	 * probe's, and it turns the store healthy. */
+	faultvfs_fail(1, SQLITE_FULL, true);
+	assert_int_equal(th_create(&t, 2, NULL, NULL, &j), STORE_EFULL);
+	assert_false(t.healthy);
+	faultvfs_stall(1);
+	faultvfs_wait_stalled();
+	faultvfs_release(); /* that write goes through: healthy */
+	th_wait_health(&t, true);
+	faultvfs_disarm();
+	assert_int_equal(th_create(&t, 2, NULL, NULL, &j), STORE_OK);
+	th_done(&t);
+}
+
 /* One process per store directory. */
 static void
 test_a_second_open_of_the_same_store_is_refused(void **state)
@@ -704,6 +742,8 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_what_is_fsynced_before_the_answer),
 	    cmocka_unit_test(test_a_safe_lease_does_not_wait_for_its_commit),
 	    cmocka_unit_test(test_a_failed_fsync_is_reported),
+	    cmocka_unit_test(
+	        test_an_idle_store_turns_healthy_once_writes_succeed),
 	    cmocka_unit_test(test_a_second_open_of_the_same_store_is_refused),
 	};
 
