@@ -206,7 +206,9 @@ jobs_counts(struct jobs *js, const struct store_job *j, uint64_t *pending,
 
 	*pending = j->n.pending;
 	*in_flight = j->n.inflight;
-	if (r == NULL || r->b == NULL)
+	/* Shared: this instance cannot see the others' wires; the rows are
+	 * the one view every instance has. */
+	if (r == NULL || r->b == NULL || store_shared(js->st))
 		return;
 	batch_progress(r->b, &pv);
 	if (pv.in_flight <= *in_flight) {

@@ -60,7 +60,9 @@ struct config *jobs_options_config(const struct config *cfg);
 /* A job's pending and in-flight counts as callers see them: while it
  * runs here, in flight is its attempts on the wire now, and what the
  * store has leased but not yet sent counts as pending; otherwise the
- * store's counts. js may be NULL. */
+ * store's counts. A shared store (PostgreSQL): always the store's
+ * counts, in flight being the items leased by any instance, so that
+ * every instance answers the same for the same moment. js may be NULL. */
 void jobs_counts(struct jobs *js, const struct store_job *j, uint64_t *pending,
     uint64_t *in_flight);
 

@@ -8,7 +8,8 @@
 # item's line exactly once and seq gapless; an idle instance follows the
 # database's comings and goings (the store's probe); and an instance
 # started while PostgreSQL is down serves batches, answers 507 for jobs,
-# and opens the store (schema included) once PostgreSQL is there.
+# and opens the store (schema included) once PostgreSQL is there; a
+# second instance answers the same counts for a job as the first.
 . "${TESTLIB:?TESTLIB must point to tests/integration/lib.sh}"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../fleet/pg.sh"
@@ -29,6 +30,24 @@ post_job() {
 # job_is URL ID STATE: is job ID in STATE, read through URL?
 job_is() {
 	curl -sS "$1/v1/jobs/$2" | jq -e --arg s "$3" '.job.state == $s' >/dev/null
+}
+# counts URL ID: job ID's counts, read through URL.
+counts() {
+	curl -sS "$1/v1/jobs/$2" | jq -c .job.counts
+}
+# start_second STORE: a second fanoutd on the jobs store STORE, with a
+# [jobs] dir of its own: FO2 its URL, FO2_PID its PID.
+start_second() {
+	printf '[server]\nlisten = 127.0.0.1:0\n[jobs]\nstore = %s\ndir = %s\n' \
+		"$1" "$T/state2" >"$T/fanoutd2.conf"
+	$FANOUTD_WRAPPER "$FANOUTD" -c "$T/fanoutd2.conf" 2>"$T/fanoutd2.log" &
+	FO2_PID=$!
+	PIDS+=("$FO2_PID")
+	wait_until 30 grep -q 'listening on http://' "$T/fanoutd2.log" || {
+		cat "$T/fanoutd2.log"
+		exit 1
+	}
+	FO2=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$T/fanoutd2.log" | head -n 1)
 }
 # healthz_ok URL: does that instance say ok?
 healthz_ok() {
@@ -126,5 +145,31 @@ wait_until 30 job_is "$FO" "$id" done || fail "the job did not finish"
 out=$(curl -sS --max-time 30 "$FO/v1/jobs/$id/results")
 check "and it ends with every item's line" \
 	"$(results "$out" | jq -s -c 'map(select(.ok)) | map(.index) | sort == [range(20)]')" true
+
+# --- one job, the same counts through every instance ---------------------
+# A second instance on that database: a job's counts read through either
+# are the same (in flight: the items leased, by whichever instance), for
+# a finished job and for one running on the first instance only (it
+# leases all of a job this small, so the second has nothing to run).
+start_second "$base/t_late"
+check "a finished job's counts are the same through both instances" \
+	"$(counts "$FO2" "$id")" "$(counts "$FO" "$id")"
+reqs=$(jq -c -n --arg up "$UP" '[range(6) | "\($up)/delay/3000?i=\(.)"]')
+id=$(post_job "$FO" "{\"requests\":$reqs,\"options\":{\"concurrency\":2}}" | jq -r .job.id)
+wait_until 20 job_is "$FO" "$id" running || fail "the job did not start"
+# Both read within one quiet moment: the first again unchanged after.
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+	a=$(counts "$FO" "$id")
+	b=$(counts "$FO2" "$id")
+	[ "$a" == "$(counts "$FO" "$id")" ] && break
+done
+check "a running job's counts are the same through both instances" "$b" "$a"
+check "(read while items were in flight)" \
+	"$(printf '%s' "$a" | jq '.in_flight > 0 and .ok < .total')" true
+wait_until 20 job_is "$FO" "$id" done || fail "the job did not finish"
+
+kill -TERM "$FO2_PID"
+wait "$FO2_PID"
+check "the second instance exits 0" "$?" 0
 stop_fanoutd
 finish
