@@ -16,11 +16,15 @@
 #include "batch_parse.h"
 #include "job.h"
 
-#define JOB_WINDOW_MIN  4096
-#define JOB_WINDOW_MAX  STORE_PAGE_MAX
-#define JOB_RETRY_MS    1000  /* lease again after the store refused */
-#define JOB_SWEEP_MS    60000 /* expired jobs are swept this often */
-#define JOB_RESUME_PAGE 1000  /* jobs read at start, per page */
+/* A runner's window (items leased at once): this many per slot of the
+ * job's concurrency, within MIN (not with a shared store: the work
+ * spreads over the instances) and MAX. */
+#define JOB_WINDOW_PER_SLOT 4
+#define JOB_WINDOW_MIN      4096
+#define JOB_WINDOW_MAX      STORE_PAGE_MAX
+#define JOB_RETRY_MS        1000  /* lease again after the store refused */
+#define JOB_SWEEP_MS        60000 /* expired jobs are swept this often */
+#define JOB_RESUME_PAGE     1000  /* jobs read at start, per page */
 /* A shared store (PostgreSQL): followers poll for lines this often, and
  * every JOB_FLEET_SCAN polls the instance looks for jobs with items
  * pending that it does not run (new ones from other instances, items a

@@ -3,8 +3,12 @@
  *
  * A runner is one job's caller of the engine: one batch, fed in pages
  * leased from the store. It keeps at most `window` items leased (four
- * times the job's concurrency, 1,024 to 10,000): it leases the next page
- * once half the window has come back. Every result line the batch
+ * times the job's concurrency, 4,096 to 10,000): it leases the next page
+ * once a quarter of the window has come back. With a shared store
+ * (PostgreSQL) the floor is gone: a lease takes only what this instance
+ * will run soon (four times the concurrency), so that a job smaller than
+ * 4,096 items is not leased whole by one instance while the others
+ * idle; they find the rest pending. Every result line the batch
  * delivers is recorded in the store under the attempt it was leased
  * with; the store answers once the line is committed, and only then are
  * the job's readers told (jobs_notify), so a reader never sees a line a
@@ -429,7 +433,7 @@ run_leased_cb(
 	run_maybe_free(r);
 }
 
-/* Lease the next page once half the window has come back. */
+/* Lease the next page once a quarter of the window has come back. */
 void
 run_lease(struct job_run *r)
 {
@@ -485,10 +489,12 @@ run_start(struct jobs *js, const struct store_job *j)
 	memcpy(r->id, j->id, sizeof(r->id));
 	TAILQ_INIT(&r->pages);
 	run_options(r, j->options);
-	w = 4 * (uint64_t)r->opts.concurrency;
-	r->window = (uint32_t)(w < JOB_WINDOW_MIN ? JOB_WINDOW_MIN
-	        : w > JOB_WINDOW_MAX              ? JOB_WINDOW_MAX
-	                                          : w);
+	w = JOB_WINDOW_PER_SLOT * (uint64_t)r->opts.concurrency;
+	if (w < JOB_WINDOW_MIN && !store_shared(js->st))
+		w = JOB_WINDOW_MIN;
+	r->window = (uint32_t)(w < 1 ? 1
+	        : w > JOB_WINDOW_MAX ? JOB_WINDOW_MAX
+	                             : w);
 	r->retry_ev = evtimer_new(js->base, run_retry_cb, r);
 	run_body_setup(r, &caller);
 	r->state = RUN_LEASING;

@@ -168,6 +168,18 @@ check "(read while items were in flight)" \
 	"$(printf '%s' "$a" | jq '.in_flight > 0 and .ok < .total')" true
 wait_until 20 job_is "$FO" "$id" done || fail "the job did not finish"
 
+# --- a small job spreads over the instances -----------------------------
+# 40 items, concurrency 2: an instance leases only what it will run soon
+# (4 per slot), so the other finds the rest pending and runs some too:
+# the upstream sees up to 4 at once, not the 2 one instance allows.
+reqs=$(jq -c -n --arg up "$UP" '[range(40) | "\($up)/delay/1000?tag=spread&i=\(.)"]')
+id=$(post_job "$FO" "{\"requests\":$reqs,\"options\":{\"concurrency\":2}}" | jq -r .job.id)
+wait_until 15 sh -c "curl -sS '$UP/stats' | jq -e '.tags.spread.peak >= 3' >/dev/null"
+check "a small job runs on both instances (the upstream's peak is above 2)" \
+	"$(upstream_stats | jq '.tags.spread.peak >= 3')" true
+curl -sS -o /dev/null -X POST "$FO/v1/jobs/$id/cancel"
+wait_until 20 sh -c "curl -sS '$FO/v1/jobs/$id' | jq -e '.job.counts.in_flight == 0' >/dev/null" ||
+	fail "the cancelled job kept items in flight"
 kill -TERM "$FO2_PID"
 wait "$FO2_PID"
 check "the second instance exits 0" "$?" 0
