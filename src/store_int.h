@@ -101,6 +101,9 @@ struct sreq {
 	enum sreq_op op;
 	enum sreq_route route; /* set by the thread that finished its part */
 	bool again;            /* writer: run me again (a slice) */
+	/* writer: not in this transaction (a backend's lock order): commit
+	 * what is applied, then apply me first in the next */
+	bool later;
 	enum store_err err;
 	char id[STORE_ID_LEN + 1];
 	union {
@@ -200,6 +203,11 @@ struct store_backend {
 	 * degraded state (limits permitting); else the error, errmsg set.
 	 */
 	enum store_err (*probe)(void *be, bool degraded);
+	/* After a failed transaction: did it lose to another writer (a
+	 * deadlock, a serialization failure), so that the same requests
+	 * applied again at once may pass? Only for a backend that answers
+	 * nothing before its commit (lease_after_commit). NULL: never. */
+	bool (*conflict)(void *be);
 	void (*close)(void *be);
 	/* Leases are answered only once committed (no early answer): a
 	 * backend whose leases are not ranges a twin could redo. */

@@ -62,6 +62,8 @@ pg_classify(struct pgtx *t, const PGresult *res)
 		return STORE_EIO;
 	if (strncmp(state, "53", 2) == 0) /* insufficient resources */
 		return STORE_EFULL;
+	if (strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0)
+		t->conflict = true; /* the writer runs it again at once */
 	if (strncmp(state, "08", 2) == 0 || strncmp(state, "57", 2) == 0 ||
 	    strncmp(state, "40", 2) == 0 || strncmp(state, "55", 2) == 0)
 		return STORE_EIO; /* connection, shutdown, deadlock, lock */
@@ -115,6 +117,8 @@ pg_tx_reset(struct pgtx *t)
 	}
 	t->njobs = 0;
 	t->moved = false;
+	t->ordered = t->later = t->unordered = false;
+	t->top[0] = '\0';
 }
 
 /* Row i of a SELECT JOB_COLS into j (strings left alone). */
@@ -154,10 +158,16 @@ pjob_get(struct pgtx *t, const char *id, struct pjob **out)
 			*out = t->jobs[i].gone ? NULL : &t->jobs[i];
 			return STORE_OK;
 		}
+	if (t->ordered && !t->unordered && strcmp(id, t->top) < 0) {
+		t->later = true; /* below a row we hold: not in this one */
+		return STORE_OK;
+	}
 	res = pg_q(t, "SELECT " JOB_COLS " FROM jobs WHERE key = $1 FOR UPDATE",
 	    1, p, PGRES_TUPLES_OK, &err);
 	if (res == NULL)
 		return err;
+	if (t->ordered && strcmp(id, t->top) > 0)
+		snprintf(t->top, sizeof(t->top), "%s", id);
 	if (PQntuples(res) == 1) {
 		pg_job_from(res, 0, &job, &row);
 		*out = pjob_add(t, row, &job);

@@ -17,7 +17,8 @@
  * items of an instance silent for PG_LEASE_S go back to pending (unsafe
  * ones end `interrupted`), done by whoever leases them next. A job row
  * is locked (SELECT ... FOR UPDATE) by the transaction that changes it,
- * so its counts and last_seq are exact across instances.
+ * so its counts and last_seq are exact across instances; a group locks
+ * its jobs in key order only (struct pgtx), so groups never deadlock.
  */
 #ifndef FANOUTD_STORE_PG_H
 #define FANOUTD_STORE_PG_H
@@ -58,6 +59,16 @@ struct pgtx {
 	bool moved;   /* a job changed state (or came or went) */
 	char *errmsg; /* this connection's last error */
 	size_t errlen;
+	/* A group transaction (the writer's) locks job rows in key order
+	 * only: a job whose key is below `top` (the highest locked so far)
+	 * is not locked but sets `later` (its request goes first in the
+	 * next transaction), so two instances' groups never wait on each
+	 * other in a cycle. `unordered`: rows SKIP LOCKED locked already. */
+	bool ordered, later, unordered;
+	char top[STORE_ID_LEN + 1];
+	/* The last error was a deadlock or a serialization failure (40P01,
+	 * 40001): the same transaction again may well succeed. */
+	bool conflict;
 };
 
 /* One result line to store (pg_results). */
@@ -106,7 +117,8 @@ PGresult *pg_q(struct pgtx *t, const char *sql, int n,
 enum store_err pg_exec(struct pgtx *t, const char *sql);
 /* Forget the locked jobs (after COMMIT or ROLLBACK). */
 void pg_tx_reset(struct pgtx *t);
-/* Job id, locked for this transaction: *out NULL when there is none. */
+/* Job id, locked for this transaction: *out NULL when there is none,
+ * or when its lock would come out of key order (t->later set). */
 enum store_err pjob_get(struct pgtx *t, const char *id, struct pjob **out);
 /* Add a job row just inserted to the transaction's jobs. */
 struct pjob *pjob_add(struct pgtx *t, int64_t row, const struct store_job *j);

@@ -234,6 +234,18 @@ pg_probe(void *p, bool degraded)
 	return pg_ping(&be->tx);
 }
 
+/* ops->conflict: did the writer's last transaction lose a deadlock or a
+ * serialization failure (40P01, 40001)? Asked once per failure. */
+static bool
+pg_conflict(void *p)
+{
+	struct pg_be *be = p;
+	bool c = be->tx.conflict;
+
+	be->tx.conflict = false;
+	return c;
+}
+
 static void
 pg_close(void *p)
 {
@@ -333,6 +345,7 @@ const struct store_backend store_pg_backend = {
     pg_errmsg,
     pg_checkpoint,
     pg_probe,
+    pg_conflict,
     pg_close,
     true,
 };

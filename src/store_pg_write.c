@@ -38,7 +38,7 @@ req_job(struct pgtx *t, struct sreq *r, struct pjob **j)
 {
 	enum store_err err = pjob_get(t, r->id, j);
 
-	if (err == STORE_OK && *j == NULL)
+	if (err == STORE_OK && *j == NULL && !t->later)
 		r->err = STORE_ENOENT;
 	return err;
 }
@@ -427,11 +427,13 @@ w_sweep(struct pgtx *t, struct sreq *r)
 	if (res == NULL)
 		return err;
 	n = PQntuples(res);
+	t->unordered = true; /* locked already, and by no one else */
 	for (i = 0; i < n && err == STORE_OK; i++)
 		if ((err = pjob_get(t, PQgetvalue(res, i, 0), &j)) ==
 		        STORE_OK &&
 		    j != NULL)
 			err = trash_job(t, j);
+	t->unordered = false;
 	PQclear(res);
 	r->count += (uint64_t)n;
 	r->again = n == SWEEP_SLICE;
@@ -504,16 +506,20 @@ pg_begin(void *p)
 			return err;
 		err = pg_exec(&be->tx, "BEGIN");
 		if (err == STORE_OK || PQstatus(be->tx.c) == CONNECTION_OK)
-			return err;
+			break;
 	}
+	be->tx.ordered = err == STORE_OK; /* job rows in key order */
+	be->tx.conflict = false;
 	return err;
 }
 
-enum store_err
-pg_apply(void *p, struct sreq *r)
+/* r's part of the transaction (pg_apply). */
+static enum store_err
+apply_one(struct pg_be *be, struct sreq *r)
 {
-	struct pg_be *be = p;
 	struct pgtx *t = &be->tx;
+	enum store_err err;
+	struct pjob *j;
 
 	switch (r->op) {
 	case SR_CREATE:
@@ -523,6 +529,9 @@ pg_apply(void *p, struct sreq *r)
 	case SR_LEASE_REDO:
 		return STORE_OK; /* leases are answered after commit only */
 	case SR_RECORD: /* stored at commit, with the others of its job */
+		/* Its job locked now, in key order like the others. */
+		if ((err = pjob_get(t, r->id, &j)) != STORE_OK || t->later)
+			return err;
 		if (be->nrecs == be->rcap) {
 			be->rcap = be->rcap ? 2 * be->rcap : 256;
 			be->recs =
@@ -551,6 +560,21 @@ pg_apply(void *p, struct sreq *r)
 		r->err = STORE_EINTERNAL;
 		return STORE_OK;
 	}
+}
+
+/* r, unless a job row it needs would be locked out of key order: then
+ * r->later, nothing done (each w_* locks its job before anything). */
+enum store_err
+pg_apply(void *p, struct sreq *r)
+{
+	struct pg_be *be = p;
+	enum store_err err = apply_one(be, r);
+
+	if (be->tx.later) {
+		be->tx.later = false;
+		r->later = true;
+	}
+	return err;
 }
 
 /* The transaction's records of job id (from recs[from]), in one

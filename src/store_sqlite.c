@@ -451,6 +451,7 @@ const struct store_backend store_sqlite_backend = {
     sqlite_errmsg,
     sqlite_checkpoint,
     sqlite_probe,
+    NULL, /* one writer: no conflict to lose */
     sqlite_close,
     false,
 };

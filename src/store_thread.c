@@ -25,7 +25,10 @@
  * nothing to retry, it probes the backend (ops->probe: PostgreSQL's
  * SELECT 1, SQLite's small synced write while degraded), so that an
  * idle instance sees an outage and its end; the probe also finishes an
- * open PostgreSQL was not there for.
+ * open PostgreSQL was not there for. A transaction lost to another
+ * writer (ops->conflict: a PostgreSQL deadlock) is applied again at once
+ * (redo), and a request the backend puts off (sreq.later: its lock
+ * would come out of order) goes first in the next transaction.
  *
  * Completions go back to the loop through a queue and an eventfd that
  * the loop watches with an ordinary libevent event: the store threads
@@ -37,6 +40,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -271,8 +275,13 @@ struct group {
 	struct sreq *todo;  /* not yet applied */
 	struct sreq *retry; /* failed, to run again */
 	struct sreq **retry_tail;
-	bool stopped; /* the writer queue was stopped */
+	bool stopped;  /* the writer queue was stopped */
+	int conflicts; /* transactions lost to other writers in a row */
 };
+
+/* Transactions lost to another writer (ops->conflict) run again at once
+ * this many times in a row; then they fail as any other. */
+#define REDO_MAX 5
 
 static void
 push_back(struct sreq **head, struct sreq ***tail, struct sreq *r)
@@ -466,6 +475,58 @@ next_req(struct store *st, struct group *g)
 	return r;
 }
 
+/* r as before it was applied: its answer dropped. */
+static void
+unanswer(struct sreq *r)
+{
+	free(r->out);
+	r->out = NULL;
+	r->jobs = NULL;
+	r->njobs = 0;
+	r->leased = NULL;
+	r->more = false;
+	memset(&r->job, 0, sizeof(r->job));
+	r->err = STORE_OK;
+	r->again = false;
+	r->seq = 0;
+	if (r->op == SR_LEASE || r->op == SR_CANCEL_SLICE ||
+	    r->op == SR_TRASH_SLICE)
+		r->count = 0;
+	if (r->op == SR_CREATE)
+		r->id[0] = '\0'; /* (the job's, once applied) */
+}
+
+/*
+ * A transaction rolled back because it lost to another writer (a
+ * PostgreSQL deadlock between two instances' groups): nothing of it was
+ * answered, so its requests go again at once, first in line, without
+ * failing anyone or turning the store degraded. False: fail it as usual.
+ */
+static bool
+redo(struct store *st, struct group *g, struct sreq *done)
+{
+	struct sreq *r, **tail = &done;
+
+	if (st->ops->conflict == NULL || !st->ops->conflict(st->be) ||
+	    !st->ops->lease_after_commit || g->conflicts >= REDO_MAX)
+		return false;
+	g->conflicts++;
+	log_info("store: a transaction lost to another writer (%s); again",
+	    st->ops->errmsg(st->be));
+	while (st->spawned != NULL) {
+		r = st->spawned;
+		st->spawned = r->next;
+		sreq_free(r);
+	}
+	for (r = done; r != NULL; r = r->next) {
+		unanswer(r);
+		tail = &r->next;
+	}
+	*tail = g->todo;
+	g->todo = done;
+	return true;
+}
+
 /* One transaction over requests from g->todo (and the queue). */
 static void
 run_txn(struct store *st, struct group *g)
@@ -498,6 +559,12 @@ run_txn(struct store *st, struct group *g)
 			continue;
 		}
 		err = st->ops->apply(st->be, r);
+		if (err == STORE_OK && r->later) { /* the next one's first */
+			r->later = false;
+			r->next = g->todo;
+			g->todo = r;
+			break;
+		}
 		if (r->op == SR_RECORD && r->err == STORE_OK)
 			records++;
 		budget += weight(r);
@@ -516,9 +583,11 @@ run_txn(struct store *st, struct group *g)
 		err = st->ops->commit(st->be);
 	if (err != STORE_OK) {
 		st->ops->rollback(st->be);
-		fail_applied(st, g, done, err);
+		if (!redo(st, g, done))
+			fail_applied(st, g, done, err);
 		return;
 	}
+	g->conflicts = 0;
 	finish_applied(st, g, done, records, mono_us() - t0);
 }
 
@@ -562,7 +631,7 @@ static void *
 writer_main(void *arg)
 {
 	struct store *st = arg;
-	struct group g = {NULL, NULL, &g.retry, false};
+	struct group g = {NULL, NULL, &g.retry, false, 0};
 	uint64_t retry_us = (uint64_t)st->cfg.retry_ms * 1000;
 	uint64_t retry_at = 0, probe_at = mono_us();
 	bool stop, final = false;
