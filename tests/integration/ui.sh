@@ -1,7 +1,8 @@
 #!/bin/bash
 # ui.sh - the web dashboard (issue #20) and the stats stream it reads.
 # curl: /ui's files with their types, the Content-Security-Policy and
-# nosniff, no inline script in the page, [server] ui (off, loopback
+# nosniff, no inline script in the page, a POST from another site's page
+# refused (Origin, Sec-Fetch-Site), [server] ui (off, loopback
 # only, a bad value), GET /v1/stats and ?follow=true (SSE and NDJSON,
 # errors, auth), a stored body sandboxed, the stream ended at SIGTERM.
 # A real headless Chromium, driven over the DevTools protocol by
@@ -127,6 +128,34 @@ check "an unknown file is a JSON 404" \
 check "/ui takes GET and HEAD only" \
 	"$(curl -sS -X POST -o /dev/null -w '%{http_code}' "$FO/ui")" 405
 check "/uix is not the page" "$(curl -sS "$FO/uix" | jq -r .error.type)" not_found
+
+# --- another site's page cannot drive the API (cross-site request forgery) ------
+# A browser sends a page's text/plain or form POST anywhere with no CORS
+# preflight; with no token set, such a page must not create jobs.
+xpost() { # xpost PATH HEADER...: the error type (or "created") and status
+	local path=$1 code
+	shift
+	code=$(curl -sS -o "$T/xpost" -w '%{http_code}' -X POST "$FO$path" \
+		-H 'Content-Type: text/plain' "$@" --data-binary "$UP/status/204")
+	printf '%s %s' "$(jq -r '.error.type // "created"' "$T/xpost")" "$code"
+}
+check "a job POSTed by another site's page (Origin) is refused" \
+	"$(xpost /v1/jobs -H 'Origin: http://evil.example')" "forbidden 403"
+check "... and by one the browser calls cross-site (Sec-Fetch-Site)" \
+	"$(xpost /v1/jobs -H 'Sec-Fetch-Site: cross-site')" "forbidden 403"
+check "... or same-site (another port of the same host)" \
+	"$(xpost /v1/jobs -H 'Sec-Fetch-Site: same-site' -H "Origin: http://127.0.0.1:1")" "forbidden 403"
+check "... an Origin of null (a sandboxed page) too" \
+	"$(xpost /v1/jobs -H 'Origin: null')" "forbidden 403"
+check "a batch POSTed by another site's page is refused" \
+	"$(curl -sS -X POST "$FO/v1/batch" -H 'Origin: http://evil.example' \
+		-d "{\"requests\":[\"$UP/status/204\"]}" | jq -r .error.type)" forbidden
+check "the page's own POST (same origin) is taken" \
+	"$(xpost '/v1/jobs?retries=0' -H "Origin: $FO" -H 'Sec-Fetch-Site: same-origin')" "created 201"
+check "... as is one with its Origin only (a browser with no Sec-Fetch-Site)" \
+	"$(xpost '/v1/jobs?retries=0' -H "Origin: $FO")" "created 201"
+check "a GET with a foreign Origin is answered (no CORS header: the page cannot read it)" \
+	"$(curl -sS -o /dev/null -w '%{http_code}' -H 'Origin: http://evil.example' "$FO/v1/stats")" 200
 
 # --- GET /v1/stats --------------------------------------------------------------
 s=$(curl -sS -D "$T/h" "$FO/v1/stats")
