@@ -796,7 +796,23 @@
     }
   }
 
+  // A hidden tab lets its stream go: a browser keeps six connections to
+  // one host, and each stream holds one for as long as it runs, so a
+  // sixth tab (job pages opened in new tabs) would wait for ever. It
+  // reads again, and catches up, when shown.
+  function onVisibility() {
+    if (document.hidden) {
+      stopStream();
+      setConn(false, 'paused (tab hidden)');
+    } else if (!needToken) {
+      startStream();
+      route();
+    }
+  }
+
+  document.addEventListener('visibilitychange', onVisibility);
   window.addEventListener('hashchange', route);
   route();
-  startStream();
+  if (document.hidden) setConn(false, 'paused (tab hidden)');
+  else startStream();
 })();

@@ -14,7 +14,9 @@
 # clicks and the page following the job until it settles, both a file
 # and pasted URLs refused, a job name and a capped value shown, the page
 # at 400 px wide, a hostile title and URL shown as text with no script
-# run, a dropped stream shown (counting down) and resumed, the token
+# run, eight tabs each live (one in the background lets its stream go:
+# six connections per host), a dropped stream shown (counting down) and
+# resumed, the token
 # prompt with auth on (and a file of URLs uploaded), and 100 active jobs
 # plus a 1,000,000-item job with the page's DOM small.
 . "${TESTLIB:?TESTLIB must point to tests/integration/lib.sh}"
@@ -220,6 +222,7 @@ if [ -n "${UI_SCREENSHOTS:-}" ]; then
 	PIDS+=($!)
 fi
 browser main "$FO" "$UP" "$ROOT" ${UI_SCREENSHOTS:-}
+browser tabs "$FO"
 
 # --- the stream ends cleanly at SIGTERM ----------------------------------------------
 curl -sS -N --max-time 20 "$FO/v1/stats?follow=true&format=ndjson" >"$T/follow" 2>"$T/follow.err" &

@@ -9,6 +9,7 @@
                                             stays inert
   ui_driver.py DIR auth FO UP TOKEN TMP     the token prompt, a file
   ui_driver.py DIR reconnect FO SIGNAL      the stream drops, comes back
+  ui_driver.py DIR tabs FO                  eight tabs, each live
   ui_driver.py DIR load FO BIGJOB           100 jobs + 1,000,000 items
 
 DIR is Chromium's user-data-dir (its DevToolsActivePort names the
@@ -323,6 +324,44 @@ def scenario_main(p, fo, up, root, shots):
           "; ".join(p.problems))
 
 
+def scenario_tabs(p, fo):
+    """Seven tabs on one fanoutd, each opened in turn (the one before
+    goes to the background): every one goes live, as a browser allows
+    six connections per host only if hidden tabs let their stream go."""
+    p.navigate(fo + "/ui")
+    p.wait("document.getElementById('conn').textContent === 'live'", 10,
+           "the first tab live")
+    tabs = []
+    try:
+        for i in range(7):
+            t = cdp.Page(p.port)
+            tabs.append(t)
+            t.navigate(fo + "/ui")
+            t.wait("document.getElementById('conn').textContent === 'live'",
+                   10, "tab %d live" % (i + 2))
+        check("eight tabs opened one after the other each go live", True)
+        check("a tab in the background says it is paused",
+              p.text("#conn") == "paused (tab hidden)", p.text("#conn"))
+        tabs[-1].navigate(fo + "/ui#/submit")
+        tabs[-1].wait("!document.getElementById('view-submit').hidden", 5)
+        tabs[-1].type("#sub-urls", "http://127.0.0.1:1/x\n")
+        tabs[-1].click("#sub-go")
+        tabs[-1].wait("location.hash.startsWith('#/jobs/') || "
+                      "document.getElementById('sub-error').textContent",
+                      10, "the eighth tab's submit answered")
+        check("... and the last one can submit a job",
+              tabs[-1].eval("location.hash").startswith("#/jobs/"),
+              tabs[-1].text("#sub-error"))
+    finally:
+        for t in tabs:
+            t.close()
+    urllib.request.urlopen("http://127.0.0.1:%d/json/activate/%s" % (
+        p.port, p.target), timeout=5).close()
+    p.wait("document.getElementById('conn').textContent === 'live'", 10,
+           "the first tab live again")
+    check("shown again, the first tab reads the stream again", True)
+
+
 def scenario_auth(p, fo, up, token, tmp):
     p.navigate(fo + "/ui")
     p.wait("!document.getElementById('view-login').hidden", 10,
@@ -455,6 +494,8 @@ def main():
         if name == "main":
             scenario_main(p, args[0], args[1], args[2],
                           args[3] if len(args) > 3 else None)
+        elif name == "tabs":
+            scenario_tabs(p, args[0])
         elif name == "auth":
             scenario_auth(p, args[0], args[1], args[2], args[3])
         elif name == "reconnect":
