@@ -44,6 +44,12 @@
 
   function setText(id, v) { $(id).textContent = String(v); }
 
+  // What a job's link says: its name, or the start of its ID when it
+  // has none or a blank one (a blank link could not be clicked).
+  function jobLabel(j) {
+    return j.name !== null && j.name.trim() !== '' ? j.name : j.id.slice(0, 12);
+  }
+
   function fmtNum(n) {
     if (n === null || n === undefined) return '-';
     return Number(n).toLocaleString('en-US');
@@ -64,8 +70,10 @@
 
   // A bar of ok (green) and failed (red) out of total; widths are set
   // through the CSSOM, which the page's CSP allows (no style attribute).
-  function bar(total, ok, failed, big) {
-    const b = el('div', {class: 'progress' + (big ? ' big' : '')});
+  // A cancelled job's "failed" part is mostly cancelled items: grey.
+  function bar(total, ok, failed, big, cancelled) {
+    const b = el('div', {class: 'progress' + (big ? ' big' : '') +
+      (cancelled ? ' cancelled' : '')});
     const o = el('div', {class: 'ok'});
     const f = el('div', {class: 'failed'});
     setBar(o, f, total, ok, failed);
@@ -335,9 +343,9 @@
     $('jobs-more').hidden = !s.jobs_more;
     $('jobs-body').replaceChildren(...(s.jobs.length ? s.jobs.map((j) => el('tr', {},
       el('td', {}, el('a', {href: '#/jobs/' + encodeURIComponent(j.id)},
-        j.name !== null ? j.name : j.id.slice(0, 12))),
+        jobLabel(j))),
       el('td', {}, j.state),
-      el('td', {class: 'bar'}, bar(j.total, j.ok, j.failed)),
+      el('td', {class: 'bar'}, bar(j.total, j.ok, j.failed, false, j.state === 'cancelled')),
       el('td', {}, fmtNum(j.done) + ' / ' + fmtNum(j.total) + ' (' + pct(j.total, j.done) + ')'),
       el('td', {}, fmtNum(j.ok)),
       el('td', {}, fmtNum(j.failed)),
@@ -390,9 +398,9 @@
         const c = j.counts;
         return el('tr', {},
           el('td', {}, el('a', {href: '#/jobs/' + encodeURIComponent(j.id)},
-            j.name !== null ? j.name : j.id.slice(0, 12))),
+            jobLabel(j))),
           el('td', {}, j.state),
-          el('td', {class: 'bar'}, bar(c.total, c.ok, c.failed)),
+          el('td', {class: 'bar'}, bar(c.total, c.ok, c.failed, false, j.state === 'cancelled')),
           el('td', {}, fmtNum(c.ok + c.failed) + ' / ' + fmtNum(c.total)),
           el('td', {}, fmtNum(c.ok)),
           el('td', {}, fmtNum(c.failed)),
@@ -559,6 +567,8 @@
     // The API counts cancelled items as failed: say so once cancelled.
     setText('job-failed-k', cancelled ? 'failed or cancelled' : 'failed');
     setText('job-failed', fmtNum(c.failed));
+    // The failures' count follows the job on every page of them.
+    if (failSeen !== '') setText('fail-count', '(' + fmtNum(c.failed) + ')');
     setText('job-inflight', fmtNum(c.in_flight));
     setText('job-pending', fmtNum(c.pending));
     setText('job-options', JSON.stringify(job.options, null, 2));

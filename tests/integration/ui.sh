@@ -16,9 +16,11 @@
 # at 400 px wide, a hostile title and URL shown as text with no script
 # run, eight tabs each live (one in the background lets its stream go:
 # six connections per host), a dropped stream shown (counting down) and
-# resumed, the token
-# prompt with auth on (and a file of URLs uploaded), and 100 active jobs
-# plus a 1,000,000-item job with the page's DOM small.
+# resumed, the token prompt with auth on (and a file of URLs uploaded),
+# a 300-character URL wrapped (its message in view), a cancelled job
+# grey in All jobs, a blank name linked by the ID, and 100 active jobs
+# plus a 1,000,000-item job with the page's DOM small (its failures'
+# count following it on page 2).
 . "${TESTLIB:?TESTLIB must point to tests/integration/lib.sh}"
 
 PY=/usr/bin/python3
@@ -222,6 +224,7 @@ if [ -n "${UI_SCREENSHOTS:-}" ]; then
 	PIDS+=($!)
 fi
 browser main "$FO" "$UP" "$ROOT" ${UI_SCREENSHOTS:-}
+browser layout "$FO" "$UP"
 browser tabs "$FO"
 
 # --- the stream ends cleanly at SIGTERM ----------------------------------------------

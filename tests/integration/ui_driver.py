@@ -9,6 +9,8 @@
                                             stays inert
   ui_driver.py DIR auth FO UP TOKEN TMP     the token prompt, a file
   ui_driver.py DIR reconnect FO SIGNAL      the stream drops, comes back
+  ui_driver.py DIR layout FO UP             long URLs wrap, cancelled
+                                            bars grey, blank names
   ui_driver.py DIR tabs FO                  eight tabs, each live
   ui_driver.py DIR load FO BIGJOB           100 jobs + 1,000,000 items
 
@@ -324,6 +326,64 @@ def scenario_main(p, fo, up, root, shots):
           "; ".join(p.problems))
 
 
+def post_named(fo, name, urls):
+    """A job with a name, made through the API: its ID."""
+    req = urllib.request.Request(
+        fo + "/v1/jobs?retries=0", data=json.dumps(
+            {"requests": urls, "job": {"name": name}}).encode(),
+        headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.load(r)["job"]["id"]
+
+
+def scenario_layout(p, fo, up):
+    """Long URLs wrap, cancelled jobs are grey in the lists, a blank
+    name still gives a link to click."""
+    long_url = up + "/status/404?q=" + "x" * 300
+    job = post_job(fo, [long_url, up + "/status/200"], "?retries=0")
+    p.navigate(fo + "/ui#/jobs/" + job)
+    p.wait("document.querySelectorAll('#fail-groups tbody tr').length === 1"
+           " && document.querySelectorAll('#recent-body tr').length === 2",
+           15, "the long URL's failure and results")
+    sideways = ("Array.from(document.querySelectorAll('#view-job .scroll'))"
+                ".filter(e => e.scrollWidth > e.clientWidth + 1).length")
+    check("a 300-character URL wraps: no table of the job's page scrolls "
+          "sideways at 1280 px", p.eval(sideways) == 0, str(p.eval(sideways)))
+    check("... and the failure's message is in view",
+          p.eval("document.querySelector('#fail-groups td.msg')"
+                 ".getBoundingClientRect().right <= innerWidth"))
+    p.call("Emulation.setDeviceMetricsOverride", width=400, height=800,
+           deviceScaleFactor=1, mobile=False)
+    check("at 400 px too: the failure's message is in view",
+          p.eval("document.querySelector('#fail-groups td.msg')"
+                 ".getBoundingClientRect().right <= innerWidth"))
+    p.call("Emulation.setDeviceMetricsOverride", width=1280, height=900,
+           deviceScaleFactor=1, mobile=False)
+
+    # A cancelled job: grey in All jobs as on its page, not all red.
+    slow = post_job(fo, [up + "/delay/5000?c=%d" % i for i in range(4)],
+                    "?concurrency=1")
+    req = urllib.request.Request(fo + "/v1/jobs/%s/cancel" % slow,
+                                 method="POST")
+    urllib.request.urlopen(req, timeout=10).close()
+    blank = post_named(fo, "   ", [up + "/status/200"])
+    p.navigate(fo + "/ui")
+    row = ("Array.from(document.querySelectorAll('#all-body tr')).find(r => "
+           "r.querySelector('a') && r.querySelector('a').getAttribute('href')"
+           " === %s)")
+    p.wait("!!" + row % js("#/jobs/" + slow) + " && !!" +
+           row % js("#/jobs/" + blank), 10, "both jobs in All jobs")
+    check("a cancelled job's bar in All jobs is drawn as cancelled (grey)",
+          p.eval("!!(%s).querySelector('.progress.cancelled')"
+                 % (row % js("#/jobs/" + slow))))
+    label = p.eval("(%s).querySelector('a').textContent"
+                   % (row % js("#/jobs/" + blank)))
+    check("a job named with blanks only is linked by its ID",
+          label == blank[:12], repr(label))
+    check("no script error and no CSP violation", not p.problems,
+          "; ".join(p.problems))
+
+
 def scenario_tabs(p, fo):
     """Seven tabs on one fanoutd, each opened in turn (the one before
     goes to the background): every one goes live, as a browser allows
@@ -464,6 +524,11 @@ def scenario_load(p, fo, big):
           p.text("#fail-pos").startswith("page 2: 51-100 of") and
           not p.eval("document.getElementById('fail-prev').disabled"),
           p.text("#fail-pos"))
+    # The job goes on failing: the count follows it on page 2 too.
+    seen = p.text("#fail-count")
+    p.wait("document.getElementById('fail-count').textContent !== %s"
+           % js(seen), 10, "the failures' count to follow the job on page 2")
+    check("on page 2 the failures' count follows the job", True)
     p.click("#fail-prev")
     p.wait("document.getElementById('fail-pos').textContent"
            ".startsWith('page 1: 1-50 of')", 10, "the first page again")
@@ -494,6 +559,8 @@ def main():
         if name == "main":
             scenario_main(p, args[0], args[1], args[2],
                           args[3] if len(args) > 3 else None)
+        elif name == "layout":
+            scenario_layout(p, args[0], args[1])
         elif name == "tabs":
             scenario_tabs(p, args[0])
         elif name == "auth":
