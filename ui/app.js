@@ -438,9 +438,11 @@
   let job = null;         // the job as last read, null while loading
   let jobGone = false;    // the daemon said: no such job
   let jobBusy = false;
-  let failAfter = 0;      // the cursor of the failures page shown
-  let failStack = [];     // the cursors of the pages before it
-  let failNext = null;    // the next page's cursor, or null
+  // A pager: the cursor of the page shown (after), those of the pages
+  // before it (stack) and the next page's (next, null at the end).
+  const pager = () => ({after: 0, stack: [], next: null});
+  let failPg = pager();   // the failures' pages
+  let resPg = pager();    // All results' pages
   let failSeen = '';      // job state + failed count the page was read at
   let recentSeen = -1;    // last_seq the latest results were read at
   let armTimer = null;    // Cancel armed: the timer that disarms it
@@ -457,11 +459,11 @@
       jobId = id;
       job = null;
       jobGone = false;
-      failAfter = 0;
-      failStack = [];
-      failNext = null;
+      failPg = pager();
       failSeen = '';
       recentSeen = -1;
+      resPg = pager();
+      resRows = 0;
       disarm();
       setText('job-id', id);
       setText('job-name', '');
@@ -472,6 +474,8 @@
       setText('fail-pos', '');
       $('fail-groups').replaceChildren();
       $('recent-body').replaceChildren();
+      $('res-body').replaceChildren();
+      setText('res-pos', '');
       $('job-results').replaceWith(Object.assign(
         apiLink(jobUrl('/results'), 'Results (NDJSON)', () => 'job-' + id + '.ndjson'),
         {id: 'job-results'}));
@@ -487,9 +491,11 @@
     const active = ready && (job.state === 'queued' || job.state === 'running');
     $('job-cancel').disabled = !active;
     $('job-retry').disabled = !ready || active || job.counts.failed === 0;
-    $('fail-next').disabled = !ready || failNext === null;
-    $('fail-prev').disabled = !ready || failStack.length === 0;
-    $('fail-first').disabled = !ready || failStack.length === 0;
+    for (const [pfx, pg] of [['fail', failPg], ['res', resPg]]) {
+      $(pfx + '-next').disabled = !ready || pg.next === null;
+      $(pfx + '-prev').disabled = !ready || pg.stack.length === 0;
+      $(pfx + '-first').disabled = !ready || pg.stack.length === 0;
+    }
     $('job-results').hidden = jobGone;
     if (!active) disarm();
   }
@@ -509,6 +515,7 @@
           setText('job-state', 'no such job (unknown, expired or deleted)');
           $('fail-groups').replaceChildren();
           $('recent-body').replaceChildren();
+          $('res-body').replaceChildren();
           setActions();
           return;
         }
@@ -519,13 +526,14 @@
       jobGone = false;
       renderJob();
       const seen = job.state + ' ' + job.counts.failed;
-      if (seen !== failSeen && failStack.length === 0) {
+      if (seen !== failSeen && failPg.stack.length === 0) {
         failSeen = seen;
         await loadFailures(0, []);
       }
       if (job.last_seq !== recentSeen) {
         recentSeen = job.last_seq;
         await loadRecent();
+        if (resPg.stack.length === 0 && resRows < FAIL_PAGE) await loadResults(0, []);
       }
     } catch (e) {
       if (!(e instanceof AuthError)) setText('job-msg', e.message);
@@ -601,21 +609,31 @@
     return el('td', {}, l.body_url ? bodyLink(id, l.index) : '');
   }
 
+  // One page (FAIL_PAGE lines) of the job's results matching query
+  // after the cursor (the reader stops one line past it), with pager pg
+  // moved to it (stack: the cursors of the pages before it); null when
+  // the page shows another job meanwhile.
+  async function resultsPage(query, pg, after, stack) {
+    const id = jobId;
+    const lines = [];
+    await ndjson(jobUrl('/results?' + query + '&after=' + after), (l) => {
+      if (l.summary === undefined) lines.push(l);
+      return lines.length <= FAIL_PAGE;
+    });
+    if (id !== jobId) return null;
+    pg.after = after;
+    pg.stack = stack;
+    pg.next = lines.length > FAIL_PAGE ? lines[FAIL_PAGE - 1].seq : null;
+    return lines.slice(0, FAIL_PAGE);
+  }
+
   // One page of the failures that stand (each failed item's current
   // line) after the cursor, grouped by error type; stack: the cursors
   // of the pages before it.
   async function loadFailures(after, stack) {
     const id = jobId;
-    const lines = [];
-    await ndjson(jobUrl('/results?state=failed&latest=true&after=' + after), (l) => {
-      if (l.summary === undefined) lines.push(l);
-      return lines.length <= FAIL_PAGE;
-    });
-    if (id !== jobId) return;
-    failAfter = after;
-    failStack = stack;
-    failNext = lines.length > FAIL_PAGE ? lines[FAIL_PAGE - 1].seq : null;
-    const page = lines.slice(0, FAIL_PAGE);
+    const page = await resultsPage('state=failed&latest=true', failPg, after, stack);
+    if (page === null) return;
     const groups = new Map();
     for (const l of page) {
       const k = failKind(l);
@@ -663,24 +681,52 @@
       return true;
     });
     if (id !== jobId) return;
-    $('recent-body').replaceChildren(...lines.slice(-RECENT).reverse().map((l) => el('tr', {},
+    $('recent-body').replaceChildren(...lines.slice(-RECENT).reverse().map((l) => resultRow(id, l)));
+  }
+
+  // One result's row: item, outcome, URL, title, body link.
+  function resultRow(id, l) {
+    return el('tr', {},
       el('td', {}, String(l.index)),
       el('td', {}, l.ok ? 'ok' : failKind(l) + (l.error ? '' : ' (' + l.status + ')')),
       el('td', {class: 'url'}, l.url || ''),
       el('td', {class: 'url'}, l.extract && l.extract.title ? l.extract.title : ''),
-      bodyCell(id, l))));
+      bodyCell(id, l));
   }
 
-  function pageFailures(after, stack) {
-    loadFailures(after, stack).catch((e) => setText('job-msg', e.message));
+  // Every item's current result, in the order they ended, a page at a
+  // time (First / Previous / Next, as the failures): the way to each
+  // stored body, not only the latest ones'. Page 1 fills in live until
+  // it is full; other pages are read when asked for.
+  let resRows = 0;        // rows on the page shown
+  async function loadResults(after, stack) {
+    const id = jobId;
+    const page = await resultsPage('latest=true', resPg, after, stack);
+    if (page === null) return;
+    resRows = page.length;
+    const first = stack.length * FAIL_PAGE;
+    setText('res-pos', page.length ? 'page ' + (stack.length + 1) + ': ' +
+      fmtNum(first + 1) + '-' + fmtNum(first + page.length) : '');
+    $('res-body').replaceChildren(...(page.length ? page.map((l) => resultRow(id, l))
+      : [emptyRow(5, 'no result yet')]));
+    setActions();
   }
-  $('fail-next').addEventListener('click', () => {
-    if (failNext !== null) pageFailures(failNext, failStack.concat([failAfter]));
-  });
-  $('fail-prev').addEventListener('click', () => {
-    if (failStack.length) pageFailures(failStack[failStack.length - 1], failStack.slice(0, -1));
-  });
-  $('fail-first').addEventListener('click', () => pageFailures(0, []));
+  // Wires First / Previous / Next page (ids PFX-first, -prev, -next)
+  // to load(after, stack); pos() gives the pager of the page shown.
+  function wirePager(pfx, load, pos) {
+    const go = (after, stack) => load(after, stack).catch((e) => setText('job-msg', e.message));
+    $(pfx + '-next').addEventListener('click', () => {
+      const p = pos();
+      if (p.next !== null) go(p.next, p.stack.concat([p.after]));
+    });
+    $(pfx + '-prev').addEventListener('click', () => {
+      const p = pos();
+      if (p.stack.length) go(p.stack[p.stack.length - 1], p.stack.slice(0, -1));
+    });
+    $(pfx + '-first').addEventListener('click', () => go(0, []));
+  }
+  wirePager('fail', loadFailures, () => failPg);
+  wirePager('res', loadResults, () => resPg);
 
   async function jobAction(what) {
     setText('job-msg', '');
@@ -690,7 +736,8 @@
       const doc = await api('POST', jobUrl('/' + what));
       job = doc.job;
       failSeen = '';
-      failStack = [];
+      failPg.stack = [];
+      if (resPg.stack.length === 0) resRows = 0; // page 1 read again
       renderJob();
       await refreshJob();
     } catch (e) {

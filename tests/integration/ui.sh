@@ -17,7 +17,8 @@
 # run, eight tabs each live (one in the background lets its stream go:
 # six connections per host), a dropped stream shown (counting down) and
 # resumed, the token prompt with auth on (and a file of URLs uploaded),
-# a 300-character URL wrapped (its message in view), a cancelled job
+# a 300-character URL wrapped (its message in view), all results paged
+# (every body reachable), a cancelled job
 # grey in All jobs, a blank name linked by the ID, and 100 active jobs
 # plus a 1,000,000-item job with the page's DOM small (its failures'
 # count following it on page 2).

@@ -9,8 +9,9 @@
                                             stays inert
   ui_driver.py DIR auth FO UP TOKEN TMP     the token prompt, a file
   ui_driver.py DIR reconnect FO SIGNAL      the stream drops, comes back
-  ui_driver.py DIR layout FO UP             long URLs wrap, cancelled
-                                            bars grey, blank names
+  ui_driver.py DIR layout FO UP             long URLs wrap, all results
+                                            paged, cancelled bars grey,
+                                            blank names
   ui_driver.py DIR tabs FO                  eight tabs, each live
   ui_driver.py DIR load FO BIGJOB           100 jobs + 1,000,000 items
 
@@ -337,8 +338,9 @@ def post_named(fo, name, urls):
 
 
 def scenario_layout(p, fo, up):
-    """Long URLs wrap, cancelled jobs are grey in the lists, a blank
-    name still gives a link to click."""
+    """Long URLs wrap, every item's result and body can be reached,
+    cancelled jobs are grey in the lists, a blank name still gives a
+    link to click."""
     long_url = up + "/status/404?q=" + "x" * 300
     job = post_job(fo, [long_url, up + "/status/200"], "?retries=0")
     p.navigate(fo + "/ui#/jobs/" + job)
@@ -359,6 +361,30 @@ def scenario_layout(p, fo, up):
                  ".getBoundingClientRect().right <= innerWidth"))
     p.call("Emulation.setDeviceMetricsOverride", width=1280, height=900,
            deviceScaleFactor=1, mobile=False)
+
+    # Every item's body is reachable: All results, 50 a page.
+    many = post_job(fo, [up + "/status/200?i=%d" % i for i in range(60)],
+                    "?retries=0")
+    p.navigate(fo + "/ui#/jobs/" + many)
+    p.wait("document.getElementById('job-state').textContent === 'done' && "
+           "document.querySelectorAll('#res-body tr').length === 50", 15,
+           "a page of 50 results")
+    first = rows(p, "#res-body tr")
+    check("All results: the first 50 items, each with its body link",
+          p.text("#res-pos") == "page 1: 1-50" and
+          p.eval("Array.from(document.querySelectorAll('#res-body tr'))"
+                 ".every(r => r.querySelector('a[href$=\"/body\"]'))"),
+          p.text("#res-pos"))
+    p.click("#res-next")
+    p.wait("document.getElementById('res-pos').textContent === "
+           "'page 2: 51-60'", 10, "the second page of results")
+    second = rows(p, "#res-body tr")
+    items = sorted(int(r.split("|")[0]) for r in first + second)
+    check("... and Next page the other 10: every item once",
+          items == list(range(60)), str(items))
+    p.click("#res-first")
+    p.wait("document.getElementById('res-pos').textContent === "
+           "'page 1: 1-50'", 10, "the first page of results again")
 
     # A cancelled job: grey in All jobs as on its page, not all red.
     slow = post_job(fo, [up + "/delay/5000?c=%d" % i for i in range(4)],
