@@ -301,6 +301,14 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	 * "//x/metrics" as host x, path /metrics). */
 	q = strchr(gr.target, '?');
 	plen = q ? (size_t)(q - gr.target) : strlen(gr.target);
+	if (ui_rebound(srv, req)) {
+		server_error(srv, req, RERR_FORBIDDEN,
+		    "refused: a browser's request under a host name (DNS "
+		    "rebinding); open the dashboard as 127.0.0.1, [::1] or "
+		    "localhost, or set [server] ui = true",
+		    NULL, NULL);
+		return;
+	}
 	if (ui_route(srv, req, gr.target, plen))
 		return; /* the page: no data in it, the API needs the token */
 	if (!get && server_cross_site(req)) {

@@ -2,7 +2,8 @@
 # ui.sh - the web dashboard (issue #20) and the stats stream it reads.
 # curl: /ui's files with their types, the Content-Security-Policy and
 # nosniff, no inline script in the page, a POST from another site's page
-# refused (Origin, Sec-Fetch-Site), [server] ui (off, loopback
+# refused (Origin, Sec-Fetch-Site), a browser's request under a host
+# name refused (DNS rebinding), [server] ui (off, loopback
 # only, a bad value), GET /v1/stats and ?follow=true (SSE and NDJSON,
 # errors, auth), a stored body sandboxed, the stream ended at SIGTERM.
 # A real headless Chromium, driven over the DevTools protocol by
@@ -162,6 +163,27 @@ check "... as is one with its Origin only (a browser with no Sec-Fetch-Site)" \
 check "a GET with a foreign Origin is answered (no CORS header: the page cannot read it)" \
 	"$(curl -sS -o /dev/null -w '%{http_code}' -H 'Origin: http://evil.example' "$FO/v1/stats")" 200
 
+# --- DNS rebinding: a page that pointed its own name at 127.0.0.1 -------------
+# reaches fanoutd as the same origin; a browser's request (Sec-Fetch-Site)
+# under a host name other than localhost is refused unless ui = true.
+hp=${FO#http://}
+port=${hp##*:}
+rebound() { # rebound HOST PATH [HEADER]: the status of a GET under HOST
+	curl -sS -o /dev/null -w '%{http_code}' -H "Host: $1" ${3:+-H "$3"} "$FO$2"
+}
+check "a browser's request under a foreign host name is refused (DNS rebinding)" \
+	"$(rebound "evil.example:$port" /v1/stats 'Sec-Fetch-Site: same-origin')/$(curl -sS \
+		-H "Host: evil.example:$port" -H 'Sec-Fetch-Site: same-origin' "$FO/v1/stats" | jq -r .error.type)" \
+	403/forbidden
+check "... the page too, saying how to open it" \
+	"$(curl -sS -H "Host: evil.example:$port" -H 'Sec-Fetch-Site: none' "$FO/ui" | jq -r .error.message)" \
+	"refused: a browser's request under a host name (DNS rebinding); open the dashboard as 127.0.0.1, [::1] or localhost, or set [server] ui = true"
+check "under localhost, a name under .localhost, [::1] or an address it is answered" \
+	"$(rebound "localhost:$port" /ui 'Sec-Fetch-Site: none') $(rebound "x.localhost:$port" /v1/stats 'Sec-Fetch-Site: same-origin') $(rebound "[::1]:$port" /v1/stats 'Sec-Fetch-Site: same-origin') $(rebound "10.9.8.7:$port" /v1/stats 'Sec-Fetch-Site: same-origin')" \
+	"200 200 200 200"
+check "a caller that is not a browser may use any name" \
+	"$(rebound "fanout.example:$port" /v1/stats)" 200
+
 # --- GET /v1/stats --------------------------------------------------------------
 s=$(curl -sS -D "$T/h" "$FO/v1/stats")
 check "GET /v1/stats is one JSON snapshot" \
@@ -246,6 +268,11 @@ start_fanoutd 'ui = false'
 check "ui = false: /ui is a 404" "$(curl -sS "$FO/ui" | jq -r .error.message)" \
 	"the web dashboard is off ([server] ui = false)"
 check "... and the API still answers" "$(curl -sS "$FO/v1/stats" | jq -r '.server | type')" object
+stop_fanoutd
+start_fanoutd 'ui = true'
+check "ui = true: a browser may use any host name" \
+	"$(curl -sS -o /dev/null -w '%{http_code}' -H "Host: fanout.example:${FO##*:}" \
+		-H 'Sec-Fetch-Site: same-origin' "$FO/v1/stats")" 200
 stop_fanoutd
 printf '[server]\nui = sometimes\n' >"$T/bad.conf"
 out=$("$FANOUTD" -t -c "$T/bad.conf" 2>&1)
