@@ -341,7 +341,13 @@
 
     setText('jobs-count', '(' + s.jobs.length + ')');
     $('jobs-more').hidden = !s.jobs_more;
-    $('jobs-body').replaceChildren(...(s.jobs.length ? s.jobs.map((j) => el('tr', {},
+    // The first JOBS_SHOWN unless asked for all: with 100 active jobs
+    // the batches and the hosts stay in sight.
+    const shown = jobsAll ? s.jobs : s.jobs.slice(0, JOBS_SHOWN);
+    $('jobs-all-p').hidden = s.jobs.length <= JOBS_SHOWN;
+    setText('jobs-all', jobsAll ? 'Show the first ' + JOBS_SHOWN
+      : 'Show all ' + s.jobs.length);
+    $('jobs-body').replaceChildren(...(shown.length ? shown.map((j) => el('tr', {},
       el('td', {}, el('a', {href: '#/jobs/' + encodeURIComponent(j.id)},
         jobLabel(j))),
       el('td', {}, j.state),
@@ -365,7 +371,15 @@
       el('td', {}, fmtDur(b.age_s)),
       el('td', {}, fmtDur(b.eta_s)))) : [emptyRow(9, 'no running batch')]));
 
-    if (Date.now() - listAt > 5000) loadJobList(listAfter);
+    // All jobs: read again when a job starts or ends, else every 5 s;
+    // the active ones' counts follow each snapshot meanwhile.
+    const active = s.jobs.map((j) => j.id + ' ' + j.state).join(',');
+    if (active !== listActive || Date.now() - listAt > 5000) {
+      listActive = active;
+      loadJobList(listAfter);
+    } else {
+      renderJobList();
+    }
     $('hosts-body').replaceChildren(...(s.hosts.length ? s.hosts.map((h) => el('tr', {},
       el('td', {class: 'url'}, h.host),
       el('td', {}, fmtNum(h.in_flight)),
@@ -382,6 +396,34 @@
   let listNext = null;     // the next page's cursor, or null
   let listAt = 0;          // when the list was last read (ms)
   let listBusy = false;
+  let listJobs = [];       // the jobs of the page shown
+  let listActive = '';     // the active jobs (IDs and states) last seen
+  const JOBS_SHOWN = 20;   // active jobs listed unless all are asked for
+  let jobsAll = false;
+  $('jobs-all').addEventListener('click', () => {
+    jobsAll = !jobsAll;
+    if (lastStats) renderOverview(lastStats);
+  });
+
+  // Shows the page of stored jobs read last, an active job's state and
+  // counts as the last snapshot has them (the list is read every 5 s).
+  function renderJobList() {
+    const live = new Map(lastStats ? lastStats.jobs.map((j) => [j.id, j]) : []);
+    $('all-body').replaceChildren(...(listJobs.length ? listJobs.map((j) => {
+      const s = live.get(j.id);
+      const c = s ? s : j.counts;
+      const state = s ? s.state : j.state;
+      return el('tr', {},
+        el('td', {}, el('a', {href: '#/jobs/' + encodeURIComponent(j.id)},
+          jobLabel(j))),
+        el('td', {}, state),
+        el('td', {class: 'bar'}, bar(c.total, c.ok, c.failed, false, state === 'cancelled')),
+        el('td', {}, fmtNum(c.ok + c.failed) + ' / ' + fmtNum(c.total)),
+        el('td', {}, fmtNum(c.ok)),
+        el('td', {}, fmtNum(c.failed)),
+        el('td', {}, j.created_at ? j.created_at.replace('T', ' ').replace(/\.\d+Z$|Z$/, '') : '-'));
+    }) : [emptyRow(7, 'no stored job')]));
+  }
 
   // Reads the page of stored jobs after `after` and shows it.
   async function loadJobList(after) {
@@ -393,19 +435,8 @@
       listAt = Date.now();
       listAfter = after;
       listNext = doc.next;
-      const jobs = doc.jobs || [];
-      $('all-body').replaceChildren(...(jobs.length ? jobs.map((j) => {
-        const c = j.counts;
-        return el('tr', {},
-          el('td', {}, el('a', {href: '#/jobs/' + encodeURIComponent(j.id)},
-            jobLabel(j))),
-          el('td', {}, j.state),
-          el('td', {class: 'bar'}, bar(c.total, c.ok, c.failed, false, j.state === 'cancelled')),
-          el('td', {}, fmtNum(c.ok + c.failed) + ' / ' + fmtNum(c.total)),
-          el('td', {}, fmtNum(c.ok)),
-          el('td', {}, fmtNum(c.failed)),
-          el('td', {}, j.created_at ? j.created_at.replace('T', ' ').replace(/\.\d+Z$|Z$/, '') : '-'));
-      }) : [emptyRow(7, 'no stored job')]));
+      listJobs = doc.jobs || [];
+      renderJobList();
       const page = listStack.length + 1;
       setText('all-pos', 'page ' + page);
       $('all-prev').disabled = listStack.length === 0;

@@ -386,6 +386,22 @@ def scenario_layout(p, fo, up):
     p.wait("document.getElementById('res-pos').textContent === "
            "'page 1: 1-50'", 10, "the first page of results again")
 
+    # All jobs follows a running job with each snapshot, as Jobs does.
+    run = post_job(fo, [up + "/delay/700?r=%d" % i for i in range(8)],
+                   "?concurrency=1")
+    p.navigate(fo + "/ui")
+    done = ("(() => { const f = (b) => { const a = Array.from("
+            "document.querySelectorAll(b + ' a')).find(a => "
+            "a.getAttribute('href') === %s); return a ? "
+            "a.closest('tr').cells[3].textContent.split(' / ')[0] : null; };"
+            " return [f('#jobs-body'), f('#all-body')]; })()"
+            % js("#/jobs/" + run))
+    p.wait("(d => d[0] !== null && +d[0] >= 2 && +d[0] < 8)(%s)" % done, 15,
+           "the running job at 2 done or more")
+    both = p.eval(done)
+    check("All jobs shows a running job's counts as Jobs does",
+          both[0] == both[1], str(both))
+
     # A cancelled job: grey in All jobs as on its page, not all red.
     slow = post_job(fo, [up + "/delay/5000?c=%d" % i for i in range(4)],
                     "?concurrency=1")
@@ -524,6 +540,18 @@ def scenario_load(p, fo, big):
     n = dom_nodes(p)
     check("the overview of 101 active jobs stays small (%d elements)" % n,
           n < 3000, str(n))
+    top = p.eval("document.getElementById('hosts-body').getBoundingClientRect()"
+                 ".top + scrollY")
+    check("it lists the first 20 (the hosts in sight, at %d px)" % top,
+          len(rows(p, "#jobs-body tr")) == 20 and top < 2400, str(top))
+    p.click("#jobs-all")
+    p.wait("document.querySelectorAll('#jobs-body tr').length === 101", 5,
+           "all 101 jobs listed")
+    check("... and all 101 when asked", p.text("#jobs-all") ==
+          "Show the first 20", p.text("#jobs-all"))
+    p.click("#jobs-all")
+    p.wait("document.querySelectorAll('#jobs-body tr').length === 20", 5,
+           "the first 20 again")
     t0 = time.monotonic()
     p.click("#nav-submit")
     p.wait("!document.getElementById('view-submit').hidden", 5)
