@@ -501,6 +501,7 @@
       setText('job-state', 'loading');
       setText('job-msg', '');
       setText('job-capped', '');
+      setText('job-wait', '');
       setText('fail-count', '');
       setText('fail-pos', '');
       $('fail-groups').replaceChildren();
@@ -585,6 +586,11 @@
   function jobTick(s) {
     if (jobGone || jobId === null) return;
     const live = s.jobs.some((j) => j.id === jobId);
+    // Nothing in flight but items queued: say what it waits for.
+    const sj = s.jobs.find((j) => j.id === jobId);
+    setText('job-wait', sj && sj.in_flight === 0 && sj.queued > 0
+      ? 'Nothing in flight: ' + fmtNum(sj.queued) + ' queued, waiting for the rate or a ' +
+        'free slot (the job\'s concurrency, a host\'s or the server\'s).' : '');
     if ((job === null || live || !settled(job)) && Date.now() - jobLastTick > 900) {
       jobLastTick = Date.now();
       refreshJob();

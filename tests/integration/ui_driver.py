@@ -55,6 +55,13 @@ def post_job(fo, urls, query=""):
         return json.load(r)["job"]["id"]
 
 
+def open_job(p, fo, urls, query):
+    """A job made through the API, its page opened: its ID."""
+    job = post_job(fo, urls, query)
+    p.navigate(fo + "/ui#/jobs/" + job)
+    return job
+
+
 def rows(p, selector):
     """The text of each row matched, cells joined by |."""
     return p.eval("Array.from(document.querySelectorAll(%s)).map(r => "
@@ -363,9 +370,8 @@ def scenario_layout(p, fo, up):
            deviceScaleFactor=1, mobile=False)
 
     # Every item's body is reachable: All results, 50 a page.
-    many = post_job(fo, [up + "/status/200?i=%d" % i for i in range(60)],
-                    "?retries=0")
-    p.navigate(fo + "/ui#/jobs/" + many)
+    open_job(p, fo, [up + "/status/200?i=%d" % i for i in range(60)],
+             "?retries=0")
     p.wait("document.getElementById('job-state').textContent === 'done' && "
            "document.querySelectorAll('#res-body tr').length === 50", 15,
            "a page of 50 results")
@@ -385,6 +391,16 @@ def scenario_layout(p, fo, up):
     p.click("#res-first")
     p.wait("document.getElementById('res-pos').textContent === "
            "'page 1: 1-50'", 10, "the first page of results again")
+
+    # A job that waits (here for its rate) says so.
+    slow = open_job(p, fo, [up + "/status/200?w=%d" % i for i in range(3)],
+                    "?rate=0.1&concurrency=1")
+    p.wait("document.getElementById('job-wait').textContent"
+           ".startsWith('Nothing in flight: 2 queued')", 10,
+           "the waiting job's note")
+    check("a job with nothing in flight says what it waits for", True)
+    urllib.request.urlopen(urllib.request.Request(
+        fo + "/v1/jobs/%s/cancel" % slow, method="POST"), timeout=10).close()
 
     # All jobs follows a running job with each snapshot, as Jobs does.
     run = post_job(fo, [up + "/delay/700?r=%d" % i for i in range(8)],
