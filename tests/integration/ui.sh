@@ -125,11 +125,13 @@ check "app.js is JavaScript, with the same headers" \
 	"text/javascript; charset=utf-8/nosniff/$CSP"
 check "app.css is CSS" "$(header Content-Type "$(curl -sS -I "$FO/ui/app.css")")" "text/css; charset=utf-8"
 check "the files served are the ones in ui/" \
-	"$(curl -sS "$FO/ui/app.js" | cmp - "$SRCDIR/ui/app.js" && echo same)" same
+	"$(curl -sS "$FO/ui/app.js" | cmp - "$SRCDIR/ui/app.js" && curl -sS "$FO/ui/job.js" |
+		cmp - "$SRCDIR/ui/job.js" && echo same)" same
 check "the page has no inline script, style or handler" \
 	"$(grep -ciE '<script>|<script [^>]*>[^<]|<style|style=| on[a-z]+=' "$T/index.html")" 0
 check "every script of the page is fanoutd's own" \
-	"$(grep -o '<script[^>]*>' "$T/index.html")" '<script src="/ui/app.js" defer>'
+	"$(grep -o '<script[^>]*>' "$T/index.html" | tr '\n' ' ')" \
+	'<script src="/ui/app.js" defer> <script src="/ui/job.js" defer> '
 check "an unknown file is a JSON 404" \
 	"$(curl -sS "$FO/ui/nope.js" | jq -r .error.type)" not_found
 check "/ui takes GET and HEAD only" \
