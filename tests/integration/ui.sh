@@ -211,6 +211,12 @@ check "format=json (one document) is not a stats format" \
 	"$(curl -sS "$FO/v1/stats?format=json" | jq -r .error.message)" "format: expected ndjson or sse"
 check "a bad follow is a JSON 400" \
 	"$(curl -sS "$FO/v1/stats?follow=maybe" | jq -r .error.message)" "follow: expected true or false"
+h=$(curl -sS -I "$FO/v1/stats")
+check "HEAD /v1/stats: the snapshot's type and length, as GET has them" \
+	"$(header Content-Type "$h")/$(($(header Content-Length "$h") > 100))" application/json/1
+check "HEAD of the stream: its type, and no stream opened" \
+	"$(header Content-Type "$(curl -sS -I --max-time 5 "$FO/v1/stats?follow=true&format=sse")")" \
+	text/event-stream
 check "POST /v1/stats is 405" \
 	"$(curl -sS -X POST -o /dev/null -w '%{http_code}' "$FO/v1/stats")" 405
 
