@@ -334,7 +334,7 @@
     $('jobs-all-p').hidden = s.jobs.length <= JOBS_SHOWN;
     setText('jobs-all', jobsAll ? 'Show the first ' + JOBS_SHOWN
       : 'Show all ' + s.jobs.length);
-    $('jobs-body').replaceChildren(...(shown.length ? shown.map((j) => el('tr', {},
+    syncRows($('jobs-body'), shown.length ? shown.map((j) => el('tr', {'data-key': j.id},
       el('td', {}, el('a', {href: '#/jobs/' + encodeURIComponent(j.id)},
         jobLabel(j))),
       el('td', {}, j.state),
@@ -344,7 +344,7 @@
       el('td', {}, fmtNum(j.failed)),
       el('td', {}, fmtRate(j.rate)),
       el('td', {}, fmtDur(j.age_s)),
-      el('td', {}, fmtDur(j.eta_s)))) : [emptyRow(9, 'no active job')]));
+      el('td', {}, fmtDur(j.eta_s)))) : [emptyRow(9, 'no active job')]);
 
     setText('batches-count', '(' + s.batches.length + ')');
     $('batches-body').replaceChildren(...(s.batches.length ? s.batches.map((b) => el('tr', {},
@@ -396,11 +396,11 @@
   // counts as the last snapshot has them (the list is read every 5 s).
   function renderJobList() {
     const live = new Map(lastStats ? lastStats.jobs.map((j) => [j.id, j]) : []);
-    $('all-body').replaceChildren(...(listJobs.length ? listJobs.map((j) => {
+    syncRows($('all-body'), listJobs.length ? listJobs.map((j) => {
       const s = live.get(j.id);
       const c = s ? s : j.counts;
       const state = s ? s.state : j.state;
-      return el('tr', {},
+      return el('tr', {'data-key': j.id},
         el('td', {}, el('a', {href: '#/jobs/' + encodeURIComponent(j.id)},
           jobLabel(j))),
         el('td', {}, state),
@@ -409,7 +409,7 @@
         el('td', {}, fmtNum(c.ok)),
         el('td', {}, fmtNum(c.failed)),
         el('td', {}, j.created_at ? j.created_at.replace('T', ' ').replace(/\.\d+Z$|Z$/, '') : '-'));
-    }) : [emptyRow(7, 'no stored job')]));
+    }) : [emptyRow(7, 'no stored job')]);
   }
 
   // Reads the page of stored jobs after `after` and shows it.
@@ -443,6 +443,24 @@
   $('all-prev').addEventListener('click', () => {
     if (listStack.length) loadJobList(listStack.pop());
   });
+
+  // Puts rows into tbody. When the rows shown are the same ones (each
+  // row's data-key) in the same order, only the cells that changed are
+  // swapped: a link is never replaced by an equal one between the press
+  // and the release of a click on it (each snapshot redraws the lists).
+  function syncRows(tbody, rows) {
+    const cur = Array.from(tbody.rows);
+    if (cur.length !== rows.length ||
+      !cur.every((r, i) => r.dataset.key && r.dataset.key === rows[i].dataset.key)) {
+      tbody.replaceChildren(...rows);
+      return;
+    }
+    rows.forEach((r, i) => {
+      Array.from(r.cells).forEach((c, k) => {
+        if (!cur[i].cells[k].isEqualNode(c)) cur[i].cells[k].replaceWith(c);
+      });
+    });
+  }
 
   function emptyRow(n, text) {
     return el('tr', {}, el('td', {class: 'empty', colspan: String(n)}, text));

@@ -62,6 +62,19 @@ def open_job(p, fo, urls, query):
     return job
 
 
+def slow_click(p, element, hold):
+    """Press on the element (a JavaScript expression), hold, release."""
+    x, y = p.eval("(() => { const e = %s; e.scrollIntoView({block: 'center'});"
+                  " const r = e.getBoundingClientRect();"
+                  " return [r.x + r.width / 2, r.y + r.height / 2]; })()"
+                  % element)
+    p.call("Input.dispatchMouseEvent", type="mousePressed", x=x, y=y,
+           button="left", clickCount=1)
+    time.sleep(hold)
+    p.call("Input.dispatchMouseEvent", type="mouseReleased", x=x, y=y,
+           button="left", clickCount=1)
+
+
 def rows(p, selector):
     """The text of each row matched, cells joined by |."""
     return p.eval("Array.from(document.querySelectorAll(%s)).map(r => "
@@ -403,7 +416,7 @@ def scenario_layout(p, fo, up):
         fo + "/v1/jobs/%s/cancel" % slow, method="POST"), timeout=10).close()
 
     # All jobs follows a running job with each snapshot, as Jobs does.
-    run = post_job(fo, [up + "/delay/700?r=%d" % i for i in range(8)],
+    run = post_job(fo, [up + "/delay/700?r=%d" % i for i in range(16)],
                    "?concurrency=1")
     p.navigate(fo + "/ui")
     done = ("(() => { const f = (b) => { const a = Array.from("
@@ -412,11 +425,21 @@ def scenario_layout(p, fo, up):
             "a.closest('tr').cells[3].textContent.split(' / ')[0] : null; };"
             " return [f('#jobs-body'), f('#all-body')]; })()"
             % js("#/jobs/" + run))
-    p.wait("(d => d[0] !== null && +d[0] >= 2 && +d[0] < 8)(%s)" % done, 15,
+    p.wait("(d => d[0] !== null && +d[0] >= 2 && +d[0] < 16)(%s)" % done, 15,
            "the running job at 2 done or more")
     both = p.eval(done)
     check("All jobs shows a running job's counts as Jobs does",
           both[0] == both[1], str(both))
+    # A click held over a snapshot (each redraws the lists) still opens
+    # the job: the link is not replaced under the pointer.
+    for table in ("#jobs-body", "#all-body"):
+        p.navigate(fo + "/ui")
+        link = ("Array.from(document.querySelectorAll('%s a')).find(a => "
+                "a.getAttribute('href') === %s)" % (table, js("#/jobs/" + run)))
+        p.wait("!!" + link, 10, "the running job in " + table)
+        slow_click(p, link, 1.5)
+        check("a click held 1.5 s on a job in %s opens it" % table,
+              p.eval("location.hash") == "#/jobs/" + run, p.eval("location.hash"))
 
     # A cancelled job: grey in All jobs as on its page, not all red.
     slow = post_job(fo, [up + "/delay/5000?c=%d" % i for i in range(4)],
