@@ -100,6 +100,22 @@
     if (!active) disarm();
   }
 
+  // While a pointer is pressed (a click under way) the lists are not
+  // redrawn - a running job's change each second would replace the
+  // link under it and lose the click - and are read once it is up.
+  let pressed = false;
+  let listsSkipped = false;
+  document.addEventListener('pointerdown', () => { pressed = true; }, true);
+  for (const t of ['pointerup', 'pointercancel']) {
+    document.addEventListener(t, () => {
+      pressed = false;
+      if (listsSkipped) {
+        listsSkipped = false;
+        setTimeout(refreshJob, 0); // after the click's handlers
+      }
+    }, true);
+  }
+
   async function refreshJob() {
     if (jobBusy || jobId === null) return;
     jobBusy = true;
@@ -125,6 +141,10 @@
       job = doc.job;
       jobGone = false;
       renderJob();
+      if (pressed) {
+        listsSkipped = true; // read once the pointer is released
+        return;
+      }
       const seen = job.state + ' ' + job.counts.failed;
       if (seen !== failSeen && failPg.stack.length === 0) {
         failSeen = seen;

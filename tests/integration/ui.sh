@@ -20,10 +20,11 @@
 # resumed, the token prompt with auth on (and a file of URLs uploaded),
 # a 300-character URL wrapped (its message in view), all results paged
 # (every body reachable), a cancelled job grey in All jobs, All jobs
-# following a running job, a click held across a redraw, a waiting job
-# saying so, a blank name linked by the ID, and 100 active jobs (20
-# listed, all on asking) plus a 1,000,000-item job with the page's DOM
-# small (its failures' count following it on page 2).
+# following a running job, a click held across a redraw (and a body
+# link on a running job's page), a waiting job saying so, a blank name
+# linked by the ID, and 100 active jobs (20 listed, all on asking) plus
+# a 1,000,000-item job with the page's DOM small (its failures' count
+# following it on page 2).
 . "${TESTLIB:?TESTLIB must point to tests/integration/lib.sh}"
 
 PY=/usr/bin/python3

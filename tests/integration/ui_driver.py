@@ -23,8 +23,11 @@ failures (a scenario that cannot go on stops there).
 
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
+import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -440,6 +443,34 @@ def scenario_layout(p, fo, up):
         slow_click(p, link, 1.5)
         check("a click held 1.5 s on a job in %s opens it" % table,
               p.eval("location.hash") == "#/jobs/" + run, p.eval("location.hash"))
+
+    # On a running job's page, a body link held 1.5 s (its list would
+    # be redrawn meanwhile) still downloads.
+    dl = tempfile.mkdtemp(prefix="ui-dl-")
+    p.call("Page.setDownloadBehavior", behavior="allow", downloadPath=dl)
+    busy = open_job(p, fo, [up + "/delay/200?b=%d" % i for i in range(40)],
+                    "?concurrency=2")
+    p.wait("document.querySelectorAll('#recent-body a').length >= 3", 10,
+           "the running job's latest results")
+    idx = p.eval("document.querySelector('#recent-body tr:nth-child(3)')"
+                 ".cells[0].textContent")
+    slow_click(p, "document.querySelector('#recent-body tr:nth-child(3) a')",
+               1.5)
+    want = os.path.join(dl, "job-%s-item-%s.txt" % (busy, idx))
+    deadline = time.monotonic() + 10
+    while not os.path.exists(want) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    check("a body link held 1.5 s on a running job's page downloads",
+          os.path.exists(want), str(os.listdir(dl)))
+    p.wait("document.querySelector('#recent-body tr').cells[0].textContent"
+           " !== %s" % js(idx), 10, "the latest results read again")
+    try:
+        urllib.request.urlopen(urllib.request.Request(
+            fo + "/v1/jobs/%s/cancel" % busy, method="POST"),
+            timeout=10).close()
+    except urllib.error.HTTPError:
+        pass  # 409: it has ended meanwhile
+    shutil.rmtree(dl, ignore_errors=True)
 
     # A cancelled job: grey in All jobs as on its page, not all red.
     slow = post_job(fo, [up + "/delay/5000?c=%d" % i for i in range(4)],
