@@ -58,6 +58,7 @@ static const struct {
     [RERR_TOO_MANY_JOBS] = {"too_many_jobs", 429, "Too Many Requests"},
     [RERR_STORAGE] = {"insufficient_storage", 507, "Insufficient Storage"},
     [RERR_UNAVAILABLE] = {"unavailable", 503, "Service Unavailable"},
+    [RERR_FORBIDDEN] = {"forbidden", 403, "Forbidden"},
 };
 
 const char *

@@ -54,6 +54,7 @@ enum req_err {
 	RERR_TOO_MANY_JOBS,   /* 429: [jobs] max_active, with Retry-After */
 	RERR_STORAGE,         /* 507: the job store is full or failing */
 	RERR_UNAVAILABLE,     /* 503: the job store could not be opened */
+	RERR_FORBIDDEN,       /* 403: another site's page sent it */
 	RERR__COUNT
 };
 

@@ -251,6 +251,34 @@ path_is(const char *target, size_t plen, const char *path)
 	return strlen(path) == plen && memcmp(target, path, plen) == 0;
 }
 
+/*
+ * Did another site's page send this request (cross-site request
+ * forgery)? A browser sends any page's POST to any address, and one
+ * with a text/plain or form body needs no CORS preflight: with no token
+ * configured, a page the operator visits could create jobs. Requests
+ * other than GET and HEAD are refused when the browser says the page
+ * was not fanoutd's own (Sec-Fetch-Site), or, from a browser that does
+ * not say, when Origin is not the address asked for (Host). Callers
+ * that are not browsers send neither header.
+ */
+static bool
+server_cross_site(struct evhttp_request *req)
+{
+	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	const char *site = evhttp_find_header(h, "Sec-Fetch-Site");
+	const char *origin = evhttp_find_header(h, "Origin");
+	const char *host = evhttp_find_header(h, "Host");
+	const char *auth;
+
+	if (site != NULL)
+		return strcasecmp(site, "same-origin") != 0 &&
+		    strcasecmp(site, "none") != 0;
+	if (origin == NULL)
+		return false;
+	auth = strstr(origin, "://");
+	return auth == NULL || host == NULL || strcasecmp(auth + 3, host) != 0;
+}
+
 static void
 server_request_cb(struct evhttp_request *req, void *arg)
 {
@@ -273,8 +301,23 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	 * "//x/metrics" as host x, path /metrics). */
 	q = strchr(gr.target, '?');
 	plen = q ? (size_t)(q - gr.target) : strlen(gr.target);
+	if (ui_rebound(srv, req)) {
+		server_error(srv, req, RERR_FORBIDDEN,
+		    "refused: a browser's request under a host name (DNS "
+		    "rebinding); open the dashboard as 127.0.0.1, [::1] or "
+		    "localhost, or set [server] ui = true",
+		    NULL, NULL);
+		return;
+	}
 	if (ui_route(srv, req, gr.target, plen))
 		return; /* the page: no data in it, the API needs the token */
+	if (!get && server_cross_site(req)) {
+		server_error(srv, req, RERR_FORBIDDEN,
+		    "refused: sent by another site's page (Origin, "
+		    "Sec-Fetch-Site)",
+		    NULL, NULL);
+		return;
+	}
 	if (!path_is(gr.target, plen, "/healthz") &&
 	    !auth_check(&srv->auth,
 	        evhttp_find_header(

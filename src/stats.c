@@ -606,11 +606,12 @@ stats_request(struct stats *st, struct evhttp_request *req, const char *query)
 		    "fanoutd is shutting down", "Retry-After", "1");
 		return;
 	}
-	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+	/* HEAD of a snapshot is answered as GET is (evhttp sends no body
+	 * but its Content-Length); HEAD of a stream opens none. */
+	if (follow && evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
 		server_send(st->srv, req, 200, NULL,
-		    !follow                 ? "application/json"
-		        : format == OUT_SSE ? "text/event-stream"
-		                            : "application/x-ndjson",
+		    format == OUT_SSE ? "text/event-stream"
+		                      : "application/x-ndjson",
 		    "", 0, NULL, NULL);
 		return;
 	}

@@ -3,6 +3,7 @@
  * /ui/FILE from the table compiled in, with the security headers, to
  * the connections [server] ui allows.
  */
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <strings.h>
@@ -85,6 +86,45 @@ ui_loopback(struct evhttp_request *req)
 	default:
 		return false;
 	}
+}
+
+/* Is host (a Host header: a name or an address, then maybe :port) an
+ * IP address, localhost or a name under .localhost? Any other DNS name
+ * could be one a web page pointed at this machine (DNS rebinding). */
+static bool
+ui_host_local(const char *host)
+{
+	char name[256];
+	const char *colon;
+	size_t n;
+	struct in_addr a4;
+
+	if (host[0] == '[')
+		return true; /* an IPv6 address */
+	colon = strchr(host, ':');
+	n = colon ? (size_t)(colon - host) : strlen(host);
+	if (n > 0 && host[n - 1] == '.')
+		n--; /* "localhost." */
+	if (n == 0 || n >= sizeof(name))
+		return false;
+	memcpy(name, host, n);
+	name[n] = '\0';
+	if (inet_pton(AF_INET, name, &a4) == 1)
+		return true;
+	return strcasecmp(name, "localhost") == 0 ||
+	    (n > 10 && strcasecmp(name + n - 10, ".localhost") == 0);
+}
+
+bool
+ui_rebound(const struct server *srv, struct evhttp_request *req)
+{
+	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	const char *host = evhttp_find_header(h, "Host");
+
+	if (srv->cfg->ui == CONFIG_UI_ON || host == NULL ||
+	    evhttp_find_header(h, "Sec-Fetch-Site") == NULL)
+		return false;
+	return !ui_host_local(host);
 }
 
 bool

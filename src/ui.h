@@ -40,4 +40,10 @@ struct server;
 bool ui_route(struct server *srv, struct evhttp_request *req,
     const char *target, size_t plen);
 
+/* A browser's request (it sent Sec-Fetch-Site) under a DNS name other
+ * than localhost, unless [server] ui = true: a page on another site
+ * can point its own name at 127.0.0.1 (DNS rebinding) and then read
+ * and drive the API as the same origin. Answered 403 by the server. */
+bool ui_rebound(const struct server *srv, struct evhttp_request *req);
+
 #endif

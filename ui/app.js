@@ -13,12 +13,14 @@
 // - Lists stay bounded: the overview shows what the snapshot holds (the
 //   server caps it), a job's failures and results are read a page at a
 //   time, so a job of a million items never puts a million rows here.
+//
+// A job's page is job.js, loaded after this file: the two share
+// window.fanoutdUI (the helpers below, then job.js's showJob and
+// jobTick), and the page starts once both have run (DOMContentLoaded).
 'use strict';
 
 (() => {
   const TOKEN_KEY = 'fanoutd.token';
-  const FAIL_PAGE = 50;     // failed items per page
-  const RECENT = 10;        // latest results shown on a job's page
   const STALL_MS = 5000;    // no snapshot for this long: reconnect
   const MAX_EVENT = 4 << 20; // bytes of one SSE event we accept
 
@@ -44,6 +46,12 @@
 
   function setText(id, v) { $(id).textContent = String(v); }
 
+  // What a job's link says: its name, or the start of its ID when it
+  // has none or a blank one (a blank link could not be clicked).
+  function jobLabel(j) {
+    return j.name !== null && j.name.trim() !== '' ? j.name : j.id.slice(0, 12);
+  }
+
   function fmtNum(n) {
     if (n === null || n === undefined) return '-';
     return Number(n).toLocaleString('en-US');
@@ -64,8 +72,10 @@
 
   // A bar of ok (green) and failed (red) out of total; widths are set
   // through the CSSOM, which the page's CSP allows (no style attribute).
-  function bar(total, ok, failed, big) {
-    const b = el('div', {class: 'progress' + (big ? ' big' : '')});
+  // A cancelled job's "failed" part is mostly cancelled items: grey.
+  function bar(total, ok, failed, big, cancelled) {
+    const b = el('div', {class: 'progress' + (big ? ' big' : '') +
+      (cancelled ? ' cancelled' : '')});
     const o = el('div', {class: 'ok'});
     const f = el('div', {class: 'failed'});
     setBar(o, f, total, ok, failed);
@@ -161,16 +171,6 @@
     if (!whole) ctl.abort();
   }
 
-  // File name extensions for a body's Content-Type (else .bin).
-  const EXT = {
-    'text/html': 'html', 'text/plain': 'txt', 'application/json': 'json',
-    'application/x-ndjson': 'ndjson', 'text/css': 'css', 'text/csv': 'csv',
-    'application/xml': 'xml', 'text/xml': 'xml', 'application/pdf': 'pdf',
-    'image/png': 'png', 'image/jpeg': 'jpg', 'image/gif': 'gif',
-    'image/svg+xml': 'svg', 'image/webp': 'webp',
-    'text/javascript': 'js', 'application/javascript': 'js',
-  };
-
   // A link to an API path that downloads it: a click always goes
   // through fetch() (with the token when there is one) and saves a blob
   // under a file name; the tab never navigates away. name(type) gives
@@ -202,11 +202,6 @@
     return a;
   }
 
-  // The link to item `index`'s stored body: job-ID-item-N.<ext>.
-  function bodyLink(id, index) {
-    return apiLink('/v1/jobs/' + encodeURIComponent(id) + '/items/' + index + '/body',
-      'body', (type) => 'job-' + id + '-item-' + index + '.' + (EXT[type] || 'bin'));
-  }
 
   // --- the connection indicator and the token -----------------------------
 
@@ -309,7 +304,7 @@
   function onStats(s) {
     lastStats = s;
     if (view === 'overview') renderOverview(s);
-    if (view === 'job') jobTick(s);
+    if (view === 'job') ui.jobTick(s);
   }
 
   // --- overview ------------------------------------------------------------
@@ -333,17 +328,23 @@
 
     setText('jobs-count', '(' + s.jobs.length + ')');
     $('jobs-more').hidden = !s.jobs_more;
-    $('jobs-body').replaceChildren(...(s.jobs.length ? s.jobs.map((j) => el('tr', {},
+    // The first JOBS_SHOWN unless asked for all: with 100 active jobs
+    // the batches and the hosts stay in sight.
+    const shown = jobsAll ? s.jobs : s.jobs.slice(0, JOBS_SHOWN);
+    $('jobs-all-p').hidden = s.jobs.length <= JOBS_SHOWN;
+    setText('jobs-all', jobsAll ? 'Show the first ' + JOBS_SHOWN
+      : 'Show all ' + s.jobs.length);
+    syncRows($('jobs-body'), shown.length ? shown.map((j) => el('tr', {'data-key': j.id},
       el('td', {}, el('a', {href: '#/jobs/' + encodeURIComponent(j.id)},
-        j.name !== null ? j.name : j.id.slice(0, 12))),
+        jobLabel(j))),
       el('td', {}, j.state),
-      el('td', {class: 'bar'}, bar(j.total, j.ok, j.failed)),
+      el('td', {class: 'bar'}, bar(j.total, j.ok, j.failed, false, j.state === 'cancelled')),
       el('td', {}, fmtNum(j.done) + ' / ' + fmtNum(j.total) + ' (' + pct(j.total, j.done) + ')'),
       el('td', {}, fmtNum(j.ok)),
       el('td', {}, fmtNum(j.failed)),
       el('td', {}, fmtRate(j.rate)),
       el('td', {}, fmtDur(j.age_s)),
-      el('td', {}, fmtDur(j.eta_s)))) : [emptyRow(9, 'no active job')]));
+      el('td', {}, fmtDur(j.eta_s)))) : [emptyRow(9, 'no active job')]);
 
     setText('batches-count', '(' + s.batches.length + ')');
     $('batches-body').replaceChildren(...(s.batches.length ? s.batches.map((b) => el('tr', {},
@@ -357,7 +358,15 @@
       el('td', {}, fmtDur(b.age_s)),
       el('td', {}, fmtDur(b.eta_s)))) : [emptyRow(9, 'no running batch')]));
 
-    if (Date.now() - listAt > 5000) loadJobList(listAfter);
+    // All jobs: read again when a job starts or ends, else every 5 s;
+    // the active ones' counts follow each snapshot meanwhile.
+    const active = s.jobs.map((j) => j.id + ' ' + j.state).join(',');
+    if (active !== listActive || Date.now() - listAt > 5000) {
+      listActive = active;
+      loadJobList(listAfter);
+    } else {
+      renderJobList();
+    }
     $('hosts-body').replaceChildren(...(s.hosts.length ? s.hosts.map((h) => el('tr', {},
       el('td', {class: 'url'}, h.host),
       el('td', {}, fmtNum(h.in_flight)),
@@ -374,6 +383,34 @@
   let listNext = null;     // the next page's cursor, or null
   let listAt = 0;          // when the list was last read (ms)
   let listBusy = false;
+  let listJobs = [];       // the jobs of the page shown
+  let listActive = '';     // the active jobs (IDs and states) last seen
+  const JOBS_SHOWN = 20;   // active jobs listed unless all are asked for
+  let jobsAll = false;
+  $('jobs-all').addEventListener('click', () => {
+    jobsAll = !jobsAll;
+    if (lastStats) renderOverview(lastStats);
+  });
+
+  // Shows the page of stored jobs read last, an active job's state and
+  // counts as the last snapshot has them (the list is read every 5 s).
+  function renderJobList() {
+    const live = new Map(lastStats ? lastStats.jobs.map((j) => [j.id, j]) : []);
+    syncRows($('all-body'), listJobs.length ? listJobs.map((j) => {
+      const s = live.get(j.id);
+      const c = s ? s : j.counts;
+      const state = s ? s.state : j.state;
+      return el('tr', {'data-key': j.id},
+        el('td', {}, el('a', {href: '#/jobs/' + encodeURIComponent(j.id)},
+          jobLabel(j))),
+        el('td', {}, state),
+        el('td', {class: 'bar'}, bar(c.total, c.ok, c.failed, false, state === 'cancelled')),
+        el('td', {}, fmtNum(c.ok + c.failed) + ' / ' + fmtNum(c.total)),
+        el('td', {}, fmtNum(c.ok)),
+        el('td', {}, fmtNum(c.failed)),
+        el('td', {}, j.created_at ? j.created_at.replace('T', ' ').replace(/\.\d+Z$|Z$/, '') : '-'));
+    }) : [emptyRow(7, 'no stored job')]);
+  }
 
   // Reads the page of stored jobs after `after` and shows it.
   async function loadJobList(after) {
@@ -385,19 +422,8 @@
       listAt = Date.now();
       listAfter = after;
       listNext = doc.next;
-      const jobs = doc.jobs || [];
-      $('all-body').replaceChildren(...(jobs.length ? jobs.map((j) => {
-        const c = j.counts;
-        return el('tr', {},
-          el('td', {}, el('a', {href: '#/jobs/' + encodeURIComponent(j.id)},
-            j.name !== null ? j.name : j.id.slice(0, 12))),
-          el('td', {}, j.state),
-          el('td', {class: 'bar'}, bar(c.total, c.ok, c.failed)),
-          el('td', {}, fmtNum(c.ok + c.failed) + ' / ' + fmtNum(c.total)),
-          el('td', {}, fmtNum(c.ok)),
-          el('td', {}, fmtNum(c.failed)),
-          el('td', {}, j.created_at ? j.created_at.replace('T', ' ').replace(/\.\d+Z$|Z$/, '') : '-'));
-      }) : [emptyRow(7, 'no stored job')]));
+      listJobs = doc.jobs || [];
+      renderJobList();
       const page = listStack.length + 1;
       setText('all-pos', 'page ' + page);
       $('all-prev').disabled = listStack.length === 0;
@@ -418,296 +444,27 @@
     if (listStack.length) loadJobList(listStack.pop());
   });
 
+  // Puts rows into tbody. When the rows shown are the same ones (each
+  // row's data-key) in the same order, only the cells that changed are
+  // swapped: a link is never replaced by an equal one between the press
+  // and the release of a click on it (each snapshot redraws the lists).
+  function syncRows(tbody, rows) {
+    const cur = Array.from(tbody.rows);
+    if (cur.length !== rows.length ||
+      !cur.every((r, i) => r.dataset.key && r.dataset.key === rows[i].dataset.key)) {
+      tbody.replaceChildren(...rows);
+      return;
+    }
+    rows.forEach((r, i) => {
+      Array.from(r.cells).forEach((c, k) => {
+        if (!cur[i].cells[k].isEqualNode(c)) cur[i].cells[k].replaceWith(c);
+      });
+    });
+  }
+
   function emptyRow(n, text) {
     return el('tr', {}, el('td', {class: 'empty', colspan: String(n)}, text));
   }
-
-  // --- a job's page --------------------------------------------------------
-
-  const ARM_MS = 4000;    // Cancel stays armed this long
-
-  let jobId = null;
-  let job = null;         // the job as last read, null while loading
-  let jobGone = false;    // the daemon said: no such job
-  let jobBusy = false;
-  let failAfter = 0;      // the cursor of the failures page shown
-  let failStack = [];     // the cursors of the pages before it
-  let failNext = null;    // the next page's cursor, or null
-  let failSeen = '';      // job state + failed count the page was read at
-  let recentSeen = -1;    // last_seq the latest results were read at
-  let armTimer = null;    // Cancel armed: the timer that disarms it
-  // What the submit form asked for, by job ID: shown against the
-  // effective options when the server capped a value.
-  const requested = new Map();
-
-  function jobUrl(rest) {
-    return '/v1/jobs/' + encodeURIComponent(jobId) + (rest || '');
-  }
-
-  async function showJob(id) {
-    if (id !== jobId) {
-      jobId = id;
-      job = null;
-      jobGone = false;
-      failAfter = 0;
-      failStack = [];
-      failNext = null;
-      failSeen = '';
-      recentSeen = -1;
-      disarm();
-      setText('job-id', id);
-      setText('job-name', '');
-      setText('job-state', 'loading');
-      setText('job-msg', '');
-      setText('job-capped', '');
-      setText('fail-count', '');
-      setText('fail-pos', '');
-      $('fail-groups').replaceChildren();
-      $('recent-body').replaceChildren();
-      $('job-results').replaceWith(Object.assign(
-        apiLink(jobUrl('/results'), 'Results (NDJSON)', () => 'job-' + id + '.ndjson'),
-        {id: 'job-results'}));
-      setActions();
-    }
-    await refreshJob();
-  }
-
-  // Cancel, Retry and the failures' paging: off while loading, for an
-  // unknown job, and when the job's state does not allow them.
-  function setActions() {
-    const ready = job !== null && !jobGone;
-    const active = ready && (job.state === 'queued' || job.state === 'running');
-    $('job-cancel').disabled = !active;
-    $('job-retry').disabled = !ready || active || job.counts.failed === 0;
-    $('fail-next').disabled = !ready || failNext === null;
-    $('fail-prev').disabled = !ready || failStack.length === 0;
-    $('fail-first').disabled = !ready || failStack.length === 0;
-    $('job-results').hidden = jobGone;
-    if (!active) disarm();
-  }
-
-  async function refreshJob() {
-    if (jobBusy || jobId === null) return;
-    jobBusy = true;
-    const id = jobId;
-    try {
-      let doc;
-      try {
-        doc = await api('GET', jobUrl());
-      } catch (e) {
-        if ((e.status === 404 || e.status === 400) && id === jobId) {
-          jobGone = true;
-          job = null;
-          setText('job-state', 'no such job (unknown, expired or deleted)');
-          $('fail-groups').replaceChildren();
-          $('recent-body').replaceChildren();
-          setActions();
-          return;
-        }
-        throw e;
-      }
-      if (id !== jobId) return;
-      job = doc.job;
-      jobGone = false;
-      renderJob();
-      const seen = job.state + ' ' + job.counts.failed;
-      if (seen !== failSeen && failStack.length === 0) {
-        failSeen = seen;
-        await loadFailures(0, []);
-      }
-      if (job.last_seq !== recentSeen) {
-        recentSeen = job.last_seq;
-        await loadRecent();
-      }
-    } catch (e) {
-      if (!(e instanceof AuthError)) setText('job-msg', e.message);
-    } finally {
-      jobBusy = false;
-    }
-  }
-
-  // Settled: nothing queued, running, pending or in flight any more
-  // (after a cancel, the pending items still get their lines).
-  function settled(j) {
-    return j.state !== 'queued' && j.state !== 'running' &&
-      j.counts.pending === 0 && j.counts.in_flight === 0;
-  }
-
-  // Each snapshot refreshes the job's page until the job has settled.
-  let jobLastTick = 0;
-  function jobTick(s) {
-    if (jobGone || jobId === null) return;
-    const live = s.jobs.some((j) => j.id === jobId);
-    if ((job === null || live || !settled(job)) && Date.now() - jobLastTick > 900) {
-      jobLastTick = Date.now();
-      refreshJob();
-    }
-  }
-
-  function renderJob() {
-    const c = job.counts;
-    const done = c.ok + c.failed;
-    const cancelled = job.state === 'cancelled';
-    setText('job-name', job.name !== null ? job.name : '');
-    setText('job-state', job.state + (job.paused ? ' (paused: ' + job.paused + ')' : '') +
-      (settled(job) ? '' : job.state === 'cancelled' ? ' (ending the pending items)' : ''));
-    $('job-bar').className = 'progress big' + (cancelled ? ' cancelled' : '');
-    setBar($('job-bar-ok'), $('job-bar-failed'), c.total, c.ok, c.failed);
-    setText('job-pct', pct(c.total, done));
-    setText('job-total', fmtNum(c.total));
-    setText('job-ok', fmtNum(c.ok));
-    // The API counts cancelled items as failed: say so once cancelled.
-    setText('job-failed-k', cancelled ? 'failed or cancelled' : 'failed');
-    setText('job-failed', fmtNum(c.failed));
-    setText('job-inflight', fmtNum(c.in_flight));
-    setText('job-pending', fmtNum(c.pending));
-    setText('job-options', JSON.stringify(job.options, null, 2));
-    const asked = requested.get(job.id);
-    const capped = [];
-    for (const [k, v] of Object.entries(asked || {})) {
-      const eff = job.options ? job.options[k] : undefined;
-      if (typeof eff === 'number' && eff !== Number(v)) {
-        capped.push(k + ': asked ' + v + ', the server set ' + eff);
-      }
-    }
-    setText('job-capped', capped.length ? 'Capped by the server: ' + capped.join('; ') : '');
-    setActions();
-  }
-
-  // Why an item failed, named as /v1/stats names it: the error type,
-  // http_error for a status >= 400 (the status is in the message).
-  function failKind(l) {
-    return l.error ? l.error.type : 'http_error';
-  }
-
-  function failMessage(l) {
-    return l.error ? l.error.message : 'HTTP ' + l.status;
-  }
-
-  // The body link of a line that has a stored body (its body_url).
-  // Every line the page lists is its item's current one (?latest=true),
-  // and the body the API serves is the current line's.
-  function bodyCell(id, l) {
-    return el('td', {}, l.body_url ? bodyLink(id, l.index) : '');
-  }
-
-  // One page of the failures that stand (each failed item's current
-  // line) after the cursor, grouped by error type; stack: the cursors
-  // of the pages before it.
-  async function loadFailures(after, stack) {
-    const id = jobId;
-    const lines = [];
-    await ndjson(jobUrl('/results?state=failed&latest=true&after=' + after), (l) => {
-      if (l.summary === undefined) lines.push(l);
-      return lines.length <= FAIL_PAGE;
-    });
-    if (id !== jobId) return;
-    failAfter = after;
-    failStack = stack;
-    failNext = lines.length > FAIL_PAGE ? lines[FAIL_PAGE - 1].seq : null;
-    const page = lines.slice(0, FAIL_PAGE);
-    const groups = new Map();
-    for (const l of page) {
-      const k = failKind(l);
-      if (!groups.has(k)) groups.set(k, []);
-      groups.get(k).push(l);
-    }
-    const total = job ? job.counts.failed : page.length;
-    setText('fail-count', '(' + fmtNum(total) + ')');
-    const first = stack.length * FAIL_PAGE;
-    setText('fail-pos', page.length
-      ? 'page ' + (stack.length + 1) + ': ' + fmtNum(first + 1) + '-' +
-        fmtNum(first + page.length) + ' of ' + fmtNum(Math.max(total, first + page.length))
-      : '');
-    const out = [];
-    for (const [k, ls] of groups) {
-      const rows = ls.map((l) => el('tr', {},
-        el('td', {}, String(l.index)),
-        el('td', {class: 'url'}, l.url || ''),
-        el('td', {class: 'msg'}, failMessage(l)),
-        bodyCell(id, l)));
-      out.push(el('div', {class: 'group' + (k === 'cancelled' ? ' cancelled' : '')},
-        el('h4', {}, k + ' (' + ls.length + ' on this page)'),
-        el('div', {class: 'scroll'}, el('table', {class: 'list'},
-          el('thead', {}, el('tr', {}, el('th', {}, 'item'), el('th', {}, 'URL'),
-            el('th', {}, 'message'), el('th', {}, ''))),
-          el('tbody', {}, ...rows)))));
-    }
-    if (out.length === 0) out.push(el('p', {class: 'empty'}, 'No failed item.'));
-    $('fail-groups').replaceChildren(...out);
-    setActions();
-  }
-
-  // The latest results: the newest current lines (?latest=true) among
-  // the last RECENT_SCAN lines (a line may carry its body: few of
-  // them), newest first, with the title when extracted and a link to
-  // each stored body.
-  const RECENT_SCAN = 50;
-  async function loadRecent() {
-    const id = jobId;
-    if (!job || job.last_seq === 0) return;
-    const lines = [];
-    await ndjson(jobUrl('/results?latest=true&after=' +
-      Math.max(0, job.last_seq - RECENT_SCAN)), (l) => {
-      if (l.summary === undefined) lines.push(l);
-      return true;
-    });
-    if (id !== jobId) return;
-    $('recent-body').replaceChildren(...lines.slice(-RECENT).reverse().map((l) => el('tr', {},
-      el('td', {}, String(l.index)),
-      el('td', {}, l.ok ? 'ok' : failKind(l) + (l.error ? '' : ' (' + l.status + ')')),
-      el('td', {class: 'url'}, l.url || ''),
-      el('td', {class: 'url'}, l.extract && l.extract.title ? l.extract.title : ''),
-      bodyCell(id, l))));
-  }
-
-  function pageFailures(after, stack) {
-    loadFailures(after, stack).catch((e) => setText('job-msg', e.message));
-  }
-  $('fail-next').addEventListener('click', () => {
-    if (failNext !== null) pageFailures(failNext, failStack.concat([failAfter]));
-  });
-  $('fail-prev').addEventListener('click', () => {
-    if (failStack.length) pageFailures(failStack[failStack.length - 1], failStack.slice(0, -1));
-  });
-  $('fail-first').addEventListener('click', () => pageFailures(0, []));
-
-  async function jobAction(what) {
-    setText('job-msg', '');
-    $('job-cancel').disabled = true;
-    $('job-retry').disabled = true;
-    try {
-      const doc = await api('POST', jobUrl('/' + what));
-      job = doc.job;
-      failSeen = '';
-      failStack = [];
-      renderJob();
-      await refreshJob();
-    } catch (e) {
-      if (!(e instanceof AuthError)) setText('job-msg', e.message);
-      setActions();
-    }
-  }
-
-  // Cancel takes two clicks: the first arms it ("Confirm cancel") for
-  // ARM_MS, the second cancels.
-  function disarm() {
-    if (armTimer !== null) clearTimeout(armTimer);
-    armTimer = null;
-    $('job-cancel').textContent = 'Cancel';
-    $('job-cancel').classList.remove('armed');
-  }
-  $('job-cancel').addEventListener('click', () => {
-    if (armTimer === null) {
-      $('job-cancel').textContent = 'Confirm cancel';
-      $('job-cancel').classList.add('armed');
-      armTimer = setTimeout(disarm, ARM_MS);
-      return;
-    }
-    disarm();
-    jobAction('cancel');
-  });
-  $('job-retry').addEventListener('click', () => jobAction('retry'));
 
   // --- submit --------------------------------------------------------------
 
@@ -758,7 +515,7 @@
         type = 'application/json';
       }
       const doc = await api('POST', '/v1/jobs' + (q.toString() ? '?' + q : ''), body, type);
-      requested.set(doc.job.id, asked);
+      ui.requested.set(doc.job.id, asked);
       location.hash = '#/jobs/' + encodeURIComponent(doc.job.id);
     } catch (e) {
       if (!(e instanceof AuthError)) setText('sub-error', e.message);
@@ -786,7 +543,7 @@
       $('login-token').focus();
     } else if (h.startsWith('#/jobs/')) {
       show('job');
-      showJob(decodeURIComponent(h.slice(7)));
+      ui.showJob(decodeURIComponent(h.slice(7)));
     } else if (h === '#/submit') {
       show('submit');
     } else {
@@ -796,7 +553,30 @@
     }
   }
 
-  window.addEventListener('hashchange', route);
-  route();
-  startStream();
+  // A hidden tab lets its stream go: a browser keeps six connections to
+  // one host, and each stream holds one for as long as it runs, so a
+  // sixth tab (job pages opened in new tabs) would wait for ever. It
+  // reads again, and catches up, when shown.
+  function onVisibility() {
+    if (document.hidden) {
+      stopStream();
+      setConn(false, 'paused (tab hidden)');
+    } else if (!needToken) {
+      startStream();
+      route();
+    }
+  }
+
+  // What job.js takes from here.
+  const ui = window.fanoutdUI = {
+    $, el, setText, fmtNum, setBar, pct, api, ndjson, apiLink, emptyRow, AuthError,
+  };
+
+  document.addEventListener('DOMContentLoaded', () => {
+    document.addEventListener('visibilitychange', onVisibility);
+    window.addEventListener('hashchange', route);
+    route();
+    if (document.hidden) setConn(false, 'paused (tab hidden)');
+    else startStream();
+  });
 })();

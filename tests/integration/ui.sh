@@ -1,7 +1,9 @@
 #!/bin/bash
 # ui.sh - the web dashboard (issue #20) and the stats stream it reads.
 # curl: /ui's files with their types, the Content-Security-Policy and
-# nosniff, no inline script in the page, [server] ui (off, loopback
+# nosniff, no inline script in the page, a POST from another site's page
+# refused (Origin, Sec-Fetch-Site), a browser's request under a host
+# name refused (DNS rebinding), [server] ui (off, loopback
 # only, a bad value), GET /v1/stats and ?follow=true (SSE and NDJSON,
 # errors, auth), a stored body sandboxed, the stream ended at SIGTERM.
 # A real headless Chromium, driven over the DevTools protocol by
@@ -13,9 +15,16 @@
 # clicks and the page following the job until it settles, both a file
 # and pasted URLs refused, a job name and a capped value shown, the page
 # at 400 px wide, a hostile title and URL shown as text with no script
-# run, a dropped stream shown (counting down) and resumed, the token
-# prompt with auth on (and a file of URLs uploaded), and 100 active jobs
-# plus a 1,000,000-item job with the page's DOM small.
+# run, eight tabs each live (one in the background lets its stream go:
+# six connections per host), a dropped stream shown (counting down) and
+# resumed, the token prompt with auth on (and a file of URLs uploaded),
+# a 300-character URL wrapped (its message in view), all results paged
+# (every body reachable), a cancelled job grey in All jobs, All jobs
+# following a running job, a click held across a redraw (and a body
+# link on a running job's page), a waiting job saying so, a blank name
+# linked by the ID, and 100 active jobs (20 listed, all on asking) plus
+# a 1,000,000-item job with the page's DOM small (its failures' count
+# following it on page 2).
 . "${TESTLIB:?TESTLIB must point to tests/integration/lib.sh}"
 
 PY=/usr/bin/python3
@@ -117,16 +126,67 @@ check "app.js is JavaScript, with the same headers" \
 	"text/javascript; charset=utf-8/nosniff/$CSP"
 check "app.css is CSS" "$(header Content-Type "$(curl -sS -I "$FO/ui/app.css")")" "text/css; charset=utf-8"
 check "the files served are the ones in ui/" \
-	"$(curl -sS "$FO/ui/app.js" | cmp - "$SRCDIR/ui/app.js" && echo same)" same
+	"$(curl -sS "$FO/ui/app.js" | cmp - "$SRCDIR/ui/app.js" && curl -sS "$FO/ui/job.js" |
+		cmp - "$SRCDIR/ui/job.js" && echo same)" same
 check "the page has no inline script, style or handler" \
 	"$(grep -ciE '<script>|<script [^>]*>[^<]|<style|style=| on[a-z]+=' "$T/index.html")" 0
 check "every script of the page is fanoutd's own" \
-	"$(grep -o '<script[^>]*>' "$T/index.html")" '<script src="/ui/app.js" defer>'
+	"$(grep -o '<script[^>]*>' "$T/index.html" | tr '\n' ' ')" \
+	'<script src="/ui/app.js" defer> <script src="/ui/job.js" defer> '
 check "an unknown file is a JSON 404" \
 	"$(curl -sS "$FO/ui/nope.js" | jq -r .error.type)" not_found
 check "/ui takes GET and HEAD only" \
 	"$(curl -sS -X POST -o /dev/null -w '%{http_code}' "$FO/ui")" 405
 check "/uix is not the page" "$(curl -sS "$FO/uix" | jq -r .error.type)" not_found
+
+# --- another site's page cannot drive the API (cross-site request forgery) ------
+# A browser sends a page's text/plain or form POST anywhere with no CORS
+# preflight; with no token set, such a page must not create jobs.
+xpost() { # xpost PATH HEADER...: the error type (or "created") and status
+	local path=$1 code
+	shift
+	code=$(curl -sS -o "$T/xpost" -w '%{http_code}' -X POST "$FO$path" \
+		-H 'Content-Type: text/plain' "$@" --data-binary "$UP/status/204")
+	printf '%s %s' "$(jq -r '.error.type // "created"' "$T/xpost")" "$code"
+}
+check "a job POSTed by another site's page (Origin) is refused" \
+	"$(xpost /v1/jobs -H 'Origin: http://evil.example')" "forbidden 403"
+check "... and by one the browser calls cross-site (Sec-Fetch-Site)" \
+	"$(xpost /v1/jobs -H 'Sec-Fetch-Site: cross-site')" "forbidden 403"
+check "... or same-site (another port of the same host)" \
+	"$(xpost /v1/jobs -H 'Sec-Fetch-Site: same-site' -H "Origin: http://127.0.0.1:1")" "forbidden 403"
+check "... an Origin of null (a sandboxed page) too" \
+	"$(xpost /v1/jobs -H 'Origin: null')" "forbidden 403"
+check "a batch POSTed by another site's page is refused" \
+	"$(curl -sS -X POST "$FO/v1/batch" -H 'Origin: http://evil.example' \
+		-d "{\"requests\":[\"$UP/status/204\"]}" | jq -r .error.type)" forbidden
+check "the page's own POST (same origin) is taken" \
+	"$(xpost '/v1/jobs?retries=0' -H "Origin: $FO" -H 'Sec-Fetch-Site: same-origin')" "created 201"
+check "... as is one with its Origin only (a browser with no Sec-Fetch-Site)" \
+	"$(xpost '/v1/jobs?retries=0' -H "Origin: $FO")" "created 201"
+check "a GET with a foreign Origin is answered (no CORS header: the page cannot read it)" \
+	"$(curl -sS -o /dev/null -w '%{http_code}' -H 'Origin: http://evil.example' "$FO/v1/stats")" 200
+
+# --- DNS rebinding: a page that pointed its own name at 127.0.0.1 -------------
+# reaches fanoutd as the same origin; a browser's request (Sec-Fetch-Site)
+# under a host name other than localhost is refused unless ui = true.
+hp=${FO#http://}
+port=${hp##*:}
+rebound() { # rebound HOST PATH [HEADER]: the status of a GET under HOST
+	curl -sS -o /dev/null -w '%{http_code}' -H "Host: $1" ${3:+-H "$3"} "$FO$2"
+}
+check "a browser's request under a foreign host name is refused (DNS rebinding)" \
+	"$(rebound "evil.example:$port" /v1/stats 'Sec-Fetch-Site: same-origin')/$(curl -sS \
+		-H "Host: evil.example:$port" -H 'Sec-Fetch-Site: same-origin' "$FO/v1/stats" | jq -r .error.type)" \
+	403/forbidden
+check "... the page too, saying how to open it" \
+	"$(curl -sS -H "Host: evil.example:$port" -H 'Sec-Fetch-Site: none' "$FO/ui" | jq -r .error.message)" \
+	"refused: a browser's request under a host name (DNS rebinding); open the dashboard as 127.0.0.1, [::1] or localhost, or set [server] ui = true"
+check "under localhost, a name under .localhost, [::1] or an address it is answered" \
+	"$(rebound "localhost:$port" /ui 'Sec-Fetch-Site: none') $(rebound "x.localhost:$port" /v1/stats 'Sec-Fetch-Site: same-origin') $(rebound "[::1]:$port" /v1/stats 'Sec-Fetch-Site: same-origin') $(rebound "10.9.8.7:$port" /v1/stats 'Sec-Fetch-Site: same-origin')" \
+	"200 200 200 200"
+check "a caller that is not a browser may use any name" \
+	"$(rebound "fanout.example:$port" /v1/stats)" 200
 
 # --- GET /v1/stats --------------------------------------------------------------
 s=$(curl -sS -D "$T/h" "$FO/v1/stats")
@@ -152,6 +212,12 @@ check "format=json (one document) is not a stats format" \
 	"$(curl -sS "$FO/v1/stats?format=json" | jq -r .error.message)" "format: expected ndjson or sse"
 check "a bad follow is a JSON 400" \
 	"$(curl -sS "$FO/v1/stats?follow=maybe" | jq -r .error.message)" "follow: expected true or false"
+h=$(curl -sS -I "$FO/v1/stats")
+check "HEAD /v1/stats: the snapshot's type and length, as GET has them" \
+	"$(header Content-Type "$h")/$(($(header Content-Length "$h") > 100))" application/json/1
+check "HEAD of the stream: its type, and no stream opened" \
+	"$(header Content-Type "$(curl -sS -I --max-time 5 "$FO/v1/stats?follow=true&format=sse")")" \
+	text/event-stream
 check "POST /v1/stats is 405" \
 	"$(curl -sS -X POST -o /dev/null -w '%{http_code}' "$FO/v1/stats")" 405
 
@@ -191,6 +257,8 @@ if [ -n "${UI_SCREENSHOTS:-}" ]; then
 	PIDS+=($!)
 fi
 browser main "$FO" "$UP" "$ROOT" ${UI_SCREENSHOTS:-}
+browser layout "$FO" "$UP"
+browser tabs "$FO"
 
 # --- the stream ends cleanly at SIGTERM ----------------------------------------------
 curl -sS -N --max-time 20 "$FO/v1/stats?follow=true&format=ndjson" >"$T/follow" 2>"$T/follow.err" &
@@ -210,6 +278,11 @@ start_fanoutd 'ui = false'
 check "ui = false: /ui is a 404" "$(curl -sS "$FO/ui" | jq -r .error.message)" \
 	"the web dashboard is off ([server] ui = false)"
 check "... and the API still answers" "$(curl -sS "$FO/v1/stats" | jq -r '.server | type')" object
+stop_fanoutd
+start_fanoutd 'ui = true'
+check "ui = true: a browser may use any host name" \
+	"$(curl -sS -o /dev/null -w '%{http_code}' -H "Host: fanout.example:${FO##*:}" \
+		-H 'Sec-Fetch-Site: same-origin' "$FO/v1/stats")" 200
 stop_fanoutd
 printf '[server]\nui = sometimes\n' >"$T/bad.conf"
 out=$("$FANOUTD" -t -c "$T/bad.conf" 2>&1)

@@ -9,6 +9,10 @@
                                             stays inert
   ui_driver.py DIR auth FO UP TOKEN TMP     the token prompt, a file
   ui_driver.py DIR reconnect FO SIGNAL      the stream drops, comes back
+  ui_driver.py DIR layout FO UP             long URLs wrap, all results
+                                            paged, cancelled bars grey,
+                                            blank names
+  ui_driver.py DIR tabs FO                  eight tabs, each live
   ui_driver.py DIR load FO BIGJOB           100 jobs + 1,000,000 items
 
 DIR is Chromium's user-data-dir (its DevToolsActivePort names the
@@ -19,8 +23,11 @@ failures (a scenario that cannot go on stops there).
 
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
+import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -49,6 +56,26 @@ def post_job(fo, urls, query=""):
         headers={"Content-Type": "text/plain"}, method="POST")
     with urllib.request.urlopen(req, timeout=30) as r:
         return json.load(r)["job"]["id"]
+
+
+def open_job(p, fo, urls, query):
+    """A job made through the API, its page opened: its ID."""
+    job = post_job(fo, urls, query)
+    p.navigate(fo + "/ui#/jobs/" + job)
+    return job
+
+
+def slow_click(p, element, hold):
+    """Press on the element (a JavaScript expression), hold, release."""
+    x, y = p.eval("(() => { const e = %s; e.scrollIntoView({block: 'center'});"
+                  " const r = e.getBoundingClientRect();"
+                  " return [r.x + r.width / 2, r.y + r.height / 2]; })()"
+                  % element)
+    p.call("Input.dispatchMouseEvent", type="mousePressed", x=x, y=y,
+           button="left", clickCount=1)
+    time.sleep(hold)
+    p.call("Input.dispatchMouseEvent", type="mouseReleased", x=x, y=y,
+           button="left", clickCount=1)
 
 
 def rows(p, selector):
@@ -323,6 +350,190 @@ def scenario_main(p, fo, up, root, shots):
           "; ".join(p.problems))
 
 
+def post_named(fo, name, urls):
+    """A job with a name, made through the API: its ID."""
+    req = urllib.request.Request(
+        fo + "/v1/jobs?retries=0", data=json.dumps(
+            {"requests": urls, "job": {"name": name}}).encode(),
+        headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.load(r)["job"]["id"]
+
+
+def scenario_layout(p, fo, up):
+    """Long URLs wrap, every item's result and body can be reached,
+    cancelled jobs are grey in the lists, a blank name still gives a
+    link to click."""
+    long_url = up + "/status/404?q=" + "x" * 300
+    job = post_job(fo, [long_url, up + "/status/200"], "?retries=0")
+    p.navigate(fo + "/ui#/jobs/" + job)
+    p.wait("document.querySelectorAll('#fail-groups tbody tr').length === 1"
+           " && document.querySelectorAll('#recent-body tr').length === 2",
+           15, "the long URL's failure and results")
+    sideways = ("Array.from(document.querySelectorAll('#view-job .scroll'))"
+                ".filter(e => e.scrollWidth > e.clientWidth + 1).length")
+    check("a 300-character URL wraps: no table of the job's page scrolls "
+          "sideways at 1280 px", p.eval(sideways) == 0, str(p.eval(sideways)))
+    check("... and the failure's message is in view",
+          p.eval("document.querySelector('#fail-groups td.msg')"
+                 ".getBoundingClientRect().right <= innerWidth"))
+    p.call("Emulation.setDeviceMetricsOverride", width=400, height=800,
+           deviceScaleFactor=1, mobile=False)
+    check("at 400 px too: the failure's message is in view",
+          p.eval("document.querySelector('#fail-groups td.msg')"
+                 ".getBoundingClientRect().right <= innerWidth"))
+    p.call("Emulation.setDeviceMetricsOverride", width=1280, height=900,
+           deviceScaleFactor=1, mobile=False)
+
+    # Every item's body is reachable: All results, 50 a page.
+    open_job(p, fo, [up + "/status/200?i=%d" % i for i in range(60)],
+             "?retries=0")
+    p.wait("document.getElementById('job-state').textContent === 'done' && "
+           "document.querySelectorAll('#res-body tr').length === 50", 15,
+           "a page of 50 results")
+    first = rows(p, "#res-body tr")
+    check("All results: the first 50 items, each with its body link",
+          p.text("#res-pos") == "page 1: 1-50" and
+          p.eval("Array.from(document.querySelectorAll('#res-body tr'))"
+                 ".every(r => r.querySelector('a[href$=\"/body\"]'))"),
+          p.text("#res-pos"))
+    p.click("#res-next")
+    p.wait("document.getElementById('res-pos').textContent === "
+           "'page 2: 51-60'", 10, "the second page of results")
+    second = rows(p, "#res-body tr")
+    items = sorted(int(r.split("|")[0]) for r in first + second)
+    check("... and Next page the other 10: every item once",
+          items == list(range(60)), str(items))
+    p.click("#res-first")
+    p.wait("document.getElementById('res-pos').textContent === "
+           "'page 1: 1-50'", 10, "the first page of results again")
+
+    # A job that waits (here for its rate) says so.
+    slow = open_job(p, fo, [up + "/status/200?w=%d" % i for i in range(3)],
+                    "?rate=0.1&concurrency=1")
+    p.wait("document.getElementById('job-wait').textContent"
+           ".startsWith('Nothing in flight: 2 queued')", 10,
+           "the waiting job's note")
+    check("a job with nothing in flight says what it waits for", True)
+    urllib.request.urlopen(urllib.request.Request(
+        fo + "/v1/jobs/%s/cancel" % slow, method="POST"), timeout=10).close()
+
+    # All jobs follows a running job with each snapshot, as Jobs does.
+    run = post_job(fo, [up + "/delay/700?r=%d" % i for i in range(16)],
+                   "?concurrency=1")
+    p.navigate(fo + "/ui")
+    done = ("(() => { const f = (b) => { const a = Array.from("
+            "document.querySelectorAll(b + ' a')).find(a => "
+            "a.getAttribute('href') === %s); return a ? "
+            "a.closest('tr').cells[3].textContent.split(' / ')[0] : null; };"
+            " return [f('#jobs-body'), f('#all-body')]; })()"
+            % js("#/jobs/" + run))
+    p.wait("(d => d[0] !== null && +d[0] >= 2 && +d[0] < 16)(%s)" % done, 15,
+           "the running job at 2 done or more")
+    both = p.eval(done)
+    check("All jobs shows a running job's counts as Jobs does",
+          both[0] == both[1], str(both))
+    # A click held over a snapshot (each redraws the lists) still opens
+    # the job: the link is not replaced under the pointer.
+    for table in ("#jobs-body", "#all-body"):
+        p.navigate(fo + "/ui")
+        link = ("Array.from(document.querySelectorAll('%s a')).find(a => "
+                "a.getAttribute('href') === %s)" % (table, js("#/jobs/" + run)))
+        p.wait("!!" + link, 10, "the running job in " + table)
+        slow_click(p, link, 1.5)
+        check("a click held 1.5 s on a job in %s opens it" % table,
+              p.eval("location.hash") == "#/jobs/" + run, p.eval("location.hash"))
+
+    # On a running job's page, a body link held 1.5 s (its list would
+    # be redrawn meanwhile) still downloads.
+    dl = tempfile.mkdtemp(prefix="ui-dl-")
+    p.call("Page.setDownloadBehavior", behavior="allow", downloadPath=dl)
+    busy = open_job(p, fo, [up + "/delay/200?b=%d" % i for i in range(40)],
+                    "?concurrency=2")
+    p.wait("document.querySelectorAll('#recent-body a').length >= 3", 10,
+           "the running job's latest results")
+    idx = p.eval("document.querySelector('#recent-body tr:nth-child(3)')"
+                 ".cells[0].textContent")
+    slow_click(p, "document.querySelector('#recent-body tr:nth-child(3) a')",
+               1.5)
+    want = os.path.join(dl, "job-%s-item-%s.txt" % (busy, idx))
+    deadline = time.monotonic() + 10
+    while not os.path.exists(want) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    check("a body link held 1.5 s on a running job's page downloads",
+          os.path.exists(want), str(os.listdir(dl)))
+    p.wait("document.querySelector('#recent-body tr').cells[0].textContent"
+           " !== %s" % js(idx), 10, "the latest results read again")
+    try:
+        urllib.request.urlopen(urllib.request.Request(
+            fo + "/v1/jobs/%s/cancel" % busy, method="POST"),
+            timeout=10).close()
+    except urllib.error.HTTPError:
+        pass  # 409: it has ended meanwhile
+    shutil.rmtree(dl, ignore_errors=True)
+
+    # A cancelled job: grey in All jobs as on its page, not all red.
+    slow = post_job(fo, [up + "/delay/5000?c=%d" % i for i in range(4)],
+                    "?concurrency=1")
+    req = urllib.request.Request(fo + "/v1/jobs/%s/cancel" % slow,
+                                 method="POST")
+    urllib.request.urlopen(req, timeout=10).close()
+    blank = post_named(fo, "   ", [up + "/status/200"])
+    p.navigate(fo + "/ui")
+    row = ("Array.from(document.querySelectorAll('#all-body tr')).find(r => "
+           "r.querySelector('a') && r.querySelector('a').getAttribute('href')"
+           " === %s)")
+    p.wait("!!" + row % js("#/jobs/" + slow) + " && !!" +
+           row % js("#/jobs/" + blank), 10, "both jobs in All jobs")
+    check("a cancelled job's bar in All jobs is drawn as cancelled (grey)",
+          p.eval("!!(%s).querySelector('.progress.cancelled')"
+                 % (row % js("#/jobs/" + slow))))
+    label = p.eval("(%s).querySelector('a').textContent"
+                   % (row % js("#/jobs/" + blank)))
+    check("a job named with blanks only is linked by its ID",
+          label == blank[:12], repr(label))
+    check("no script error and no CSP violation", not p.problems,
+          "; ".join(p.problems))
+
+
+def scenario_tabs(p, fo):
+    """Seven tabs on one fanoutd, each opened in turn (the one before
+    goes to the background): every one goes live, as a browser allows
+    six connections per host only if hidden tabs let their stream go."""
+    p.navigate(fo + "/ui")
+    p.wait("document.getElementById('conn').textContent === 'live'", 10,
+           "the first tab live")
+    tabs = []
+    try:
+        for i in range(7):
+            t = cdp.Page(p.port)
+            tabs.append(t)
+            t.navigate(fo + "/ui")
+            t.wait("document.getElementById('conn').textContent === 'live'",
+                   10, "tab %d live" % (i + 2))
+        check("eight tabs opened one after the other each go live", True)
+        check("a tab in the background says it is paused",
+              p.text("#conn") == "paused (tab hidden)", p.text("#conn"))
+        tabs[-1].navigate(fo + "/ui#/submit")
+        tabs[-1].wait("!document.getElementById('view-submit').hidden", 5)
+        tabs[-1].type("#sub-urls", "http://127.0.0.1:1/x\n")
+        tabs[-1].click("#sub-go")
+        tabs[-1].wait("location.hash.startsWith('#/jobs/') || "
+                      "document.getElementById('sub-error').textContent",
+                      10, "the eighth tab's submit answered")
+        check("... and the last one can submit a job",
+              tabs[-1].eval("location.hash").startswith("#/jobs/"),
+              tabs[-1].text("#sub-error"))
+    finally:
+        for t in tabs:
+            t.close()
+    urllib.request.urlopen("http://127.0.0.1:%d/json/activate/%s" % (
+        p.port, p.target), timeout=5).close()
+    p.wait("document.getElementById('conn').textContent === 'live'", 10,
+           "the first tab live again")
+    check("shown again, the first tab reads the stream again", True)
+
+
 def scenario_auth(p, fo, up, token, tmp):
     p.navigate(fo + "/ui")
     p.wait("!document.getElementById('view-login').hidden", 10,
@@ -399,6 +610,18 @@ def scenario_load(p, fo, big):
     n = dom_nodes(p)
     check("the overview of 101 active jobs stays small (%d elements)" % n,
           n < 3000, str(n))
+    top = p.eval("document.getElementById('hosts-body').getBoundingClientRect()"
+                 ".top + scrollY")
+    check("it lists the first 20 (the hosts in sight, at %d px)" % top,
+          len(rows(p, "#jobs-body tr")) == 20 and top < 2400, str(top))
+    p.click("#jobs-all")
+    p.wait("document.querySelectorAll('#jobs-body tr').length === 101", 5,
+           "all 101 jobs listed")
+    check("... and all 101 when asked", p.text("#jobs-all") ==
+          "Show the first 20", p.text("#jobs-all"))
+    p.click("#jobs-all")
+    p.wait("document.querySelectorAll('#jobs-body tr').length === 20", 5,
+           "the first 20 again")
     t0 = time.monotonic()
     p.click("#nav-submit")
     p.wait("!document.getElementById('view-submit').hidden", 5)
@@ -425,6 +648,11 @@ def scenario_load(p, fo, big):
           p.text("#fail-pos").startswith("page 2: 51-100 of") and
           not p.eval("document.getElementById('fail-prev').disabled"),
           p.text("#fail-pos"))
+    # The job goes on failing: the count follows it on page 2 too.
+    seen = p.text("#fail-count")
+    p.wait("document.getElementById('fail-count').textContent !== %s"
+           % js(seen), 10, "the failures' count to follow the job on page 2")
+    check("on page 2 the failures' count follows the job", True)
     p.click("#fail-prev")
     p.wait("document.getElementById('fail-pos').textContent"
            ".startsWith('page 1: 1-50 of')", 10, "the first page again")
@@ -455,6 +683,10 @@ def main():
         if name == "main":
             scenario_main(p, args[0], args[1], args[2],
                           args[3] if len(args) > 3 else None)
+        elif name == "layout":
+            scenario_layout(p, args[0], args[1])
+        elif name == "tabs":
+            scenario_tabs(p, args[0])
         elif name == "auth":
             scenario_auth(p, args[0], args[1], args[2], args[3])
         elif name == "reconnect":
