@@ -516,8 +516,15 @@ pg_read(void *p, struct sreq *r)
 
 /* --- heartbeat, lease expiry, stats ----------------------------------- */
 
-/* One beat: this instance is alive (the database's clock, so that the
- * instances' clocks may disagree); the items of silent ones go back. */
+/*
+ * One beat: this instance is alive (the database's clock, so that the
+ * instances' clocks may disagree); the items of silent ones go back.
+ * Others are judged only once this instance has beaten for a whole
+ * lease time: after an outage of the database itself every instance was
+ * silent, and those that lived through it are heard again before their
+ * leases could be taken for a dead instance's (their POSTs would end
+ * `interrupted` though answered).
+ */
 static void
 beat_once(struct pg_be *be)
 {
@@ -525,16 +532,23 @@ beat_once(struct pg_be *be)
 	enum store_err err;
 	PGresult *res;
 
-	if (!atomic_load(&be->ready) || pg_connect(&be->btx) != STORE_OK)
+	if (!atomic_load(&be->ready) || pg_connect(&be->btx) != STORE_OK) {
+		be->beat_since_us = 0;
 		return;
+	}
 	res = pg_q(&be->btx,
 	    "INSERT INTO instances (id, seen) VALUES ($1, now()) ON CONFLICT "
 	    "(id) DO UPDATE SET seen = now()",
 	    1, p, PGRES_COMMAND_OK, &err);
 	PQclear(res);
-	if (err != STORE_OK)
+	if (err != STORE_OK) {
+		be->beat_since_us = 0;
 		return;
-	if (pg_reclaim(&be->btx, NULL) != STORE_OK)
+	}
+	if (be->beat_since_us == 0)
+		be->beat_since_us = mono_us();
+	if (mono_us() - be->beat_since_us >= (uint64_t)PG_LEASE_S * 1000000 &&
+	    pg_reclaim(&be->btx, NULL) != STORE_OK)
 		log_warn("store: lease expiry: %s", be->berr);
 	/* Instances gone for a day, with nothing in flight: forgotten. */
 	res = pg_q(&be->btx,

@@ -97,6 +97,9 @@ struct pg_be {
 	pthread_cond_t cv;
 	bool stop;
 	char werr[256], rerr[256], berr[256];
+	/* Heartbeat thread: beating without a miss since (mono_us), 0 when
+	 * the last beat failed. */
+	uint64_t beat_since_us;
 };
 
 /* Connect (or reconnect) t's connection; EIO with a message when the

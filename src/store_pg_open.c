@@ -63,6 +63,17 @@ static const char schema_v1[] =
 
 static const char *const migrations[PG_SCHEMA_VERSION] = {schema_v1};
 
+/* The server's notices (e.g. "relation ... already exists, skipping"
+ * when instances set up the schema together): the log at debug level,
+ * not libpq's bare line on stderr. */
+static void
+pg_notice(void *arg, const char *message)
+{
+	(void)arg;
+	log_debug(
+	    "store: PostgreSQL: %.*s", (int)strcspn(message, "\n"), message);
+}
+
 enum store_err
 pg_connect(struct pgtx *t)
 {
@@ -76,8 +87,10 @@ pg_connect(struct pgtx *t)
 		PQfinish(t->c);
 	/* dbname is expanded from the URI, whose keys override ours. */
 	t->c = PQconnectdbParams(keys, vals, 1);
-	if (t->c != NULL && PQstatus(t->c) == CONNECTION_OK)
+	if (t->c != NULL && PQstatus(t->c) == CONNECTION_OK) {
+		PQsetNoticeProcessor(t->c, pg_notice, NULL);
 		return STORE_OK;
+	}
 	snprintf(t->errmsg, t->errlen, "PostgreSQL unreachable: %.*s",
 	    (int)strcspn(PQerrorMessage(t->c), "\n"), PQerrorMessage(t->c));
 	return STORE_EIO;

@@ -10,7 +10,8 @@
 # started while PostgreSQL is down serves batches, answers 507 for jobs,
 # and opens the store (schema included) once PostgreSQL is there; a
 # second instance answers the same counts for a job as the first, helps
-# with a small job, and their commits never deadlock.
+# with a small job, and their commits never deadlock; and an outage of
+# the database longer than a lease expires no live instance's leases.
 . "${TESTLIB:?TESTLIB must point to tests/integration/lib.sh}"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../fleet/pg.sh"
@@ -202,6 +203,27 @@ for j in "${js[@]}"; do
 done
 check "no deadlock between the instances' commits" \
 	"$(($(grep -c 'deadlock detected' "$PG_DIR/server.log") - before))" 0
+
+# --- a database outage longer than a lease, every instance alive ---------
+# PostgreSQL stops for 12 s (past the 10 s after which a silent
+# instance's leases expire) while both instances run a job of POSTs,
+# each holding leased items it has not sent yet when it comes back.
+# Once it is back, an instance beats for a whole lease time before it
+# judges the others, so no lease of a live instance expires: every item
+# ends ok (none `interrupted`: answered, then refused) and each POST is
+# sent once.
+reqs=$(jq -c -n --arg up "$UP" '[range(16) | {url: "\($up)/delay/4000?tag=outage&i=\(.)", method: "POST", body: "x"}]')
+id=$(post_job "$FO" "{\"requests\":$reqs,\"options\":{\"concurrency\":2,\"retries\":0}}" | jq -r .job.id)
+wait_until 15 sh -c "curl -sS '$UP/stats' | jq -e '.tags.outage.peak >= 3' >/dev/null" ||
+	fail "the POST job does not run on both instances"
+pg_stop fast
+# The outage lasts longer than a lease (a duration, not an event).
+sleep 12
+pg_start
+wait_until 90 job_is "$FO" "$id" done || fail "the POST job did not finish"
+check "after an outage both instances lived through, every POST ends ok" \
+	"$(counts "$FO" "$id" | jq -c '[.ok, .failed]')" "[16,0]"
+check "each POST was sent once" "$(upstream_stats | jq '.tags.outage.requests')" 16
 
 kill -TERM "$FO2_PID"
 wait "$FO2_PID"
