@@ -455,6 +455,38 @@ run_lease(struct job_run *r)
 }
 
 /* The job's options as stored (its effective options) back into o. */
+/*
+ * A shared store: every live instance runs the job, so each takes its
+ * share of the job's own limits (concurrency and rate, in all and per
+ * host), and the fleet together keeps them, as instances fall back to
+ * a shared rate's share when Redis is away. At least 1 in flight each:
+ * a job with a concurrency below the instances may have up to one per
+ * instance. Counted when the runner starts (an instance that dies
+ * leaves the others their shares: slower, never over).
+ */
+static void
+run_share_limits(struct job_run *r)
+{
+	unsigned n;
+
+	if (!store_shared(r->js->st) || (n = store_instances(r->js->st)) < 2)
+		return;
+	r->opts.concurrency =
+	    r->opts.concurrency / n > 0 ? r->opts.concurrency / n : 1;
+	if (r->opts.per_host_concurrency > 0)
+		r->opts.per_host_concurrency =
+		    r->opts.per_host_concurrency / n > 0
+		    ? r->opts.per_host_concurrency / n
+		    : 1;
+	r->opts.rate /= n;
+	r->opts.per_host_rate /= n;
+	if (r->opts.burst > 0) /* a bucket holds one attempt at least */
+		r->opts.burst = r->opts.burst / n > 1 ? r->opts.burst / n : 1;
+	log_info("job %s: this instance runs its share (1/%u) of the "
+	         "job's limits: concurrency %u, rate %g/s",
+	    r->id, n, r->opts.concurrency, r->opts.rate);
+}
+
 static void
 run_options(struct job_run *r, const char *json)
 {
@@ -474,6 +506,7 @@ run_options(struct job_run *r, const char *json)
 	/* A batch's deadline bounds a caller's wait; a job has no caller
 	 * waiting, and a large one runs for hours: none (49 days). */
 	r->opts.deadline_ms = UINT32_MAX;
+	run_share_limits(r);
 }
 
 /* Start running a queued or running job. */

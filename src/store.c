@@ -508,6 +508,14 @@ store_shared(const struct store *st)
 	return st->cfg.pg != NULL;
 }
 
+unsigned
+store_instances(struct store *st)
+{
+	unsigned n = atomic_load(&st->instances);
+
+	return n > 0 ? n : 1;
+}
+
 void
 store_stats(struct store *st, struct store_stats *out)
 {

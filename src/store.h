@@ -482,6 +482,11 @@ struct store_stats {
  * lines change without this process knowing: its callers poll. */
 bool store_shared(const struct store *st);
 
+/* Live instances sharing the store, this one included: those heard from
+ * within the lease expiry (PostgreSQL's heartbeats); 1 for a store of
+ * its own, or before the first heartbeat. Never 0. */
+unsigned store_instances(struct store *st);
+
 /* A snapshot for /metrics and /healthz; cheap, never waits on disk. */
 void store_stats(struct store *st, struct store_stats *out);
 

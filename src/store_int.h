@@ -250,6 +250,8 @@ struct store {
 	atomic_uint_least64_t commit_hist[STORE_HIST_BUCKETS + 1];
 	atomic_uint_least64_t used_bytes;
 	atomic_bool is_degraded;
+	/* Live instances sharing the store (store_instances). */
+	atomic_uint instances;
 };
 
 /* The SQLite backend: opens the database, recovers from a crash,

@@ -547,6 +547,13 @@ beat_once(struct pg_be *be)
 	}
 	if (be->beat_since_us == 0)
 		be->beat_since_us = mono_us();
+	res = pg_q(&be->btx,
+	    "SELECT count(*) FROM instances WHERE seen > now() - interval "
+	    "'10 seconds'",
+	    0, NULL, PGRES_TUPLES_OK, &err);
+	if (res != NULL && PQntuples(res) == 1)
+		atomic_store(&be->st->instances, (unsigned)pg_int(res, 0, 0));
+	PQclear(res);
 	if (mono_us() - be->beat_since_us >= (uint64_t)PG_LEASE_S * 1000000 &&
 	    pg_reclaim(&be->btx, NULL) != STORE_OK)
 		log_warn("store: lease expiry: %s", be->berr);

@@ -102,16 +102,16 @@ check "the follower on instance 3 saw the very same lines" \
 check "its stream ended with the summary" \
 	"$(jq -r 'select(.summary) | .summary.job.state' "$T/follow.ndjson")" done
 # --- cancelled through one instance, stopped on the one running it ---------
-# 2,000 one-second items at concurrency 20, created on instance 3 (which
-# leases them all: a lease window is 4,096), cancelled through instance
-# 2: instance 3 sees the state within a scan (1 s) and ends its attempts,
-# instead of fetching the 2,000 leased items for 100 s.
+# 2,000 five-second items at concurrency 20 (10 per live instance),
+# created on instance 3, cancelled through instance 2: instance 3 sees
+# the state within a scan (1 s) and ends its attempts, instead of
+# fetching the 40 items it leased (4 per slot) for 20 s.
 jq -c -n --arg up "$UP" \
-	'{requests: [range(2000) | "\($up)/delay/1000?c=\(.)"], options: {concurrency: 20, retries: 0}}' \
+	'{requests: [range(2000) | "\($up)/delay/5000?c=\(.)"], options: {concurrency: 20, retries: 0}}' \
 	>"$T/cancel.json"
 cid=$(curl -sS --max-time 30 -X POST "http://127.0.0.1:${PORT[3]}/v1/jobs" \
 	-H 'Content-Type: application/json' --data-binary @"$T/cancel.json" | jq -r .job.id)
-wait_until 20 sh -c "[ \$(curl -sS 'http://127.0.0.1:${PORT[3]}/v1/jobs/$cid' | jq .job.last_seq) -ge 20 ]" ||
+wait_until 30 sh -c "[ \$(curl -sS 'http://127.0.0.1:${PORT[3]}/v1/jobs/$cid' | jq .job.last_seq) -ge 20 ]" ||
 	fail "the job to cancel does not run"
 check "cancelled through instance 2" \
 	"$(curl -sS -X POST "http://127.0.0.1:${PORT[2]}/v1/jobs/$cid/cancel" | jq -r .job.state)" cancelled

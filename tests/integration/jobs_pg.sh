@@ -10,7 +10,8 @@
 # started while PostgreSQL is down serves batches, answers 507 for jobs,
 # and opens the store (schema included) once PostgreSQL is there; a
 # second instance answers the same counts for a job as the first, helps
-# with a small job, and their commits never deadlock; and an outage of
+# with a small job, and their commits never deadlock; a job's own limits
+# are shared by the instances running it; and an outage of
 # the database longer than a lease expires no live instance's leases.
 . "${TESTLIB:?TESTLIB must point to tests/integration/lib.sh}"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -171,11 +172,12 @@ check "(read while items were in flight)" \
 wait_until 20 job_is "$FO" "$id" done || fail "the job did not finish"
 
 # --- a small job spreads over the instances -----------------------------
-# 40 items, concurrency 2: an instance leases only what it will run soon
-# (4 per slot), so the other finds the rest pending and runs some too:
-# the upstream sees up to 4 at once, not the 2 one instance allows.
+# 40 items, concurrency 4 (2 per instance, its share): an instance
+# leases only what it will run soon (4 per slot), so the other finds the
+# rest pending and runs some too: the upstream sees up to 4 at once, not
+# the 2 one instance allows.
 reqs=$(jq -c -n --arg up "$UP" '[range(40) | "\($up)/delay/1000?tag=spread&i=\(.)"]')
-id=$(post_job "$FO" "{\"requests\":$reqs,\"options\":{\"concurrency\":2}}" | jq -r .job.id)
+id=$(post_job "$FO" "{\"requests\":$reqs,\"options\":{\"concurrency\":4}}" | jq -r .job.id)
 wait_until 15 sh -c "curl -sS '$UP/stats' | jq -e '.tags.spread.peak >= 3' >/dev/null"
 check "a small job runs on both instances (the upstream's peak is above 2)" \
 	"$(upstream_stats | jq '.tags.spread.peak >= 3')" true
@@ -204,6 +206,20 @@ done
 check "no deadlock between the instances' commits" \
 	"$(($(grep -c 'deadlock detected' "$PG_DIR/server.log") - before))" 0
 
+# --- a job's own limits hold for the fleet, not per instance ---------------
+# Two instances run a job of concurrency 2 and rate 8/s: each takes half
+# (1 in flight, 4/s), so the upstream sees at most 2 at once (each
+# instance applying the whole would allow 4) and the job as a whole
+# keeps its rate.
+reqs=$(jq -c -n --arg up "$UP" '[range(12) | "\($up)/delay/1000?tag=share&i=\(.)"]')
+id=$(post_job "$FO" "{\"requests\":$reqs,\"options\":{\"concurrency\":2,\"rate\":8}}" | jq -r .job.id)
+wait_until 60 job_is "$FO" "$id" done || fail "the shared-limits job did not finish"
+check "a job of concurrency 2 on two instances: 2 in flight at most, together" \
+	"$(upstream_stats | jq '.tags.share.peak')" 2
+check_true "each instance ran its half (1 in flight, 4/s)" \
+	sh -c "grep -q 'job $id: this instance runs its share (1/2) of the job.s limits: concurrency 1, rate 4/s' '$T/fanoutd.log' &&
+		grep -q 'job $id: this instance runs its share (1/2) of the job.s limits: concurrency 1, rate 4/s' '$T/fanoutd2.log'"
+
 # --- a database outage longer than a lease, every instance alive ---------
 # PostgreSQL stops for 12 s (past the 10 s after which a silent
 # instance's leases expire) while both instances run a job of POSTs,
@@ -213,7 +229,7 @@ check "no deadlock between the instances' commits" \
 # ends ok (none `interrupted`: answered, then refused) and each POST is
 # sent once.
 reqs=$(jq -c -n --arg up "$UP" '[range(16) | {url: "\($up)/delay/4000?tag=outage&i=\(.)", method: "POST", body: "x"}]')
-id=$(post_job "$FO" "{\"requests\":$reqs,\"options\":{\"concurrency\":2,\"retries\":0}}" | jq -r .job.id)
+id=$(post_job "$FO" "{\"requests\":$reqs,\"options\":{\"concurrency\":4,\"retries\":0}}" | jq -r .job.id)
 wait_until 15 sh -c "curl -sS '$UP/stats' | jq -e '.tags.outage.peak >= 3' >/dev/null" ||
 	fail "the POST job does not run on both instances"
 pg_stop fast
