@@ -45,6 +45,8 @@
 #include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
 
+#include <jansson.h>
+
 #include "accept.h"
 #include "emit.h"
 #include "guard.h"
@@ -84,6 +86,7 @@ struct job_reader {
 };
 
 static void reader_read(struct job_reader *rd);
+static void reader_error(struct job_reader *rd, enum store_err err);
 static void body_read(struct job_reader *rd);
 
 static const char *const reader_state_names[] = {
@@ -258,6 +261,10 @@ reader_summary_cb(enum store_err err, const struct store_job *j, void *arg)
 		reader_maybe_free(rd);
 		return;
 	}
+	if (err != STORE_OK && err != STORE_ENOENT) { /* not "deleted" */
+		reader_error(rd, err);
+		return;
+	}
 	/* A follower ends with the job's last line: lines may have
 	 * committed between its last page and this answer (read them), and
 	 * a cancelled job still has lines to come while attempts that were
@@ -358,11 +365,52 @@ reader_notify(void *arg)
 		rd->notified = true;
 }
 
+/*
+ * A results stream already started cannot change its status: a
+ * follower waits out a store that cannot be read (EIO, EFULL: a
+ * database away) and reads on at the next notice; any other reader
+ * ends with an error line (NDJSON) or event (SSE) naming the cause,
+ * never as if complete.
+ */
+static void
+reader_stream_error(struct job_reader *rd, enum store_err err)
+{
+	struct evbuffer *evb;
+	char msg[200];
+	json_t *j;
+	char *text;
+
+	if (rd->follow && (err == STORE_EIO || err == STORE_EFULL)) {
+		log_debug("job %s: a follower waits: %s", rd->id,
+		    store_err_message(err));
+		reader_set_state(rd, RD_WAITING);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "the job store failed: %s",
+	    store_err_message(err));
+	j = json_pack("{s{ssss}}", "error", "type", req_err_name(RERR_STORAGE),
+	    "message", msg);
+	text = json_dumps(j, JSON_COMPACT);
+	evb = evbuffer_new();
+	evbuffer_add_printf(evb,
+	    rd->format == OUT_SSE ? "event: error\ndata: %s\n\n" : "%s\n",
+	    text);
+	evhttp_send_reply_chunk(rd->req, evb);
+	evbuffer_free(evb);
+	free(text);
+	json_decref(j);
+	reader_end(rd);
+}
+
 static void
 reader_error(struct job_reader *rd, enum store_err err)
 {
 	char msg[200];
 
+	if (rd->started && !rd->body) {
+		reader_stream_error(rd, err);
+		return;
+	}
 	if (rd->started) {
 		reader_cut(rd);
 		reader_end(rd);

@@ -35,7 +35,8 @@ static const struct {
     [STORE_ESTATE] = {"conflict", "not allowed in the current state"},
     [STORE_ELIMIT] = {"limit", "a job limit was reached"},
     [STORE_EFULL] = {"store_full", "the job store is full"},
-    [STORE_EIO] = {"store_io", "the job store could not write its files"},
+    [STORE_EIO] = {"store_io",
+        "the job store cannot be read or written (/healthz says why)"},
     [STORE_ECLOSED] = {"closed", "the job store is closing"},
     [STORE_EINTERNAL] = {"internal", "internal job store error"},
 };

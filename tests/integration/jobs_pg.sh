@@ -78,6 +78,10 @@ id=$(printf '%s' "$r" | jq -r .job.id)
 check "a job of $n items is created" "$(printf '%s' "$r" | jq -r .job.state)" queued
 wait_until 20 sh -c "[ \$(curl -sS '$FO/v1/jobs/$id' | jq .job.last_seq) -ge 20 ]" ||
 	fail "the job did not start"
+# A follower through the outage: it waits, then ends with the summary.
+curl -sS -N --max-time 120 "$FO/v1/jobs/$id/results?follow=true" >"$T/outage_follow.ndjson" &
+follower=$!
+wait_until 10 test -s "$T/outage_follow.ndjson" || fail "the follower got nothing"
 pg_stop fast
 wait_until 20 sh -c "curl -sS '$FO/healthz' | grep -q degraded" ||
 	fail "/healthz did not turn degraded"
@@ -100,6 +104,10 @@ check "every item has exactly one line" \
 	"$(results "$out" | jq -s -c 'map(.index) | sort == [range('"$n"')]')" true
 check "seq runs 1..$n with no gap" \
 	"$(results "$out" | jq -s -c 'map(.seq) | sort == [range(1; '"$n"' + 1)]')" true
+wait "$follower"
+check "a follower through the outage gets every line, then the summary" \
+	"$(jq -s -c '[(map(select(.summary | not) | .index) | sort == [range('"$n"')]), .[-1].summary.job.state]' "$T/outage_follow.ndjson")" \
+	'[true,"done"]'
 wait_until 20 sh -c "curl -sS '$FO/healthz' | grep -vq degraded" ||
 	fail "/healthz did not turn healthy again"
 
