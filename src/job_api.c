@@ -264,12 +264,12 @@ job_spec_parse(const char *json, struct store_job_spec *js, char **name,
 	json_object_foreach(o, key, v)
 	{
 		if (strcmp(key, "name") == 0) {
-			if (!json_is_string(v) ||
+			if (!json_is_string(v) || json_string_length(v) == 0 ||
 			    json_string_length(v) > JOB_NAME_MAX ||
 			    strlen(json_string_value(v)) !=
 			        json_string_length(v)) {
 				snprintf(msg, msglen,
-				    "job.name: expected a string of up to %d "
+				    "job.name: expected a string of 1 to %d "
 				    "bytes",
 				    JOB_NAME_MAX);
 				rc = -1;

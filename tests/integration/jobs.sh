@@ -215,7 +215,10 @@ check "not JSON" "$(e -X POST "$FO/v1/jobs" -H 'Content-Type: application/json' 
 	"400 bad_request: body is not valid JSON: string or '}' expected near end of file (line 1, column 1)"
 check "job.name must be a string" \
 	"$(e -X POST "$FO/v1/jobs" --data-binary "{\"requests\":[\"$UP/\"],\"job\":{\"name\":5}}")" \
-	"400 bad_request: job.name: expected a string of up to 200 bytes"
+	"400 bad_request: job.name: expected a string of 1 to 200 bytes"
+check "job.name may not be empty (no name: leave it out)" \
+	"$(e -X POST "$FO/v1/jobs" --data-binary "{\"requests\":[\"$UP/\"],\"job\":{\"name\":\"\"}}")" \
+	"400 bad_request: job.name: expected a string of 1 to 200 bytes"
 check "unknown job keys are refused" \
 	"$(e -X POST "$FO/v1/jobs" --data-binary "{\"requests\":[\"$UP/\"],\"job\":{\"ttl\":5}}")" \
 	"400 bad_request: job.ttl: unknown key"
