@@ -68,6 +68,7 @@ struct job_run {
 	bool closed;          /* batch_close was called */
 	bool kicked;          /* a retry queued items again meanwhile */
 	bool adding;          /* inside batch_add */
+	bool paused_said;     /* "paused" logged, "resumed" not yet */
 	struct event *retry_ev;
 	struct batch_body_store bodies; /* the store's body sinks */
 	char body_url[sizeof("/v1/jobs//items/") + STORE_ID_LEN];

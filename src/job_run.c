@@ -416,7 +416,10 @@ run_leased_cb(
 		return;
 	}
 	if (err == STORE_EFULL || err == STORE_EIO) {
-		log_warn("job %s: paused: %s", r->id, store_err_message(err));
+		if (!r->paused_said) /* once per outage, not per retry */
+			log_warn("job %s: paused: %s", r->id,
+			    store_err_message(err));
+		r->paused_said = true;
 		run_set_state(r, RUN_PAUSED);
 		timer_arm_ms(r->retry_ev, JOB_RETRY_MS);
 	} else if (err != STORE_OK || n == 0) {
@@ -427,6 +430,9 @@ run_leased_cb(
 			    store_err_message(err));
 		run_close(r);
 	} else {
+		if (r->paused_said)
+			log_info("job %s: resumed", r->id);
+		r->paused_said = false;
 		run_add(r, items, n);
 		run_lease(r);
 	}
