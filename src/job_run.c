@@ -417,8 +417,9 @@ run_leased_cb(
 	}
 	if (err == STORE_EFULL || err == STORE_EIO) {
 		if (!r->paused_said) /* once per outage, not per retry */
-			log_warn("job %s: paused: %s", r->id,
-			    store_err_message(err));
+			log_warn("job %s: paused (no new leases; the items "
+			         "already leased still run): %s",
+			    r->id, store_err_message(err));
 		r->paused_said = true;
 		run_set_state(r, RUN_PAUSED);
 		timer_arm_ms(r->retry_ev, JOB_RETRY_MS);

@@ -115,14 +115,27 @@ ui_host_local(const char *host)
 	    (n > 10 && strcasecmp(name + n - 10, ".localhost") == 0);
 }
 
+/* Did a browser send it? Sec-Fetch-Site (only to trustworthy origins:
+ * a rebound name is not one), Origin (every POST, and what a page's
+ * script sends cross-origin) or a browser's User-Agent ("Mozilla/...",
+ * which Chromium does not let a page's script change). */
+static bool
+ui_from_browser(struct evkeyvalq *h)
+{
+	const char *ua = evhttp_find_header(h, "User-Agent");
+
+	return evhttp_find_header(h, "Sec-Fetch-Site") != NULL ||
+	    evhttp_find_header(h, "Origin") != NULL ||
+	    (ua != NULL && strncmp(ua, "Mozilla/", 8) == 0);
+}
+
 bool
 ui_rebound(const struct server *srv, struct evhttp_request *req)
 {
 	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
 	const char *host = evhttp_find_header(h, "Host");
 
-	if (srv->cfg->ui == CONFIG_UI_ON || host == NULL ||
-	    evhttp_find_header(h, "Sec-Fetch-Site") == NULL)
+	if (srv->cfg->ui == CONFIG_UI_ON || host == NULL || !ui_from_browser(h))
 		return false;
 	return !ui_host_local(host);
 }

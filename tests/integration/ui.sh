@@ -187,6 +187,14 @@ check "under localhost, a name under .localhost, [::1] or an address it is answe
 	"200 200 200 200"
 check "a caller that is not a browser may use any name" \
 	"$(rebound "fanout.example:$port" /v1/stats)" 200
+# A browser sends Sec-Fetch-Site only to trustworthy origins, which a
+# rebound name is not: its User-Agent and (on a POST) Origin tell it.
+check "a browser's GET under a foreign name, with its User-Agent only, is refused" \
+	"$(rebound "evil.example:$port" /v1/stats 'User-Agent: Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0')" 403
+check "... and its POST, same-origin for the browser (Origin = Host), too" \
+	"$(curl -sS -o /dev/null -w '%{http_code}' -X POST -H "Host: evil.example:$port" \
+		-H "Origin: http://evil.example:$port" -H 'Content-Type: text/plain' \
+		--data-binary "$UP/status/204" "$FO/v1/jobs")" 403
 
 # --- GET /v1/stats --------------------------------------------------------------
 s=$(curl -sS -D "$T/h" "$FO/v1/stats")
