@@ -548,9 +548,8 @@ beat_once(struct pg_be *be)
 	if (be->beat_since_us == 0)
 		be->beat_since_us = mono_us();
 	res = pg_q(&be->btx,
-	    "SELECT count(*) FROM instances WHERE seen > now() - interval "
-	    "'10 seconds'",
-	    0, NULL, PGRES_TUPLES_OK, &err);
+	    "SELECT count(*) FROM instances WHERE seen > " PG_ALIVE_SINCE, 0,
+	    NULL, PGRES_TUPLES_OK, &err);
 	if (res != NULL && PQntuples(res) == 1)
 		atomic_store(&be->st->instances, (unsigned)pg_int(res, 0, 0));
 	PQclear(res);

@@ -38,6 +38,9 @@
 #define PG_BEAT_MS        2000      /* heartbeat and lease expiry period */
 #define PG_PART_BYTES     (1 << 20) /* a body's rows in body_parts */
 
+/* PG_LEASE_S in SQL: an instance heard from since this is alive. */
+#define PG_ALIVE_SINCE "now() - interval '10 seconds'"
+
 /* Decimal text of v in buf (a char array), for a text parameter. */
 #define I64(buf, v) (snprintf(buf, sizeof(buf), "%" PRId64, (int64_t)(v)), buf)
 

@@ -29,8 +29,8 @@
 /* Items whose owner has not been heard of for PG_LEASE_S. */
 #define SILENT(i)                                                         \
 	"NOT EXISTS (SELECT 1 FROM instances n WHERE n.id = " i ".owner " \
-	"AND n.seen > now() - interval '10 seconds')"
-_Static_assert(PG_LEASE_S == 10, "SILENT() spells PG_LEASE_S");
+	"AND n.seen > " PG_ALIVE_SINCE ")"
+_Static_assert(PG_LEASE_S == 10, "PG_ALIVE_SINCE spells PG_LEASE_S");
 
 /* Totals for /metrics: jobs by state, items pending. */
 void

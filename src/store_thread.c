@@ -306,6 +306,19 @@ health_why(struct store *st, enum store_err err, char *why, size_t len)
 		snprintf(why, len, "cannot write the job store: %s", msg);
 }
 
+/* Forget what the store made for itself in a transaction that did not
+ * commit (its follow-up work is found again). */
+static void
+drop_spawned(struct store *st)
+{
+	struct sreq *r;
+
+	while ((r = st->spawned) != NULL) {
+		st->spawned = r->next;
+		sreq_free(r);
+	}
+}
+
 /* The transaction failed: callers hear the error, the rest waits. */
 static void
 fail_applied(
@@ -327,11 +340,7 @@ fail_applied(
 			store_route(st, r);
 		}
 	}
-	while (st->spawned != NULL) {
-		r = st->spawned;
-		st->spawned = r->next;
-		sreq_free(r);
-	}
+	drop_spawned(st);
 }
 
 /* Queue what the store made for itself (recovery's follow-up work,
@@ -366,12 +375,7 @@ probe(struct store *st, bool stopped)
 	if (err != STORE_OK) {
 		health_why(st, err, why, sizeof(why));
 		store_set_health(st, false, why);
-		while (st->spawned != NULL) { /* found again next time */
-			struct sreq *r = st->spawned;
-
-			st->spawned = r->next;
-			sreq_free(r);
-		}
+		drop_spawned(st); /* found again next time */
 		return;
 	}
 	if (!st->opened) {
@@ -513,11 +517,7 @@ redo(struct store *st, struct group *g, struct sreq *done)
 	g->conflicts++;
 	log_info("store: a transaction lost to another writer (%s); again",
 	    st->ops->errmsg(st->be));
-	while (st->spawned != NULL) {
-		r = st->spawned;
-		st->spawned = r->next;
-		sreq_free(r);
-	}
+	drop_spawned(st);
 	for (r = done; r != NULL; r = r->next) {
 		unanswer(r);
 		tail = &r->next;
