@@ -74,7 +74,7 @@ static void
 create(size_t n)
 {
 	struct store_item_spec *items = xcalloc(n, sizeof(*items));
-	struct store_job_spec spec = {"{\"concurrency\":100}", NULL, NULL, 0};
+	struct store_job_spec spec = {.options = "{\"concurrency\":100}"};
 	char *specs = xmalloc(n * 64);
 	size_t i;
 

@@ -49,6 +49,43 @@ jobs_kick(struct jobs *js, const char *id)
 		store_get(js->st, id, kick_cb, js);
 }
 
+uint32_t
+jobs_start_early(struct jobs *js, const char *id, const char *options,
+    struct job_items *head, uint32_t n)
+{
+	struct store_stats ss;
+
+	if (store_shared(js->st))
+		return 0;
+	/* Not when the creation is bound to be refused (a race with another
+	 * creation aside): a full or failing store, max_active reached. */
+	store_stats(js->st, &ss);
+	if (ss.degraded ||
+	    (js->cfg->jobs_max_active != 0 &&
+	        ss.jobs[STORE_JOB_QUEUED] + ss.jobs[STORE_JOB_RUNNING] >=
+	            js->cfg->jobs_max_active))
+		return 0;
+	return run_start_early(js, id, options, head, n);
+}
+
+void
+jobs_go_early(struct jobs *js, const char *id)
+{
+	struct job_run *r = run_find(js, id);
+
+	if (r != NULL && r->creating && r->early != NULL)
+		run_go_early(r);
+}
+
+void
+jobs_created(struct jobs *js, const char *id, enum store_err err)
+{
+	struct job_run *r = run_find(js, id);
+
+	if (r != NULL && r->creating)
+		run_created(r, err);
+}
+
 void
 jobs_cancelled(struct jobs *js, const char *id)
 {

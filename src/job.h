@@ -73,6 +73,30 @@ struct store *jobs_store(struct jobs *js);
 
 /* Run the job (just created, or queued again by a retry). */
 void jobs_kick(struct jobs *js, const char *id);
+
+struct job_items;
+/*
+ * An early start: run the first items of job id (options: its stored
+ * options JSON) while the store is still writing it, so that a large
+ * job's first fetches do not wait for its last item to be stored. Reads
+ * up to one lease window of items from head (a copy of the creation's
+ * struct job_items, at item 0; the caller closes it) and stops at the
+ * first unsafe one (RFC 9110 §9.2.1: a request that is not safe is sent
+ * only once its job is durably stored, so a creation that fails sends
+ * nothing but safe requests). Returns how many it will run (0: none;
+ * then create the job as usual), holding them: the creation passes
+ * that as store_job_spec.leased, so that they are in flight when
+ * stored; once store_create_from has queued it (so that every result
+ * is recorded after it), jobs_go_early sends them; jobs_created says how
+ * the creation ended. Not for a shared store, nor while the store is
+ * degraded or max_active jobs are active (it would be refused).
+ */
+uint32_t jobs_start_early(struct jobs *js, const char *id, const char *options,
+    struct job_items *head, uint32_t n);
+void jobs_go_early(struct jobs *js, const char *id);
+/* The creation of an early-started job answered: on success its runner
+ * leases on (jobs_kick), else it is cancelled and its results dropped. */
+void jobs_created(struct jobs *js, const char *id, enum store_err err);
 /* The job was cancelled: end its unfinished items now. */
 void jobs_cancelled(struct jobs *js, const char *id);
 

@@ -350,6 +350,7 @@ struct job_creating {
 	struct buf dec;       /* the decoded body */
 	struct job_items ji;
 	struct config *cfg; /* the items' options are checked against */
+	char early[STORE_ID_LEN + 1]; /* an early start's job ID, or "" */
 };
 
 /* store_item_fn: item i, on the writer thread. */
@@ -387,8 +388,32 @@ job_stored_cb(enum store_err err, const struct store_job *j, void *arg)
 	struct job_creating *jc = arg;
 	struct job_call *c = jc->call;
 
+	if (jc->early[0] != '\0')
+		jobs_created(c->srv->jobs, jc->early, err);
 	job_creating_free(jc);
 	job_created_cb(err, j, c);
+}
+
+/* Start running the job's first items while it is stored (jobs.h,
+ * jobs_start_early): not with an idempotency key, whose repeat must
+ * send nothing. */
+static void
+job_start_early(struct server *srv, struct store_job_spec *js,
+    struct job_creating *jc, uint32_t n)
+{
+	struct job_items head = jc->ji; /* its own walk over the same body */
+
+	if (js->idem != NULL || store_shared(jobs_store(srv->jobs)))
+		return;
+	head.text = (struct buf)BUF_INIT;
+	store_job_id(jobs_store(srv->jobs), jc->early);
+	js->leased =
+	    jobs_start_early(srv->jobs, jc->early, js->options, &head, n);
+	batch_job_close(&head);
+	if (js->leased > 0)
+		js->id = jc->early;
+	else
+		jc->early[0] = '\0';
 }
 
 /* Hand a checked job to the store. */
@@ -403,9 +428,14 @@ job_store_create(struct server *srv, struct evhttp_request *req,
 	job_options_trim(&eff);
 	js->options = buf_cstr(&eff);
 	jc->call = call_new(srv, req, NULL);
+	job_start_early(srv, js, jc, spec->nitems);
 	err = store_create_from(jobs_store(srv->jobs), js, spec->nitems,
 	    job_item_made, jc, job_stored_cb, jc);
+	if (err == STORE_OK && jc->early[0] != '\0')
+		jobs_go_early(srv->jobs, jc->early);
 	if (err != STORE_OK) {
+		if (jc->early[0] != '\0')
+			jobs_created(srv->jobs, jc->early, err);
 		free(jc->call);
 		job_creating_free(jc);
 		job_store_error(srv, req, err, "");

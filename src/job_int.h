@@ -69,6 +69,12 @@ struct job_run {
 	bool kicked;          /* a retry queued items again meanwhile */
 	bool adding;          /* inside batch_add */
 	bool paused_said;     /* "paused" logged, "resumed" not yet */
+	bool creating;        /* an early start: no lease until it is stored */
+	bool abandoned;       /* its creation failed: results go nowhere */
+	/* An early start's first items, until run_go_early sends them. */
+	struct store_leased *early;
+	uint32_t nearly;
+	struct buf early_text; /* their specs */
 	struct event *retry_ev;
 	struct batch_body_store bodies; /* the store's body sinks */
 	char body_url[sizeof("/v1/jobs//items/") + STORE_ID_LEN];
@@ -103,6 +109,13 @@ void run_set_state(struct job_run *r, enum run_state to);
 struct job_run *run_find(struct jobs *js, const char *id);
 /* Start running a queued or running job. */
 void run_start(struct jobs *js, const struct store_job *j);
+/* jobs_start_early's runner (job.h). */
+uint32_t run_start_early(struct jobs *js, const char *id, const char *options,
+    struct job_items *head, uint32_t n);
+/* Its creation is queued: send the items it holds. */
+void run_go_early(struct job_run *r);
+/* Its creation answered: lease on (OK) or abandon the run. */
+void run_created(struct job_run *r, enum store_err err);
 /* Lease the next page once half the window has come back. */
 void run_lease(struct job_run *r);
 /* Nothing left to lease: the batch ends once the last result is in. */

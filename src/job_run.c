@@ -38,6 +38,9 @@
 #include "log.h"
 #include "util.h"
 
+static void run_abandon(struct job_run *r);
+static void run_early_free(struct job_run *r);
+
 static const char *const run_state_names[] = {
     "leasing", "paused", "closing", "draining", "ended"};
 
@@ -152,7 +155,7 @@ run_recorded_cb(enum store_err err, uint64_t seq, void *arg)
 	struct job_run *r = arg;
 
 	(void)seq;
-	if (err != STORE_OK)
+	if (err != STORE_OK && !r->abandoned)
 		log_warn("job %s: a result was not recorded: %s", r->id,
 		    store_err_message(err));
 	jobs_notify(r->js, r->id);
@@ -446,7 +449,7 @@ run_lease(struct job_run *r)
 {
 	enum store_err err;
 
-	if (r->leasing || r->state != RUN_LEASING ||
+	if (r->leasing || r->creating || r->state != RUN_LEASING ||
 	    r->outstanding > r->window - r->window / 4)
 		return;
 	err = store_lease(
@@ -516,9 +519,9 @@ run_options(struct job_run *r, const char *json)
 	run_share_limits(r);
 }
 
-/* Start running a queued or running job. */
-void
-run_start(struct jobs *js, const struct store_job *j)
+/* A runner for job id with its stored options, not yet leasing. */
+static struct job_run *
+run_new(struct jobs *js, const char *id, const char *options)
 {
 	struct job_run *r = xcalloc(1, sizeof(*r));
 	struct batch_caller caller = {
@@ -526,9 +529,9 @@ run_start(struct jobs *js, const struct store_job *j)
 	uint64_t w;
 
 	r->js = js;
-	memcpy(r->id, j->id, sizeof(r->id));
+	snprintf(r->id, sizeof(r->id), "%s", id);
 	TAILQ_INIT(&r->pages);
-	run_options(r, j->options);
+	run_options(r, options);
 	w = JOB_WINDOW_PER_SLOT * (uint64_t)r->opts.concurrency;
 	if (w < JOB_WINDOW_MIN && !store_shared(js->st))
 		w = JOB_WINDOW_MIN;
@@ -540,9 +543,101 @@ run_start(struct jobs *js, const struct store_job *j)
 	r->state = RUN_LEASING;
 	TAILQ_INSERT_TAIL(&js->runs, r, link);
 	r->b = batch_start(js->e, &r->opts, 0, &caller);
+	return r;
+}
+
+/* Start running a queued or running job. */
+void
+run_start(struct jobs *js, const struct store_job *j)
+{
+	struct job_run *r = run_new(js, j->id, j->options);
+
 	log_info("job %s: running (%llu pending, window %u)", r->id,
 	    (unsigned long long)j->n.pending, r->window);
 	run_lease(r);
+}
+
+uint32_t
+run_start_early(struct jobs *js, const char *id, const char *options,
+    struct job_items *head, uint32_t n)
+{
+	struct job_item it;
+	struct job_run *r;
+	size_t *off;
+	uint32_t i;
+
+	if (js->draining || n == 0)
+		return 0;
+	r = run_new(js, id, options);
+	r->creating = true;
+	if (r->window < n)
+		n = r->window;
+	r->early = xcalloc(n, sizeof(*r->early));
+	off = xcalloc(n, sizeof(*off));
+	for (i = 0; i < n; i++) {
+		batch_job_next(head, &it);
+		if (it.unsafe) /* sent only once it is stored */
+			break;
+		r->early[i].index = i;
+		r->early[i].spec_len = it.len;
+		off[i] = r->early_text.len;
+		buf_add(&r->early_text, it.text, it.len);
+	}
+	r->nearly = i;
+	for (i = 0; i < r->nearly; i++)
+		r->early[i].spec = r->early_text.data + off[i];
+	free(off);
+	if (r->nearly == 0) {
+		run_abandon(r);
+		return 0;
+	}
+	return r->nearly;
+}
+
+/* The items an early start holds, freed (sent or not). */
+static void
+run_early_free(struct job_run *r)
+{
+	free(r->early);
+	r->early = NULL;
+	r->nearly = 0;
+	buf_free(&r->early_text);
+}
+
+void
+run_go_early(struct job_run *r)
+{
+	log_info("job %s: running its first %u items while it is stored", r->id,
+	    r->nearly);
+	run_add(r, r->early, r->nearly);
+	run_early_free(r);
+}
+
+void
+run_created(struct job_run *r, enum store_err err)
+{
+	if (err == STORE_OK) {
+		r->creating = false;
+		return;
+	}
+	log_info("job %s: not stored (%s): its first items' results are "
+	         "dropped",
+	    r->id, store_err_message(err));
+	run_abandon(r);
+}
+
+/* The job was never stored: cancel everything, record nothing. */
+static void
+run_abandon(struct job_run *r)
+{
+	r->abandoned = true;
+	run_early_free(r);
+	if (r->b != NULL) {
+		batch_cancel(r->b);
+		r->b = NULL;
+	}
+	run_set_state(r, RUN_ENDED);
+	run_maybe_free(r);
 }
 
 /* Free an ended runner once the store has answered all it asked. */
@@ -560,6 +655,7 @@ run_maybe_free(struct job_run *r)
 		page_free(p);
 	}
 	event_free(r->retry_ev);
+	run_early_free(r);
 	if (r->kicked && !js->draining && !js->closing)
 		jobs_kick(js, r->id);
 	free(r);

@@ -265,7 +265,18 @@ struct store_job_spec {
 	const char *name;    /* NULL, or up to 200 bytes */
 	const char *idem;    /* NULL, or an idempotency key, 1-255 bytes */
 	uint32_t ttl_s;      /* 0: the store's default */
+	/* An early start (a store of its own only, not shared; no idem):
+	 * the job's ID, chosen by the caller (store_job_id), and the number
+	 * of its first items created in flight (leased, attempt 0), so that
+	 * a runner may send them while the rest are stored. NULL and 0:
+	 * the store picks the ID and every item is pending. */
+	const char *id;
+	uint32_t leased;
 };
+
+/* A new job ID for store_job_spec.id: 128 random bits from cfg.random
+ * or getrandom(2). Any thread (cfg.random must allow it). */
+void store_job_id(struct store *st, char id[STORE_ID_LEN + 1]);
 
 /*
  * Creates a job of n items (indexes 0..n-1, each once) and answers once
@@ -273,7 +284,8 @@ struct store_job_spec {
  * the existing job with job->existing set instead (the spec is not
  * compared). The specs are copied: the caller may free them on return.
  * Refused at once: EINVAL (an index missing or twice, a name or key too
- * long), ELIMIT (n > max_items). Answered: ELIMIT (max_active jobs are
+ * long; an ID that is not one, leased > n, or either with a key or a
+ * shared store), ELIMIT (n > max_items). Answered: ELIMIT (max_active jobs are
  * queued or running), EFULL, EIO.
  */
 enum store_err store_create(struct store *st, const struct store_job_spec *spec,

@@ -117,6 +117,16 @@ text_ok(const char *s, size_t max)
 }
 
 /* Copy the job spec and the items into one block of r->data. */
+/* An early start's ID and leased items make sense (store_job_spec). */
+static bool
+early_ok(const struct store *st, const struct store_job_spec *spec, size_t n)
+{
+	if (spec->id == NULL && spec->leased == 0)
+		return true;
+	return spec->id != NULL && store_id_valid(spec->id) &&
+	    spec->leased <= n && spec->idem == NULL && !store_shared(st);
+}
+
 static void
 copy_create(struct sreq *r, const struct store_job_spec *spec,
     const struct store_item_spec *items, size_t n)
@@ -143,6 +153,11 @@ copy_create(struct sreq *r, const struct store_job_spec *spec,
 		r->spec.idem = strcpy(p, spec->idem);
 		p += strlen(p) + 1;
 	}
+	if (spec->id != NULL) {
+		memcpy(r->id, spec->id, STORE_ID_LEN + 1);
+		r->spec.id = r->id;
+	}
+	r->spec.leased = spec->leased;
 	for (i = 0; i < n; i++) {
 		r->items[i] = items[i];
 		memcpy(p, items[i].spec, items[i].spec_len);
@@ -160,7 +175,8 @@ store_create_from(struct store *st, const struct store_job_spec *spec, size_t n,
 	struct sreq *r;
 
 	if (!text_ok(spec->name, NAME_MAX_BYTES) ||
-	    !text_ok(spec->idem, IDEM_MAX_BYTES) || n > UINT32_MAX)
+	    !text_ok(spec->idem, IDEM_MAX_BYTES) || n > UINT32_MAX ||
+	    !early_ok(st, spec, n))
 		return STORE_EINVAL;
 	if (st->cfg.max_items != 0 && n > st->cfg.max_items)
 		return STORE_ELIMIT;
@@ -182,7 +198,7 @@ store_create(struct store *st, const struct store_job_spec *spec,
 
 	if (!text_ok(spec->name, NAME_MAX_BYTES) ||
 	    !text_ok(spec->idem, IDEM_MAX_BYTES) || n > UINT32_MAX ||
-	    !indexes_ok(items, n))
+	    !indexes_ok(items, n) || !early_ok(st, spec, n))
 		return STORE_EINVAL;
 	if (st->cfg.max_items != 0 && n > st->cfg.max_items)
 		return STORE_ELIMIT;

@@ -265,6 +265,32 @@ insert_items(struct sqlite_be *be, struct sreq *r, int64_t row, size_t *next)
 	return wrun(be, w);
 }
 
+/* Every pending item of j from index lo to hi in flight (one UPDATE);
+ * *moved: how many, which must be `expect` unless that is < 0 (this
+ * thread alone writes: anything else is a bug, EINTERNAL). */
+static enum store_err
+lease_range(struct sqlite_be *be, const struct wjob *j, uint32_t lo,
+    uint32_t hi, int64_t expect, int64_t *moved)
+{
+	sqlite3_stmt *s = be->ws[W_LEASE_RANGE];
+	enum store_err err;
+
+	sqlite3_bind_int64(s, 1, ROW_KEY(j->row, lo));
+	sqlite3_bind_int64(s, 2, ROW_KEY(j->row, hi));
+	sqlite3_bind_int(
+	    s, 3, store_item_step(STORE_ITEM_PENDING, STORE_ITEM_EV_LEASE));
+	sqlite3_bind_int(s, 4, STORE_ITEM_PENDING);
+	err = wrun(be, W_LEASE_RANGE);
+	*moved = err == STORE_OK ? sqlite3_changes(be->w) : 0;
+	if (err == STORE_OK && expect >= 0 && *moved != expect) {
+		snprintf(be->errmsg, sizeof(be->errmsg),
+		    "job %s: leased %lld rows of %lld", j->job.id,
+		    (long long)*moved, (long long)expect);
+		err = STORE_EINTERNAL;
+	}
+	return err;
+}
+
 static enum store_err
 w_create(struct sqlite_be *be, struct sreq *r)
 {
@@ -272,6 +298,7 @@ w_create(struct sqlite_be *be, struct sreq *r)
 	sqlite3_stmt *s;
 	struct wjob *j;
 	enum store_err err;
+	int64_t moved;
 	size_t i;
 
 	if (r->spec.idem != NULL) {
@@ -302,7 +329,10 @@ w_create(struct sqlite_be *be, struct sreq *r)
 		return STORE_OK;
 	}
 	j = xcalloc(1, sizeof(*j));
-	store_new_id(st, j->job.id);
+	if (r->spec.id != NULL)
+		memcpy(j->job.id, r->spec.id, sizeof(j->job.id));
+	else
+		store_new_id(st, j->job.id);
 	j->job.state = STORE_JOB_QUEUED;
 	j->job.n.total = j->job.n.pending = r->nitems;
 	j->job.created_ms = store_now_ms(st);
@@ -324,6 +354,9 @@ w_create(struct sqlite_be *be, struct sreq *r)
 	}
 	for (i = 0; i < r->nitems && err == STORE_OK;)
 		err = insert_items(be, r, j->row, &i);
+	if (err == STORE_OK && r->spec.leased > 0) /* an early start */
+		err = lease_range(
+		    be, j, 0, r->spec.leased - 1, r->spec.leased, &moved);
 	if (err != STORE_OK) {
 		free(j);
 		return err;
@@ -333,6 +366,12 @@ w_create(struct sqlite_be *be, struct sreq *r)
 	be->live.pending += r->nitems;
 	memcpy(r->id, j->job.id, sizeof(r->id));
 	wjob_count(be, j, 0, 0, 0, 0); /* an empty job is done at once */
+	if (r->spec.leased > 0) {      /* its runner has them already */
+		j->pending_from = r->spec.leased;
+		wjob_count(be, j, -(int64_t)r->spec.leased,
+		    (int64_t)r->spec.leased, 0, 0);
+		wjob_move(be, j, STORE_JOB_EV_LEASE);
+	}
 	return wjob_answer(be, r, j, false);
 }
 
@@ -342,11 +381,11 @@ w_create(struct sqlite_be *be, struct sreq *r)
 static enum store_err
 w_lease(struct sqlite_be *be, struct sreq *r)
 {
-	sqlite3_stmt *s = be->ws[W_LEASE_RANGE];
 	struct store_leased *out;
 	struct prows p;
 	struct wjob *j;
 	enum store_err err;
+	int64_t moved;
 	size_t i;
 
 	if ((err = req_job(be, r, &j)) != STORE_OK || j == NULL)
@@ -361,20 +400,10 @@ w_lease(struct sqlite_be *be, struct sreq *r)
 	}
 	if ((err = pending_rows(be, j, r->max, &p)) != STORE_OK)
 		return err;
-	if (p.n > 0) {
-		sqlite3_bind_int64(s, 1, p.v[0].id);
-		sqlite3_bind_int64(s, 2, p.v[p.n - 1].id);
-		sqlite3_bind_int(s, 3,
-		    store_item_step(STORE_ITEM_PENDING, STORE_ITEM_EV_LEASE));
-		sqlite3_bind_int(s, 4, STORE_ITEM_PENDING);
-		err = wrun(be, W_LEASE_RANGE);
-		if (err == STORE_OK && (size_t)sqlite3_changes(be->w) != p.n) {
-			snprintf(be->errmsg, sizeof(be->errmsg),
-			    "job %s: leased %d rows of %zu", j->job.id,
-			    sqlite3_changes(be->w), p.n);
-			err = STORE_EINTERNAL; /* this thread alone writes */
-		}
-	}
+	if (p.n > 0)
+		err = lease_range(be, j, (uint32_t)(p.v[0].id & 0xffffffff),
+		    (uint32_t)(p.v[p.n - 1].id & 0xffffffff), (int64_t)p.n,
+		    &moved);
 	if (err != STORE_OK) {
 		prows_free(&p);
 		return err;
@@ -409,21 +438,16 @@ w_lease(struct sqlite_be *be, struct sreq *r)
 static enum store_err
 w_lease_redo(struct sqlite_be *be, struct sreq *r)
 {
-	sqlite3_stmt *s = be->ws[W_LEASE_RANGE];
 	struct wjob *j;
 	enum store_err err;
 	int64_t k;
 
 	if ((err = req_job(be, r, &j)) != STORE_OK || j == NULL)
 		return err;
-	sqlite3_bind_int64(s, 1, ROW_KEY(j->row, r->lo));
-	sqlite3_bind_int64(s, 2, ROW_KEY(j->row, r->hi));
-	sqlite3_bind_int(
-	    s, 3, store_item_step(STORE_ITEM_PENDING, STORE_ITEM_EV_LEASE));
-	sqlite3_bind_int(s, 4, STORE_ITEM_PENDING);
-	if ((err = wrun(be, W_LEASE_RANGE)) != STORE_OK)
+	if ((err = lease_range(
+	         be, j, (uint32_t)r->lo, (uint32_t)r->hi, -1, &k)) != STORE_OK)
 		return err;
-	if ((k = sqlite3_changes(be->w)) > 0) {
+	if (k > 0) {
 		wjob_count(be, j, -k, k, 0, 0);
 		wjob_move(be, j, STORE_JOB_EV_LEASE);
 	}

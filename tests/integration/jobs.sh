@@ -252,14 +252,33 @@ hang=()
 for i in 1 2 3; do
 	hang+=("$(job_id "$(post_job "[\"$UP/delay/5000?tag=full\"]")")")
 done
+early=$(grep -c 'while it is stored' "$T/fanoutd.log")
 check "[jobs] max_active: one more is 429 with Retry-After" \
-	"$(e -X POST "$FO/v1/jobs" --data-binary "[\"$UP/\"]")" \
+	"$(e -X POST "$FO/v1/jobs" --data-binary "[\"$UP/status/200?tag=refused\"]")" \
 	"429 too_many_jobs: 3 jobs are queued or running, the most [jobs] max_active allows; retry later"
+check "a job bound to be refused is not started early (it would send its first items)" \
+	"$(grep -c 'while it is stored' "$T/fanoutd.log") $(upstream_stats | jq '.tags.refused.requests // 0')" "$early 0"
 for i in "${hang[@]}"; do
 	curl -sS -o /dev/null -X POST "$FO/v1/jobs/$i/cancel"
 done
 check "metrics count jobs by state" \
 	"$(curl -sS "$FO/metrics" | grep -c '^fanoutd_jobs{state="cancelled"} 3$')" 1
+
+# --- an early start: the first safe items run while the job is stored ---------------
+# (not with the jobs in PostgreSQL: FANOUTD_JOB_STORE, jobs_pg.sh)
+early_runs=1
+[ -n "${FANOUTD_JOB_STORE:-}" ] && early_runs=0
+r=$(post_job "[\"$UP/status/200?tag=e1\",\"$UP/status/200?tag=e1\",{\"url\":\"$UP/status/200?tag=e2\",\"method\":\"POST\",\"body\":\"x\"},\"$UP/status/200?tag=e1\"]")
+id=$(job_id "$r")
+out=$(follow "$id")
+check "an early start runs the safe items before the first unsafe one" \
+	"$(grep -c "job $id: running its first 2 items while it is stored" "$T/fanoutd.log")" "$early_runs"
+check "an early-started job ends with one ok line per item" \
+	"$(results "$out" | jq -s -c 'map(select(.ok) | .index) | sort')" '[0,1,2,3]'
+r=$(post_job "[\"$UP/status/200?tag=e3\"]" -H 'Idempotency-Key: early-1')
+id=$(job_id "$r")
+check "no early start with an Idempotency-Key (a repeat sends nothing)" \
+	"$(grep -c "job $id: running its first" "$T/fanoutd.log")" 0
 stop_fanoutd
 
 # --- SIGTERM mid-job: nothing failed because of the stop; the job resumes ----------

@@ -35,6 +35,11 @@ r=$(post "[\"$UP/text/1\"]")
 check "a new job on a full disk gets 507" "$(printf '%s' "$r" | head -n 1 | cut -d' ' -f2)" 507
 check "with a JSON error saying so" \
 	"$(printf '%s\n' "$r" | sed -n '/^{/p' | jq -r .error.type)" insufficient_storage
+# It was started early (the store did not know yet): its attempt is
+# cancelled, its result dropped, and no job is left.
+check "an early start whose job could not be stored is dropped" \
+	"$(grep -c "while it is stored" "$T/fanoutd.log") $(grep -c "not stored (.*): its first items' results are dropped" "$T/fanoutd.log") $(curl -sS "$FO/v1/jobs" | jq '.jobs | length')" \
+	"1 1 0"
 degraded() {
 	curl -sS "$FO/healthz" | jq -e '.status == "degraded"' >/dev/null
 }

@@ -229,8 +229,17 @@ enum store_err
 th_create(struct th *t, size_t n, const unsigned *flags, const char *idem,
     struct tjob *out)
 {
+	struct store_job_spec spec = {
+	    .options = "{\"concurrency\":7}", .name = "a job", .idem = idem};
+
+	return th_create_spec(t, n, flags, &spec, out);
+}
+
+enum store_err
+th_create_spec(struct th *t, size_t n, const unsigned *flags,
+    const struct store_job_spec *spec, struct tjob *out)
+{
 	struct store_item_spec *items = calloc(n ? n : 1, sizeof(*items));
-	struct store_job_spec spec = {"{\"concurrency\":7}", "a job", idem, 0};
 	char *text = malloc(n * 80 + 1);
 	struct ans a = {.job = out};
 	enum store_err err;
@@ -243,7 +252,7 @@ th_create(struct th *t, size_t n, const unsigned *flags, const char *idem,
 		items[i].spec_len = strlen(items[i].spec);
 		items[i].flags = flags ? flags[i] : 0;
 	}
-	err = store_create(t->st, &spec, items, n, on_job, &a);
+	err = store_create(t->st, spec, items, n, on_job, &a);
 	free(items); /* copied: the store must not need them */
 	free(text);
 	return wait_ans(t, err, &a);
@@ -277,7 +286,7 @@ made_item(void *arg, uint32_t i, struct store_item_spec *out)
 enum store_err
 th_create_from(struct th *t, size_t n, uint32_t *calls, struct tjob *out)
 {
-	struct store_job_spec spec = {"{}", NULL, NULL, 0};
+	struct store_job_spec spec = {.options = "{}"};
 	struct made m = {.calls = calls};
 	struct ans a = {.job = out};
 

@@ -83,6 +83,9 @@ void th_spec(char *out, size_t size, uint32_t i);
 /* A job of n items; flags[i] (or 0 when flags is NULL). */
 enum store_err th_create(struct th *t, size_t n, const unsigned *flags,
     const char *idem, struct tjob *out);
+/* th_create with a spec of the caller's. */
+enum store_err th_create_spec(struct th *t, size_t n, const unsigned *flags,
+    const struct store_job_spec *spec, struct tjob *out);
 enum store_err th_get(struct th *t, const char *id, struct tjob *out);
 enum store_err th_cancel(struct th *t, const char *id, struct tjob *out);
 enum store_err th_retry(struct th *t, const char *id, struct tjob *out);

@@ -504,6 +504,66 @@ test_create_from_makes_each_item_once(void **state)
 	th_done(&t);
 }
 
+/* An early start (store_job_spec.id, .leased): the job has the caller's
+ * ID and its first items are in flight, so that their results are
+ * recorded; a lease goes on after them. */
+static void
+test_an_early_start_creates_its_first_items_in_flight(void **state)
+{
+	struct store_job_spec spec = {.options = "{}"};
+	struct tleased l[20];
+	char id[STORE_ID_LEN + 1];
+	struct th t;
+	struct tjob j;
+	uint64_t seq;
+	size_t n, i;
+
+	(void)state;
+	th_init(&t, true);
+	th_open(&t);
+	store_job_id(t.st, id);
+	assert_true(store_id_valid(id));
+	spec.leased = 1; /* no ID */
+	assert_int_equal(th_create_spec(&t, 12, NULL, &spec, &j), STORE_EINVAL);
+	spec.id = "not-an-id";
+	assert_int_equal(th_create_spec(&t, 12, NULL, &spec, &j), STORE_EINVAL);
+	spec.id = id;
+	spec.leased = 13; /* more than the job has */
+	assert_int_equal(th_create_spec(&t, 12, NULL, &spec, &j), STORE_EINVAL);
+	spec.leased = 5;
+	spec.idem = "k"; /* a repeat must send nothing */
+	assert_int_equal(th_create_spec(&t, 12, NULL, &spec, &j), STORE_EINVAL);
+	spec.idem = NULL;
+
+	assert_int_equal(th_create_spec(&t, 12, NULL, &spec, &j), STORE_OK);
+	assert_string_equal(j.j.id, id);
+	assert_int_equal(j.j.state, STORE_JOB_RUNNING);
+	assert_true(j.j.started_ms > 0);
+	assert_int_equal(j.j.n.pending, 7);
+	assert_int_equal(j.j.n.inflight, 5);
+	assert_int_equal(th_record(&t, id, 4, 0, STORE_OUT_OK, &seq), STORE_OK);
+	assert_int_equal(seq, 1);
+	assert_int_equal(th_lease(&t, id, 20, l, &n), STORE_OK);
+	assert_int_equal(n, 7);
+	for (i = 0; i < n; i++)
+		assert_int_equal(l[i].index, 5 + i);
+	assert_int_equal(th_get(&t, id, &j), STORE_OK);
+	assert_int_equal(j.j.n.pending, 0);
+	assert_int_equal(j.j.n.inflight, 11);
+	assert_int_equal(j.j.n.ok, 1);
+
+	/* Every item leased at once (a small job). */
+	store_job_id(t.st, id);
+	spec.leased = 3;
+	assert_int_equal(th_create_spec(&t, 3, NULL, &spec, &j), STORE_OK);
+	assert_int_equal(j.j.n.inflight, 3);
+	assert_int_equal(th_record(&t, id, 2, 0, STORE_OUT_OK, &seq), STORE_OK);
+	assert_int_equal(th_lease(&t, id, 20, l, &n), STORE_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(th_record(&t, id, 0, 0, STORE_OUT_OK, &seq), STORE_OK);
+	th_done(&t);
+}
+
 static void
 test_release_puts_an_item_back_to_pending(void **state)
 {
@@ -996,6 +1056,8 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_a_large_job_is_leased_and_read_in_pages),
 	    cmocka_unit_test(test_group_commit_groups_records),
 	    cmocka_unit_test(test_create_from_makes_each_item_once),
+	    cmocka_unit_test(
+	        test_an_early_start_creates_its_first_items_in_flight),
 	    cmocka_unit_test(test_release_puts_an_item_back_to_pending),
 	    cmocka_unit_test(test_cancel_ends_pending_items_with_lines),
 	    cmocka_unit_test(
