@@ -39,6 +39,7 @@ enum cfg_type {
 	CT_RATE,     /* decimal number >= 0, fractions allowed */
 	CT_RETRY_ON, /* list of connect, dns, timeout, reset, status codes */
 	CT_SHARED,   /* "", redis://HOST:PORT[/DB] or unix:/PATH */
+	CT_CPUS,     /* a CPU list, "0-3,6" (cpus.h) */
 };
 
 struct cfg_key {
@@ -81,6 +82,8 @@ static const struct cfg_key config_keys[] = {
         "and resumes below half of it."},
     {"server", "max_active_batches", CT_UINT, F(max_active_batches), "64", 1,
         100000, "Batches running at once; beyond, 429 with Retry-After."},
+    {"server", "cpu_list", CT_CPUS, F(loop_cpus), "", 0, 0,
+        "CPUs the event loop thread runs on, like 0 or 0-1 (empty: any)."},
     {"server", "drain_timeout_ms", CT_UINT, F(drain_timeout_ms), "25000", 1,
         MS_MAX,
         "On SIGTERM, running batches get this long before their "
@@ -232,6 +235,9 @@ static const struct cfg_key config_keys[] = {
     {"extract", "on_loop", CT_BOOL, F(extract_on_loop), "false", 0, 0,
         "Parse on the event loop thread instead (no threads; every batch "
         "waits while a page parses: for comparison only)."},
+    {"jobs", "store_cpu_list", CT_CPUS, F(store_cpus), "", 0, 0,
+        "CPUs the job store's threads (writer, reader, files) run on, "
+        "like 1 or 2-3 (empty: any)."},
     {"jobs", "dir", CT_PATH, F(jobs_dir), "", 0, 0,
         "Directory of the job store (jobs.db, bodies/); empty: systemd's "
         "StateDirectory, else " CONFIG_JOBS_DIR "."},
@@ -517,6 +523,9 @@ key_set(struct config *c, const struct cfg_key *k, const char *value, char *why,
 	case CT_RETRY_ON:
 		return set_retry_on(
 		    (struct retry_on *)(void *)field, value, why, whylen);
+	case CT_CPUS:
+		return cpus_parse(
+		    value, (struct cpus *)(void *)field, why, whylen);
 	case CT_SHARED:
 		if (value[0] != '\0' &&
 		    shared_addr_parse(value, &addr, why, whylen) != 0)

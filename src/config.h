@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cpus.h"
 #include "retry.h"
 
 /* Read when no -c names a file, if it exists (DESIGN.md §3). */
@@ -55,6 +56,7 @@ struct config {
 	uint64_t max_hops;           /* loop guard, else 508 */
 	uint64_t output_high_water;  /* unsent bytes that pause a batch */
 	uint64_t max_active_batches; /* beyond: 429 */
+	struct cpus loop_cpus;       /* [server] cpu_list: the event loop's */
 	uint64_t drain_timeout_ms;   /* SIGTERM: running batches get this */
 	uint64_t request_read_timeout_ms; /* whole request, else 408 + close */
 	uint64_t keepalive_timeout_ms;    /* idle caller connections */
@@ -131,6 +133,7 @@ struct config {
 	uint64_t jobs_max_body_bytes_cap; /* a job's max_body_bytes, at most */
 	uint64_t jobs_ttl_s;              /* a finished job's default life */
 	int jobs_durable;                 /* fsync every commit */
+	struct cpus store_cpus;           /* the store's threads' CPUs */
 	/* [log] */
 	int log_level; /* enum log_level */
 

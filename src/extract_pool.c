@@ -304,6 +304,7 @@ xpool_new(struct event_base *base, unsigned nthreads, char *why, size_t whylen)
 			xpool_free(p);
 			return NULL;
 		}
+		pthread_setname_np(p->threads[i], "extract");
 		p->nthreads++;
 	}
 	return p;

@@ -278,6 +278,7 @@ jobs_open(struct event_base *base, struct engine *e, const struct config *cfg,
 	TAILQ_INIT(&js->runs);
 	TAILQ_INIT(&js->watches);
 	store_config_defaults(&sc);
+	sc.cpus = cfg->store_cpus;
 	sc.dir = jobs_dir(cfg);
 	sc.pg = cfg->jobs_store[0] != '\0' ? cfg->jobs_store : NULL;
 	if (sc.pg != NULL && strncmp(sc.pg, "postgresql://", 13) != 0 &&

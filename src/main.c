@@ -184,6 +184,27 @@ warn_loosened(const char *msg)
 	log_warn("reload: %s", msg);
 }
 
+/* [server] cpu_list: the event loop on its CPUs, once every thread of
+ * the start is running (a thread takes its creator's CPUs: the store's
+ * and the extraction threads keep theirs). */
+static int
+pin_loop(const struct config *cfg)
+{
+	char list[64];
+	int rc = cpus_apply(pthread_self(), &cfg->loop_cpus);
+
+	if (!cfg->loop_cpus.on)
+		return 0;
+	cpus_format(&cfg->loop_cpus, list, sizeof(list));
+	if (rc != 0) {
+		log_error("[server] cpu_list %s: cannot run there: %s", list,
+		    strerror(rc));
+		return -1;
+	}
+	log_info("event loop on CPUs %s", list);
+	return 0;
+}
+
 /* Settings that only a restart applies: say so rather than ignore. */
 static void
 reload_warn_restart(const struct config *old, const struct config *new)
@@ -212,8 +233,13 @@ reload_warn_restart(const struct config *old, const struct config *new)
 	    old->jobs_max_store_bytes != new->jobs_max_store_bytes ||
 	    old->jobs_max_body_bytes_cap != new->jobs_max_body_bytes_cap ||
 	    old->jobs_ttl_s != new->jobs_ttl_s ||
-	    old->jobs_durable != new->jobs_durable)
+	    old->jobs_durable != new->jobs_durable ||
+	    memcmp(&old->store_cpus, &new->store_cpus,
+	        sizeof(old->store_cpus)) != 0)
 		log_warn("reload: [jobs] changes need a restart");
+	if (memcmp(&old->loop_cpus, &new->loop_cpus, sizeof(old->loop_cpus)) !=
+	    0)
+		log_warn("reload: [server] cpu_list changes need a restart");
 	if (strcmp(old->shared, new->shared) != 0 ||
 	    old->shared_concurrency != new->shared_concurrency)
 		log_warn("reload: [limits] shared and shared_concurrency "
@@ -404,6 +430,10 @@ main(int argc, char **argv)
 	}
 	d.config_path = config_path;
 	d.listen_flag = listen;
+	if (pin_loop(&d.cfg) != 0) {
+		daemon_stop(&d);
+		return 1;
+	}
 	notify_ready();
 	log_info("fanoutd %s ready", PACKAGE_VERSION);
 	event_base_dispatch(d.base);

@@ -45,6 +45,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cpus.h"
+
 struct event_base;
 struct store;
 struct store_body;
@@ -184,6 +186,7 @@ struct store_config {
 	 * waits this long for more before it commits (0: 5). */
 	uint32_t linger_ms;
 	uint32_t retry_ms;  /* after a failed write (0: 1000) */
+	struct cpus cpus;   /* the threads' CPUs (off: any) */
 	store_line_fn line; /* NULL: store_line_default */
 	store_health_cb on_health;
 	void *health_arg;

@@ -768,6 +768,10 @@ store_threads_start(struct store *st, char *err, size_t errlen)
 {
 	void *(*mains[])(void *) = {writer_main, reader_main, files_main};
 	pthread_t *ids[] = {&st->writer, &st->reader, &st->files};
+	/* Named for top -H and /proc/PID/task/TID/comm (15 bytes most). */
+	static const char *const names[] = {
+	    "store-writer", "store-reader", "store-files"};
+	char list[64];
 	int i, rc;
 
 	for (i = 0; i < 3; i++) {
@@ -778,6 +782,14 @@ store_threads_start(struct store *st, char *err, size_t errlen)
 			return -1;
 		}
 		st->threads = i + 1;
+		pthread_setname_np(*ids[i], names[i]);
+		if ((rc = cpus_apply(*ids[i], &st->cfg.cpus)) != 0) {
+			cpus_format(&st->cfg.cpus, list, sizeof(list));
+			snprintf(err, errlen,
+			    "store_cpu_list %s: cannot run there: %s", list,
+			    strerror(rc));
+			return -1;
+		}
 	}
 	return 0;
 }

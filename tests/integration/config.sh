@@ -227,4 +227,28 @@ out=$(timeout 10 "$FANOUTD" -c "$T/unix.conf" 2>&1)
 check "a regular file at the path: refused, left alone" \
 	"$?/$(cat "$sock")" "1/data"
 
+
+# --- cpu_list and store_cpu_list pin the loop and the store's threads -------------------
+# (both on CPU 0 on a one-CPU machine: the check is the same)
+other=$(( $(nproc) > 1 ? 1 : 0 ))
+start_fanoutd $'cpu_list = 0\n[jobs]\nstore_cpu_list = '"$other"
+cpus_of() { # COMM: the Cpus_allowed_list of fanoutd's thread named COMM
+	local t
+	for t in /proc/"$FANOUTD_PID"/task/*; do
+		if [ "$(cat "$t/comm")" = "$1" ]; then
+			awk '/^Cpus_allowed_list/ {print $2}' "$t/status"
+			return
+		fi
+	done
+}
+check "the event loop runs on cpu_list, the store's threads on store_cpu_list" \
+	"$(awk '/^Cpus_allowed_list/ {print $2}' /proc/"$FANOUTD_PID"/task/"$FANOUTD_PID"/status) $(cpus_of store-writer) $(cpus_of store-reader) $(cpus_of store-files)" \
+	"0 $other $other $other"
+check "the log says where the loop runs" "$(grep -c 'event loop on CPUs 0$' "$T/fanoutd.log")" 1
+stop_fanoutd
+printf '[server]\nlisten = 127.0.0.1:0\ncpu_list = 0-\n' >"$T/cpus.conf"
+check "a bad CPU list is a configuration error naming it" \
+	"$("$FANOUTD" -t -c "$T/cpus.conf" 2>&1 | sed 's/ (this.*//')" \
+	"fanoutd: configuration error: $T/cpus.conf:3: [server] cpu_list: \"0-\" is not a CPU or a range of CPUs from 0 to $(($(getconf _NPROCESSORS_CONF) - 1))"
+
 finish

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "cpus.h"
 #include "options.h"
 #include "log.h"
 #include "retry.h"
@@ -492,6 +493,42 @@ test_man_page_lists_every_key_with_its_default(void **state)
 	free(seen);
 }
 
+/* [server] cpu_list, [jobs] store_cpu_list: taskset(1)'s list form,
+ * each bad entry named; formatted back as ranges. */
+static void
+test_cpu_lists(void **state)
+{
+	char why[256], out[64];
+	struct cpus c;
+
+	(void)state;
+	assert_int_equal(cpus_parse("", &c, why, sizeof(why)), 0);
+	assert_false(c.on);
+	assert_int_equal(cpus_parse(" 0 , 0-0 ", &c, why, sizeof(why)), 0);
+	assert_true(c.on);
+	assert_int_equal(CPU_COUNT(&c.set), 1);
+	assert_true(CPU_ISSET(0, &c.set));
+	assert_int_equal(cpus_parse("0,x", &c, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "\"x\" is not a CPU or a range"));
+	assert_int_equal(cpus_parse("1-0", &c, why, sizeof(why)), -1);
+	assert_int_equal(cpus_parse("0-", &c, why, sizeof(why)), -1);
+	assert_int_equal(cpus_parse("0,", &c, why, sizeof(why)), -1);
+	assert_int_equal(cpus_parse("4096", &c, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "\"4096\""));
+
+	CPU_ZERO(&c.set);
+	c.on = true;
+	CPU_SET(0, &c.set);
+	CPU_SET(1, &c.set);
+	CPU_SET(2, &c.set);
+	CPU_SET(3, &c.set);
+	CPU_SET(6, &c.set);
+	CPU_SET(9, &c.set);
+	CPU_SET(10, &c.set);
+	cpus_format(&c, out, sizeof(out));
+	assert_string_equal(out, "0-3,6,9-10");
+}
+
 int
 main(void)
 {
@@ -512,6 +549,7 @@ main(void)
 	    cmocka_unit_test(
 	        test_example_config_lists_every_key_with_its_default),
 	    cmocka_unit_test(test_man_page_lists_every_key_with_its_default),
+	    cmocka_unit_test(test_cpu_lists),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
