@@ -79,6 +79,7 @@ struct job_run {
 	struct batch_body_store bodies; /* the store's body sinks */
 	char body_url[sizeof("/v1/jobs//items/") + STORE_ID_LEN];
 	TAILQ_HEAD(, job_page) pages;
+	struct job_page *hint; /* where run_slot last found an item */
 	TAILQ_ENTRY(job_run) link;
 };
 

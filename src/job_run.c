@@ -66,35 +66,49 @@ run_find(struct jobs *js, const char *id)
 	return NULL;
 }
 
-/* The page holding item index, and its slot; NULL when none does. */
+/* Item index's slot in page p, if p holds it unfinished. */
+static bool
+page_slot(const struct job_page *p, uint32_t index, uint32_t *slot)
+{
+	uint32_t lo = 0, hi = p->spec.nitems;
+
+	if (hi == 0 || index < p->spec.items[0].index ||
+	    index > p->spec.items[hi - 1].index)
+		return false;
+	if (p->spec.items[hi - 1].index - p->spec.items[0].index == hi - 1)
+		lo = hi =
+		    index - p->spec.items[0].index; /* a run of indexes,
+		                                     * as leases mostly are */
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (p->spec.items[mid].index < index)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < p->spec.nitems && p->spec.items[lo].index == index &&
+	    !p->done[lo]) {
+		*slot = lo;
+		return true;
+	}
+	return false;
+}
+
+/* The page holding item index, and its slot; NULL when none does. The
+ * page of the last answer is tried first: an item's state changes, body
+ * and result come one after another (about ten lookups an item). */
 static struct job_page *
 run_slot(struct job_run *r, uint32_t index, uint32_t *slot)
 {
 	struct job_page *p;
 
+	if (r->hint != NULL && page_slot(r->hint, index, slot))
+		return r->hint;
 	TAILQ_FOREACH(p, &r->pages, link)
-	{
-		uint32_t lo = 0, hi = p->spec.nitems;
-
-		if (hi == 0 || index < p->spec.items[0].index ||
-		    index > p->spec.items[hi - 1].index)
-			continue;
-		if (p->spec.items[hi - 1].index - p->spec.items[0].index ==
-		    hi - 1) /* a run of indexes, as leases mostly are */
-			lo = hi = index - p->spec.items[0].index;
-		while (lo < hi) {
-			uint32_t mid = lo + (hi - lo) / 2;
-
-			if (p->spec.items[mid].index < index)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		if (lo < p->spec.nitems && p->spec.items[lo].index == index &&
-		    !p->done[lo]) {
-			*slot = lo;
-			return p;
-		}
+	if (p != r->hint && page_slot(p, index, slot)) {
+		r->hint = p;
+		return p;
 	}
 	return NULL;
 }
@@ -136,6 +150,8 @@ run_gc(struct job_run *r, const struct job_page *keep)
 		next = TAILQ_NEXT(p, link);
 		if (p->left == 0 && p != keep) {
 			TAILQ_REMOVE(&r->pages, p, link);
+			if (r->hint == p)
+				r->hint = NULL;
 			page_free(p);
 		}
 	}
