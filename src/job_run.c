@@ -75,10 +75,9 @@ page_slot(const struct job_page *p, uint32_t index, uint32_t *slot)
 	if (hi == 0 || index < p->spec.items[0].index ||
 	    index > p->spec.items[hi - 1].index)
 		return false;
+	/* A run of indexes, as leases mostly are: no search. */
 	if (p->spec.items[hi - 1].index - p->spec.items[0].index == hi - 1)
-		lo = hi =
-		    index - p->spec.items[0].index; /* a run of indexes,
-		                                     * as leases mostly are */
+		lo = hi = index - p->spec.items[0].index;
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
 

@@ -116,7 +116,6 @@ text_ok(const char *s, size_t max)
 	return n > 0 && n <= max;
 }
 
-/* Copy the job spec and the items into one block of r->data. */
 /* An early start's ID and leased items make sense (store_job_spec). */
 static bool
 early_ok(const struct store *st, const struct store_job_spec *spec, size_t n)
@@ -127,6 +126,7 @@ early_ok(const struct store *st, const struct store_job_spec *spec, size_t n)
 	    spec->leased <= n && spec->idem == NULL && !store_shared(st);
 }
 
+/* Copy the job spec and the items into one block of r->data. */
 static void
 copy_create(struct sreq *r, const struct store_job_spec *spec,
     const struct store_item_spec *items, size_t n)
