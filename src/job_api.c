@@ -403,10 +403,10 @@ job_start_early(struct server *srv, struct store_job_spec *js,
 {
 	struct job_items head = jc->ji; /* its own walk over the same body */
 
-	if (js->idem != NULL || store_shared(jobs_store(srv->jobs)))
+	if (js->idem != NULL)
 		return;
 	head.text = (struct buf)BUF_INIT;
-	store_job_id(jobs_store(srv->jobs), jc->early);
+	store_new_id(jobs_store(srv->jobs), jc->early);
 	js->leased =
 	    jobs_start_early(srv->jobs, jc->early, js->options, &head, n);
 	batch_job_close(&head);

@@ -196,12 +196,6 @@ random_bits(void *p, size_t n)
 }
 
 void
-store_job_id(struct store *st, char id[STORE_ID_LEN + 1])
-{
-	store_new_id(st, id);
-}
-
-void
 store_new_id(const struct store *st, char id[STORE_ID_LEN + 1])
 {
 	static const char hex[] = "0123456789abcdef";

@@ -269,7 +269,7 @@ struct store_job_spec {
 	const char *idem;    /* NULL, or an idempotency key, 1-255 bytes */
 	uint32_t ttl_s;      /* 0: the store's default */
 	/* An early start (a store of its own only, not shared; no idem):
-	 * the job's ID, chosen by the caller (store_job_id), and the number
+	 * the job's ID, chosen by the caller (store_new_id), and the number
 	 * of its first items created in flight (leased, attempt 0), so that
 	 * a runner may send them while the rest are stored. NULL and 0:
 	 * the store picks the ID and every item is pending. */
@@ -277,9 +277,9 @@ struct store_job_spec {
 	uint32_t leased;
 };
 
-/* A new job ID for store_job_spec.id: 128 random bits from cfg.random
- * or getrandom(2). Any thread (cfg.random must allow it). */
-void store_job_id(struct store *st, char id[STORE_ID_LEN + 1]);
+/* A new job ID (also for store_job_spec.id): 128 random bits from
+ * cfg.random or getrandom(2). Any thread (cfg.random must allow it). */
+void store_new_id(const struct store *st, char id[STORE_ID_LEN + 1]);
 
 /*
  * Creates a job of n items (indexes 0..n-1, each once) and answers once

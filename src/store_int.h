@@ -292,7 +292,5 @@ void store_job_set_state(
     struct store_job *j, enum store_job_state to, int64_t now_ms);
 /* The wall clock, from cfg or CLOCK_REALTIME. */
 int64_t store_now_ms(const struct store *st);
-/* A new job ID, from cfg or getrandom(2). */
-void store_new_id(const struct store *st, char id[STORE_ID_LEN + 1]);
 
 #endif

@@ -521,7 +521,7 @@ test_an_early_start_creates_its_first_items_in_flight(void **state)
 	(void)state;
 	th_init(&t, true);
 	th_open(&t);
-	store_job_id(t.st, id);
+	store_new_id(t.st, id);
 	assert_true(store_id_valid(id));
 	spec.leased = 1; /* no ID */
 	assert_int_equal(th_create_spec(&t, 12, NULL, &spec, &j), STORE_EINVAL);
@@ -553,7 +553,7 @@ test_an_early_start_creates_its_first_items_in_flight(void **state)
 	assert_int_equal(j.j.n.ok, 1);
 
 	/* Every item leased at once (a small job). */
-	store_job_id(t.st, id);
+	store_new_id(t.st, id);
 	spec.leased = 3;
 	assert_int_equal(th_create_spec(&t, 3, NULL, &spec, &j), STORE_OK);
 	assert_int_equal(j.j.n.inflight, 3);
