@@ -119,7 +119,7 @@ lease_all(void)
 }
 
 static void
-on_record(enum store_err err, uint64_t seq, void *arg)
+on_record(enum store_err err, const struct store_line *l, void *arg)
 {
 	if (err != STORE_OK)
 		fail("record", err);

@@ -156,7 +156,7 @@ fleet_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	for (w = TAILQ_FIRST(&js->watches); w != NULL; w = next) {
 		next = TAILQ_NEXT(w, link);
-		w->fn(w->arg);
+		w->fn(w->arg, NULL);
 	}
 	if (++js->fleet_ticks % JOB_FLEET_SCAN != 0 || js->draining ||
 	    js->scanning || js->degraded != NULL)
@@ -459,13 +459,13 @@ jobs_unwatch(struct jobs *js, struct jobs_watch *w)
 }
 
 void
-jobs_notify(struct jobs *js, const char *id)
+jobs_notify(struct jobs *js, const char *id, const struct store_line *line)
 {
 	struct jobs_watch *w, *next;
 
 	for (w = TAILQ_FIRST(&js->watches); w != NULL; w = next) {
 		next = TAILQ_NEXT(w, link);
 		if (strcmp(w->id, id) == 0)
-			w->fn(w->arg);
+			w->fn(w->arg, line);
 	}
 }

@@ -194,7 +194,7 @@ job_cancel_cb(enum store_err err, const struct store_job *j, void *arg)
 
 	if (err == STORE_OK && c->srv->jobs != NULL) {
 		jobs_cancelled(c->srv->jobs, j->id);
-		jobs_notify(c->srv->jobs, j->id);
+		jobs_notify(c->srv->jobs, j->id, NULL);
 	}
 	job_cb(err, j, arg);
 }
@@ -206,7 +206,7 @@ job_retry_cb(enum store_err err, const struct store_job *j, void *arg)
 
 	if (err == STORE_OK && c->srv->jobs != NULL) {
 		jobs_kick(c->srv->jobs, j->id);
-		jobs_notify(c->srv->jobs, j->id);
+		jobs_notify(c->srv->jobs, j->id, NULL);
 	}
 	job_cb(err, j, arg);
 }
@@ -238,7 +238,7 @@ job_deleted_cb(enum store_err err, void *arg)
 	} else {
 		log_info("job %s: deleted", c->id);
 		if (c->srv->jobs != NULL)
-			jobs_notify(c->srv->jobs, c->id);
+			jobs_notify(c->srv->jobs, c->id, NULL);
 		server_send(c->srv, c->req, 204, NULL, "application/json", "",
 		    0, NULL, NULL);
 	}

@@ -22,6 +22,7 @@
 #define JOB_WINDOW_PER_SLOT 4
 #define JOB_WINDOW_MIN      4096
 #define JOB_WINDOW_MAX      STORE_PAGE_MAX
+#define JOB_EARLY_WINDOWS   3     /* an early start's items, in windows */
 #define JOB_RETRY_MS        1000  /* lease again after the store refused */
 #define JOB_SWEEP_MS        60000 /* expired jobs are swept this often */
 #define JOB_RESUME_PAGE     1000  /* jobs read at start, per page */

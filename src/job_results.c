@@ -17,8 +17,12 @@
  * at a time) and writes each page as one chunk; it reads the next page
  * only once the caller has taken most of the last (backpressure at
  * [server] output_high_water). Caught up and following, it waits for
- * the runner's word that lines committed (jobs_notify). The loop never
- * waits on the disk and a million-line job never sits in memory.
+ * the runner's word that lines committed (jobs_notify): a line that is
+ * the next after its cursor comes with that word, as committed, and is
+ * written from memory (gathered in `live` and sent once per turn of the
+ * loop, as a batch's stream does); anything else (a gap, a state
+ * change, a caller that fell behind) is read from the store. The loop
+ * never waits on the disk and a million-line job never sits in memory.
  *
  * A reader is READING (a page asked for), WRITING (waiting for the
  * caller to take what was written), WAITING (following, caught up),
@@ -41,6 +45,8 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
 #include <event2/http.h>
 #include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
@@ -81,11 +87,14 @@ struct job_reader {
 	uint64_t after;        /* the cursor: the last seq written */
 	uint64_t lines;        /* lines written */
 	struct buf doc;        /* OUT_JSON: the results array so far */
+	struct buf live;       /* following: lines from their commit, unsent */
+	struct event live_ev;  /* sends `live` (assigned when following) */
 	struct jobs_watch watch;
 	TAILQ_ENTRY(job_reader) link;
 };
 
 static void reader_read(struct job_reader *rd);
+static void reader_flush_live(struct job_reader *rd);
 static void reader_error(struct job_reader *rd, enum store_err err);
 static void body_read(struct job_reader *rd);
 
@@ -115,7 +124,10 @@ reader_free(struct job_reader *rd)
 {
 	reader_unwatch(rd);
 	TAILQ_REMOVE(&rd->srv->readers.list, rd, link);
+	if (rd->follow)
+		event_del(&rd->live_ev);
 	buf_free(&rd->doc);
+	buf_free(&rd->live);
 	free(rd);
 }
 
@@ -148,6 +160,7 @@ reader_complete_cb(struct evhttp_request *req, void *arg)
 static void
 reader_end(struct job_reader *rd)
 {
+	reader_flush_live(rd);
 	reader_set_state(rd, RD_ENDED);
 	reader_unwatch(rd);
 	rd->in_end = true;
@@ -261,6 +274,7 @@ reader_summary_cb(enum store_err err, const struct store_job *j, void *arg)
 		reader_maybe_free(rd);
 		return;
 	}
+	reader_flush_live(rd);
 	if (err != STORE_OK && err != STORE_ENOENT) { /* not "deleted" */
 		reader_error(rd, err);
 		return;
@@ -353,12 +367,75 @@ job_body_start(struct server *srv, struct evhttp_request *req, const char *id,
 	body_read(rd);
 }
 
-/* New lines committed (or the job changed state). */
+/* evbuffer_add_reference's cleanup: a page's chunk, sent. */
 static void
-reader_notify(void *arg)
+chunk_free_cb(const void *data, size_t len, void *arg)
+{
+	(void)len;
+	(void)arg;
+	free((void *)data);
+}
+
+/* Send the lines taken from their commits, in one chunk; a caller
+ * that falls behind is then fed from the store once it has taken most
+ * of it (RD_WRITING). */
+static void
+reader_flush_live(struct job_reader *rd)
+{
+	struct evbuffer *evb;
+
+	if (rd->live.len == 0)
+		return;
+	if (!rd->gone) {
+		evb = evbuffer_new();
+		evbuffer_add_reference(
+		    evb, rd->live.data, rd->live.len, chunk_free_cb, NULL);
+		rd->live = (struct buf)BUF_INIT;
+		evhttp_send_reply_chunk_with_cb(
+		    rd->req, evb, reader_drained_cb, rd);
+		evbuffer_free(evb);
+	}
+	buf_free(&rd->live);
+	if (rd->state == RD_WAITING && !rd->gone &&
+	    reader_unsent(rd) > rd->srv->cfg->output_high_water)
+		reader_set_state(rd, RD_WRITING);
+}
+
+static void
+reader_live_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	reader_flush_live(arg);
+}
+
+/* A caught-up follower takes line l as committed when it is the next
+ * one after its cursor (no read); false: there is a gap, read. */
+static bool
+reader_take_live(struct job_reader *rd, const struct store_line *l)
+{
+	if (l->seq != rd->after + 1)
+		return false;
+	rd->after = l->seq;
+	if (rd->failed_only && l->outcome == STORE_OUT_OK)
+		return true;
+	if (rd->live.len == 0)
+		event_active(&rd->live_ev, EV_TIMEOUT, 1);
+	reader_frame(rd, &rd->live, l);
+	rd->lines++;
+	return true;
+}
+
+/* New lines committed (line: one of them, as committed), or the job
+ * changed state. */
+static void
+reader_notify(void *arg, const struct store_line *line)
 {
 	struct job_reader *rd = arg;
 
+	if (rd->state == RD_WAITING && line != NULL &&
+	    reader_take_live(rd, line))
+		return;
 	if (rd->state == RD_WAITING)
 		reader_read(rd);
 	else
@@ -386,6 +463,7 @@ reader_stream_error(struct job_reader *rd, enum store_err err)
 		reader_set_state(rd, RD_WAITING);
 		return;
 	}
+	reader_flush_live(rd);
 	snprintf(msg, sizeof(msg), "the job store failed: %s",
 	    store_err_message(err));
 	j = json_pack("{s{ssss}}", "error", "type", req_err_name(RERR_STORAGE),
@@ -480,15 +558,6 @@ page_bytes(const struct store_page *pg)
 	return n;
 }
 
-/* evbuffer_add_reference's cleanup: a page's chunk, sent. */
-static void
-chunk_free_cb(const void *data, size_t len, void *arg)
-{
-	(void)len;
-	(void)arg;
-	free((void *)data);
-}
-
 static void
 reader_page_cb(enum store_err err, const struct store_page *pg, void *arg)
 {
@@ -507,6 +576,7 @@ reader_page_cb(enum store_err err, const struct store_page *pg, void *arg)
 		reader_error(rd, err);
 		return;
 	}
+	reader_flush_live(rd); /* lines before the page's go first */
 	if (pg->n > 0)
 		rd->after = pg->lines[pg->n - 1].seq;
 	/* Nothing more: every line up to the job's newest was looked at
@@ -670,6 +740,8 @@ job_results_start(struct server *srv, struct evhttp_request *req,
 		snprintf(rd->watch.id, sizeof(rd->watch.id), "%s", id);
 		rd->watch.fn = reader_notify;
 		rd->watch.arg = rd;
+		event_assign(
+		    &rd->live_ev, srv->base, -1, 0, reader_live_cb, rd);
 		jobs_watch(srv->jobs, &rd->watch);
 		rd->watching = true;
 	}

@@ -11,8 +11,9 @@
  * idle; they find the rest pending. Every result line the batch
  * delivers is recorded in the store under the attempt it was leased
  * with; the store answers once the line is committed, and only then are
- * the job's readers told (jobs_notify), so a reader never sees a line a
- * crash could take back.
+ * the job's readers told (jobs_notify, with the line as committed, which
+ * a follower that is caught up writes as it is), so a reader never sees
+ * a line a crash could take back.
  *
  * A runner's state (enum run_state, changed only by run_set_state):
  *   LEASING  - feeding the batch as results come back;
@@ -164,16 +165,16 @@ run_answered(struct job_run *r)
 	run_maybe_free(r);
 }
 
+/* A result committed: its line goes straight to the job's followers. */
 static void
-run_recorded_cb(enum store_err err, uint64_t seq, void *arg)
+run_recorded_cb(enum store_err err, const struct store_line *line, void *arg)
 {
 	struct job_run *r = arg;
 
-	(void)seq;
 	if (err != STORE_OK && !r->abandoned)
 		log_warn("job %s: a result was not recorded: %s", r->id,
 		    store_err_message(err));
-	jobs_notify(r->js, r->id);
+	jobs_notify(r->js, r->id, line);
 	run_answered(r);
 }
 
@@ -332,7 +333,7 @@ run_end(void *arg, const struct batch_stats *st)
 	    (unsigned long long)st->retries, st->elapsed_ms);
 	r->b = NULL;
 	run_set_state(r, RUN_ENDED);
-	jobs_notify(r->js, r->id);
+	jobs_notify(r->js, r->id, NULL);
 	run_maybe_free(r);
 }
 
@@ -585,8 +586,8 @@ run_start_early(struct jobs *js, const char *id, const char *options,
 		return 0;
 	r = run_new(js, id, options);
 	r->creating = true;
-	if (r->window < n)
-		n = r->window;
+	if (n > JOB_EARLY_WINDOWS * r->window)
+		n = JOB_EARLY_WINDOWS * r->window;
 	r->early = xcalloc(n, sizeof(*r->early));
 	off = xcalloc(n, sizeof(*off));
 	for (i = 0; i < n; i++) {
@@ -655,7 +656,10 @@ run_abandon(struct job_run *r)
 	run_maybe_free(r);
 }
 
-/* Free an ended runner once the store has answered all it asked. */
+/* Free an ended runner once the store has answered all it asked. Its
+ * last result may have ended the job (followers took its line as
+ * committed, not the job's new state): the job's followers are told
+ * to read. */
 void
 run_maybe_free(struct job_run *r)
 {
@@ -664,6 +668,8 @@ run_maybe_free(struct job_run *r)
 
 	if (r->state != RUN_ENDED || r->requests > 0)
 		return;
+	if (!r->abandoned && !js->closing)
+		jobs_notify(js, r->id, NULL);
 	TAILQ_REMOVE(&js->runs, r, link);
 	while ((p = TAILQ_FIRST(&r->pages)) != NULL) {
 		TAILQ_REMOVE(&r->pages, p, link);

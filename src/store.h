@@ -364,10 +364,16 @@ struct store_result {
 	struct store_body *body;
 };
 
-typedef void (*store_record_cb)(enum store_err err, uint64_t seq, void *arg);
+struct store_line; /* below, with the reads */
+/* line: the committed line (its seq, index, attempt, outcome and text),
+ * valid during the call only; NULL when err is not STORE_OK. */
+typedef void (*store_record_cb)(
+    enum store_err err, const struct store_line *line, void *arg);
 /*
  * Records the result of a leased item: the item is done and the line
- * gets the job's next seq. The line is copied. Answers once committed;
+ * gets the job's next seq. The line is copied. Answers once committed,
+ * handing the line back as a reader would get it (so that a follower
+ * that is caught up needs no read);
  * on a full disk or an I/O error the record waits and is retried (see
  * above). ENOENT: no such job (deleted) or item; ESTATE: the item is not
  * in flight under that attempt (a duplicate or stale result, not

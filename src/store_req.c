@@ -395,6 +395,16 @@ store_deliver_body(struct sreq *r)
 	r->cb.body(r->err, r->err == STORE_OK ? &pg : NULL, r->arg);
 }
 
+/* A record's answer: the line as committed, for a follower. */
+static void
+deliver_record(struct sreq *r)
+{
+	struct store_line l = {
+	    r->seq, r->index, r->attempt, r->outcome, r->line, r->line_len};
+
+	r->cb.record(r->err, r->err == STORE_OK ? &l : NULL, r->arg);
+}
+
 void
 store_deliver(struct store *st, struct sreq *r)
 {
@@ -413,7 +423,7 @@ store_deliver(struct store *st, struct sreq *r)
 		break;
 	case SR_RECORD:
 		if (r->cb.record != NULL)
-			r->cb.record(r->err, r->seq, r->arg);
+			deliver_record(r);
 		break;
 	case SR_RELEASE:
 	case SR_DELETE:

@@ -397,38 +397,64 @@ th_line(char *out, size_t size, uint32_t index, uint32_t attempt,
 	    o == STORE_OUT_OK ? "true" : "false", attempt);
 }
 
-static void
-on_record(enum store_err err, uint64_t seq, void *arg)
-{
-	struct ans *a = arg;
+/* A record's answer, with a copy of the committed line it hands back. */
+struct rec_ans {
+	struct ans a;
+	struct store_line l;
+	char text[128];
+};
 
-	a->err = err;
-	a->seq = seq;
-	a->done = true;
+static void
+on_record(enum store_err err, const struct store_line *l, void *arg)
+{
+	struct rec_ans *ra = arg;
+
+	ra->a.err = err;
+	ra->a.seq = l != NULL ? l->seq : 0;
+	ra->a.done = true;
+	if (l != NULL) {
+		ra->l = *l;
+		assert_true(l->len < sizeof(ra->text));
+		memcpy(ra->text, l->line, l->len);
+		ra->l.line = ra->text;
+	}
 }
 
+/* Record a result; a committed one's answer must hand back the line as
+ * recorded, under its seq (what a follower is fed from). */
 enum store_err
 th_record(struct th *t, const char *id, uint32_t index, uint32_t attempt,
     enum store_outcome o, uint64_t *seq)
 {
-	struct ans a = {0};
+	struct rec_ans ra;
 	struct store_result r = {id, index, attempt, o, NULL, 0, NULL};
 	char line[128];
 	enum store_err err;
 
+	memset(&ra, 0, sizeof(ra));
 	th_line(line, sizeof(line), index, attempt, o);
 	r.line = line;
 	r.line_len = strlen(line);
-	err = wait_ans(t, store_record(t->st, &r, on_record, &a), &a);
+	err = wait_ans(t, store_record(t->st, &r, on_record, &ra), &ra.a);
+	if (err == STORE_OK) {
+		assert_true(ra.a.seq > 0);
+		assert_int_equal(ra.l.seq, ra.a.seq);
+		assert_int_equal(ra.l.index, index);
+		assert_int_equal(ra.l.attempt, attempt);
+		assert_int_equal(ra.l.outcome, o);
+		assert_int_equal(ra.l.len, r.line_len);
+		assert_memory_equal(ra.text, line, r.line_len);
+	}
 	if (seq != NULL)
-		*seq = a.seq;
+		*seq = ra.a.seq;
 	return err;
 }
 
 static void
-on_count(enum store_err err, uint64_t seq, void *arg)
+on_count(enum store_err err, const struct store_line *l, void *arg)
 {
 	struct tcount *c = arg;
+	uint64_t seq = l != NULL ? l->seq : 0;
 
 	c->done++;
 	if (err != STORE_OK) {

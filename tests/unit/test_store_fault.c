@@ -272,7 +272,7 @@ test_the_nth_write_failing_never_loses_a_result(void **state)
 enum { KJOB = 1000, KPAGE = 40 };
 
 static void
-child_on_record(enum store_err err, uint64_t seq, void *arg)
+child_on_record(enum store_err err, const struct store_line *l, void *arg)
 {
 	int *fd = arg;
 	char msg[64];
@@ -281,7 +281,7 @@ child_on_record(enum store_err err, uint64_t seq, void *arg)
 	if (err != STORE_OK)
 		_exit(3);
 	len = snprintf(
-	    msg, sizeof(msg), "%llu %d\n", (unsigned long long)seq, fd[1]);
+	    msg, sizeof(msg), "%llu %d\n", (unsigned long long)l->seq, fd[1]);
 	if (write(fd[0], msg, (size_t)len) != len)
 		_exit(4);
 	fd[2]++;
